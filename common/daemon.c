@@ -1,0 +1,313 @@
+#include "daemon.h"
+
+#include "log.h"
+#include "s4f.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef S4F_VERSION
+#define S4F_VERSION "dev"
+#endif
+
+const char *const s4f_log_level_choices[] = {"error", "warn", "info", "debug", NULL};
+
+/* clang-format off */
+const struct s4f_opt s4f_es_opts[] = {
+    {"urls", S4F_OPT_LIST, "http://127.0.0.1:9200", 0, 0, offsetof(struct s4f_es_conf, urls),
+     "Elasticsearch or OpenSearch node URLs; requests go to the first that answers", NULL},
+    {"username", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, username),
+     "User for HTTP basic authentication", NULL},
+    {"password", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, password),
+     "Password for HTTP basic authentication", NULL},
+    {"api_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, api_key),
+     "Encoded API key (sent as 'Authorization: ApiKey <key>'); wins over basic authentication",
+     NULL},
+    {"ca_file", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, ca_file),
+     "PEM file of the certificate authorities trusted for https:// URLs", NULL},
+    {"client_cert", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, client_cert),
+     "PEM client certificate for mutual TLS", NULL},
+    {"client_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, client_key),
+     "PEM private key of the client certificate", NULL},
+    {"tls_verify", S4F_OPT_BOOL, "true", 0, 0, offsetof(struct s4f_es_conf, tls_verify),
+     "Verify the server certificate and host name", NULL},
+    {"timeout", S4F_OPT_DURATION, "30s", 100, 600000, offsetof(struct s4f_es_conf, timeout_ms),
+     "Timeout of one HTTP request", NULL},
+    {"index_prefix", S4F_OPT_STRING, "stream4flow", 0, 0,
+     offsetof(struct s4f_es_conf, index_prefix),
+     "Prefix of index and template names", NULL},
+    S4F_OPT_END,
+};
+/* clang-format on */
+
+static const char *const known_sections[] = {"kafka", "elasticsearch", "collector", "worker",
+                                             "sink",  "web",           NULL};
+
+static volatile sig_atomic_t signal_count;
+static int64_t drain_deadline;
+static int64_t grace_ms = 10000;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (signal_count < 2)
+        signal_count++;
+}
+
+void s4f_daemon_request_stop(void)
+{
+    if (signal_count < 1)
+        signal_count = 1;
+}
+
+int s4f_daemon_stopping(void)
+{
+    int n = signal_count;
+    if (n == 0)
+        return 0;
+    if (n >= 2)
+        return 2;
+    int64_t now = s4f_mono_ms();
+    if (!drain_deadline)
+        drain_deadline = now + grace_ms;
+    return now >= drain_deadline ? 2 : 1;
+}
+
+int64_t s4f_daemon_drain_left_ms(void)
+{
+    if (s4f_daemon_stopping() != 1)
+        return 0;
+    int64_t left = drain_deadline - s4f_mono_ms();
+    return left > 0 ? left : 0;
+}
+
+static void usage(const struct s4f_daemon *d, FILE *out)
+{
+    fprintf(out,
+            "Usage: s4f-%s [options]\n%s\n\n"
+            "Options:\n"
+            "  -c, --config FILE        configuration file (default %s)\n"
+            "      --check-config [FILE] validate the configuration and exit 0 (valid) or 1\n"
+            "  -l, --log-level LEVEL    error, warn, info or debug (overrides the file)\n"
+            "      --metrics-listen ADDR  host:port of /metrics and /health (overrides the file)\n"
+            "  -i, --instance NAME      instance name shown in logs and metrics\n",
+            d->name, d->summary, S4F_DEFAULT_CONFIG);
+    if (d->takes_analysis)
+        fprintf(out, "  -a, --analysis NAME      run this analysis (a key of worker.analyses)\n");
+    fprintf(out, "      --config-reference   print the option reference as Markdown and exit\n"
+                 "      --config-example     print a commented configuration section and exit\n"
+                 "  -h, --help               this text\n"
+                 "  -V, --version            version\n\n");
+    s4f_conf_print_help(out, d->name, d->opts);
+    if (d->uses_es) {
+        fputc('\n', out);
+        s4f_conf_print_help(out, "elasticsearch", s4f_es_opts);
+    }
+    fprintf(out, "\nThe shared 'kafka:' section passes librdkafka properties through untouched;\n"
+                 "a 'kafka:' map inside the '%s:' section overrides them for this daemon.\n",
+            d->name);
+    if (d->print_extra_help)
+        d->print_extra_help(out);
+}
+
+static const char *arg_value(int argc, char **argv, int *i, const char *opt)
+{
+    const char *a = argv[*i];
+    size_t l = strlen(opt);
+    if (strncmp(a, opt, l) == 0 && a[l] == '=')
+        return a + l + 1;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "s4f: option %s needs a value\n", opt);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* Where the next error message goes: after the ones collected so far, on a new line. The length
+ * is returned through left; call it once per message, before the length is read. */
+static char *err_tail(char *err, size_t cap, size_t *left)
+{
+    size_t used = strlen(err);
+    if (used && used + 2 < cap) {
+        err[used++] = '\n';
+        err[used] = '\0';
+    }
+    *left = cap - used;
+    return err + used;
+}
+
+static int is_opt(const char *a, const char *s, const char *l)
+{
+    size_t ll = strlen(l);
+    return (s && strcmp(a, s) == 0) || strcmp(a, l) == 0 || (strncmp(a, l, ll) == 0 && a[ll] == '=');
+}
+
+int s4f_daemon_init(struct s4f_daemon *d, int argc, char **argv)
+{
+    const char *log_level = NULL, *metrics_listen = NULL;
+    int check = 0, explicit_config = 0;
+    char err[8192];
+
+    d->config_path = S4F_DEFAULT_CONFIG;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_opt(a, "-h", "--help")) {
+            usage(d, stdout);
+            return 1;
+        } else if (is_opt(a, "-V", "--version")) {
+            printf("s4f-%s %s\n", d->name, S4F_VERSION);
+            return 1;
+        } else if (is_opt(a, "-c", "--config")) {
+            if (!(d->config_path = arg_value(argc, argv, &i, "--config")))
+                return -1;
+            explicit_config = 1;
+        } else if (strcmp(a, "--check-config") == 0) {
+            check = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-') {
+                d->config_path = argv[++i];
+                explicit_config = 1;
+            }
+        } else if (strncmp(a, "--check-config=", 15) == 0) {
+            check = 1;
+            d->config_path = a + 15;
+            explicit_config = 1;
+        } else if (is_opt(a, "-l", "--log-level")) {
+            if (!(log_level = arg_value(argc, argv, &i, "--log-level")))
+                return -1;
+            if (s4f_log_level_parse(log_level) < 0) {
+                fprintf(stderr, "s4f-%s: bad log level '%s'\n", d->name, log_level);
+                return -1;
+            }
+        } else if (is_opt(a, NULL, "--metrics-listen")) {
+            if (!(metrics_listen = arg_value(argc, argv, &i, "--metrics-listen")))
+                return -1;
+        } else if (is_opt(a, "-i", "--instance")) {
+            if (!(d->instance = arg_value(argc, argv, &i, "--instance")))
+                return -1;
+        } else if (d->takes_analysis && is_opt(a, "-a", "--analysis")) {
+            if (!(d->analysis = arg_value(argc, argv, &i, "--analysis")))
+                return -1;
+        } else if (strcmp(a, "--config-reference") == 0) {
+            s4f_conf_print_markdown(stdout, d->name, d->opts);
+            if (d->uses_es) {
+                printf("\n");
+                s4f_conf_print_markdown(stdout, "elasticsearch", s4f_es_opts);
+            }
+            return 1;
+        } else if (strcmp(a, "--config-example") == 0) {
+            s4f_conf_print_yaml(stdout, d->name, d->opts, 0);
+            return 1;
+        } else {
+            fprintf(stderr, "s4f-%s: unknown argument '%s' (try --help)\n", d->name, a);
+            return -1;
+        }
+    }
+
+    if (!explicit_config && access(d->config_path, F_OK) != 0) {
+        /* No file at the default place: run on built-in defaults, say so. */
+        d->doc = s4f_conf_load_string("", 0, "(built-in defaults)", err, sizeof(err));
+    } else {
+        d->doc = s4f_conf_load(d->config_path, err, sizeof(err));
+    }
+    if (!d->doc) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    int bad = 0;
+    size_t left = 0;
+    err[0] = '\0';
+    if (s4f_conf_check_keys(d->doc, d->doc->root, "", known_sections, err, sizeof(err)) != 0)
+        bad = 1;
+    d->section = s4f_node_get(d->doc->root, d->name);
+    char *tail = err_tail(err, sizeof(err), &left);
+    if (s4f_conf_get_map(d->doc, s4f_node_get(d->doc->root, "kafka"), "kafka", &d->kafka, tail,
+                         left) != 0)
+        bad = 1;
+    tail = err_tail(err, sizeof(err), &left);
+    if (s4f_conf_apply(d->doc, d->section, d->name, d->opts, d->conf, tail, left) != 0)
+        bad = 1;
+    tail = err_tail(err, sizeof(err), &left);
+    if (d->uses_es && s4f_conf_apply(d->doc, s4f_node_get(d->doc->root, "elasticsearch"),
+                                     "elasticsearch", s4f_es_opts, &d->es, tail, left) != 0)
+        bad = 1;
+    tail = err_tail(err, sizeof(err), &left);
+    if (!bad && d->validate && d->validate(d, tail, left) != 0)
+        bad = 1;
+    if (bad) {
+        /* Sections that had nothing to say left empty lines behind: skip them. */
+        for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "%s\n", line);
+        fprintf(stderr, "%s: configuration is not valid\n", d->doc->file);
+        return -1;
+    }
+    struct s4f_daemon_common *common = d->conf;
+    if (log_level)
+        common->log_level = s4f_log_level_parse(log_level);
+    if (metrics_listen) {
+        char *dup = strdup(metrics_listen);
+        if (!dup)
+            return -1;
+        free(common->metrics_listen);
+        common->metrics_listen = dup;
+    }
+    grace_ms = common->shutdown_grace_ms;
+    if (check) {
+        printf("%s: configuration of s4f-%s is valid\n", d->doc->file, d->name);
+        return 1;
+    }
+    s4f_log_init(d->name, d->instance ? d->instance : d->analysis,
+                 (enum s4f_log_level)common->log_level);
+    if (!explicit_config && strcmp(d->doc->file, "(built-in defaults)") == 0)
+        s4f_warn("no configuration file at %s: running on built-in defaults", S4F_DEFAULT_CONFIG);
+    return 0;
+}
+
+int s4f_daemon_start(struct s4f_daemon *d)
+{
+    struct sigaction sa;
+    char err[256], prefix[64];
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    snprintf(prefix, sizeof(prefix), "s4f_%s", d->name);
+    d->metrics = s4f_metrics_new(prefix, 0);
+    if (!d->metrics) {
+        s4f_error("out of memory");
+        return -1;
+    }
+    struct s4f_daemon_common *common = d->conf;
+    d->http = s4f_metrics_serve(d->metrics, common->metrics_listen, err, sizeof(err));
+    if (!d->http) {
+        s4f_error("metrics endpoint: %s", err);
+        return -1;
+    }
+    s4f_info("s4f-%s %s started; metrics on port %d (/metrics, /health)", d->name, S4F_VERSION,
+             s4f_http_port(d->http));
+    return 0;
+}
+
+void s4f_daemon_finish(struct s4f_daemon *d)
+{
+    s4f_http_stop(d->http);
+    d->http = NULL;
+    s4f_metrics_free(d->metrics);
+    d->metrics = NULL;
+    if (d->opts && d->conf)
+        s4f_conf_release(d->opts, d->conf);
+    if (d->uses_es)
+        s4f_conf_release(s4f_es_opts, &d->es);
+    s4f_kvlist_free(&d->kafka);
+    s4f_conf_doc_free(d->doc);
+    d->doc = NULL;
+}

@@ -1,0 +1,97 @@
+/* Daemon life cycle shared by the four daemons: command line, configuration, logging, metrics
+ * server and signals.
+ *
+ * Signals only set a flag. The first SIGTERM or SIGINT asks for a drain: the daemon stops taking
+ * input, closes what is open, flushes its outputs and exits, within shutdown_grace; a second
+ * signal, or the grace running out, asks it to stop at once (s4f_daemon_stopping() == 2).
+ *
+ * Every daemon's section table starts with S4F_DAEMON_COMMON_OPTS and its config struct starts
+ * with a struct s4f_daemon_common, so the shared keys (log_level, metrics_listen,
+ * shutdown_grace) read the same everywhere. */
+#ifndef S4F_DAEMON_H
+#define S4F_DAEMON_H
+
+#include "config.h"
+#include "metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct s4f_daemon_common {
+    int log_level;
+    char *metrics_listen;
+    int64_t shutdown_grace_ms;
+};
+
+extern const char *const s4f_log_level_choices[];
+
+/* clang-format off */
+#define S4F_DAEMON_COMMON_OPTS(type, listen)                                                       \
+    {"log_level", S4F_OPT_ENUM, "info", 0, 0, offsetof(type, common.log_level),                    \
+     "Least severe level logged", s4f_log_level_choices},                                          \
+    {"metrics_listen", S4F_OPT_STRING, listen, 0, 0, offsetof(type, common.metrics_listen),        \
+     "Address of the HTTP endpoint serving /metrics (Prometheus) and /health; port 0 picks a "     \
+     "free port", NULL},                                                                           \
+    {"shutdown_grace", S4F_OPT_DURATION, "10s", 0, 600000,                                         \
+     offsetof(type, common.shutdown_grace_ms),                                                     \
+     "How long a drain on SIGTERM may take before the daemon stops at once", NULL}
+/* clang-format on */
+
+/* The shared `elasticsearch:` section, read by the sink and the web server. */
+struct s4f_es_conf {
+    struct s4f_strlist urls;
+    char *username;
+    char *password;
+    char *api_key;
+    char *ca_file;
+    char *client_cert;
+    char *client_key;
+    bool tls_verify;
+    int64_t timeout_ms;
+    char *index_prefix;
+};
+extern const struct s4f_opt s4f_es_opts[];
+
+struct s4f_daemon {
+    /* Set by the daemon before s4f_daemon_init(). */
+    const char *name;           /* component name and config section: "collector" */
+    const char *summary;        /* one line for --help */
+    const struct s4f_opt *opts; /* the section's table */
+    void *conf;                 /* zeroed target; starts with struct s4f_daemon_common */
+    bool uses_es;               /* reads the elasticsearch: section */
+    bool takes_analysis;        /* accepts --analysis NAME (s4f-worker) */
+    /* Extra lines of --help (the worker lists its analyses). */
+    void (*print_extra_help)(FILE *out);
+    /* Validates what tables cannot (cross-field checks, nested sections). 0 or -1 + err. */
+    int (*validate)(struct s4f_daemon *d, char *err, size_t errlen);
+
+    /* Filled by s4f_daemon_init(). */
+    struct s4f_conf_doc *doc;
+    const struct s4f_node *section;
+    struct s4f_kvlist kafka; /* the shared kafka: section */
+    struct s4f_es_conf es;
+    const char *config_path;
+    const char *instance;
+    const char *analysis;
+    struct s4f_metrics *metrics;
+    struct s4f_http *http;
+};
+
+/* Parses argv, loads and validates the configuration, initialises logging.
+ * Returns 0 to run, 1 to exit 0 at once (--help, --version, --check-config passed), -1 to exit 1
+ * (the error has been printed). */
+int s4f_daemon_init(struct s4f_daemon *d, int argc, char **argv);
+/* Installs signal handlers and starts the metrics server. 0 or -1 (logged). */
+int s4f_daemon_start(struct s4f_daemon *d);
+/* 0: running; 1: draining (first signal); 2: stop now (second signal or grace over). */
+int s4f_daemon_stopping(void);
+/* Milliseconds left of the drain (0 when not draining or over). */
+int64_t s4f_daemon_drain_left_ms(void);
+/* Asks for a drain from inside the program (tests, fatal input errors). */
+void s4f_daemon_request_stop(void);
+/* Stops the metrics server, frees configuration. NULL-safe members. */
+void s4f_daemon_finish(struct s4f_daemon *d);
+
+#define S4F_DEFAULT_CONFIG "/etc/stream4flow/stream4flow.yml"
+
+#endif

@@ -1,0 +1,466 @@
+#include "kafka.h"
+
+#include "log.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TOPICS 32
+
+/* Producer defaults chosen for at-least-once delivery without duplicates from retries
+ * (idempotence), small batches for latency and a bounded queue; all overridable. */
+static const char *const producer_defaults[] = {
+    "enable.idempotence",           "true",   /* retries never duplicate or reorder */
+    "acks",                         "all",    /* required by idempotence */
+    "linger.ms",                    "5",      /* milliseconds of batching: latency first */
+    "compression.codec",            "lz4",    /* cheap on CPU, 3-5x on flow JSON */
+    "queue.buffering.max.messages", "500000", /* bounded queue: back-pressure, not OOM */
+    "queue.buffering.max.kbytes",   "262144", /* 256 MiB */
+    "batch.num.messages",           "10000",
+    "message.timeout.ms",           "300000", /* a broker may be away 5 min before a drop */
+    NULL,
+};
+
+static const char *const consumer_defaults[] = {
+    "enable.auto.commit",       "false", /* we commit after our outputs are delivered */
+    "enable.auto.offset.store", "false",
+    "auto.offset.reset",        "earliest",
+    "enable.partition.eof",     "false",
+    "fetch.wait.max.ms",        "100",
+    "session.timeout.ms",       "10000", /* a killed worker's partitions move within 10 s */
+    "heartbeat.interval.ms",    "1000",
+    NULL,
+};
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    /* syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug */
+    if (level <= 3)
+        s4f_error_rl("kafka %s: %s", fac, buf);
+    else if (level == 4)
+        s4f_warn_rl("kafka %s: %s", fac, buf);
+    else if (level <= 6)
+        s4f_log_rl(S4F_LOG_INFO, "kafka %s: %s", fac, buf);
+    else
+        s4f_debug("kafka %s: %s", fac, buf);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+{
+    char e[256];
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "kafka property '%s': %s", k, e);
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *s4f_kafka_conf_build(const char *const *defaults, const struct s4f_kvlist *shared,
+                                      const struct s4f_kvlist *overrides, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; defaults && defaults[i]; i += 2)
+        if (conf_set(conf, defaults[i], defaults[i + 1], err, errlen) != 0)
+            goto fail;
+    const struct s4f_kvlist *layers[] = {shared, overrides};
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; layers[l] && i < layers[l]->n; i++)
+            if (conf_set(conf, layers[l]->k[i], layers[l]->v[i], err, errlen) != 0)
+                goto fail;
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* ---- producer ---------------------------------------------------------------------------- */
+
+struct s4f_kafka_producer {
+    rd_kafka_t *rk;
+    struct s4f_kafka_producer_opts opts;
+    struct {
+        char *name;
+        rd_kafka_topic_t *rkt;
+    } topics[MAX_TOPICS];
+    size_t ntopics;
+    _Atomic uint64_t produced, delivered, failed, queue_full, rejected;
+    struct s4f_metric *m_produced, *m_delivered, *m_failed, *m_queue_full, *m_rejected;
+    _Atomic int brokers_down;
+};
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    struct s4f_kafka_producer *p = opaque;
+    (void)rk;
+    if (msg->err) {
+        atomic_fetch_add(&p->failed, 1);
+        s4f_metric_inc(p->m_failed);
+        s4f_error_rl("kafka delivery to %s failed: %s", rd_kafka_topic_name(msg->rkt),
+                     rd_kafka_err2str(msg->err));
+    } else {
+        atomic_fetch_add(&p->delivered, 1);
+        s4f_metric_inc(p->m_delivered);
+        if (atomic_exchange(&p->brokers_down, 0) && p->opts.metrics)
+            s4f_metrics_set_health(p->opts.metrics, 1, "");
+    }
+    if (p->opts.on_delivery)
+        p->opts.on_delivery(p->opts.ctx, msg->_private, msg->err);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct s4f_kafka_producer *p = opaque;
+    (void)rk;
+    s4f_error_rl("kafka producer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        atomic_store(&p->brokers_down, 1);
+        if (p->opts.metrics)
+            s4f_metrics_set_health(p->opts.metrics, 0, "kafka: all brokers down");
+    }
+}
+
+static double outq_fn(void *ctx)
+{
+    struct s4f_kafka_producer *p = ctx;
+    return rd_kafka_outq_len(p->rk);
+}
+
+struct s4f_kafka_producer *s4f_kafka_producer_new(const struct s4f_kafka_producer_opts *opts,
+                                                  char *err, size_t errlen)
+{
+    struct s4f_kafka_producer *p = calloc(1, sizeof(*p));
+    char e[512];
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->opts = *opts;
+    rd_kafka_conf_t *conf =
+        s4f_kafka_conf_build(producer_defaults, opts->shared, opts->overrides, err, errlen);
+    if (!conf) {
+        free(p);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
+    if (!p->rk) {
+        /* rd_kafka_new() frees conf only on success */
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka producer: %s", e);
+        free(p);
+        return NULL;
+    }
+    struct s4f_metrics *m = opts->metrics;
+    if (m) {
+        p->m_produced = s4f_metrics_counter(m, "kafka_produced_total",
+                                            "Messages handed to the Kafka producer", NULL);
+        p->m_delivered = s4f_metrics_counter(m, "kafka_delivered_total",
+                                             "Messages acknowledged by the Kafka broker", NULL);
+        p->m_failed = s4f_metrics_counter(
+            m, "kafka_delivery_failed_total",
+            "Messages whose delivery failed for good after retries (lost)", NULL);
+        p->m_queue_full = s4f_metrics_counter(
+            m, "kafka_queue_full_total", "Produce attempts refused because the queue was full",
+            NULL);
+        p->m_rejected = s4f_metrics_counter(m, "kafka_rejected_total",
+                                            "Messages refused by the producer for good", NULL);
+        s4f_metrics_gauge_fn(m, "kafka_outq_messages",
+                             "Messages queued in the producer, not yet acknowledged", NULL,
+                             outq_fn, p);
+    }
+    return p;
+}
+
+static rd_kafka_topic_t *topic_get(struct s4f_kafka_producer *p, const char *name)
+{
+    for (size_t i = 0; i < p->ntopics; i++)
+        if (strcmp(p->topics[i].name, name) == 0)
+            return p->topics[i].rkt;
+    if (p->ntopics == MAX_TOPICS)
+        return NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, name, NULL);
+    char *dup = strdup(name);
+    if (!rkt || !dup) {
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+        free(dup);
+        return NULL;
+    }
+    p->topics[p->ntopics].name = dup;
+    p->topics[p->ntopics].rkt = rkt;
+    p->ntopics++;
+    return rkt;
+}
+
+enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topic, const void *key,
+                                  size_t keylen, const void *payload, size_t len,
+                                  void *msg_opaque)
+{
+    rd_kafka_topic_t *rkt = topic_get(p, topic);
+    if (!rkt) {
+        atomic_fetch_add(&p->rejected, 1);
+        s4f_metric_inc(p->m_rejected);
+        s4f_error_rl("kafka: cannot use topic '%s' (more than %d topics?)", topic, MAX_TOPICS);
+        return S4F_ERR;
+    }
+    int64_t deadline = 0;
+    for (;;) {
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)payload, len,
+                             key, keylen, msg_opaque) == 0) {
+            atomic_fetch_add(&p->produced, 1);
+            s4f_metric_inc(p->m_produced);
+            return S4F_OK;
+        }
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            atomic_fetch_add(&p->rejected, 1);
+            s4f_metric_inc(p->m_rejected);
+            s4f_error_rl("kafka: produce to %s refused: %s", topic, rd_kafka_err2str(e));
+            return S4F_ERR;
+        }
+        int64_t now = s4f_mono_ms();
+        if (!deadline)
+            deadline = now + p->opts.queue_full_wait_ms;
+        if (now >= deadline) {
+            atomic_fetch_add(&p->queue_full, 1);
+            s4f_metric_inc(p->m_queue_full);
+            return S4F_RETRY;
+        }
+        /* Serving delivery reports is what frees queue space. */
+        int64_t left = deadline - now;
+        rd_kafka_poll(p->rk, left < 10 ? (int)left : 10);
+    }
+}
+
+int s4f_kafka_producer_poll(struct s4f_kafka_producer *p, int timeout_ms)
+{
+    return rd_kafka_poll(p->rk, timeout_ms);
+}
+
+int s4f_kafka_producer_flush(struct s4f_kafka_producer *p, int timeout_ms)
+{
+    rd_kafka_flush(p->rk, timeout_ms);
+    return rd_kafka_outq_len(p->rk);
+}
+
+int s4f_kafka_producer_outq(struct s4f_kafka_producer *p)
+{
+    return rd_kafka_outq_len(p->rk);
+}
+
+void s4f_kafka_producer_stats(struct s4f_kafka_producer *p, struct s4f_kafka_producer_stats *st)
+{
+    st->produced = atomic_load(&p->produced);
+    st->delivered = atomic_load(&p->delivered);
+    st->failed = atomic_load(&p->failed);
+    st->queue_full = atomic_load(&p->queue_full);
+    st->rejected = atomic_load(&p->rejected);
+}
+
+rd_kafka_t *s4f_kafka_producer_handle(struct s4f_kafka_producer *p)
+{
+    return p->rk;
+}
+
+void s4f_kafka_producer_free(struct s4f_kafka_producer *p)
+{
+    if (!p)
+        return;
+    if (p->opts.metrics)
+        s4f_metrics_remove_fn(p->opts.metrics, p);
+    int left = rd_kafka_outq_len(p->rk);
+    if (left > 0)
+        s4f_warn("kafka producer closing with %d messages not delivered", left);
+    for (size_t i = 0; i < p->ntopics; i++) {
+        rd_kafka_topic_destroy(p->topics[i].rkt);
+        free(p->topics[i].name);
+    }
+    rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+/* ---- consumer ---------------------------------------------------------------------------- */
+
+struct s4f_kafka_consumer {
+    rd_kafka_t *rk;
+    struct s4f_kafka_consumer_opts opts;
+    struct s4f_metrics *metrics;
+    struct s4f_metric *m_consumed, *m_errors, *m_rebalances, *m_commits_failed;
+};
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct s4f_kafka_consumer *c = opaque;
+    s4f_metric_inc(c->m_rebalances);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        s4f_info("kafka: assigned %d partition(s)", parts->cnt);
+        if (c->opts.on_assign)
+            c->opts.on_assign(c->opts.ctx, parts);
+        rd_kafka_assign(rk, parts);
+    } else {
+        s4f_info("kafka: revoking %d partition(s)", parts->cnt);
+        if (c->opts.on_revoke)
+            c->opts.on_revoke(c->opts.ctx, parts);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct s4f_kafka_consumer *c = opaque;
+    (void)rk;
+    s4f_error_rl("kafka consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    s4f_metric_inc(c->m_errors);
+}
+
+static double lag_fn(void *ctx)
+{
+    return (double)s4f_kafka_consumer_lag(ctx);
+}
+
+struct s4f_kafka_consumer *s4f_kafka_consumer_new(const struct s4f_kafka_consumer_opts *opts,
+                                                  char *err, size_t errlen)
+{
+    char e[512];
+    struct s4f_kafka_consumer *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->opts = *opts;
+    rd_kafka_conf_t *conf =
+        s4f_kafka_conf_build(consumer_defaults, opts->shared, opts->overrides, err, errlen);
+    if (!conf) {
+        free(c);
+        return NULL;
+    }
+    if (opts->group_id && conf_set(conf, "group.id", opts->group_id, err, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        free(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
+    struct s4f_metrics *m = opts->metrics;
+    if (m) {
+        c->m_consumed = s4f_metrics_counter(m, "kafka_consumed_total", "Messages consumed", NULL);
+        c->m_errors =
+            s4f_metrics_counter(m, "kafka_consumer_errors_total", "Kafka consumer errors", NULL);
+        c->m_rebalances = s4f_metrics_counter(m, "kafka_rebalances_total",
+                                              "Partition assignments and revocations", NULL);
+        c->m_commits_failed = s4f_metrics_counter(m, "kafka_commit_failed_total",
+                                                  "Offset commits that failed", NULL);
+    }
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka consumer: %s", e);
+        free(c);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    size_t n = 0;
+    while (opts->topics && opts->topics[n])
+        n++;
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(subs, opts->topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t r = rd_kafka_subscribe(c->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (r) {
+        snprintf(err, errlen, "kafka subscribe: %s", rd_kafka_err2str(r));
+        rd_kafka_destroy(c->rk);
+        free(c);
+        return NULL;
+    }
+    if (m) {
+        c->metrics = m;
+        s4f_metrics_gauge_fn(m, "kafka_consumer_lag_messages",
+                             "Messages behind the high watermark, over assigned partitions", NULL,
+                             lag_fn, c);
+    }
+    return c;
+}
+
+rd_kafka_message_t *s4f_kafka_consumer_poll(struct s4f_kafka_consumer *c, int timeout_ms)
+{
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (!msg)
+        return NULL;
+    if (msg->err) {
+        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            s4f_metric_inc(c->m_errors);
+            s4f_error_rl("kafka consume: %s", rd_kafka_message_errstr(msg));
+        }
+        rd_kafka_message_destroy(msg);
+        return NULL;
+    }
+    s4f_metric_inc(c->m_consumed);
+    return msg;
+}
+
+enum s4f_status s4f_kafka_consumer_commit(struct s4f_kafka_consumer *c,
+                                          const rd_kafka_topic_partition_list_t *offsets)
+{
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, offsets, 0);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return S4F_OK;
+    s4f_metric_inc(c->m_commits_failed);
+    s4f_warn_rl("kafka commit failed: %s", rd_kafka_err2str(e));
+    return S4F_RETRY;
+}
+
+int64_t s4f_kafka_consumer_lag(struct s4f_kafka_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int64_t lag = 0;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return 0;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic,
+                                           parts->elems[i].partition, &lo, &hi) != 0 ||
+            hi < 0)
+            continue;
+        int64_t pos = parts->elems[i].offset >= 0 ? parts->elems[i].offset : lo;
+        if (hi > pos)
+            lag += hi - pos;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return lag;
+}
+
+void s4f_kafka_consumer_close(struct s4f_kafka_consumer *c)
+{
+    if (!c || !c->rk)
+        return;
+    if (c->metrics) {
+        s4f_metrics_remove_fn(c->metrics, c);
+        c->metrics = NULL;
+    }
+    rd_kafka_consumer_close(c->rk);
+}
+
+void s4f_kafka_consumer_free(struct s4f_kafka_consumer *c)
+{
+    if (!c)
+        return;
+    if (c->metrics)
+        s4f_metrics_remove_fn(c->metrics, c);
+    rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+rd_kafka_t *s4f_kafka_consumer_handle(struct s4f_kafka_consumer *c)
+{
+    return c->rk;
+}

@@ -1,0 +1,99 @@
+/* Kafka producer and consumer wrappers over librdkafka.
+ *
+ * Configuration is layered: our defaults, then the shared `kafka:` section of the configuration
+ * file, then the daemon's own `kafka:` overrides; every librdkafka property passes through
+ * untouched, so operators can set TLS, SASL or tuning knobs we never heard of.
+ *
+ * Producer: produce() copies the payload and never blocks for longer than the configured
+ * queue_full_wait_ms: when librdkafka's bounded queue is full it serves delivery reports and
+ * retries until that bound, then returns S4F_RETRY and the caller decides (the collector drops
+ * and counts, a worker pauses its input). Delivery reports are served by whoever calls poll() or
+ * produce(); each report updates the counters and, if set, calls on_delivery with the per-message
+ * opaque, which is how the worker learns that results covering a set of offsets are safe.
+ *
+ * Consumer: auto commit is off; offsets are committed explicitly with commit() once the caller's
+ * outputs for them are delivered (at-least-once). Partition assignment changes call the
+ * caller's on_assign / on_revoke before librdkafka applies them, so a worker can flush the windows
+ * of partitions it is about to lose. */
+#ifndef S4F_KAFKA_H
+#define S4F_KAFKA_H
+
+#include "config.h"
+#include "metrics.h"
+#include "s4f.h"
+
+#include <librdkafka/rdkafka.h>
+
+struct s4f_kafka_producer_opts {
+    const struct s4f_kvlist *shared;    /* the `kafka:` section; may be NULL */
+    const struct s4f_kvlist *overrides; /* the daemon's own `kafka:` map; may be NULL */
+    struct s4f_metrics *metrics;        /* counters are registered here; may be NULL */
+    int queue_full_wait_ms;             /* how long produce() may wait on a full queue */
+    /* Called from poll()/produce()/flush() for each delivered or failed message. err is
+     * RD_KAFKA_RESP_ERR_NO_ERROR on success. */
+    void (*on_delivery)(void *ctx, void *msg_opaque, rd_kafka_resp_err_t err);
+    void *ctx;
+};
+
+struct s4f_kafka_producer;
+
+struct s4f_kafka_producer *s4f_kafka_producer_new(const struct s4f_kafka_producer_opts *opts,
+                                                  char *err, size_t errlen);
+/* Copies key and payload. S4F_OK: queued. S4F_RETRY: queue still full after the wait bound.
+ * S4F_ERR: rejected for good (message too large, unknown topic...), counted, logged. */
+enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topic, const void *key,
+                                  size_t keylen, const void *payload, size_t len,
+                                  void *msg_opaque);
+/* Serves delivery reports; returns how many were served. */
+int s4f_kafka_producer_poll(struct s4f_kafka_producer *p, int timeout_ms);
+/* Waits up to timeout_ms for every queued message; returns the number still queued (0: all). */
+int s4f_kafka_producer_flush(struct s4f_kafka_producer *p, int timeout_ms);
+int s4f_kafka_producer_outq(struct s4f_kafka_producer *p);
+/* Flushes nothing: call flush() first. NULL-safe. */
+void s4f_kafka_producer_free(struct s4f_kafka_producer *p);
+rd_kafka_t *s4f_kafka_producer_handle(struct s4f_kafka_producer *p);
+
+/* Totals since creation (also exported as metrics). */
+struct s4f_kafka_producer_stats {
+    uint64_t produced;       /* accepted by produce() */
+    uint64_t delivered;      /* acknowledged by the broker */
+    uint64_t failed;         /* delivery failed for good (after librdkafka's retries) */
+    uint64_t queue_full;     /* produce() returned S4F_RETRY */
+    uint64_t rejected;       /* produce() returned S4F_ERR */
+};
+void s4f_kafka_producer_stats(struct s4f_kafka_producer *p, struct s4f_kafka_producer_stats *st);
+
+struct s4f_kafka_consumer_opts {
+    const struct s4f_kvlist *shared;
+    const struct s4f_kvlist *overrides;
+    struct s4f_metrics *metrics;
+    const char *group_id;
+    const char *const *topics; /* NULL-terminated */
+    void (*on_assign)(void *ctx, const rd_kafka_topic_partition_list_t *parts);
+    void (*on_revoke)(void *ctx, const rd_kafka_topic_partition_list_t *parts);
+    void *ctx;
+};
+
+struct s4f_kafka_consumer;
+
+struct s4f_kafka_consumer *s4f_kafka_consumer_new(const struct s4f_kafka_consumer_opts *opts,
+                                                  char *err, size_t errlen);
+/* Returns the next message (free it with rd_kafka_message_destroy) or NULL on timeout. Errors
+ * carried by messages (partition EOF, transport errors) are counted and logged, not returned. */
+rd_kafka_message_t *s4f_kafka_consumer_poll(struct s4f_kafka_consumer *c, int timeout_ms);
+/* Commits the given offsets (the next offset to read, per partition) synchronously. */
+enum s4f_status s4f_kafka_consumer_commit(struct s4f_kafka_consumer *c,
+                                          const rd_kafka_topic_partition_list_t *offsets);
+/* Sum of (high watermark - position) over assigned partitions, from librdkafka's cache. */
+int64_t s4f_kafka_consumer_lag(struct s4f_kafka_consumer *c);
+/* Leaves the group cleanly (revoke callback runs). Then free. Both NULL-safe. */
+void s4f_kafka_consumer_close(struct s4f_kafka_consumer *c);
+void s4f_kafka_consumer_free(struct s4f_kafka_consumer *c);
+rd_kafka_t *s4f_kafka_consumer_handle(struct s4f_kafka_consumer *c);
+
+/* Applies defaults, shared and overrides to a new rd_kafka_conf_t. Returns NULL (err) on an
+ * invalid property, naming it. Exposed for the benchmarks' raw loops. */
+rd_kafka_conf_t *s4f_kafka_conf_build(const char *const *defaults, const struct s4f_kvlist *shared,
+                                      const struct s4f_kvlist *overrides, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,837 @@
+#!/usr/bin/env bash
+# Stream4Flow local stack: Apache Kafka (KRaft, single node) + Elasticsearch
+# (+ optional OpenSearch), all bound to 127.0.0.1, all downloaded from Maven
+# Central. See README.md next to this file.
+#
+#   stack.sh fetch  [kafka] [es] [opensearch]   download into the cache only
+#   stack.sh up     [kafka] [es] [opensearch]   start (default: kafka es)
+#   stack.sh down   [kafka] [es] [opensearch]   stop  (default: all)
+#   stack.sh start|stop ...                     aliases of up|down
+#   stack.sh restart [svc...]                   down + up
+#   stack.sh status                             one line per service
+#   stack.sh reset  [svc...]                    down + wipe data/logs/config
+#   stack.sh env                                print export lines for tests
+#   stack.sh logs   <svc> [lines]               tail a service's main log
+#
+# Running as root: Elasticsearch and OpenSearch refuse to run as root. When
+# this script runs as root it creates (once) a locked system user "s4f"
+# (override with S4F_RUN_USER) and starts both through `runuser -u s4f --`.
+# The distribution unzipped in the cache may sit below a directory that user
+# cannot enter (e.g. /root/.cache), so each stack gets its own "home" copy of
+# the distribution made of hard links (`cp -al`: no data copied, same files),
+# and the stack's config/data/logs/tmp/run folders for these services are
+# chown'd to that user. Kafka runs as the invoking user. As a non-root user
+# everything simply runs as that user.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+
+STACK_DIR=${S4F_STACK_DIR:-$REPO/.stack}
+CACHE_DIR=${S4F_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stream4flow}
+KAFKA_PORT=${S4F_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${S4F_KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_HEAP=${S4F_KAFKA_HEAP:-512m}
+ES_PORT=${S4F_ES_PORT:-9200}
+ES_TRANSPORT_PORT=${S4F_ES_TRANSPORT_PORT:-$((ES_PORT + 100))}
+ES_HEAP=${S4F_ES_HEAP:-1g}
+OS_PORT=${S4F_OS_PORT:-9201}
+OS_TRANSPORT_PORT=${S4F_OS_TRANSPORT_PORT:-$((OS_PORT + 100))}
+OS_HEAP=${S4F_OS_HEAP:-$ES_HEAP}
+TOPICS=${S4F_TOPICS:-$S4F_TOPICS_DEFAULT}
+KAFKA_TIMEOUT=${S4F_KAFKA_TIMEOUT:-90}
+ES_TIMEOUT=${S4F_ES_TIMEOUT:-120}
+OS_TIMEOUT=${S4F_OS_TIMEOUT:-120}
+STOP_TIMEOUT=${S4F_STOP_TIMEOUT:-60}
+RUN_USER=${S4F_RUN_USER:-s4f}
+
+ALL_SERVICES=(kafka es opensearch)
+DEFAULT_UP=(kafka es)
+
+# ---------------------------------------------------------------- helpers --
+
+log() { printf '[stack] %s\n' "$*"; }
+warn() { printf '[stack] WARNING: %s\n' "$*" >&2; }
+die() {
+	printf '[stack] ERROR: %s\n' "$*" >&2
+	exit 1
+}
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found (run provisioning/install-deps.sh)"; }
+now() { date +%s; }
+
+# Print the last 50 lines of each given file (that exists) to stderr.
+tail_logs() {
+	local f
+	for f in "$@"; do
+		[[ -f $f ]] || continue
+		printf '[stack] ---- last 50 lines of %s ----\n' "$f" >&2
+		tail -n 50 "$f" >&2 || true
+	done
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# Absolute, normalised stack directory (it may not exist yet).
+mkdir -p "$STACK_DIR"
+STACK_DIR=$(cd "$STACK_DIR" && pwd -P)
+RUN_DIR=$STACK_DIR/run
+LOG_DIR=$STACK_DIR/logs
+
+pid_file() { printf '%s/%s.pid\n' "$RUN_DIR" "$1"; }
+
+# Print the pid of service $1 if its pid file names a live process of THIS
+# stack (guards against stale files and pid reuse); otherwise return 1.
+svc_pid() {
+	local pf pid state
+	pf=$(pid_file "$1")
+	[[ -s $pf ]] || return 1
+	pid=$(tr -dc '0-9' <"$pf")
+	[[ -n $pid ]] || return 1
+	[[ -r /proc/$pid/cmdline ]] || return 1
+	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo Z)
+	[[ $state != Z ]] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$STACK_DIR/" || return 1
+	printf '%s\n' "$pid"
+}
+
+svc_port() {
+	case $1 in
+	kafka) echo "$KAFKA_PORT" ;;
+	es) echo "$ES_PORT" ;;
+	opensearch) echo "$OS_PORT" ;;
+	esac
+}
+
+check_service_names() {
+	local s
+	for s in "$@"; do
+		case $s in
+		kafka | es | opensearch) ;;
+		*) die "unknown service '$s' (expected: kafka es opensearch)" ;;
+		esac
+	done
+}
+
+java_for() { # $1 = preferred JAVA_HOME
+	if [[ -n $1 && -x $1/bin/java ]]; then
+		printf '%s\n' "$1/bin/java"
+	else
+		command -v java || die "no java found (wanted $1)"
+	fi
+}
+
+mark_stack_dir() {
+	mkdir -p "$RUN_DIR" "$LOG_DIR" "$STACK_DIR/data" "$STACK_DIR/conf" "$STACK_DIR/tmp"
+	[[ -f $STACK_DIR/.s4f-stack ]] || echo "Stream4Flow local stack directory (provisioning/stack/stack.sh)" >"$STACK_DIR/.s4f-stack"
+}
+
+# ------------------------------------------------------------ run-as user --
+
+RUN_AS=()
+setup_run_user() {
+	RUN_AS=()
+	[[ $EUID -eq 0 ]] || return 0
+	if ! id -u "$RUN_USER" >/dev/null 2>&1; then
+		log "creating system user '$RUN_USER' (search engines refuse to run as root)"
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$RUN_USER" 2>/dev/null ||
+			id -u "$RUN_USER" >/dev/null 2>&1 || die "cannot create user $RUN_USER"
+	fi
+	RUN_AS=(runuser -u "$RUN_USER" --)
+	# pid files of ES/OpenSearch are written by that user.
+	chown "$RUN_USER:" "$RUN_DIR"
+}
+
+# Give the run-as user ownership of $@ (dirs). Recursive only when the top
+# directory is not already owned by it, so big data folders are not walked
+# on every start.
+give_dirs() {
+	[[ $EUID -eq 0 ]] || return 0
+	local d
+	for d in "$@"; do
+		if [[ $(stat -c %U "$d") != "$RUN_USER" ]]; then
+			chown -R "$RUN_USER:" "$d"
+		fi
+	done
+}
+
+# ---------------------------------------------------------------- fetch ----
+
+MVN=(mvn -q -B -Dstyle.color=never)
+DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION
+
+# Run "$@" with an exclusive lock on the cache (parallel stacks share it).
+with_cache_lock() {
+	mkdir -p "$CACHE_DIR"
+	local fd
+	exec {fd}>"$CACHE_DIR/.lock"
+	flock "$fd"
+	"$@"
+	exec {fd}>&-
+}
+
+kafka_dist() { printf '%s\n' "$CACHE_DIR/kafka-$KAFKA_VERSION"; }
+es_dist() { printf '%s\n' "$CACHE_DIR/elasticsearch-$ES_VERSION"; }
+os_dist() { printf '%s\n' "$CACHE_DIR/opensearch-$OPENSEARCH_VERSION"; }
+
+fetch_kafka_locked() {
+	local dist tmp binding
+	dist=$(kafka_dist)
+	[[ -f $dist/.complete ]] && return 0
+	need mvn
+	log "fetching Kafka $KAFKA_VERSION (+ kafka-tools) from Maven Central into $dist"
+	tmp=$dist.tmp.$$
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	IFS=: read -r -a binding <<<"$KAFKA_SLF4J_BINDING"
+	# connect-runtime (pulled in by kafka-tools for one tool we do not use)
+	# drags jetty/jersey along: excluded to keep the download small.
+	cat >"$tmp/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by provisioning/stack/stack.sh: only used to collect the jars. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.stream4flow</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>$KAFKA_VERSION</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_$KAFKA_SCALA_VERSION</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>$KAFKA_VERSION</version>
+      <exclusions>
+        <exclusion><groupId>org.apache.kafka</groupId><artifactId>connect-runtime</artifactId></exclusion>
+      </exclusions>
+    </dependency>
+    <dependency>
+      <groupId>${binding[0]}</groupId>
+      <artifactId>${binding[1]}</artifactId>
+      <version>${binding[2]}</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+	if ! (cd "$tmp" && "${MVN[@]}" "$DEP_PLUGIN:copy-dependencies" \
+		-DincludeScope=runtime -DoutputDirectory="$tmp/libs" >"$tmp/mvn.log" 2>&1); then
+		tail_logs "$tmp/mvn.log"
+		die "maven could not fetch Kafka $KAFKA_VERSION"
+	fi
+	[[ -f "$tmp/libs/kafka_$KAFKA_SCALA_VERSION-$KAFKA_VERSION.jar" ]] || die "kafka jar missing after fetch"
+	touch "$tmp/.complete"
+	rm -rf "$dist"
+	mv "$tmp" "$dist"
+}
+
+# fetch_zip GROUP ARTIFACT VERSION DEST: download a zip distribution with
+# Maven and unzip it once into DEST (atomically: tmp dir + rename).
+fetch_zip_locked() {
+	local group=$1 artifact=$2 version=$3 dest=$4 tmp zip
+	[[ -f $dest/.complete ]] && return 0
+	need mvn
+	need unzip
+	log "fetching $group:$artifact:$version:zip from Maven Central into $dest"
+	tmp=$dest.tmp.$$
+	rm -rf "$tmp"
+	mkdir -p "$tmp/dl" "$tmp/x"
+	if ! (cd "$tmp" && "${MVN[@]}" "$DEP_PLUGIN:copy" \
+		-Dartifact="$group:$artifact:$version:zip" -DoutputDirectory="$tmp/dl" >"$tmp/mvn.log" 2>&1); then
+		tail_logs "$tmp/mvn.log"
+		die "maven could not fetch $group:$artifact:$version:zip"
+	fi
+	zip=$(find "$tmp/dl" -name '*.zip' | head -n 1)
+	[[ -n $zip ]] || die "no zip downloaded for $artifact $version"
+	unzip -q "$zip" -d "$tmp/x"
+	[[ -d $tmp/x/$artifact-$version ]] || die "unexpected layout in $zip"
+	# Readable by the run-as user (it reads the files through hard links).
+	chmod -R a+rX "$tmp/x/$artifact-$version"
+	touch "$tmp/x/$artifact-$version/.complete"
+	rm -rf "$dest"
+	mv "$tmp/x/$artifact-$version" "$dest"
+	rm -rf "$tmp"
+}
+
+fetch_service() {
+	case $1 in
+	kafka) with_cache_lock fetch_kafka_locked ;;
+	es) with_cache_lock fetch_zip_locked org.elasticsearch.distribution.integ-test-zip elasticsearch "$ES_VERSION" "$(es_dist)" ;;
+	opensearch) with_cache_lock fetch_zip_locked org.opensearch.distribution.integ-test-zip opensearch "$OPENSEARCH_VERSION" "$(os_dist)" ;;
+	esac
+}
+
+# ------------------------------------------------------------------ kafka --
+
+kafka_conf_dir() { printf '%s\n' "$STACK_DIR/conf/kafka"; }
+
+# Java command prefix for the Kafka command-line tools.
+kafka_tool() {
+	local java dist
+	java=$(java_for "$KAFKA_JAVA_HOME")
+	dist=$(kafka_dist)
+	"$java" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+		-Dlog4j.configuration="file:$(kafka_conf_dir)/tools-log4j.properties" \
+		-cp "$dist/libs/*" "$@"
+}
+
+kafka_write_config() {
+	local conf data cid
+	conf=$(kafka_conf_dir)
+	data=$STACK_DIR/data/kafka
+	mkdir -p "$conf" "$data"
+	cat >"$conf/server.properties" <<EOF
+# Generated by provisioning/stack/stack.sh on every 'up': edit the script, not this.
+# Single-node KRaft: this process is both broker and controller.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$data
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+# Few internal partitions: quicker first consumer-group / transaction use.
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+delete.topic.enable=true
+EOF
+	cat >"$conf/log4j.properties" <<EOF
+# Generated by provisioning/stack/stack.sh. Broker log: $LOG_DIR/kafka.log
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$LOG_DIR/kafka.log
+log4j.appender.file.MaxFileSize=50MB
+log4j.appender.file.MaxBackupIndex=3
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+EOF
+	cat >"$conf/tools-log4j.properties" <<'EOF'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+	# The cluster id is generated once per stack dir and kept.
+	if [[ ! -s $conf/cluster.id ]]; then
+		# 16 random bytes, base64url without padding (Kafka's Uuid format);
+		# a leading '-' would look like a command-line option: avoid it.
+		cid=-
+		while [[ $cid == -* ]]; do
+			cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+		done
+		printf '%s\n' "$cid" >"$conf/cluster.id"
+	fi
+	if [[ ! -f $data/meta.properties ]]; then
+		log "formatting Kafka storage in $data (cluster id $(cat "$conf/cluster.id"))"
+		if ! kafka_tool kafka.tools.StorageTool format -t "$(cat "$conf/cluster.id")" \
+			-c "$conf/server.properties" >"$LOG_DIR/kafka-format.log" 2>&1; then
+			tail_logs "$LOG_DIR/kafka-format.log"
+			die "kafka storage format failed"
+		fi
+	fi
+}
+
+# Topic names known to the broker, one per line (empty on failure).
+kafka_topics() {
+	if command -v kcat >/dev/null 2>&1; then
+		kcat -b "127.0.0.1:$KAFKA_PORT" -L -J -m 5 2>/dev/null |
+			jq -r '.topics[] | select(.topic | startswith("__") | not) | .topic' 2>/dev/null
+	else
+		kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --list 2>/dev/null
+	fi
+}
+
+# True when the broker answers metadata requests and lists itself.
+kafka_answers() {
+	if command -v kcat >/dev/null 2>&1 && command -v jq >/dev/null 2>&1; then
+		kcat -b "127.0.0.1:$KAFKA_PORT" -L -J -m 5 2>/dev/null |
+			jq -e '(.brokers | length) > 0' >/dev/null 2>&1
+	else
+		kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --list >/dev/null 2>&1
+	fi
+}
+
+# True when every configured topic exists and all its partitions have a leader.
+kafka_topics_ready() {
+	command -v kcat >/dev/null 2>&1 || return 0
+	local want=() spec
+	for spec in $TOPICS; do want+=("${spec%%:*}"); done
+	kcat -b "127.0.0.1:$KAFKA_PORT" -L -J -m 5 2>/dev/null | jq -e --args '
+		. as $md | [$ARGS.positional[] as $t |
+			($md.topics[] | select(.topic == $t) |
+			 ((.partitions | length) > 0 and all(.partitions[]; .leader >= 0)))
+		] | length == ($ARGS.positional | length) and all' "${want[@]}" >/dev/null 2>&1
+}
+
+kafka_create_topics() {
+	local existing spec name parts pids=() failed=0 p
+	existing=$(kafka_topics || true)
+	for spec in $TOPICS; do
+		name=${spec%%:*}
+		parts=${spec#*:}
+		[[ $parts == "$spec" ]] && parts=1
+		if grep -qxF -- "$name" <<<"$existing"; then
+			continue
+		fi
+		log "creating topic $name ($parts partitions)"
+		# One JVM per topic, started in parallel.
+		kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+			--create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 \
+			>>"$LOG_DIR/kafka-topics.log" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || failed=1; done
+	if [[ $failed -ne 0 ]]; then
+		tail_logs "$LOG_DIR/kafka-topics.log"
+		die "could not create Kafka topics"
+	fi
+}
+
+kafka_wait_ready() {
+	local deadline=$1 pid
+	while :; do
+		if ! pid=$(svc_pid kafka); then
+			tail_logs "$LOG_DIR/kafka.log" "$LOG_DIR/kafka-stdout.log"
+			die "Kafka exited during start-up"
+		fi
+		if port_open "$KAFKA_PORT" && kafka_answers; then
+			return 0
+		fi
+		if (($(now) >= deadline)); then
+			tail_logs "$LOG_DIR/kafka.log" "$LOG_DIR/kafka-stdout.log"
+			die "Kafka not ready on 127.0.0.1:$KAFKA_PORT after ${KAFKA_TIMEOUT}s (pid $pid)"
+		fi
+		sleep 0.5
+	done
+}
+
+up_kafka() {
+	local t0 deadline java dist pf pid
+	t0=$(now)
+	deadline=$((t0 + KAFKA_TIMEOUT))
+	if pid=$(svc_pid kafka); then
+		if port_open "$KAFKA_PORT"; then
+			log "kafka already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
+		else
+			log "kafka process $pid exists but port $KAFKA_PORT is closed: waiting for it"
+		fi
+	else
+		if port_open "$KAFKA_PORT"; then
+			die "port $KAFKA_PORT is already used by another process (not this stack's Kafka)"
+		fi
+		if port_open "$KAFKA_CONTROLLER_PORT"; then
+			die "controller port $KAFKA_CONTROLLER_PORT is already used by another process"
+		fi
+		fetch_service kafka
+		kafka_write_config
+		java=$(java_for "$KAFKA_JAVA_HOME")
+		dist=$(kafka_dist)
+		pf=$(pid_file kafka)
+		rm -f "$pf"
+		log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
+		# New session (setsid) so the broker survives the caller's terminal;
+		# the inner shell writes its own pid and then becomes the JVM (exec).
+		# shellcheck disable=SC2016
+		setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pf" \
+			"$java" "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+			-Djava.awt.headless=true \
+			"-Dlog4j.configuration=file:$(kafka_conf_dir)/log4j.properties" \
+			"-Dkafka.logs.dir=$LOG_DIR" \
+			-cp "$dist/libs/*" kafka.Kafka "$(kafka_conf_dir)/server.properties" \
+			>"$LOG_DIR/kafka-stdout.log" 2>&1 </dev/null &
+		while [[ ! -s $pf ]]; do
+			(($(now) < deadline)) || die "Kafka launcher did not start"
+			sleep 0.1
+		done
+	fi
+	kafka_wait_ready "$deadline"
+	kafka_create_topics
+	until kafka_topics_ready; do
+		if (($(now) >= deadline)); then
+			tail_logs "$LOG_DIR/kafka.log" "$LOG_DIR/kafka-topics.log"
+			die "Kafka topics not ready after ${KAFKA_TIMEOUT}s"
+		fi
+		sleep 0.2
+	done
+	log "kafka ready on 127.0.0.1:$KAFKA_PORT in $(($(now) - t0))s"
+}
+
+# ------------------------------------------------ elasticsearch/opensearch --
+#
+# Both engines use the same layout; "$1" below is the service (es|opensearch).
+
+engine_vars() { # sets E_* globals for service $1
+	case $1 in
+	es)
+		E_NAME=Elasticsearch
+		E_BIN=elasticsearch
+		E_DIST=$(es_dist)
+		E_VERSION=$ES_VERSION
+		E_JAVA_HOME=$ES_JAVA_HOME
+		E_PORT=$ES_PORT
+		E_TPORT=$ES_TRANSPORT_PORT
+		E_HEAP=$ES_HEAP
+		E_TIMEOUT=$ES_TIMEOUT
+		E_YML=elasticsearch.yml
+		E_ENV=ES
+		;;
+	opensearch)
+		E_NAME=OpenSearch
+		E_BIN=opensearch
+		E_DIST=$(os_dist)
+		E_VERSION=$OPENSEARCH_VERSION
+		E_JAVA_HOME=$OPENSEARCH_JAVA_HOME
+		E_PORT=$OS_PORT
+		E_TPORT=$OS_TRANSPORT_PORT
+		E_HEAP=$OS_HEAP
+		E_TIMEOUT=$OS_TIMEOUT
+		E_YML=opensearch.yml
+		E_ENV=OPENSEARCH
+		;;
+	esac
+	E_HOME=$STACK_DIR/home/$(basename "$E_DIST")
+	E_CONF=$STACK_DIR/conf/$1
+	E_DATA=$STACK_DIR/data/$1
+	E_LOGS=$LOG_DIR/$1
+	E_TMP=$STACK_DIR/tmp/$1
+	E_LAUNCH_LOG=$LOG_DIR/$1-launcher.log
+	# main log file is <path.logs>/<cluster.name>.log
+	E_MAIN_LOG=$E_LOGS/stream4flow.log
+}
+
+engine_prepare() {
+	local svc=$1 f
+	engine_vars "$svc"
+	# Per-stack home: hard links into the cache (fallback: real copy when
+	# the stack dir is on another file system).
+	if [[ ! -f $E_HOME/.complete ]]; then
+		rm -rf "$E_HOME"
+		mkdir -p "$(dirname "$E_HOME")"
+		cp -al "$E_DIST" "$E_HOME" 2>/dev/null || {
+			rm -rf "$E_HOME"
+			cp -a "$E_DIST" "$E_HOME"
+		}
+	fi
+	mkdir -p "$E_CONF/jvm.options.d" "$E_DATA" "$E_LOGS" "$E_TMP"
+	# Stock config files (log4j2, jvm.options, ...), refreshed on every start.
+	for f in "$E_DIST"/config/*; do
+		[[ -f $f ]] || continue
+		case $(basename "$f") in "$E_YML" | jvm.options) continue ;; esac
+		cp "$f" "$E_CONF/"
+	done
+	# jvm.options: the stock one, with crash/heap dumps going to the logs dir.
+	sed -e "s|^-XX:ErrorFile=.*|-XX:ErrorFile=$E_LOGS/hs_err_pid%p.log|" \
+		-e "s|^-XX:+HeapDumpOnOutOfMemoryError.*|-XX:+HeapDumpOnOutOfMemoryError\n-XX:HeapDumpPath=$E_LOGS|" \
+		"$E_DIST/config/jvm.options" >"$E_CONF/jvm.options"
+	printf -- '-Xms%s\n-Xmx%s\n' "$E_HEAP" "$E_HEAP" >"$E_CONF/jvm.options.d/s4f-heap.options"
+	{
+		echo "# Generated by provisioning/stack/stack.sh on every 'up'."
+		echo "cluster.name: stream4flow"
+		echo "node.name: s4f-$svc-$E_PORT"
+		echo "network.host: 127.0.0.1"
+		echo "http.port: $E_PORT"
+		echo "transport.port: $E_TPORT"
+		echo "discovery.type: single-node"
+		echo "path.data: $E_DATA"
+		echo "path.logs: $E_LOGS"
+		echo "# Never go read-only because the disk is nearly full."
+		echo "cluster.routing.allocation.disk.threshold_enabled: false"
+		echo "action.destructive_requires_name: false"
+		if [[ $svc == es ]]; then
+			echo "# The integ-test zip ships x-pack-security: switch it off (plain HTTP, no auth)."
+			echo "xpack.security.enabled: false"
+		fi
+	} >"$E_CONF/$E_YML"
+	chmod -R a+rX "$E_CONF"
+	if [[ $EUID -eq 0 ]]; then
+		chown -R "$RUN_USER:" "$E_CONF" "$E_LOGS" "$E_TMP"
+		give_dirs "$E_DATA"
+		"${RUN_AS[@]}" test -r "$E_HOME/bin/$E_BIN" ||
+			die "user $RUN_USER cannot read $E_HOME (is $STACK_DIR below a private directory?)"
+		"${RUN_AS[@]}" test -w "$E_DATA" ||
+			die "user $RUN_USER cannot write $E_DATA"
+	fi
+}
+
+# Cluster health status (green|yellow|red) or empty.
+engine_health() { # $1 = port, $2 = extra query
+	curl -s -m "${3:-5}" "http://127.0.0.1:$1/_cluster/health?${2:-}" 2>/dev/null |
+		jq -r '.status // empty' 2>/dev/null || true
+}
+
+engine_wait_ready() {
+	local svc=$1 deadline=$2 pid st
+	engine_vars "$svc"
+	while :; do
+		if ! pid=$(svc_pid "$svc"); then
+			tail_logs "$E_MAIN_LOG" "$E_LAUNCH_LOG"
+			die "$E_NAME exited during start-up"
+		fi
+		st=$(engine_health "$E_PORT" "wait_for_status=yellow&timeout=5s" 7)
+		if [[ $st == green || $st == yellow ]]; then
+			return 0
+		fi
+		if (($(now) >= deadline)); then
+			tail_logs "$E_MAIN_LOG" "$E_LAUNCH_LOG"
+			die "$E_NAME not healthy on 127.0.0.1:$E_PORT after ${E_TIMEOUT}s (pid $pid)"
+		fi
+		sleep 0.5
+	done
+}
+
+up_engine() {
+	local svc=$1 t0 deadline pid pf left rc
+	engine_vars "$svc"
+	t0=$(now)
+	deadline=$((t0 + E_TIMEOUT))
+	if pid=$(svc_pid "$svc"); then
+		if port_open "$E_PORT"; then
+			log "$svc already running (pid $pid, http://127.0.0.1:$E_PORT)"
+		else
+			log "$svc process $pid exists but port $E_PORT is closed: waiting for it"
+		fi
+	else
+		if port_open "$E_PORT"; then
+			die "port $E_PORT is already used by another process (not this stack's $E_NAME)"
+		fi
+		if port_open "$E_TPORT"; then
+			die "transport port $E_TPORT is already used by another process"
+		fi
+		fetch_service "$svc"
+		setup_run_user
+		engine_prepare "$svc"
+		pf=$(pid_file "$svc")
+		rm -f "$pf"
+		log "starting $E_NAME $E_VERSION on http://127.0.0.1:$E_PORT (transport $E_TPORT, heap $E_HEAP)"
+		# -d: the launcher returns once the node has started (or failed);
+		# -p: the node writes its pid file. The launcher runs in a new
+		# session and is bounded by the same deadline.
+		left=$((deadline - $(now)))
+		((left > 0)) || left=1
+		rc=0
+		(cd "$E_DATA" && timeout "$left" setsid -w "${RUN_AS[@]}" env -u JAVA_HOME \
+			"${E_ENV}_JAVA_HOME=$E_JAVA_HOME" \
+			"${E_ENV}_PATH_CONF=$E_CONF" "${E_ENV}_TMPDIR=$E_TMP" \
+			"$E_HOME/bin/$E_BIN" -d -p "$pf" >"$E_LAUNCH_LOG" 2>&1 </dev/null) || rc=$?
+		if [[ $rc -ne 0 ]]; then
+			tail_logs "$E_MAIN_LOG" "$E_LAUNCH_LOG"
+			if pid=$(svc_pid "$svc"); then kill -KILL "$pid" 2>/dev/null || true; fi
+			die "$E_NAME failed to start (launcher exit code $rc)"
+		fi
+	fi
+	engine_wait_ready "$svc" "$deadline"
+	log "$svc ready on http://127.0.0.1:$E_PORT in $(($(now) - t0))s"
+}
+
+# ------------------------------------------------------------------- down --
+
+stop_service() {
+	local svc=$1 pf pid deadline
+	pf=$(pid_file "$svc")
+	if ! pid=$(svc_pid "$svc"); then
+		rm -f "$pf"
+		log "$svc is not running"
+		return 0
+	fi
+	log "stopping $svc (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	deadline=$(($(now) + STOP_TIMEOUT))
+	while svc_pid "$svc" >/dev/null; do
+		if (($(now) >= deadline)); then
+			warn "$svc (pid $pid) still running after ${STOP_TIMEOUT}s: SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+			deadline=$(($(now) + 10))
+			while svc_pid "$svc" >/dev/null; do
+				(($(now) < deadline)) || die "could not kill $svc (pid $pid)"
+				sleep 0.2
+			done
+			break
+		fi
+		sleep 0.2
+	done
+	rm -f "$pf"
+	log "$svc stopped"
+}
+
+# ------------------------------------------------------------- commands ----
+
+cmd_fetch() {
+	local svcs=("$@") s
+	((${#svcs[@]})) || svcs=("${DEFAULT_UP[@]}")
+	check_service_names "${svcs[@]}"
+	for s in "${svcs[@]}"; do fetch_service "$s"; done
+	log "cache: $CACHE_DIR"
+}
+
+summary() {
+	local s
+	echo
+	echo "Stream4Flow local stack ($STACK_DIR)"
+	for s in "$@"; do
+		case $s in
+		kafka) echo "  Kafka bootstrap : 127.0.0.1:$KAFKA_PORT   topics: $TOPICS" ;;
+		es) echo "  Elasticsearch   : http://127.0.0.1:$ES_PORT" ;;
+		opensearch) echo "  OpenSearch      : http://127.0.0.1:$OS_PORT" ;;
+		esac
+	done
+	echo "  Logs            : $LOG_DIR"
+	echo "  Status          : $HERE/stack.sh status   (same S4F_* env)"
+}
+
+cmd_up() {
+	local svcs=("$@") s t0
+	((${#svcs[@]})) || svcs=("${DEFAULT_UP[@]}")
+	check_service_names "${svcs[@]}"
+	need curl
+	need jq
+	t0=$(now)
+	mark_stack_dir
+	for s in "${svcs[@]}"; do
+		case $s in
+		kafka) up_kafka ;;
+		es | opensearch) up_engine "$s" ;;
+		esac
+	done
+	log "all requested services ready in $(($(now) - t0))s"
+	summary "${svcs[@]}"
+}
+
+cmd_down() {
+	local svcs=("$@") s
+	((${#svcs[@]})) || svcs=("${ALL_SERVICES[@]}")
+	check_service_names "${svcs[@]}"
+	for s in "${svcs[@]}"; do stop_service "$s"; done
+}
+
+cmd_reset() {
+	local svcs=("$@") s
+	if [[ -d $STACK_DIR && ! -f $STACK_DIR/.s4f-stack ]] && [[ -n $(ls -A "$STACK_DIR") ]]; then
+		die "$STACK_DIR has no .s4f-stack marker: refusing to wipe it"
+	fi
+	if ((${#svcs[@]} == 0)); then
+		cmd_down
+		log "wiping $STACK_DIR"
+		rm -rf "${STACK_DIR:?}/data" "${STACK_DIR:?}/logs" "${STACK_DIR:?}/conf" \
+			"${STACK_DIR:?}/run" "${STACK_DIR:?}/tmp" "${STACK_DIR:?}/home"
+		return 0
+	fi
+	check_service_names "${svcs[@]}"
+	for s in "${svcs[@]}"; do
+		stop_service "$s"
+		log "wiping $s data, logs and config in $STACK_DIR"
+		rm -rf "${STACK_DIR:?}/data/$s" "${STACK_DIR:?}/conf/$s" "${STACK_DIR:?}/logs/$s" \
+			"${STACK_DIR:?}/tmp/$s"
+		[[ $s == kafka ]] && rm -f "$LOG_DIR"/kafka*.log*
+	done
+}
+
+cmd_status() {
+	local s pid port health rc=0 n
+	printf '%-11s %-8s %-6s %s\n' SERVICE PID PORT HEALTH
+	for s in "${ALL_SERVICES[@]}"; do
+		port=$(svc_port "$s")
+		if pid=$(svc_pid "$s"); then
+			case $s in
+			kafka)
+				if kafka_answers; then
+					n=$(kafka_topics | grep -c . || true)
+					health="up ($n topics)"
+				else
+					health="not answering"
+					rc=1
+				fi
+				;;
+			*)
+				health=$(engine_health "$port")
+				[[ -n $health ]] || {
+					health="not answering"
+					rc=1
+				}
+				;;
+			esac
+		else
+			pid=-
+			if port_open "$port"; then
+				health="stopped (port $port used by another process)"
+			else
+				health=stopped
+			fi
+		fi
+		printf '%-11s %-8s %-6s %s\n' "$s" "$pid" "$port" "$health"
+	done
+	echo "stack dir: $STACK_DIR"
+	return $rc
+}
+
+cmd_env() {
+	cat <<EOF
+export S4F_STACK_DIR='$STACK_DIR'
+export S4F_KAFKA_PORT=$KAFKA_PORT
+export S4F_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export S4F_ES_PORT=$ES_PORT
+export S4F_ES_URL=http://127.0.0.1:$ES_PORT
+export S4F_OS_PORT=$OS_PORT
+export S4F_OS_URL=http://127.0.0.1:$OS_PORT
+export S4F_STACK_LOGS='$LOG_DIR'
+EOF
+}
+
+cmd_logs() {
+	local svc=${1:-} n=${2:-50}
+	check_service_names "$svc"
+	case $svc in
+	kafka) tail -n "$n" "$LOG_DIR/kafka.log" ;;
+	*)
+		engine_vars "$svc"
+		tail -n "$n" "$E_MAIN_LOG"
+		;;
+	esac
+}
+
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+}
+
+main() {
+	local cmd=${1:-}
+	[[ $# -gt 0 ]] && shift
+	case $cmd in
+	fetch) cmd_fetch "$@" ;;
+	up | start) cmd_up "$@" ;;
+	down | stop) cmd_down "$@" ;;
+	restart)
+		cmd_down "$@"
+		cmd_up "$@"
+		;;
+	status) cmd_status ;;
+	reset) cmd_reset "$@" ;;
+	env) cmd_env ;;
+	logs) cmd_logs "$@" ;;
+	-h | --help | help) usage ;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+}
+
+main "$@"
