@@ -1,44 +1,195 @@
-/* s4f-collector: placeholder main loop until the daemon's real work lands: it loads its
- * configuration, logs, serves /metrics and /health, and drains on SIGTERM. */
-#include "daemon.h"
+/* s4f-collector: NetFlow v5/v9 and IPFIX on UDP (and IPFIX on TCP) to flat JSON on Kafka. */
+#include "collector.h"
 #include "log.h"
 
-#include <stddef.h>
-#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-struct collector_conf {
-    struct s4f_daemon_common common;
-};
+static const char *const key_modes[] = {"source", "exporter", "none", NULL};
 
-static const struct s4f_opt collector_opts[] = {
+#ifndef S4F_ELEMENTS_DEFAULT
+#define S4F_ELEMENTS_DEFAULT ""
+#endif
+
+/* clang-format off */
+const struct s4f_opt collector_opts[] = {
     S4F_DAEMON_COMMON_OPTS(struct collector_conf, "127.0.0.1:9101"),
+    {"listen", S4F_OPT_STRING, "[::]:4739", 0, 0, offsetof(struct collector_conf, listen),
+     "UDP address for NetFlow v5, v9 and IPFIX; [::] is dual stack", NULL},
+    {"tcp_listen", S4F_OPT_STRING, "[::]:4739", 0, 0, offsetof(struct collector_conf, tcp_listen),
+     "TCP address for IPFIX over TCP; empty disables it", NULL},
+    {"tcp_max_connections", S4F_OPT_INT, "64", 1, 10000,
+     offsetof(struct collector_conf, tcp_max_connections),
+     "Concurrent IPFIX/TCP exporters; further connections are refused and counted", NULL},
+    {"tcp_idle_timeout", S4F_OPT_DURATION, "15m", 1000, 86400000,
+     offsetof(struct collector_conf, tcp_idle_timeout_ms),
+     "An IPFIX/TCP connection silent this long is closed", NULL},
+    {"rcvbuf", S4F_OPT_SIZE, "32M", 65536, 2147483647, offsetof(struct collector_conf, rcvbuf),
+     "UDP socket receive buffer (SO_RCVBUF; as root SO_RCVBUFFORCE passes net.core.rmem_max)",
+     NULL},
+    {"batch", S4F_OPT_INT, "64", 1, 1024, offsetof(struct collector_conf, batch),
+     "Datagrams read per recvmmsg() call", NULL},
+    {"topic", S4F_OPT_STRING, "ipfix.entry", 0, 0, offsetof(struct collector_conf, topic),
+     "Kafka topic of the flow records", NULL},
+    {"kafka_key", S4F_OPT_ENUM, "source", 0, 0, offsetof(struct collector_conf, key_mode),
+     "Kafka message key: the flow's source address (host analyses partition naturally), the "
+     "exporter address, or none (round robin)", key_modes},
+    {"kafka", S4F_OPT_MAP, NULL, 0, 0, offsetof(struct collector_conf, kafka),
+     "librdkafka properties for this daemon, over the shared kafka: section", NULL},
+    {"queue_full_wait", S4F_OPT_DURATION, "20ms", 0, 1000,
+     offsetof(struct collector_conf, queue_full_wait_ms),
+     "How long a record may wait for room in a full Kafka queue before it is dropped and "
+     "counted; UDP is not read meanwhile, so keep it short", NULL},
+    {"template_lifetime", S4F_OPT_DURATION, "1800s", 1000, 86400000,
+     offsetof(struct collector_conf, template_lifetime_ms),
+     "How long a UDP template lives after it was last announced", NULL},
+    {"max_exporters", S4F_OPT_INT, "4096", 1, 1000000,
+     offsetof(struct collector_conf, max_exporters),
+     "Exporters tracked at once; the least recently seen is evicted (counted)", NULL},
+    {"max_templates_per_exporter", S4F_OPT_INT, "4096", 1, 65535,
+     offsetof(struct collector_conf, max_templates_per_exporter),
+     "Templates kept per exporter; the least recently used is evicted (counted)", NULL},
+    {"renormalize", S4F_OPT_BOOL, "true", 0, 0, offsetof(struct collector_conf, renormalize),
+     "Multiply packet and byte counters by the sampling interval (kept in "
+     "s4f.sampling_interval)", NULL},
+    {"exporter_fields", S4F_OPT_BOOL, "true", 0, 0,
+     offsetof(struct collector_conf, exporter_fields),
+     "Add the exporter address and observation domain to every record", NULL},
+    {"default_sampling_interval", S4F_OPT_INT, "0", 0, 4294967295.0,
+     offsetof(struct collector_conf, default_sampling_interval),
+     "Sampling interval assumed when an exporter announces none (0: none)", NULL},
+    {"element_files", S4F_OPT_LIST, S4F_ELEMENTS_DEFAULT, 0, 0,
+     offsetof(struct collector_conf, element_files),
+     "Extra information element definitions (libfixbuf XML registry format), e.g. the Flowmon "
+     "DNS and TLS elements", NULL},
     S4F_OPT_END,
 };
+/* clang-format on */
+
+void collector_out_record(void *ctx, const struct s4f_flow_out *rec)
+{
+    struct collector_out *out = ctx;
+    const void *key = NULL;
+    size_t keylen = 0;
+
+    if (out->key_mode == S4F_KEY_SOURCE && rec->src_text) {
+        key = rec->src_text;
+        keylen = rec->src_text_len;
+    } else if (out->key_mode == S4F_KEY_EXPORTER && rec->exporter_text) {
+        key = rec->exporter_text;
+        keylen = strlen(rec->exporter_text);
+    }
+    s4f_metric_inc(out->m_records);
+    switch (s4f_kafka_produce(out->producer, out->topic, key, keylen, rec->json, rec->json_len,
+                              NULL)) {
+    case S4F_OK:
+        break;
+    case S4F_RETRY:
+        s4f_metric_inc(out->m_dropped_queue_full);
+        s4f_warn_rl("Kafka queue full: flow record dropped (broker slow or down?)");
+        break;
+    case S4F_ERR:
+        s4f_metric_inc(out->m_dropped_rejected);
+        break;
+    }
+}
 
 int main(int argc, char **argv)
 {
     struct collector_conf conf = {0};
     struct s4f_daemon d = {
         .name = "collector",
-        .summary = "Receives NetFlow v5/v9 and IPFIX on UDP/4739 and publishes flat JSON flow records to Kafka.",
+        .summary = "Receives NetFlow v5/v9 and IPFIX on UDP/4739 (IPFIX also on TCP) and "
+                   "publishes flat JSON flow records to Kafka.",
         .opts = collector_opts,
         .conf = &conf,
-        .uses_es = false,
     };
-    int rc = s4f_daemon_init(&d, argc, argv);
+    struct s4f_decoder *dec = NULL;
+    struct collector_inputs *in = NULL;
+    struct collector_stats *stats = NULL;
+    struct collector_out out = {0};
+    int rc = s4f_daemon_init(&d, argc, argv), exit_code = 1;
+    char err[512];
+
     if (rc != 0) {
         s4f_daemon_finish(&d);
         return rc < 0 ? 1 : 0;
     }
-    if (s4f_daemon_start(&d) != 0) {
-        s4f_daemon_finish(&d);
-        return 1;
+    if (s4f_daemon_start(&d) != 0)
+        goto out;
+
+    const char *files[65] = {0};
+    for (size_t i = 0; i < conf.element_files.n && i < 64; i++)
+        files[i] = conf.element_files.v[i];
+    struct s4f_decoder_opts dopts = {
+        .template_lifetime_s = (uint32_t)(conf.template_lifetime_ms / 1000),
+        .max_exporters = (uint32_t)conf.max_exporters,
+        .max_templates_per_exporter = (uint32_t)conf.max_templates_per_exporter,
+        .default_sampling_interval = (uint32_t)conf.default_sampling_interval,
+        .no_renormalize = !conf.renormalize,
+        .no_exporter_fields = !conf.exporter_fields,
+        .element_files = files,
+    };
+    dec = s4f_decoder_new(&dopts);
+    if (!dec) {
+        s4f_error("cannot create the decoder (see above)");
+        goto out;
     }
+    struct s4f_kafka_producer_opts popts = {
+        .shared = &d.kafka,
+        .overrides = &conf.kafka,
+        .metrics = d.metrics,
+        .queue_full_wait_ms = (int)conf.queue_full_wait_ms,
+    };
+    out.producer = s4f_kafka_producer_new(&popts, err, sizeof(err));
+    if (!out.producer) {
+        s4f_error("%s", err);
+        goto out;
+    }
+    out.topic = conf.topic;
+    out.key_mode = conf.key_mode;
+    out.m_records = s4f_metrics_counter(d.metrics, "records_total",
+                                        "Flow records decoded and handed to Kafka", NULL);
+    out.m_dropped_queue_full =
+        s4f_metrics_counter(d.metrics, "records_dropped_total",
+                            "Flow records lost before Kafka, by reason", "reason=\"queue_full\"");
+    out.m_dropped_rejected =
+        s4f_metrics_counter(d.metrics, "records_dropped_total",
+                            "Flow records lost before Kafka, by reason", "reason=\"rejected\"");
+    stats = collector_stats_new(d.metrics);
+    in = collector_inputs_new(&conf, dec, &out, d.metrics);
+    if (!in || !stats)
+        goto out;
+    s4f_info("receiving on udp %s%s%s, producing to topic %s", conf.listen,
+             *conf.tcp_listen ? " and tcp " : "", conf.tcp_listen, conf.topic);
+
+    int64_t next_publish = 0;
     while (!s4f_daemon_stopping()) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        collector_inputs_run_once(in, 100);
+        s4f_kafka_producer_poll(out.producer, 0);
+        int64_t now = s4f_mono_ms();
+        if (now >= next_publish) {
+            collector_stats_publish(stats, dec, in);
+            next_publish = now + 1000;
+        }
     }
-    s4f_info("stopping");
+
+    /* Drain in pipeline order: stop input, then flush what Kafka still holds within the grace
+     * period; whatever is left is logged as lost. */
+    s4f_info("draining: input closed, flushing Kafka");
+    collector_inputs_close(in);
+    collector_stats_publish(stats, dec, in);
+    int64_t left_ms = s4f_daemon_drain_left_ms();
+    int left = s4f_kafka_producer_flush(out.producer, left_ms > 0 ? (int)left_ms : 0);
+    if (left)
+        s4f_warn("%d flow records still queued for Kafka at exit: lost", left);
+    exit_code = 0;
+out:
+    collector_inputs_free(in);
+    s4f_kafka_producer_free(out.producer);
+    collector_stats_free(stats);
+    s4f_decoder_free(dec);
     s4f_daemon_finish(&d);
-    return 0;
+    return exit_code;
 }

@@ -1,0 +1,75 @@
+/* s4f-collector internals: configuration, the receive loop's inputs, and the Kafka output.
+ *
+ * Threading: one thread runs everything on the data path (epoll over the UDP socket, the TCP
+ * listener and its connections; decoding; handing records to librdkafka, whose own threads
+ * batch, compress and send). The metrics HTTP thread only reads atomics that the main thread
+ * publishes once a second, so the decoder needs no locks. */
+#ifndef S4F_COLLECTOR_H
+#define S4F_COLLECTOR_H
+
+#include "config.h"
+#include "daemon.h"
+#include "decode.h"
+#include "kafka.h"
+#include "metrics.h"
+
+enum s4f_key_mode { S4F_KEY_SOURCE, S4F_KEY_EXPORTER, S4F_KEY_NONE };
+
+struct collector_conf {
+    struct s4f_daemon_common common;
+    char *listen;
+    char *tcp_listen;
+    int64_t tcp_max_connections;
+    int64_t tcp_idle_timeout_ms;
+    int64_t rcvbuf;
+    int64_t batch;
+    char *topic;
+    int key_mode;
+    struct s4f_kvlist kafka;
+    int64_t queue_full_wait_ms;
+    int64_t template_lifetime_ms;
+    int64_t max_exporters;
+    int64_t max_templates_per_exporter;
+    bool renormalize;
+    bool exporter_fields;
+    int64_t default_sampling_interval;
+    struct s4f_strlist element_files;
+};
+
+extern const struct s4f_opt collector_opts[];
+
+/* Output: turns decoded records into Kafka messages and counts what is lost. */
+struct collector_out {
+    struct s4f_kafka_producer *producer;
+    const char *topic;
+    int key_mode;
+    struct s4f_metric *m_dropped_queue_full, *m_dropped_rejected, *m_records;
+};
+
+/* The record callback given to the decoder; ctx is a struct collector_out. */
+void collector_out_record(void *ctx, const struct s4f_flow_out *rec);
+
+/* Inputs (input.c). */
+struct collector_inputs;
+struct collector_inputs *collector_inputs_new(const struct collector_conf *conf,
+                                              struct s4f_decoder *dec, struct collector_out *out,
+                                              struct s4f_metrics *m);
+/* Waits up to timeout_ms for traffic and processes what arrived. Returns datagrams/messages
+ * handled. */
+int collector_inputs_run_once(struct collector_inputs *in, int timeout_ms);
+/* Closes the sockets (stop taking input); statistics stay readable. */
+void collector_inputs_close(struct collector_inputs *in);
+void collector_inputs_free(struct collector_inputs *in);
+/* The bound UDP port (useful when listen asked for port 0). */
+int collector_inputs_udp_port(const struct collector_inputs *in);
+
+/* Publishes decoder and socket statistics as metrics (stats.c); called once a second. */
+struct collector_stats;
+struct collector_stats *collector_stats_new(struct s4f_metrics *m);
+void collector_stats_publish(struct collector_stats *st, const struct s4f_decoder *dec,
+                             const struct collector_inputs *in);
+void collector_stats_free(struct collector_stats *st);
+uint64_t collector_inputs_kernel_drops(const struct collector_inputs *in);
+uint64_t collector_inputs_truncated(const struct collector_inputs *in);
+
+#endif

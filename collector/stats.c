@@ -1,0 +1,128 @@
+/* Publishes the decoder's and the sockets' statistics as metrics, once a second, from the main
+ * thread (the decoder is single-threaded; the HTTP thread only reads the published atomics).
+ * Decoder counters are cumulative, so they are copied with set(), not added. */
+#include "collector.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct collector_stats {
+    struct s4f_metrics *m;
+    struct s4f_metric *datagrams[S4F_PROTO__COUNT], *flows[S4F_PROTO__COUNT];
+    struct s4f_metric *errors[S4F_DR__COUNT];
+    struct s4f_metric *rejected, *options, *tpl_added, *tpl_withdrawn, *tpl_expired,
+        *tpl_evicted, *exp_evicted, *seq_lost, *seq_resets, *sampling_updates, *kernel_drops,
+        *truncated, *exporters;
+};
+
+struct collector_stats *collector_stats_new(struct s4f_metrics *m)
+{
+    struct collector_stats *st = calloc(1, sizeof(*st));
+    char l[128];
+    if (!st)
+        return NULL;
+    st->m = m;
+    for (int p = 0; p < S4F_PROTO__COUNT; p++) {
+        s4f_metrics_labels(l, sizeof(l), "version", s4f_proto_name(p), NULL);
+        st->datagrams[p] = s4f_metrics_counter(
+            m, "datagrams_total", "Datagrams (UDP) or messages (TCP) received, by protocol", l);
+        st->flows[p] = s4f_metrics_counter(m, "flows_total", "Flow records decoded, by protocol", l);
+    }
+    for (int r = 0; r < S4F_DR__COUNT; r++) {
+        s4f_metrics_labels(l, sizeof(l), "reason", s4f_decode_reason_name(r), NULL);
+        st->errors[r] = s4f_metrics_counter(m, "decode_errors_total",
+                                            "Malformed or unusable input, by reason", l);
+    }
+    st->rejected = s4f_metrics_counter(m, "datagrams_rejected_total",
+                                       "Datagrams rejected whole (bad header)", NULL);
+    st->options = s4f_metrics_counter(m, "options_records_total", "Options records decoded", NULL);
+    st->tpl_added = s4f_metrics_counter(m, "templates_added_total",
+                                        "Templates learnt (new or changed layout)", NULL);
+    st->tpl_withdrawn =
+        s4f_metrics_counter(m, "templates_withdrawn_total", "Templates withdrawn", NULL);
+    st->tpl_expired = s4f_metrics_counter(m, "templates_expired_total",
+                                          "Templates dropped after their lifetime", NULL);
+    st->tpl_evicted = s4f_metrics_counter(
+        m, "templates_evicted_total", "Templates evicted by max_templates_per_exporter", NULL);
+    st->exp_evicted = s4f_metrics_counter(m, "exporters_evicted_total",
+                                          "Exporters evicted by max_exporters", NULL);
+    st->seq_lost = s4f_metrics_counter(
+        m, "sequence_lost_total",
+        "Flows (v5, IPFIX) or packets (v9) missing according to sequence numbers", NULL);
+    st->seq_resets = s4f_metrics_counter(m, "sequence_resets_total",
+                                         "Sequence number jumps taken as exporter restarts", NULL);
+    st->sampling_updates = s4f_metrics_counter(
+        m, "sampling_updates_total", "Sampling intervals learnt from options records", NULL);
+    st->kernel_drops = s4f_metrics_counter(
+        m, "udp_kernel_drops_total",
+        "Datagrams dropped by the kernel because the receive buffer was full (SO_RXQ_OVFL)", NULL);
+    st->truncated = s4f_metrics_counter(m, "udp_truncated_total",
+                                        "Datagrams larger than 64 KiB (dropped)", NULL);
+    st->exporters = s4f_metrics_gauge(m, "exporters", "Exporters currently tracked", NULL);
+    return st;
+}
+
+static void set_u64(struct s4f_metric *s, uint64_t v)
+{
+    s4f_metric_set(s, (int64_t)v);
+}
+
+static void per_exporter(void *ctx, const struct s4f_exporter_stats *e)
+{
+    struct collector_stats *st = ctx;
+    char l[256], v[8];
+    snprintf(v, sizeof(v), "%u", e->version == 10 ? 10u : e->version);
+    s4f_metrics_labels(l, sizeof(l), "exporter", e->addr_text, "transport", e->tcp ? "tcp" : "udp",
+                       "version", v, NULL);
+    set_u64(s4f_metrics_counter(st->m, "exporter_datagrams_total", "Datagrams per exporter", l),
+            e->datagrams);
+    set_u64(s4f_metrics_counter(st->m, "exporter_flows_total", "Flow records per exporter", l),
+            e->flows);
+    set_u64(s4f_metrics_counter(st->m, "exporter_sequence_lost_total",
+                                "Records missing by sequence numbers, per exporter", l),
+            e->seq_lost);
+    s4f_metric_set(s4f_metrics_gauge(st->m, "exporter_templates", "Templates held per exporter", l),
+                   e->templates);
+    for (int r = 0; r < S4F_DR__COUNT; r++) {
+        if (!e->errors[r])
+            continue; /* only reasons that happened: bounded series */
+        char lr[320];
+        s4f_metrics_labels(lr, sizeof(lr), "exporter", e->addr_text, "reason",
+                           s4f_decode_reason_name(r), NULL);
+        set_u64(s4f_metrics_counter(st->m, "exporter_decode_errors_total",
+                                    "Malformed input per exporter, by reason", lr),
+                e->errors[r]);
+    }
+}
+
+void collector_stats_publish(struct collector_stats *st, const struct s4f_decoder *dec,
+                             const struct collector_inputs *in)
+{
+    struct s4f_decode_stats s;
+    s4f_decoder_stats(dec, &s);
+    for (int p = 0; p < S4F_PROTO__COUNT; p++) {
+        set_u64(st->datagrams[p], s.datagrams[p]);
+        set_u64(st->flows[p], s.flows[p]);
+    }
+    for (int r = 0; r < S4F_DR__COUNT; r++)
+        set_u64(st->errors[r], s.errors[r]);
+    set_u64(st->rejected, s.datagrams_rejected);
+    set_u64(st->options, s.options_records);
+    set_u64(st->tpl_added, s.templates_added);
+    set_u64(st->tpl_withdrawn, s.templates_withdrawn);
+    set_u64(st->tpl_expired, s.templates_expired);
+    set_u64(st->tpl_evicted, s.templates_evicted);
+    set_u64(st->exp_evicted, s.exporters_evicted);
+    set_u64(st->seq_lost, s.seq_lost);
+    set_u64(st->seq_resets, s.seq_resets);
+    set_u64(st->sampling_updates, s.sampling_updates);
+    set_u64(st->kernel_drops, collector_inputs_kernel_drops(in));
+    set_u64(st->truncated, collector_inputs_truncated(in));
+    size_t n = s4f_decoder_foreach_exporter(dec, per_exporter, st);
+    s4f_metric_set(st->exporters, (int64_t)n);
+}
+
+void collector_stats_free(struct collector_stats *st)
+{
+    free(st);
+}

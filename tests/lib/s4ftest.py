@@ -1,0 +1,163 @@
+"""Helpers shared by the Python integration tests: processes with logs, waiting on observable
+conditions with deadlines, free ports, the test Kafka client, metrics scraping.
+
+Nothing here sleeps a fixed time to hope something happened: wait_for() polls a condition and
+fails with a message when its deadline passes."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+SRC = os.environ.get("S4F_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("S4F_BUILD_DIR") or os.path.join(SRC, "build")
+KAFKA = os.environ.get("S4F_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+ES = os.environ.get("S4F_ES_URL", "http://127.0.0.1:9200")
+TOOLS = os.path.join(SRC, "tests", "tools")
+
+
+class TestFailure(Exception):
+    pass
+
+
+def wait_for(cond, timeout, what, interval=0.1):
+    """Polls cond() until it returns a truthy value, which is returned; raises after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TestFailure("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def udp_port_bound(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+class Proc:
+    """A background process whose output goes to a log file we can search."""
+
+    def __init__(self, name, argv, workdir, env=None):
+        self.name = name
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.log = open(self.log_path, "ab")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=e)
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=30):
+        rx = re.compile(pattern)
+
+        def seen():
+            if self.p.poll() is not None and not rx.search(self.text()):
+                raise TestFailure("%s exited (%s) before logging %r:\n%s" % (
+                    self.name, self.p.returncode, pattern, self.text()[-3000:]))
+            return rx.search(self.text())
+        return wait_for(seen, timeout, "%s to log %r" % (self.name, pattern))
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+        return self.p.returncode
+
+    def kill9(self):
+        self.p.kill()
+        self.p.wait()
+        self.log.close()
+
+
+def testkafka(*args, **kw):
+    exe = os.path.join(BUILD, "tests", "tools", "s4f-testkafka")
+    env = dict(os.environ, S4F_KAFKA_BOOTSTRAP=KAFKA)
+    return subprocess.run([exe] + [str(a) for a in args], env=env, capture_output=True,
+                          text=True, check=False, **kw)
+
+
+def create_topic(name, partitions):
+    r = testkafka("create", name, partitions)
+    if r.returncode:
+        raise TestFailure("cannot create topic %s: %s" % (name, r.stderr))
+
+
+def delete_topic(name):
+    testkafka("delete", name)
+
+
+def consume(topic, expect=0, idle_ms=3000, timeout_ms=120000, keys=False):
+    args = ["consume", topic, "--idle", idle_ms, "--max", expect, "--timeout", timeout_ms]
+    if keys:
+        args.append("--keys")
+    r = testkafka(*args)
+    lines = [l for l in r.stdout.split("\n") if l]
+    if keys:
+        return [tuple(l.split("\t", 1)) for l in lines]
+    return lines
+
+
+def metrics(port):
+    """Scrapes a /metrics endpoint into {name{labels}: value}."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def metrics_port_from_log(proc):
+    m = proc.wait_log(r"metrics on port (\d+)")
+    return int(m.group(1))
+
+
+def workdir(prefix):
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def unique(name):
+    return "%s.%d.%d" % (name, os.getpid(), int(time.time() * 1000) % 100000000)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def load_json_lines(lines):
+    return [json.loads(l) for l in lines]

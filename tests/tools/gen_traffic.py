@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Writes a pcap of synthetic but realistic traffic with a known ground truth.
+
+Used by the demo (`./stream4flow up`), the collector's probe tests and the system test: a real
+probe (softflowd, pmacctd) turns the packets into NetFlow/IPFIX, so everything downstream is
+exercised with real exports. The ground truth (--truth FILE, JSON) lists what an analysis must
+find: the scanners, the ordinary hosts and their packet counts.
+
+Profiles:
+  demo    ~2 minutes of mixed traffic: web, DNS, ICMP, one horizontal and one vertical scan
+  test    the same shape, smaller and fully deterministic (seeded)
+  scans   only scans, for detection tests
+
+Only the standard library is used.
+"""
+import argparse
+import json
+import random
+import struct
+
+LINKTYPE_ETHERNET = 1
+
+
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return (~s) & 0xFFFF
+
+
+def ip4(a):
+    return bytes(int(x) for x in a.split("."))
+
+
+class Pcap:
+    def __init__(self, path):
+        self.f = open(path, "wb")
+        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_ETHERNET))
+        self.packets = []
+
+    def add(self, ts, frame):
+        self.packets.append((ts, frame))
+
+    def close(self):
+        # Packets are generated per conversation; a capture is in time order.
+        self.packets.sort(key=lambda p: p[0])
+        for ts, frame in self.packets:
+            sec = int(ts)
+            usec = int(round((ts - sec) * 1e6))
+            if usec >= 1000000:
+                sec, usec = sec + 1, usec - 1000000
+            self.f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
+            self.f.write(frame)
+        self.f.close()
+
+
+def ipv4_packet(src, dst, proto, payload, ttl=64, ident=0):
+    total = 20 + len(payload)
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, ident & 0xFFFF, 0x4000, ttl, proto, 0,
+                      ip4(src), ip4(dst))
+    hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
+    return hdr + payload
+
+
+def ether(payload):
+    return b"\x02\x00\x00\x00\x00\x01" + b"\x02\x00\x00\x00\x00\x02" + b"\x08\x00" + payload
+
+
+TCP_FLAGS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
+
+
+def tcp(src, dst, sport, dport, flags, payload_len=0, seq=1):
+    fl = 0
+    for c in flags:
+        fl |= TCP_FLAGS[c]
+    seg = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, fl, 65535, 0, 0)
+    seg += b"\0" * payload_len
+    pseudo = ip4(src) + ip4(dst) + struct.pack("!BBH", 0, 6, len(seg))
+    seg = seg[:16] + struct.pack("!H", checksum(pseudo + seg)) + seg[18:]
+    return ether(ipv4_packet(src, dst, 6, seg))
+
+
+def udp(src, dst, sport, dport, payload_len):
+    dgram = struct.pack("!HHHH", sport, dport, 8 + payload_len, 0) + b"\0" * payload_len
+    return ether(ipv4_packet(src, dst, 17, dgram))
+
+
+def icmp_echo(src, dst, ident, seq, reply=False):
+    msg = struct.pack("!BBHHH", 0 if reply else 8, 0, 0, ident, seq) + b"\0" * 56
+    msg = msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
+    return ether(ipv4_packet(src, dst, 1, msg))
+
+
+def gre(src, dst, n):
+    return ether(ipv4_packet(src, dst, 47, b"\0\0\x08\x00" + b"\0" * n))
+
+
+class Truth:
+    def __init__(self):
+        self.packets = {"tcp": 0, "udp": 0, "icmp": 0, "other": 0}
+        self.bytes = {"tcp": 0, "udp": 0, "icmp": 0, "other": 0}
+        self.horizontal = []
+        self.vertical = []
+        self.hosts = {}
+
+    def count(self, proto, frame, src, dst):
+        self.packets[proto] += 1
+        self.bytes[proto] += len(frame) - 14  # IP bytes, as probes count them
+        for h, direction in ((src, "out"), (dst, "in")):
+            e = self.hosts.setdefault(h, {"packets_out": 0, "packets_in": 0})
+            e["packets_" + direction] += 1
+
+
+def generate(profile, out, truth_path, start, seed):
+    rnd = random.Random(seed)
+    pcap = Pcap(out)
+    truth = Truth()
+    duration = {"demo": 120.0, "test": 60.0, "scans": 30.0}[profile]
+    scale = {"demo": 1.0, "test": 0.5, "scans": 0.0}[profile]
+
+    def emit(ts, frame, proto, src, dst):
+        pcap.add(ts, frame)
+        truth.count(proto, frame, src, dst)
+
+    clients = ["10.0.%d.%d" % (1, i) for i in range(10, 30)]
+    servers = ["192.0.2.%d" % i for i in (10, 20, 30)]
+    dns = "192.0.2.53"
+
+    # Web sessions: handshake, a few data segments, teardown.
+    for i in range(int(200 * scale)):
+        c = rnd.choice(clients)
+        s = rnd.choice(servers)
+        sport = 20000 + i
+        t = start + rnd.uniform(0, duration - 5)
+        seq = [(c, s, sport, 443, "S", 0), (s, c, 443, sport, "SA", 0), (c, s, sport, 443, "A", 0)]
+        for k in range(rnd.randint(1, 6)):
+            seq.append((c, s, sport, 443, "PA", rnd.randint(50, 400)))
+            seq.append((s, c, 443, sport, "PA", rnd.randint(500, 1400)))
+        seq += [(c, s, sport, 443, "FA", 0), (s, c, 443, sport, "FA", 0), (c, s, sport, 443, "A", 0)]
+        for k, (a, b, sp, dp, fl, n) in enumerate(seq):
+            emit(t + k * 0.01, tcp(a, b, sp, dp, fl, n), "tcp", a, b)
+
+    # DNS queries and answers.
+    for i in range(int(300 * scale)):
+        c = rnd.choice(clients)
+        t = start + rnd.uniform(0, duration - 1)
+        sport = 30000 + i
+        emit(t, udp(c, dns, sport, 53, rnd.randint(20, 60)), "udp", c, dns)
+        emit(t + 0.005, udp(dns, c, 53, sport, rnd.randint(60, 300)), "udp", dns, c)
+
+    # Pings.
+    for i in range(int(40 * scale)):
+        c = rnd.choice(clients)
+        s = rnd.choice(servers)
+        t = start + rnd.uniform(0, duration - 5)
+        for k in range(4):
+            emit(t + k, icmp_echo(c, s, i, k), "icmp", c, s)
+            emit(t + k + 0.001, icmp_echo(s, c, i, k, reply=True), "icmp", s, c)
+
+    # A little GRE ("other").
+    for i in range(int(10 * scale)):
+        t = start + rnd.uniform(0, duration - 1)
+        emit(t, gre("10.0.1.99", "198.51.100.7", 100), "other", "10.0.1.99", "198.51.100.7")
+
+    # Horizontal scan: one source, SYN to port 22 on 40 addresses; each probe answered by RST.
+    hs = "203.0.113.66"
+    t0 = start + duration * 0.3
+    for i in range(40):
+        dst = "10.0.2.%d" % (i + 1)
+        emit(t0 + i * 0.05, tcp(hs, dst, 40000 + i, 22, "S"), "tcp", hs, dst)
+    truth.horizontal.append({"src_ip": hs, "dst_port": 22, "targets": 40})
+
+    # Vertical scan: one source, SYN to 30 ports of one host.
+    vs, victim = "203.0.113.77", "10.0.1.10"
+    t0 = start + duration * 0.6
+    for i in range(30):
+        emit(t0 + i * 0.05, tcp(vs, victim, 41000, 1000 + i * 7, "S"), "tcp", vs, victim)
+    truth.vertical.append({"src_ip": vs, "dst_ip": victim, "targets": 30})
+
+    pcap.close()
+    if truth_path:
+        with open(truth_path, "w") as f:
+            json.dump({"packets": truth.packets, "bytes": truth.bytes,
+                       "portscan_horizontal": truth.horizontal,
+                       "portscan_vertical": truth.vertical,
+                       "start": start, "duration": duration,
+                       "hosts": truth.hosts}, f, indent=1, sort_keys=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--profile", choices=["demo", "test", "scans"], default="test")
+    ap.add_argument("--out", required=True, help="pcap file to write")
+    ap.add_argument("--truth", help="JSON file with the ground truth")
+    ap.add_argument("--start", type=float, default=None,
+                    help="epoch seconds of the first packet (default: now - duration)")
+    ap.add_argument("--seed", type=int, default=4739)
+    a = ap.parse_args()
+    import time
+    start = a.start if a.start is not None else float(int(time.time()) - 130)
+    generate(a.profile, a.out, a.truth, start, a.seed)
+
+
+if __name__ == "__main__":
+    main()
