@@ -840,6 +840,7 @@ int s4f_conf_get_map(const struct s4f_conf_doc *doc, const struct s4f_node *node
     const char *msg = set_node(&o, node, out, why, sizeof(why), &bad);
     if (msg) {
         err_add(&e, doc->file, bad->line, bad->col, "%s: %s", path, msg);
+        s4f_kvlist_free(out); /* nothing half-filled for the caller to forget */
         return -1;
     }
     return 0;

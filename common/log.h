@@ -35,7 +35,8 @@ void s4f_log_set_stream(FILE *stream);
 
 void s4f_log_write(enum s4f_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void s4f_log_vwrite(enum s4f_log_level level, const char *suffix, const char *fmt, va_list ap);
+void s4f_log_vwrite(enum s4f_log_level level, const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* One rate limiter per call site. interval_ms and burst fixed at the site. */
 struct s4f_ratelimit {
