@@ -5,11 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const key_modes[] = {"source", "exporter", "none", NULL};
 
 #ifndef S4F_ELEMENTS_DEFAULT
 #define S4F_ELEMENTS_DEFAULT ""
+#endif
+#ifndef S4F_SOURCE_ELEMENTS
+#define S4F_SOURCE_ELEMENTS ""
 #endif
 
 /* clang-format off */
@@ -122,6 +126,16 @@ int main(int argc, char **argv)
     const char *files[65] = {0};
     for (size_t i = 0; i < conf.element_files.n && i < 64; i++)
         files[i] = conf.element_files.v[i];
+    /* The built-in default names the installed file; a binary run from its build tree (never
+     * installed) falls back to the copy in the source tree, or runs without those elements. */
+    if (conf.element_files.n == 1 && strcmp(files[0], S4F_ELEMENTS_DEFAULT) == 0 &&
+        access(files[0], R_OK) != 0) {
+        files[0] = access(S4F_SOURCE_ELEMENTS, R_OK) == 0 ? S4F_SOURCE_ELEMENTS : NULL;
+        if (!files[0])
+            s4f_warn("%s not found: enterprise elements (Flowmon DNS/TLS) will be reported by "
+                     "number",
+                     S4F_ELEMENTS_DEFAULT);
+    }
     struct s4f_decoder_opts dopts = {
         .template_lifetime_s = (uint32_t)(conf.template_lifetime_ms / 1000),
         .max_exporters = (uint32_t)conf.max_exporters,

@@ -640,9 +640,18 @@ static const char *set_scalar(const struct s4f_opt *o, const char *v, void *targ
         char *copy = strdup(v), *save = NULL;
         if (!copy)
             return "out of memory";
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        /* "[a, b]" is accepted as well as "a,b": defaults are often written the YAML way. */
+        char *body = copy;
+        size_t bl = strlen(body);
+        if (bl >= 2 && body[0] == '[' && body[bl - 1] == ']') {
+            body[bl - 1] = '\0';
+            body++;
+        }
+        for (char *t = strtok_r(body, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             while (*t == ' ')
                 t++;
+            for (char *e = t + strlen(t); e > t && e[-1] == ' '; e--)
+                e[-1] = '\0';
             if (*t && list_push(l, t) != 0) {
                 free(copy);
                 return "out of memory";
@@ -914,8 +923,10 @@ void s4f_conf_print_yaml(FILE *out, const char *section, const struct s4f_opt *t
         if (o->type == S4F_OPT_MAP || o->type == S4F_OPT_NODE)
             fprintf(out, "%*s  # %s: {}\n", indent, "", o->key);
         else if (o->type == S4F_OPT_LIST)
-            fprintf(out, "%*s  %s%s: [%s]\n", indent, "", o->def ? "" : "# ", o->key,
-                    o->def ? o->def : "");
+            /* List defaults are written comma-separated in tables; YAML wants brackets. */
+            fprintf(out, "%*s  %s%s: %s%s%s\n", indent, "", o->def ? "" : "# ", o->key,
+                    o->def && o->def[0] == '[' ? "" : "[", o->def ? o->def : "",
+                    o->def && o->def[0] == '[' ? "" : "]");
         else if (o->def)
             fprintf(out, "%*s  %s: %s%s%s\n", indent, "", o->key,
                     o->type == S4F_OPT_STRING ? "\"" : "", o->def,

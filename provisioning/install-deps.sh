@@ -10,14 +10,16 @@ set -euo pipefail
 
 PACKAGES=(
 	# build
-	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
+	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
 	# libraries
 	librdkafka-dev libfixbuf-dev libjansson-dev libcurl4-openssl-dev
 	libmicrohttpd-dev libyaml-dev libcmocka-dev libpcap-dev
 	# test tooling
 	valgrind kcat softflowd pmacct nfdump tshark tcpreplay
 	# local stack (provisioning/stack/stack.sh) and scripts
-	maven curl jq python3 unzip
+	maven curl jq python3 python3-yaml unzip
+	# packaging and operations checks (tests/ops)
+	dpkg-dev groff-base systemd ansible ansible-lint
 )
 # shellcheck disable=SC2206 # word splitting wanted
 [[ -n ${S4F_EXTRA_PACKAGES:-} ]] && PACKAGES+=(${S4F_EXTRA_PACKAGES})

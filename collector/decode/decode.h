@@ -63,7 +63,7 @@ enum s4f_decode_reason {
     S4F_DR_TEMPLATE_TRUNCATED, /* template record runs past its set */
     S4F_DR_TEMPLATE_ID,        /* template id < 256 */
     S4F_DR_FIELD_COUNT,        /* zero fields or more than max_fields_per_template */
-    S4F_DR_FIELD_LENGTH,       /* field length 0 or record length over 65535 */
+    S4F_DR_FIELD_LENGTH,       /* template's record length is 0 or over 65535 */
     S4F_DR_SCOPE_COUNT,        /* options template scope count 0 or > field count */
     S4F_DR_TEMPLATE_CHANGED,   /* template id reused with a different layout (replaced) */
     S4F_DR_WITHDRAW_UNKNOWN,   /* withdrawal of a template that is not known */
@@ -124,9 +124,9 @@ struct s4f_flow_out {
     bool is_options; /* an options record (only with emit_options_records) */
     uint32_t domain; /* observation domain, v9 source id, v5 engine_type << 8 | engine_id */
     /* Kafka key candidates. */
-    int src_family;         /* AF_INET, AF_INET6 or 0 if the record has no source address */
-    uint8_t src_addr[16];   /* network order; 4 bytes used for AF_INET */
-    const char *src_text;   /* points into json (not NUL-terminated), NULL if none */
+    int src_family;       /* AF_INET, AF_INET6 or 0 if the record has no source address */
+    uint8_t src_addr[16]; /* network order; 4 bytes used for AF_INET */
+    const char *src_text; /* points into json (not NUL-terminated), NULL if none */
     size_t src_text_len;
     const struct sockaddr_storage *exporter; /* as passed to decode (TCP: the stream's peer) */
     const char *exporter_text;               /* NUL-terminated */
