@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""Integration tests of s4f-worker against the real broker at $S4F_KAFKA_BOOTSTRAP.
+
+Each run creates its own input and output topics (suffix pid+time), produces crafted flow
+records with a known protocol mix, known scanners and known hosts, runs real s4f-worker
+processes and reads the results back (kcat), last write wins per id as Elasticsearch would.
+Cases: exact results; N=1/2/4 processes give identical documents; kill -9 mid-stream and
+restart loses no window and counts nothing twice; late and out-of-order records; an idle
+partition's last windows are emitted. Every result is validated against docs/schemas."""
+import argparse, json, os, re, signal, subprocess, sys, tempfile, time
+
+BOOT = os.environ.get("S4F_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+RUN = f"{os.getpid()}-{int(time.time())}"
+FAILS = []
+
+
+def check(cond, msg):
+    if not cond:
+        FAILS.append(msg)
+        print("FAIL:", msg, flush=True)
+
+
+# ---- a small JSON Schema validator for the subset docs/schemas uses ----------------------
+def validate(doc, schema, path="$"):
+    t = schema.get("type")
+    types = {"object": dict, "array": list, "string": str}
+    if t == "integer":
+        if not isinstance(doc, int) or isinstance(doc, bool):
+            return [f"{path}: not an integer"]
+    elif t in types and not isinstance(doc, types[t]):
+        return [f"{path}: not a {t}"]
+    errs = []
+    if "enum" in schema and doc not in schema["enum"]:
+        errs.append(f"{path}: {doc!r} not in {schema['enum']}")
+    if "minimum" in schema and doc < schema["minimum"]:
+        errs.append(f"{path}: below minimum")
+    if "maximum" in schema and doc > schema["maximum"]:
+        errs.append(f"{path}: above maximum")
+    if isinstance(doc, str):
+        if "pattern" in schema and not re.search(schema["pattern"], doc):
+            errs.append(f"{path}: {doc!r} does not match {schema['pattern']}")
+        if len(doc) > schema.get("maxLength", 1 << 30) or len(doc) < schema.get("minLength", 0):
+            errs.append(f"{path}: bad length")
+    if isinstance(doc, dict):
+        props = schema.get("properties", {})
+        for k in schema.get("required", []):
+            if k not in doc:
+                errs.append(f"{path}: missing {k}")
+        for k, v in doc.items():
+            if k in props:
+                errs += validate(v, props[k], f"{path}.{k}")
+            elif schema.get("additionalProperties") is False:
+                errs.append(f"{path}: unexpected {k}")
+    if isinstance(doc, list):
+        if len(doc) > schema.get("maxItems", 1 << 30):
+            errs.append(f"{path}: too many items")
+        for i, v in enumerate(doc):
+            errs += validate(v, schema.get("items", {}), f"{path}[{i}]")
+    return errs
+
+
+# ---- Kafka helpers ------------------------------------------------------------------------
+def topic(tool, op, *args):
+    subprocess.run([tool, BOOT, op, *args], check=True, timeout=60)
+
+
+def produce(t, records):
+    """records: list of (key, dict); keyed like the collector (source address)."""
+    data = "".join(f"{k}\t{json.dumps(r, separators=(',', ':'))}\n" for k, r in records)
+    subprocess.run(["kcat", "-b", BOOT, "-P", "-t", t, "-K", "\t", "-X", "partitioner=murmur2_random"],
+                   input=data.encode(), check=True, timeout=60)
+
+
+def consume(t):
+    p = subprocess.run(["kcat", "-b", BOOT, "-C", "-t", t, "-o", "beginning", "-e", "-q",
+                        "-f", "%k\t%s\n"], capture_output=True, timeout=60)
+    docs = {}
+    raw = 0
+    for line in p.stdout.decode().splitlines():
+        if not line.strip():
+            continue
+        k, s = line.split("\t", 1)
+        d = json.loads(s)
+        raw += 1
+        check(d.get("id") == k, f"message key {k} != id {d.get('id')}")
+        docs[d["id"]] = d  # last write wins, like Elasticsearch with _id
+    return docs, raw
+
+
+# ---- crafted traffic ----------------------------------------------------------------------
+def flow(src, dst, sport, dport, proto, flags, pkts, octets, end, dur=500):
+    key4 = ":" not in src
+    r = {"@type": "ipfix.entry",
+         "ipfix.sourceIPv4Address" if key4 else "ipfix.sourceIPv6Address": src,
+         "ipfix.destinationIPv4Address" if key4 else "ipfix.destinationIPv6Address": dst,
+         "ipfix.sourceTransportPort": sport, "ipfix.destinationTransportPort": dport,
+         "ipfix.protocolIdentifier": proto, "ipfix.tcpControlBits": flags,
+         "ipfix.packetDeltaCount": pkts, "ipfix.octetDeltaCount": octets,
+         "ipfix.flowStartMilliseconds": end - dur, "ipfix.flowEndMilliseconds": end,
+         "s4f.exporter": "192.0.2.1", "unknown.nested": {"a": [1, 2, {"b": None}]}}
+    return (src, r)
+
+
+def traffic(base):
+    """Two minutes of traffic starting at base (minute-aligned, in the past)."""
+    recs = []
+    protos = [(6, 0x1b), (17, 0), (1, 0), (58, 0), (47, 0)]
+    for i in range(600):
+        t = base + i * 200  # 0 .. 120 s
+        proto, fl = protos[i % 5]
+        src = f"10.0.{i % 7}.{i % 13 + 1}" if proto != 58 else f"fd00::{i % 5 + 1}"
+        dst = f"198.51.100.{i % 11}" if proto != 58 else "2001:db8::1"
+        recs.append(flow(src, dst, 40000 + i, 443 if proto == 6 else 53, proto, fl, i % 9 + 1,
+                         (i % 9 + 1) * 100, t))
+    # horizontal scanner: 30 targets on port 22 in the first minute
+    for j in range(30):
+        recs.append(flow("10.9.9.9", f"203.0.113.{j + 1}", 50000, 22, 6, 0x02, 1, 40,
+                         base + 1000 + j * 1500))
+    # vertical scanner: 25 ports of one host in the second minute
+    for j in range(25):
+        recs.append(flow("10.8.8.8", "192.168.1.1", 50001, 1000 + j, 6, 0x02, 1, 40,
+                         base + 61000 + j * 1500))
+    # below threshold and not-a-scan (SYN+ACK) sources
+    for j in range(19):
+        recs.append(flow("10.7.7.7", f"203.0.113.{j + 1}", 50002, 80, 6, 0x02, 1, 40,
+                         base + 2000 + j * 1000))
+    for j in range(40):
+        recs.append(flow("10.6.6.6", f"203.0.113.{j + 1}", 50003, 80, 6, 0x12, 1, 40,
+                         base + 3000 + j * 1000))
+    return recs
+
+
+def expected(recs):
+    proto = {}
+    names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
+    for _, r in recs:
+        end = r["ipfix.flowEndMilliseconds"]
+        w = end - end % 10000
+        p = names.get(r["ipfix.protocolIdentifier"], "other")
+        e = proto.setdefault((w, p), [0, 0, 0])
+        e[0] += 1
+        e[1] += r["ipfix.packetDeltaCount"]
+        e[2] += r["ipfix.octetDeltaCount"]
+    return proto
+
+
+def iso_ms(s):
+    import datetime
+    return int(datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
+               .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+def proto_totals(docs):
+    tot = {}
+    for d in docs.values():
+        if d["@type"] != "protocols_statistics":
+            continue
+        e = tot.setdefault((iso_ms(d["window_start"]), d["protocol"]), [0, 0, 0])
+        e[0] += d["flows"]
+        e[1] += d["packets"]
+        e[2] += d["bytes"]
+    return tot
+
+
+def scans(docs):
+    return sorted((d["@type"], d["window_start"], d["src_ip"], str(d.get("dst_port", d.get("dst_ip"))),
+                   d["targets_total"], d["flows"]) for d in docs.values() if d["@type"].startswith("portscan"))
+
+
+# ---- worker processes ---------------------------------------------------------------------
+def config(path, inp, out, extra=""):
+    with open(path, "w") as f:
+        f.write(f"""kafka:
+  bootstrap.servers: "{BOOT}"
+worker:
+  log_level: info
+  metrics_listen: 127.0.0.1:0
+  input_topic: {inp}
+  commit_interval: 200ms
+  shutdown_grace: 20s
+  analyses:
+    protocols_statistics:
+      output_topic: {out}
+      idle_timeout: 1s
+      allowed_lateness: 5s{extra}
+    ports_scan:
+      output_topic: {out}
+      idle_timeout: 1s
+    host_stats:
+      output_topic: {out}
+      idle_timeout: 1s
+      local_networks: [10.0.0.0/8, "fd00::/8", 192.168.0.0/16]
+""")
+
+
+def start(worker, cfg, group, log):
+    env = dict(os.environ)
+    return subprocess.Popen([worker, "-c", cfg], stdout=log, stderr=log, env=env,
+                            preexec_fn=os.setsid) if group is None else None
+
+
+def run_workers(worker, cfg, n, logdir, tag):
+    procs = []
+    for i in range(n):
+        log = open(os.path.join(logdir, f"{tag}-{i}.log"), "w")
+        procs.append(subprocess.Popen([worker, "-c", cfg, "--instance", f"{tag}{i}"],
+                                      stdout=log, stderr=log))
+    return procs
+
+
+def stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        check(p.returncode in (0, -9), f"worker exit code {p.returncode}")
+
+
+def wait_for(out, want, deadline_s):
+    """Polls the output until want(docs) holds or the deadline passes."""
+    end = time.time() + deadline_s
+    docs = {}
+    while time.time() < end:
+        docs, _ = consume(out)
+        if want(docs):
+            return docs, True
+        time.sleep(0.5)
+    return docs, False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", required=True)
+    ap.add_argument("--topic-tool", required=True)
+    ap.add_argument("--schemas", required=True)
+    a = ap.parse_args()
+    schemas = {}
+    for fn in os.listdir(a.schemas):
+        if fn.endswith(".schema.json"):
+            schemas[fn[:-len(".schema.json")]] = json.load(open(os.path.join(a.schemas, fn)))
+    tmp = tempfile.mkdtemp(prefix="s4f-worker-it-")
+    now = int(time.time() * 1000)
+    base = now - now % 60000 - 5 * 60000
+    # in time order, as a collector writes them (late data has its own case below)
+    recs = sorted(traffic(base), key=lambda r: r[1]["ipfix.flowEndMilliseconds"])
+    exp = expected(recs)
+    inp = f"s4f-it-in-{RUN}"
+    outs = []
+    topic(a.topic_tool, "create", inp, "4")
+    try:
+        produce(inp, recs)
+        results = {}
+        # ---- N = 1, 2, 4: identical documents --------------------------------------------
+        for n in (1, 2, 4):
+            out = f"s4f-it-out{n}-{RUN}"
+            outs.append(out)
+            topic(a.topic_tool, "create", out, "4")
+            cfg = os.path.join(tmp, f"n{n}.yml")
+            config(cfg, inp, out)
+            # a group of its own per case: each case consumes the input from the start
+            with open(cfg, "a") as f:
+                f.write(f"  group_id: s4f-it-{n}-{RUN}\n".replace("  group_id", "  group_id", 1))
+            txt = open(cfg).read().replace(f"  group_id: s4f-it-{n}-{RUN}\n", "")
+            txt = txt.replace("worker:\n", f"worker:\n  group_id: s4f-it-{n}-{RUN}\n", 1)
+            open(cfg, "w").write(txt)
+            procs = run_workers(a.worker, cfg, n, tmp, f"n{n}")
+            docs, ok = wait_for(out, lambda d: proto_totals(d) == {k: v for k, v in exp.items()}
+                                and len(scans(d)) >= 2, 90)
+            stop(procs)
+            docs, raw = consume(out)
+            check(ok, f"N={n}: protocol totals reached the expected values")
+            check(proto_totals(docs) == exp, f"N={n}: protocol totals exact")
+            results[n] = docs
+            for d in docs.values():
+                errs = validate(d, schemas[d["@type"]])
+                check(not errs, f"N={n}: {d['id']} schema: {errs[:3]}")
+            print(f"N={n}: {len(docs)} documents ({raw} messages)", flush=True)
+        check(results[1] == results[2], "N=1 and N=2 documents identical")
+        check(results[1] == results[4], "N=1 and N=4 documents identical")
+        sc = scans(results[1])
+        wh = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(base / 1000))
+        wv = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(base / 1000 + 60))
+        check(sc == sorted([("portscan_horizontal", wh, "10.9.9.9", "22", 30, 30),
+                            ("portscan_vertical", wv, "10.8.8.8", "192.168.1.1", 25, 25)]),
+              f"exactly the two scanners reported: {sc}")
+        hs = [d for d in results[1].values() if d["@type"] == "host_stats"
+              and d["host"] == "10.8.8.8"]
+        check(len(hs) == 1 and hs[0]["flows_out"] == 25 and hs[0]["dst_ports_distinct"] == 25
+              and hs[0]["tcp_flags"]["SYN"] == 25 and hs[0]["peers_distinct"] == 1,
+              f"host_stats of the vertical scanner: {hs}")
+        hin = [d for d in results[1].values() if d["@type"] == "host_stats"
+               and d["host"] == "192.168.1.1"]
+        check(sum(d["flows_in"] for d in hin) == 25, "host_stats flows_in of the scanned host")
+
+        # ---- kill -9 mid-stream, restart: same documents -----------------------------------
+        inp2 = f"s4f-it-in-kill-{RUN}"
+        out = f"s4f-it-outkill-{RUN}"
+        outs += [inp2, out]
+        topic(a.topic_tool, "create", inp2, "4")
+        topic(a.topic_tool, "create", out, "4")
+        cfg = os.path.join(tmp, "kill.yml")
+        config(cfg, inp2, out)
+        txt = open(cfg).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-k-{RUN}\n", 1)
+        open(cfg, "w").write(txt)
+        half = sorted(recs, key=lambda r: r[1]["ipfix.flowEndMilliseconds"])
+        first = [r for r in half if r[1]["ipfix.flowEndMilliseconds"] < base + 65000]
+        rest = [r for r in half if r[1]["ipfix.flowEndMilliseconds"] >= base + 65000]
+        produce(inp2, first)
+        procs = run_workers(a.worker, cfg, 1, tmp, "kill-a")
+        wait_for(out, lambda d: len(proto_totals(d)) >= 3, 60)
+        procs[0].kill()  # SIGKILL: no drain, no commit
+        procs[0].wait()
+        produce(inp2, rest)
+        procs = run_workers(a.worker, cfg, 1, tmp, "kill-b")
+        docs, ok = wait_for(out, lambda d: proto_totals(d) == exp, 90)
+        stop(procs)
+        docs, _ = consume(out)
+        check(proto_totals(docs) == exp, "kill -9: protocol totals exact (nothing lost or doubled)")
+        check(scans(docs) == scans(results[1]), "kill -9: same scans")
+        check(set(docs) == set(results[1]), "kill -9: same result ids as the clean run")
+        diff = [i for i in docs if i in results[1] and docs[i] != results[1][i]]
+        check(not diff, f"kill -9: documents equal to the clean run ({diff[:3]})")
+
+        # ---- late and out-of-order records, idle partition ---------------------------------
+        inp3 = f"s4f-it-in-late-{RUN}"
+        out = f"s4f-it-outlate-{RUN}"
+        outs += [inp3, out]
+        topic(a.topic_tool, "create", inp3, "1")
+        topic(a.topic_tool, "create", out, "1")
+        cfg = os.path.join(tmp, "late.yml")
+        config(cfg, inp3, out)
+        txt = open(cfg).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-l-{RUN}\n", 1)
+        open(cfg, "w").write(txt)
+        k = lambda t, proto=17: flow("10.1.1.1", "10.2.2.2", 1, 53, proto, 0, 1, 100, t)
+        seq = [k(base + 1000), k(base + 12000), k(base + 3000),   # out of order, same window
+               k(base + 24000), k(base + 15500),                   # late but within lateness
+               k(base + 40000), k(base + 5000)]                    # too late: dropped, counted
+        produce(inp3, seq)
+        procs = run_workers(a.worker, cfg, 1, tmp, "late")
+        w = lambda off: (base + off, "udp")
+        want = {w(0): [2, 2, 200], w(10000): [2, 2, 200], w(20000): [1, 1, 100],
+                w(40000): [1, 1, 100]}
+        docs, ok = wait_for(out, lambda d: proto_totals(d) == want, 30)
+        stop(procs)
+        check(ok, f"late/out-of-order/idle: windows {sorted(proto_totals(docs).items())} == {sorted(want.items())}")
+    finally:
+        topic(a.topic_tool, "delete", inp, *outs)
+    if FAILS:
+        print(f"{len(FAILS)} failure(s); logs in {tmp}")
+        return 1
+    import shutil
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("all worker integration checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+/* Flow records as the worker sees them, and the reader that turns the collector's flat JSON
+ * (`ipfix.entry`) into them.
+ *
+ * The reader is purpose-built for the flat objects the collector writes: one pass, no
+ * allocation, no tree. It still validates everything it uses, because the topic is fed by the
+ * network: a record that is not a JSON object, whose addresses do not parse, whose counters are
+ * negative, fractional or overflow, or that lacks a required key is refused (S4F_ERR) and the
+ * caller counts it. Unknown keys are skipped whatever their value (nested values up to
+ * S4F_FLOW_MAX_DEPTH), so the collector may add fields without breaking workers.
+ *
+ * Required keys: a source and destination address (both IPv4 or both IPv6),
+ * ipfix.protocolIdentifier and ipfix.flowEndMilliseconds. Optional (0 when absent): ports,
+ * ipfix.tcpControlBits, ipfix.packetDeltaCount, ipfix.octetDeltaCount,
+ * ipfix.flowStartMilliseconds (the end time when absent). A repeated key: the last one wins,
+ * as in most JSON readers. */
+#ifndef S4F_FLOW_H
+#define S4F_FLOW_H
+
+#include "s4f.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define S4F_FLOW_MAX_DEPTH 16
+/* Longest record accepted; the collector's records are well under 1 KiB. */
+#define S4F_FLOW_MAX_LEN (64 * 1024)
+
+/* TCP flag bits as in tcpControlBits (RFC 7125). */
+enum {
+    S4F_TCP_FIN = 0x01,
+    S4F_TCP_SYN = 0x02,
+    S4F_TCP_RST = 0x04,
+    S4F_TCP_PSH = 0x08,
+    S4F_TCP_ACK = 0x10,
+    S4F_TCP_URG = 0x20,
+    S4F_TCP_ECE = 0x40,
+    S4F_TCP_CWR = 0x80,
+};
+
+/* An address in a fixed 16-byte form: IPv4 in the first 4 bytes (the rest zero), so that
+ * hashing and comparing need no branch on the family. */
+struct s4f_addr {
+    uint8_t b[16];
+    uint8_t family; /* 4 or 6 */
+};
+
+struct s4f_flow {
+    struct s4f_addr src, dst;
+    uint16_t sport, dport;
+    uint8_t proto;
+    uint16_t tcp_flags;
+    uint64_t packets, bytes;
+    int64_t start_ms, end_ms;
+};
+
+/* Parses one record. buf need not be terminated. S4F_OK or S4F_ERR (*why, if non-NULL, gets a
+ * static string naming the reason: for the rate-limited log). */
+enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out, const char **why);
+
+/* Address text ("10.0.0.1", "2001:db8::1") into buf (at least 46 bytes). Returns buf. */
+char *s4f_addr_str(const struct s4f_addr *a, char *buf, size_t len);
+/* Parses address text; 0 or -1. */
+int s4f_addr_parse(const char *s, size_t len, struct s4f_addr *out);
+bool s4f_addr_eq(const struct s4f_addr *a, const struct s4f_addr *b);
+uint64_t s4f_addr_hash(const struct s4f_addr *a);
+
+/* An IPv4 or IPv6 prefix ("10.0.0.0/8", "2001:db8::/32"). */
+struct s4f_cidr {
+    struct s4f_addr net;
+    int bits;
+};
+int s4f_cidr_parse(const char *s, struct s4f_cidr *out);
+bool s4f_cidr_contains(const struct s4f_cidr *c, const struct s4f_addr *a);
+
+#endif

@@ -1,0 +1,36 @@
+/* A bounded open-addressing hash table of fixed-size entries (key bytes then value bytes),
+ * used by the analyses for their per-window keys. The bound is a hard cap on entries: past it
+ * insert() refuses (the caller counts), so hostile key spreads cannot grow memory. Entries
+ * are zeroed at creation; their addresses change when the table grows, so do not keep them
+ * across inserts. Single-threaded. */
+#ifndef S4F_HTAB_H
+#define S4F_HTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct s4f_htab {
+    unsigned char *mem;
+    size_t cap;   /* slots, a power of two */
+    size_t n;     /* entries */
+    size_t ksize; /* key bytes */
+    size_t vsize; /* value bytes */
+    size_t slot;  /* bytes per slot */
+    size_t max;   /* most entries */
+};
+
+void s4f_htab_init(struct s4f_htab *h, size_t ksize, size_t vsize, size_t max);
+/* The value of key, or NULL. */
+void *s4f_htab_find(const struct s4f_htab *h, const void *key, uint64_t hash);
+/* The value of key, created zeroed if absent (*created set). NULL: cap reached or out of
+ * memory. */
+void *s4f_htab_insert(struct s4f_htab *h, const void *key, uint64_t hash, bool *created);
+/* Iteration: slot i's key (NULL when empty) for i < h->cap; the value follows the key. */
+const void *s4f_htab_key_at(const struct s4f_htab *h, size_t i);
+void *s4f_htab_val_at(const struct s4f_htab *h, size_t i);
+void s4f_htab_release(struct s4f_htab *h);
+
+uint64_t s4f_hash_bytes(const void *p, size_t n);
+
+#endif

@@ -1,0 +1,108 @@
+/* The flat-record reader on good and hostile input: everything malformed is refused, nothing
+ * crashes, unknown keys are skipped. */
+#include "flow.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static enum s4f_status parse(const char *s, struct s4f_flow *f)
+{
+    return s4f_flow_parse(s, strlen(s), f, NULL);
+}
+
+static void test_good_record(void **state)
+{
+    struct s4f_flow f;
+    const char *r = "{\"@type\":\"ipfix.entry\",\"ipfix.sourceIPv4Address\":\"10.0.0.1\","
+                    "\"ipfix.destinationIPv4Address\":\"10.0.0.2\",\"ipfix.sourceTransportPort\""
+                    ":5555,\"ipfix.destinationTransportPort\":443,\"ipfix.protocolIdentifier\":6,"
+                    "\"ipfix.tcpControlBits\":2,\"ipfix.packetDeltaCount\":10,"
+                    "\"ipfix.octetDeltaCount\":1500,\"ipfix.flowStartMilliseconds\":"
+                    "1764223857123,\"ipfix.flowEndMilliseconds\":1764223858123,"
+                    "\"x\":{\"y\":[1,2.5e3,true,null,\"\\u0041\"]}}";
+    assert_int_equal(parse(r, &f), S4F_OK);
+    assert_int_equal(f.src.family, 4);
+    assert_int_equal(f.dport, 443);
+    assert_int_equal(f.proto, 6);
+    assert_int_equal(f.tcp_flags, 2);
+    assert_int_equal(f.packets, 10);
+    assert_int_equal(f.bytes, 1500);
+    assert_int_equal(f.start_ms, 1764223857123);
+    assert_int_equal(f.end_ms, 1764223858123);
+}
+
+static void test_ipv6_and_escaped_key(void **state)
+{
+    struct s4f_flow f;
+    const char *r = "{\"ipfix.\\u0073ourceIPv6Address\":\"2001:db8::1\","
+                    "\"ipfix.destinationIPv6Address\":\"fd00::2\",\"ipfix.protocolIdentifier\":58,"
+                    "\"ipfix.flowEndMilliseconds\":5}";
+    assert_int_equal(parse(r, &f), S4F_OK);
+    assert_int_equal(f.src.family, 6);
+    assert_int_equal(f.start_ms, 5);
+}
+
+static void test_hostile(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{",
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\"}",
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"x\","
+        "\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":1}",
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv6Address\":\"::1\","
+        "\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":1}",
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+        "\"ipfix.protocolIdentifier\":256,\"ipfix.flowEndMilliseconds\":1}",
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+        "\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":-1}",
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+        "\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":1.5}",
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+        "\"ipfix.protocolIdentifier\":6,\"ipfix.packetDeltaCount\":99999999999999999999999,"
+        "\"ipfix.flowEndMilliseconds\":1}",
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+        "\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":1} trailing",
+        "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":tru}",
+        "{\"a\":01}",
+    };
+    struct s4f_flow f;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *why = NULL;
+        assert_int_equal(s4f_flow_parse(bad[i], strlen(bad[i]), &f, &why), S4F_ERR);
+        assert_non_null(why);
+    }
+}
+
+static void test_cidr(void **state)
+{
+    struct s4f_cidr c;
+    struct s4f_addr a;
+    assert_int_equal(s4f_cidr_parse("10.1.0.0/16", &c), 0);
+    assert_int_equal(s4f_addr_parse("10.1.200.3", 10, &a), 0);
+    assert_true(s4f_cidr_contains(&c, &a));
+    assert_int_equal(s4f_addr_parse("10.2.0.1", 8, &a), 0);
+    assert_false(s4f_cidr_contains(&c, &a));
+    assert_int_equal(s4f_cidr_parse("fd00::/8", &c), 0);
+    assert_int_equal(s4f_addr_parse("fd12::1", 7, &a), 0);
+    assert_true(s4f_cidr_contains(&c, &a));
+    assert_int_equal(s4f_cidr_parse("10.0.0.0/33", &c), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_record),
+        cmocka_unit_test(test_ipv6_and_escaped_key),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_cidr),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

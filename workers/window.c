@@ -1,0 +1,616 @@
+/* Windows per partition: see window.h for the semantics. */
+#include "window.h"
+
+#include "log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct s4f_jbuf {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+};
+
+struct win {
+    int64_t start, end;
+    void *state;
+    int64_t min_offset; /* smallest input offset folded in */
+    int inflight;       /* documents handed to the producer, not yet acknowledged */
+    bool emitted;       /* emitted at least once */
+    bool dirty;         /* has flows not yet in an emitted document */
+    bool finalised;     /* on_window_final has run: waiting for deliveries only */
+    struct part *part;  /* NULL once orphaned (partition revoked) */
+    struct win *next;
+};
+
+struct part {
+    bool used;
+    int32_t id;
+    int64_t max_t;       /* watermark (event mode) */
+    int64_t horizon;     /* windows ending at or before it are final */
+    int64_t next_offset; /* -1: nothing read */
+    int64_t last_flow_mono;
+    bool idle_emitted;
+    struct win *wins; /* sorted by start */
+    size_t nwins;
+    void *pstate;
+};
+
+struct s4f_emit {
+    struct s4f_wengine *e;
+    struct part *p;
+    struct win *w;
+    struct s4f_jbuf jb;
+    char id[256];
+    bool open;
+    int status_refused; /* documents refused for good */
+    bool retry;
+};
+
+struct s4f_wengine {
+    struct s4f_wengine_opts o;
+    int64_t size, slide, lateness;
+    struct part *parts[S4F_MAX_PARTITIONS];
+    struct win *orphans;
+    int64_t inflight, nwindows;
+    struct s4f_emit em;
+    struct s4f_metric *m_flows, *m_late_folded, *m_late_dropped, *m_future, *m_nomem, *m_results,
+        *m_refused, *m_windows_forced, *m_windows_gauge, *m_idle;
+};
+
+/* ---- JSON buffer ------------------------------------------------------------------------- */
+
+static void jb_put(struct s4f_jbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        if (cap > (16u << 20)) { /* a result this large is a bug: refuse it */
+            b->failed = true;
+            return;
+        }
+        char *nb = realloc(b->buf, cap);
+        if (!nb) {
+            b->failed = true;
+            return;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+static void jb_puts(struct s4f_jbuf *b, const char *s)
+{
+    jb_put(b, s, strlen(s));
+}
+
+static void jb_sep(struct s4f_jbuf *b)
+{
+    if (b->len && !strchr("{[:", b->buf[b->len - 1]))
+        jb_put(b, ",", 1);
+}
+
+static void jb_escaped(struct s4f_jbuf *b, const char *s)
+{
+    jb_put(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            jb_put(b, esc, 2);
+        } else if (c < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            jb_puts(b, esc);
+        } else {
+            jb_put(b, s, 1);
+        }
+    }
+    jb_put(b, "\"", 1);
+}
+
+void s4f_jb_key(struct s4f_jbuf *b, const char *key)
+{
+    jb_sep(b);
+    jb_escaped(b, key);
+    jb_put(b, ":", 1);
+}
+
+void s4f_jb_str(struct s4f_jbuf *b, const char *key, const char *val)
+{
+    s4f_jb_key(b, key);
+    jb_escaped(b, val);
+}
+
+void s4f_jb_u64(struct s4f_jbuf *b, const char *key, uint64_t v)
+{
+    char num[24];
+    s4f_jb_key(b, key);
+    snprintf(num, sizeof(num), "%" PRIu64, v);
+    jb_puts(b, num);
+}
+
+void s4f_jb_i64(struct s4f_jbuf *b, const char *key, int64_t v)
+{
+    char num[24];
+    s4f_jb_key(b, key);
+    snprintf(num, sizeof(num), "%" PRId64, v);
+    jb_puts(b, num);
+}
+
+void s4f_jb_time(struct s4f_jbuf *b, const char *key, int64_t epoch_ms)
+{
+    char iso[40];
+    s4f_jb_str(b, key, s4f_iso8601_ms(epoch_ms, iso, sizeof(iso)));
+}
+
+void s4f_jb_raw(struct s4f_jbuf *b, const char *text)
+{
+    if (text[0] == '{' || text[0] == '[')
+        jb_sep(b);
+    jb_puts(b, text);
+}
+
+/* ---- results ----------------------------------------------------------------------------- */
+
+struct s4f_jbuf *s4f_result_begin(struct s4f_emit *out, const char *type, const char *key,
+                                  int64_t window_start, int64_t window_end)
+{
+    if (!window_start && !window_end) {
+        window_start = out->w->start;
+        window_end = out->w->end;
+    }
+    /* The id names the type, the window, the input partition and the key: the same result
+     * computed again (re-emission, replay after a crash, another process after a rebalance)
+     * gets the same id and overwrites itself downstream. Kept well under 200 bytes: keys
+     * are addresses and ports. */
+    int n = snprintf(out->id, sizeof(out->id), "%s:%" PRId64 "+%" PRId64 ":p%d:%s", type,
+                     window_start, window_end - window_start, (int)out->p->id, key);
+    if (n < 0 || n > 200) {
+        s4f_error_rl("result id for %s too long (key '%.40s...'): dropped", type, key);
+        s4f_metric_inc(out->e->m_refused);
+        return NULL;
+    }
+    out->jb.len = 0;
+    out->jb.failed = false;
+    jb_puts(&out->jb, "{");
+    s4f_jb_str(&out->jb, "@type", type);
+    s4f_jb_time(&out->jb, "@timestamp", window_end);
+    s4f_jb_time(&out->jb, "window_start", window_start);
+    s4f_jb_time(&out->jb, "window_end", window_end);
+    s4f_jb_str(&out->jb, "id", out->id);
+    out->open = true;
+    return &out->jb;
+}
+
+void s4f_result_end(struct s4f_emit *out)
+{
+    struct s4f_wengine *e = out->e;
+    if (!out->open)
+        return;
+    out->open = false;
+    jb_puts(&out->jb, "}");
+    if (out->jb.failed) {
+        s4f_error_rl("result %s could not be built (out of memory): dropped", out->id);
+        s4f_metric_inc(e->m_refused);
+        return;
+    }
+    enum s4f_status st = e->o.emit(e->o.ctx, out->id, out->jb.buf, out->jb.len, out->w);
+    if (st == S4F_OK) {
+        out->w->inflight++;
+        e->inflight++;
+        s4f_metric_inc(e->m_results);
+    } else if (st == S4F_RETRY) {
+        out->retry = true;
+    } else {
+        s4f_metric_inc(e->m_refused);
+    }
+}
+
+/* ---- engine ------------------------------------------------------------------------------ */
+
+struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts)
+{
+    struct s4f_wengine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->o = *opts;
+    e->size = opts->common->window_ms;
+    e->slide = opts->common->slide_ms ? opts->common->slide_ms : e->size;
+    e->lateness = opts->common->lateness_ms;
+    e->em.e = e;
+    struct s4f_metrics *m = opts->metrics;
+    const char *l = opts->labels;
+    if (m) {
+        e->m_flows = s4f_metrics_counter(m, "flows_total", "Flows folded into windows", l);
+        e->m_late_folded = s4f_metrics_counter(
+            m, "late_folded_total",
+            "Late flows folded into an already emitted window (re-emitted, same id)", l);
+        e->m_late_dropped = s4f_metrics_counter(
+            m, "late_dropped_total", "Flows for windows already final (past allowed lateness)", l);
+        e->m_future = s4f_metrics_counter(m, "future_dropped_total",
+                                          "Flows refused: end time beyond max_future ahead", l);
+        e->m_nomem =
+            s4f_metrics_counter(m, "nomem_dropped_total", "Flows dropped: out of memory", l);
+        e->m_results = s4f_metrics_counter(m, "results_total", "Result documents produced", l);
+        e->m_refused =
+            s4f_metrics_counter(m, "results_refused_total", "Result documents lost for good", l);
+        e->m_windows_forced =
+            s4f_metrics_counter(m, "windows_forced_total",
+                                "Windows made final early because a partition held too many", l);
+        e->m_idle = s4f_metrics_counter(m, "idle_emits_total",
+                                        "Open windows emitted because their partition was idle", l);
+        e->m_windows_gauge = s4f_metrics_gauge(m, "windows_open", "Windows held in memory", l);
+    }
+    return e;
+}
+
+static void win_release(struct s4f_wengine *e, struct win *w)
+{
+    if (w->state)
+        e->o.analysis->window_free(e->o.inst, w->state);
+    e->nwindows--;
+    s4f_metric_set(e->m_windows_gauge, e->nwindows);
+    free(w);
+}
+
+static struct part *part_get(struct s4f_wengine *e, int32_t id, bool create)
+{
+    if (id < 0 || id >= S4F_MAX_PARTITIONS)
+        return NULL;
+    struct part *p = e->parts[id];
+    if (p || !create)
+        return p;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->id = id;
+    p->max_t = INT64_MIN;
+    p->horizon = INT64_MIN;
+    p->next_offset = -1;
+    p->last_flow_mono = s4f_mono_ms();
+    if (e->o.analysis->partition_new) {
+        p->pstate = e->o.analysis->partition_new(e->o.inst, id);
+        if (!p->pstate) {
+            free(p);
+            return NULL;
+        }
+    }
+    e->parts[id] = p;
+    return p;
+}
+
+void s4f_wengine_drop_partition(struct s4f_wengine *e, int32_t id)
+{
+    struct part *p = part_get(e, id, false);
+    if (!p)
+        return;
+    struct win *w = p->wins;
+    while (w) {
+        struct win *next = w->next;
+        if (w->inflight > 0) {
+            /* The producer still holds documents pointing at it. */
+            w->part = NULL;
+            w->next = e->orphans;
+            e->orphans = w;
+        } else {
+            win_release(e, w);
+        }
+        w = next;
+    }
+    if (p->pstate && e->o.analysis->partition_free)
+        e->o.analysis->partition_free(e->o.inst, p->pstate);
+    free(p);
+    e->parts[id] = NULL;
+}
+
+void s4f_wengine_free(struct s4f_wengine *e)
+{
+    if (!e)
+        return;
+    for (int32_t i = 0; i < S4F_MAX_PARTITIONS; i++)
+        if (e->parts[i]) {
+            /* At exit nothing will be delivered any more: free everything. */
+            for (struct win *w = e->parts[i]->wins; w; w = w->next)
+                w->inflight = 0;
+            s4f_wengine_drop_partition(e, i);
+        }
+    while (e->orphans) {
+        struct win *w = e->orphans;
+        e->orphans = w->next;
+        win_release(e, w);
+    }
+    free(e->em.jb.buf);
+    free(e);
+}
+
+/* Finds or creates the window starting at start in p (list sorted by start). */
+static struct win *win_get(struct s4f_wengine *e, struct part *p, int64_t start)
+{
+    struct win **pp = &p->wins;
+    while (*pp && (*pp)->start < start)
+        pp = &(*pp)->next;
+    if (*pp && (*pp)->start == start)
+        return *pp;
+    struct win *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->state = e->o.analysis->window_new(e->o.inst, start, start + e->size, e->slide);
+    if (!w->state) {
+        free(w);
+        return NULL;
+    }
+    w->start = start;
+    w->end = start + e->size;
+    w->min_offset = INT64_MAX;
+    w->part = p;
+    w->next = *pp;
+    *pp = w;
+    p->nwins++;
+    e->nwindows++;
+    s4f_metric_set(e->m_windows_gauge, e->nwindows);
+    return w;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+static void emit_window(struct s4f_wengine *e, struct part *p, struct win *w);
+static void finalise(struct s4f_wengine *e, struct part *p, struct win *w);
+
+enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64_t offset,
+                                 const struct s4f_flow *f, int64_t now_wall)
+{
+    struct part *p = part_get(e, partition, true);
+    if (!p) {
+        s4f_metric_inc(e->m_nomem);
+        return S4F_ERR;
+    }
+    if (offset >= p->next_offset)
+        p->next_offset = offset + 1;
+    p->last_flow_mono = s4f_mono_ms();
+    p->idle_emitted = false;
+    int64_t t = f->end_ms;
+    if (e->o.common->time_mode == S4F_TIME_PROCESSING) {
+        t = now_wall;
+    } else if (t > now_wall + e->o.common->max_future_ms) {
+        s4f_metric_inc(e->m_future);
+        s4f_warn_rl("flow end time %" PRId64 " is %" PRId64 " ms ahead of the clock: refused", t,
+                    t - now_wall);
+        return S4F_ERR;
+    }
+    if (t > p->max_t)
+        p->max_t = t;
+    /* Windows containing t: starts s = k * slide with s <= t < s + size. */
+    int64_t last = floor_div(t, e->slide) * e->slide;
+    int folded = 0, late = 0;
+    for (int64_t s = last; s > t - e->size; s -= e->slide) {
+        int64_t end = s + e->size;
+        if (end <= p->horizon || end + e->lateness <= p->max_t) {
+            /* final already, or would be at once: too late */
+            late = 1;
+            continue;
+        }
+        struct win *w = win_get(e, p, s);
+        if (!w) {
+            s4f_metric_inc(e->m_nomem);
+            continue;
+        }
+        if (w->finalised) {
+            late = 1;
+            continue;
+        }
+        e->o.analysis->on_flow(e->o.inst, w->state, f);
+        if (offset < w->min_offset)
+            w->min_offset = offset;
+        if (w->emitted && !w->dirty && p->max_t >= w->end)
+            s4f_metric_inc(e->m_late_folded);
+        w->dirty = true;
+        folded++;
+    }
+    if (!folded) {
+        s4f_metric_inc(late ? e->m_late_dropped : e->m_nomem);
+        return S4F_ERR;
+    }
+    s4f_metric_inc(e->m_flows);
+    /* A hostile spread of timestamps must not pile up windows: finalise the oldest. Windows
+     * already final but waiting for acknowledgements are bounded by the producer's queue. */
+    for (struct win *w = p->wins; w && p->nwins > S4F_MAX_WINDOWS_PER_PARTITION;) {
+        struct win *next = w->next;
+        if (!w->finalised) {
+            s4f_metric_inc(e->m_windows_forced);
+            s4f_warn_rl("partition %d holds more than %d windows: finalising the oldest early",
+                        (int)p->id, S4F_MAX_WINDOWS_PER_PARTITION);
+            if (w->dirty)
+                emit_window(e, p, w);
+            finalise(e, p, w);
+        }
+        w = next;
+    }
+    return S4F_OK;
+}
+
+void s4f_wengine_skip(struct s4f_wengine *e, int32_t partition, int64_t offset)
+{
+    struct part *p = part_get(e, partition, true);
+    if (p && offset >= p->next_offset)
+        p->next_offset = offset + 1;
+}
+
+static void emit_window(struct s4f_wengine *e, struct part *p, struct win *w)
+{
+    struct s4f_window info = {w->start, w->end, p->id, !w->emitted};
+    e->em.p = p;
+    e->em.w = w;
+    e->em.retry = false;
+    e->o.analysis->on_window_close(e->o.inst, p->pstate, w->state, &info, &e->em);
+    if (e->em.retry) {
+        /* Back-pressure: whatever went out will be overwritten by the next emission. */
+        return;
+    }
+    w->emitted = true;
+    w->dirty = false;
+}
+
+/* Runs on_window_final and unlinks w from p; w lives on (orphaned) while results are in
+ * flight. The horizon only moves past windows whose results are all acknowledged. */
+static void finalise(struct s4f_wengine *e, struct part *p, struct win *w)
+{
+    if (!w->finalised) {
+        w->finalised = true;
+        if (e->o.analysis->on_window_final) {
+            struct s4f_window info = {w->start, w->end, p->id, false};
+            e->em.p = p;
+            e->em.w = w;
+            e->em.retry = false;
+            e->o.analysis->on_window_final(e->o.inst, p->pstate, w->state, &info, &e->em);
+        }
+    }
+    if (w->inflight > 0)
+        return;
+    struct win **pp = &p->wins;
+    while (*pp && *pp != w)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = w->next;
+    p->nwins--;
+    if (w->end > p->horizon)
+        p->horizon = w->end;
+    win_release(e, w);
+}
+
+void s4f_wengine_tick(struct s4f_wengine *e, int64_t now_mono, int64_t now_wall)
+{
+    for (struct win **pp = &e->orphans; *pp;) {
+        struct win *w = *pp;
+        if (w->inflight == 0) {
+            *pp = w->next;
+            win_release(e, w);
+        } else {
+            pp = &w->next;
+        }
+    }
+    for (int32_t i = 0; i < S4F_MAX_PARTITIONS; i++) {
+        struct part *p = e->parts[i];
+        if (!p)
+            continue;
+        int64_t wm = e->o.common->time_mode == S4F_TIME_PROCESSING ? now_wall : p->max_t;
+        bool idle = now_mono - p->last_flow_mono >= e->o.common->idle_ms;
+        if (idle && !p->idle_emitted) {
+            p->idle_emitted = true;
+            for (struct win *w = p->wins; w; w = w->next)
+                if (w->dirty && !w->finalised && wm < w->end) {
+                    s4f_metric_inc(e->m_idle);
+                    emit_window(e, p, w);
+                }
+        }
+        struct win *w = p->wins;
+        while (w) {
+            struct win *next = w->next;
+            if (w->end + e->lateness <= wm || w->finalised) {
+                if (w->dirty && !w->finalised)
+                    emit_window(e, p, w);
+                if (!w->dirty)
+                    finalise(e, p, w);
+            } else if (w->end <= wm && w->dirty) {
+                emit_window(e, p, w);
+            }
+            w = next;
+        }
+    }
+}
+
+void s4f_wengine_flush(struct s4f_wengine *e)
+{
+    for (int32_t i = 0; i < S4F_MAX_PARTITIONS; i++) {
+        struct part *p = e->parts[i];
+        if (!p)
+            continue;
+        for (struct win *w = p->wins; w; w = w->next)
+            if (w->dirty && !w->finalised)
+                emit_window(e, p, w);
+    }
+}
+
+void s4f_wengine_delivered(struct s4f_wengine *e, void *handle, bool ok)
+{
+    /* Runs inside produce()/poll(), possibly while tick() walks the window lists: it only
+     * updates counts; tick() unlinks and frees. */
+    struct win *w = handle;
+    if (w->inflight > 0)
+        w->inflight--;
+    if (e->inflight > 0)
+        e->inflight--;
+    if (!ok && w->part && !w->finalised) {
+        w->dirty = true; /* emitted again at the next tick */
+    } else if (!ok) {
+        s4f_metric_inc(e->m_refused);
+        s4f_error_rl("a result of a final window was lost (delivery failed for good)");
+    }
+}
+
+int64_t s4f_wengine_safe_offset(struct s4f_wengine *e, int32_t partition, int64_t *horizon)
+{
+    struct part *p = part_get(e, partition, false);
+    *horizon = INT64_MIN;
+    if (!p)
+        return -1;
+    int64_t safe = p->next_offset;
+    for (struct win *w = p->wins; w; w = w->next)
+        if (w->min_offset < safe)
+            safe = w->min_offset;
+    *horizon = p->horizon;
+    return safe;
+}
+
+void s4f_wengine_set_horizon(struct s4f_wengine *e, int32_t partition, int64_t horizon)
+{
+    struct part *p = part_get(e, partition, true);
+    if (p && horizon > p->horizon)
+        p->horizon = horizon;
+}
+
+int64_t s4f_wengine_inflight(struct s4f_wengine *e)
+{
+    return e->inflight;
+}
+
+int64_t s4f_wengine_windows(struct s4f_wengine *e)
+{
+    return e->nwindows;
+}
+
+int s4f_wengine_meta_format(int64_t horizon, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "s4f1 h=%" PRId64, horizon);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int s4f_wengine_meta_parse(const char *buf, size_t len, int64_t *horizon)
+{
+    char tmp[64];
+    if (!buf || len == 0 || len >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, buf, len);
+    tmp[len] = '\0';
+    char *end;
+    if (strncmp(tmp, "s4f1 h=", 7) != 0)
+        return -1;
+    long long v = strtoll(tmp + 7, &end, 10);
+    if (*end || end == tmp + 7)
+        return -1;
+    *horizon = (int64_t)v;
+    return 0;
+}

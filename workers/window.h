@@ -1,0 +1,87 @@
+/* Windows: event-time (or processing-time) windows per input partition, the watermark, allowed
+ * lateness, idle timeout, and the bookkeeping that tells the engine which input offsets are safe
+ * to commit. No Kafka here, so unit tests drive it directly.
+ *
+ * Semantics, per partition p (partitions never share state):
+ *   - a flow's time t is its end time (event mode) or the arrival wall time (processing mode);
+ *   - it belongs to every window [s, s + window) with s a multiple of slide and s <= t;
+ *   - the watermark is the largest t seen on p (processing mode: the wall clock);
+ *   - a window is emitted once the watermark reaches its end, and kept for allowed_lateness more:
+ *     a flow arriving for it meanwhile is folded in and the window re-emitted (same ids);
+ *   - then it is final: the analysis's on_window_final runs, it leaves memory once its results
+ *     are acknowledged, and p's horizon moves to its end; flows for windows ending at or
+ *     before the horizon are late_dropped (counted);
+ *   - a partition with no flow for idle_timeout (wall clock) has its open windows emitted as
+ *     they are (they stay open: more flows re-emit them);
+ *   - the safe offset of p is the smallest input offset folded into a window still in memory,
+ *     or the next offset to read when none is: committing it (with the horizon) means a
+ *     restart rebuilds every window that was not final, and skips those that were.
+ *
+ * Ownership: the engine owns window states and frees them with the analysis's window_free.
+ * The opaque handed to emit() is a window handle that stays valid until delivered() has been
+ * called for it (the engine keeps revoked windows alive until then). Single-threaded. */
+#ifndef S4F_WINDOW_H
+#define S4F_WINDOW_H
+
+#include "analysis.h"
+#include "metrics.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define S4F_MAX_PARTITIONS 4096
+/* Windows one partition may hold; far more than window/slide + lateness/slide needs, so only
+ * a hostile spread of timestamps reaches it (the oldest window is then forced final). */
+#define S4F_MAX_WINDOWS_PER_PARTITION 512
+
+struct s4f_wengine;
+
+struct s4f_wengine_opts {
+    const struct s4f_analysis *analysis;
+    void *inst; /* the analysis instance */
+    const struct s4f_analysis_common *common;
+    struct s4f_metrics *metrics; /* may be NULL */
+    const char *labels;          /* `analysis="x"`; may be NULL */
+    /* Hands a finished document over. win is the handle to give back to
+     * s4f_wengine_delivered(). S4F_OK: taken; S4F_RETRY: back-pressure (the window is
+     * re-emitted at the next tick); S4F_ERR: refused for good (counted, the window is not
+     * waited for). id and doc are only valid during the call. */
+    enum s4f_status (*emit)(void *ctx, const char *id, const char *doc, size_t len, void *win);
+    void *ctx;
+};
+
+struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts);
+void s4f_wengine_free(struct s4f_wengine *e);
+
+/* Folds one flow read at `offset` of `partition`. now_wall is the arrival time (processing
+ * mode, future check). S4F_OK: folded; S4F_ERR: refused (late, future, out of memory:
+ * counted). */
+enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64_t offset,
+                                 const struct s4f_flow *f, int64_t now_wall);
+/* Records that `offset` was read but carried no usable flow (malformed): it moves the next
+ * offset to read. */
+void s4f_wengine_skip(struct s4f_wengine *e, int32_t partition, int64_t offset);
+/* Closes, re-emits, finalises and frees windows as the watermark and the clocks allow. */
+void s4f_wengine_tick(struct s4f_wengine *e, int64_t now_mono, int64_t now_wall);
+/* Emits every open window of every partition as it is (drain at shutdown). */
+void s4f_wengine_flush(struct s4f_wengine *e);
+/* A document emitted for window handle win was acknowledged (ok) or lost for good (!ok: the
+ * window is emitted again). */
+void s4f_wengine_delivered(struct s4f_wengine *e, void *win, bool ok);
+/* The offset to commit for partition (-1: nothing read yet) and its horizon (INT64_MIN:
+ * none). */
+int64_t s4f_wengine_safe_offset(struct s4f_wengine *e, int32_t partition, int64_t *horizon);
+/* Restores a partition's horizon from its committed metadata, before its first flow. */
+void s4f_wengine_set_horizon(struct s4f_wengine *e, int32_t partition, int64_t horizon);
+/* Forgets a partition (revoked): its windows are dropped, those with results in flight
+ * survive until delivered. */
+void s4f_wengine_drop_partition(struct s4f_wengine *e, int32_t partition);
+/* Results in flight and windows held, over all partitions. */
+int64_t s4f_wengine_inflight(struct s4f_wengine *e);
+int64_t s4f_wengine_windows(struct s4f_wengine *e);
+
+/* Commit metadata carrying the horizon: "s4f1 h=<ms>". Returns 0 or -1. */
+int s4f_wengine_meta_format(int64_t horizon, char *buf, size_t len);
+int s4f_wengine_meta_parse(const char *buf, size_t len, int64_t *horizon);
+
+#endif
