@@ -142,6 +142,16 @@ setup_run_user() {
 			id -u "$RUN_USER" >/dev/null 2>&1 || die "cannot create user $RUN_USER"
 	fi
 	RUN_AS=(runuser -u "$RUN_USER" --)
+	# That user must be able to pass through every folder above the stack (a clone under
+	# /root, or a mktemp -d folder, is 0700). Grant traversal only (o+x: no listing, no
+	# reading), folder by folder, and say so.
+	local d=$STACK_DIR
+	while [[ $d != / && -n $d ]]; do
+		if ! "${RUN_AS[@]}" test -x "$d" 2>/dev/null; then
+			chmod o+x "$d" && log "granted traversal (o+x) of $d to user $RUN_USER"
+		fi
+		d=$(dirname "$d")
+	done
 	# pid files of ES/OpenSearch are written by that user.
 	chown "$RUN_USER:" "$RUN_DIR"
 }
