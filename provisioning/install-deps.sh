@@ -18,6 +18,8 @@ PACKAGES=(
 	valgrind kcat softflowd pmacct nfdump tshark tcpreplay
 	# local stack (provisioning/stack/stack.sh) and scripts
 	maven curl jq python3 python3-yaml unzip
+	# web: password hashing, gzip answers, browser tests and the API benchmark
+	libcrypt-dev zlib1g-dev openssl chromium wrk
 	# packaging and operations checks (tests/ops)
 	dpkg-dev groff-base systemd ansible ansible-lint
 )

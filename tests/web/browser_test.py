@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Browser test of s4f-web: seeds 24 h of results under a private prefix, starts s4f-web and
+runs browser.cjs (playwright-core + Debian's chromium). Screenshots go to --output.
+
+    browser_test.py --binary build/web/s4f-web --node-modules build/web/npm/node_modules \
+                    --output build/tests/output/web"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--node-modules", required=True)
+    ap.add_argument("--output", required=True)
+    a = ap.parse_args()
+    chromium = os.environ.get("S4F_CHROMIUM", "/usr/bin/chromium")
+    if not os.path.exists(chromium) or not shutil.which("node"):
+        print("needs node and %s (apt-get install chromium nodejs)" % chromium)
+        sys.exit(1)
+    prefix = "s4ftest-web-%d-%d" % (os.getpid(), int(time.time()))
+    web = None
+    rc = 1
+    try:
+        harness.seed(prefix, hours=24)
+        web = harness.Web(a.binary, prefix)
+        env = dict(os.environ, NODE_PATH=a.node_modules, S4F_WEB_URL=web.url, S4F_WEB_USER="alice",
+                   S4F_WEB_PASSWORD=harness.PASSWORD, S4F_ES_URL=harness.ES, S4F_PREFIX=prefix,
+                   S4F_OUT=a.output)
+        rc = subprocess.run(["node", os.path.join(harness.HERE, "browser.cjs")], env=env,
+                            timeout=240).returncode
+    finally:
+        if web:
+            code = web.stop()
+            log = web.logtext()
+            if rc != 0 or code != 0:
+                print(log[-3000:])
+            if code != 0:
+                rc = 1
+        harness.unseed(prefix)
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

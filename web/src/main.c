@@ -1,0 +1,365 @@
+/* s4f-web: the dashboard and its JSON API over Elasticsearch.
+ *
+ *   s4f-web [-c FILE]                 serve the dashboard
+ *   s4f-web [-c FILE] --add-user NAME [--role admin|user]
+ *                                     create or reset a user (password read from the terminal,
+ *                                     or from the first line of standard input) and exit
+ *
+ * With no user at all at start, the daemon creates "admin" with a random one-time password and
+ * prints it once: there is no default password. */
+#include "components.h"
+#include "daemon.h"
+#include "log.h"
+#include "params.h"
+#include "server.h"
+#include "web.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+/* clang-format off */
+static const struct s4f_opt web_opts[] = {
+    S4F_DAEMON_COMMON_OPTS(struct s4f_web_conf, "127.0.0.1:9105"),
+    {"listen", S4F_OPT_STRING, "127.0.0.1:8080", 0, 0, offsetof(struct s4f_web_conf, listen),
+     "Address of the dashboard (host:port, [v6]:port); port 0 picks a free port", NULL},
+    {"tls_cert", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_web_conf, tls_cert),
+     "PEM certificate (chain) for HTTPS; with tls_key, the dashboard serves HTTPS only", NULL},
+    {"tls_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_web_conf, tls_key),
+     "PEM private key of tls_cert", NULL},
+    {"users_file", S4F_OPT_STRING, "/var/lib/stream4flow/users.json", 0, 0,
+     offsetof(struct s4f_web_conf, users_file),
+     "JSON file of users and password hashes (written with mode 0600)", NULL},
+    {"session_idle_timeout", S4F_OPT_DURATION, "30m", 60000, 86400000,
+     offsetof(struct s4f_web_conf, session_idle_ms),
+     "A session without requests for this long is signed out", NULL},
+    {"max_sessions", S4F_OPT_INT, "1000", 1, 100000, offsetof(struct s4f_web_conf, max_sessions),
+     "Sessions kept at most; past it the least recently used is dropped", NULL},
+    {"login_max_failures", S4F_OPT_INT, "5", 1, 1000,
+     offsetof(struct s4f_web_conf, login_max_failures),
+     "Failed logins from one address within login_failure_window before it is locked out", NULL},
+    {"login_failure_window", S4F_OPT_DURATION, "15m", 1000, 86400000,
+     offsetof(struct s4f_web_conf, login_failure_window_ms),
+     "Window over which failed logins are counted", NULL},
+    {"login_lockout", S4F_OPT_DURATION, "5m", 1000, 86400000,
+     offsetof(struct s4f_web_conf, login_lockout_ms),
+     "How long a locked-out address gets HTTP 429 on login", NULL},
+    {"components", S4F_OPT_LIST,
+     "collector=http://127.0.0.1:9101,worker=http://127.0.0.1:9102,sink=http://127.0.0.1:9103", 0,
+     0, offsetof(struct s4f_web_conf, components),
+     "name=URL of each daemon's metrics endpoint shown on the System page", NULL},
+    {"local_networks", S4F_OPT_LIST, NULL, 0, 0, offsetof(struct s4f_web_conf, local_networks),
+     "CIDRs of the local networks; the host list shows only these (empty: every host)", NULL},
+    {"max_connections", S4F_OPT_INT, "512", 1, 65536,
+     offsetof(struct s4f_web_conf, max_connections),
+     "Open connections at most (each has its own thread)", NULL},
+    {"max_connections_per_ip", S4F_OPT_INT, "128", 1, 65536,
+     offsetof(struct s4f_web_conf, max_connections_per_ip),
+     "Open connections from one client address at most", NULL},
+    {"cache_ttl", S4F_OPT_DURATION, "2s", 0, 60000, offsetof(struct s4f_web_conf, cache_ttl_ms),
+     "How long an API answer is reused for identical requests (0: never)", NULL},
+    {"refresh", S4F_OPT_DURATION, "5s", 1000, 5000, offsetof(struct s4f_web_conf, refresh_ms),
+     "How often open pages poll for new windows", NULL},
+    {"component_timeout", S4F_OPT_DURATION, "1500ms", 100, 30000,
+     offsetof(struct s4f_web_conf, component_timeout_ms),
+     "Timeout of one request to a component's metrics endpoint", NULL},
+    S4F_OPT_END,
+};
+/* clang-format on */
+
+static int validate(struct s4f_daemon *d, char *err, size_t errlen)
+{
+    const struct s4f_web_conf *c = d->conf;
+    char canon[S4F_WEB_ADDR_MAX];
+    if (!c->tls_cert != !c->tls_key) {
+        snprintf(err, errlen, "web: tls_cert and tls_key go together");
+        return -1;
+    }
+    for (size_t i = 0; i < c->components.n; i++) {
+        struct s4f_web_component comp = {0};
+        if (s4f_web_component_parse(c->components.v[i], &comp, err, errlen) != 0)
+            return -1;
+        free(comp.url);
+    }
+    for (size_t i = 0; i < c->local_networks.n; i++)
+        if (s4f_web_parse_cidr("web.local_networks", c->local_networks.v[i], canon, sizeof(canon),
+                               err, errlen) != 0)
+            return -1;
+    /* The prefix becomes part of index expressions: keep it to what index names allow. */
+    const char *p = d->es.index_prefix;
+    if (!p || !*p || strlen(p) > 100 || p[0] == '-' || p[0] == '_') {
+        snprintf(err, errlen, "elasticsearch.index_prefix must be 1..100 characters");
+        return -1;
+    }
+    for (; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+              *p == '.')) {
+            snprintf(err, errlen, "elasticsearch.index_prefix may only hold a-z 0-9 . _ -");
+            return -1;
+        }
+    return 0;
+}
+
+/* Reads a password without echo from a terminal, or the first line of a pipe. */
+static int read_password(const char *prompt, char *buf, size_t len)
+{
+    struct termios old, noecho;
+    int tty = isatty(STDIN_FILENO);
+    if (tty) {
+        fprintf(stderr, "%s", prompt);
+        fflush(stderr);
+        tcgetattr(STDIN_FILENO, &old);
+        noecho = old;
+        noecho.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+    }
+    char *r = fgets(buf, (int)len, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (!r)
+        return -1;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static int add_user(const struct s4f_web_conf *conf, const char *name, const char *role_name)
+{
+    char err[512], pw[S4F_WEB_PASSWORD_MAX + 2], again[S4F_WEB_PASSWORD_MAX + 2];
+    int rc = 1;
+    int role = s4f_web_role_parse(role_name);
+    struct s4f_web_users *u = NULL;
+    if (role < 0) {
+        fprintf(stderr, "s4f-web: --role must be admin or user\n");
+        return 1;
+    }
+    if (s4f_web_parse_username(name, err, sizeof(err)) != 0) {
+        fprintf(stderr, "s4f-web: %s\n", err);
+        return 1;
+    }
+    if (!(u = s4f_web_users_open(conf->users_file, err, sizeof(err)))) {
+        fprintf(stderr, "s4f-web: %s\n", err);
+        return 1;
+    }
+    if (read_password("Password: ", pw, sizeof(pw)) != 0) {
+        fprintf(stderr, "s4f-web: no password given\n");
+        goto out;
+    }
+    if (isatty(STDIN_FILENO)) {
+        if (read_password("Again: ", again, sizeof(again)) != 0 || strcmp(pw, again) != 0) {
+            fprintf(stderr, "s4f-web: the passwords differ\n");
+            goto out;
+        }
+    }
+    if (s4f_web_users_add(u, name, pw, (enum s4f_web_role)role, 1, err, sizeof(err)) != S4F_OK) {
+        fprintf(stderr, "s4f-web: %s\n", err);
+        goto out;
+    }
+    printf("user '%s' (%s) saved in %s\n", name, role_name, conf->users_file);
+    rc = 0;
+out:
+    explicit_bzero(pw, sizeof(pw));
+    explicit_bzero(again, sizeof(again));
+    s4f_web_users_free(u);
+    return rc;
+}
+
+/* First start without users: create "admin" with a random password shown once. */
+static int first_admin(struct s4f_web_users *u, const char *path)
+{
+    char pw[25], err[256];
+    if (s4f_web_users_count(u) > 0)
+        return 0;
+    if (s4f_web_random_hex(pw, 12) != 0)
+        return -1;
+    if (s4f_web_users_add(u, "admin", pw, S4F_WEB_ROLE_ADMIN, 0, err, sizeof(err)) != S4F_OK) {
+        s4f_error("cannot create the first admin in %s: %s", path, err);
+        return -1;
+    }
+    /* Printed on stderr once, never logged again; change it on the System page. */
+    fprintf(stderr,
+            "\n  s4f-web: no users were configured. Created user 'admin' with the one-time\n"
+            "  password  %s\n  Sign in and change it on the System page (or run\n"
+            "  s4f-web --add-user NAME to choose your own).\n\n",
+            pw);
+    explicit_bzero(pw, sizeof(pw));
+    return 0;
+}
+
+static int app_init(struct s4f_web_app *app, struct s4f_daemon *d, char *err, size_t errlen)
+{
+    const struct s4f_web_conf *conf = d->conf;
+    app->conf = conf;
+    app->es_conf = &d->es;
+    app->metrics = d->metrics;
+    app->tls = conf->tls_cert != NULL;
+    struct s4f_metrics *m = d->metrics;
+    app->c.requests = s4f_metrics_counter(m, "http_requests_total", "HTTP requests answered", NULL);
+    app->c.status_4xx = s4f_metrics_counter(m, "http_client_errors_total", "Answers 4xx", NULL);
+    app->c.status_5xx = s4f_metrics_counter(m, "http_server_errors_total", "Answers 5xx", NULL);
+    app->c.unauthenticated =
+        s4f_metrics_counter(m, "unauthenticated_total", "API requests without a session", NULL);
+    app->c.csrf_rejected = s4f_metrics_counter(
+        m, "csrf_rejected_total", "Writes refused for a missing/wrong CSRF token or origin", NULL);
+    app->c.bad_params =
+        s4f_metrics_counter(m, "bad_parameters_total", "API requests with bad parameters", NULL);
+    app->c.login_ok = s4f_metrics_counter(m, "logins_total", "Successful logins", NULL);
+    app->c.login_failed = s4f_metrics_counter(m, "login_failures_total", "Failed logins", NULL);
+    app->c.login_throttled =
+        s4f_metrics_counter(m, "login_throttled_total", "Logins refused with 429", NULL);
+    app->c.es_errors =
+        s4f_metrics_counter(m, "es_errors_total", "Elasticsearch queries that failed", NULL);
+    app->c.cache_hits =
+        s4f_metrics_counter(m, "cache_hits_total", "API answers served from the cache", NULL);
+
+    if (!(app->es = s4f_web_es_new(&d->es, err, errlen)))
+        return -1;
+    if (!(app->users = s4f_web_users_open(conf->users_file, err, errlen)))
+        return -1;
+    app->sessions = s4f_web_sessions_new(conf->session_idle_ms, (size_t)conf->max_sessions);
+    app->throttle = s4f_web_throttle_new(
+        (int)conf->login_max_failures, conf->login_failure_window_ms, conf->login_lockout_ms, 4096);
+    /* Waiting for a first answer longer than Elasticsearch may take would only add a second
+     * query behind the first. */
+    app->cache = s4f_web_cache_new(conf->cache_ttl_ms, app->es_conf->timeout_ms);
+    app->components = calloc(conf->components.n + 1, sizeof(*app->components));
+    app->local_nets = calloc(conf->local_networks.n + 1, sizeof(char *));
+    if (!app->sessions || !app->throttle || !app->cache || !app->components || !app->local_nets) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < conf->components.n; i++) {
+        if (s4f_web_component_parse(conf->components.v[i], &app->components[i], err, errlen) != 0)
+            return -1;
+        app->n_components++;
+    }
+    for (size_t i = 0; i < conf->local_networks.n; i++) {
+        char canon[S4F_WEB_ADDR_MAX];
+        if (s4f_web_parse_cidr("local_networks", conf->local_networks.v[i], canon, sizeof(canon),
+                               err, errlen) != 0 ||
+            !(app->local_nets[i] = strdup(canon)))
+            return -1;
+        app->n_local++;
+    }
+    return 0;
+}
+
+static void app_release(struct s4f_web_app *app)
+{
+    s4f_web_es_free(app->es);
+    s4f_web_users_free(app->users);
+    s4f_web_sessions_free(app->sessions);
+    s4f_web_throttle_free(app->throttle);
+    s4f_web_cache_free(app->cache);
+    for (size_t i = 0; i < app->n_components; i++)
+        free(app->components[i].url);
+    free(app->components);
+    for (size_t i = 0; i < app->n_local; i++)
+        free(app->local_nets[i]);
+    free(app->local_nets);
+}
+
+static double sessions_gauge(void *ctx)
+{
+    struct s4f_web_app *app = ctx;
+    return (double)s4f_web_sessions_count(app->sessions, s4f_mono_ms());
+}
+
+int main(int argc, char **argv)
+{
+    struct s4f_web_conf conf = {0};
+    struct s4f_web_app app = {0};
+    struct s4f_web_server *srv = NULL;
+    struct s4f_daemon d = {
+        .name = "web",
+        .summary = "Dashboard and JSON API over Elasticsearch. Also: --add-user NAME "
+                   "[--role admin|user] creates or resets a user and exits.",
+        .opts = web_opts,
+        .conf = &conf,
+        .uses_es = true,
+        .validate = validate,
+    };
+    const char *new_user = NULL, *new_role = "admin";
+    int exit_code = 1;
+    char err[1024];
+
+    /* --add-user and --role are ours; the rest goes to the common command line parser. */
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    int nrest = 0;
+    if (!rest)
+        return 1;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "--add-user") == 0 || strcmp(argv[i], "--role") == 0) &&
+            i + 1 < argc) {
+            if (argv[i][2] == 'a')
+                new_user = argv[++i];
+            else
+                new_role = argv[++i];
+        } else if (strncmp(argv[i], "--add-user=", 11) == 0) {
+            new_user = argv[i] + 11;
+        } else if (strncmp(argv[i], "--role=", 7) == 0) {
+            new_role = argv[i] + 7;
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    int rc = s4f_daemon_init(&d, nrest, rest);
+    if (rc != 0) {
+        exit_code = rc < 0 ? 1 : 0;
+        goto out;
+    }
+    if (new_user) {
+        exit_code = add_user(&conf, new_user, new_role);
+        goto out;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        s4f_error("libcurl initialisation failed");
+        goto out;
+    }
+    if (s4f_daemon_start(&d) != 0)
+        goto out_curl;
+    if (app_init(&app, &d, err, sizeof(err)) != 0) {
+        s4f_error("%s", err);
+        goto out_app;
+    }
+    if (first_admin(app.users, conf.users_file) != 0)
+        goto out_app;
+    s4f_metrics_gauge_fn(d.metrics, "sessions", "Live sessions", NULL, sessions_gauge, &app);
+    if (!(srv = s4f_web_server_start(&app, err, sizeof(err)))) {
+        s4f_error("%s", err);
+        goto out_app;
+    }
+    s4f_metrics_set_health(d.metrics, 1, NULL);
+    {
+        char host[128];
+        s4f_strlcpy(host, conf.listen, sizeof(host));
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = '\0';
+        if (!host[0] || strcmp(host, "0.0.0.0") == 0)
+            s4f_strlcpy(host, "127.0.0.1", sizeof(host));
+        s4f_info("dashboard at %s://%s:%d/ (users in %s)", app.tls ? "https" : "http", host,
+                 s4f_web_server_port(srv), conf.users_file);
+    }
+    while (!s4f_daemon_stopping()) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    s4f_info("stopping");
+    exit_code = 0;
+out_app:
+    s4f_web_server_stop(srv);
+    s4f_metrics_remove_fn(d.metrics, &app);
+    app_release(&app);
+out_curl:
+    curl_global_cleanup();
+out:
+    s4f_daemon_finish(&d);
+    free(rest);
+    return exit_code;
+}

@@ -1,0 +1,66 @@
+/* The dashboard's fixed Elasticsearch queries, and the shaping of their answers into the API's
+ * JSON.
+ *
+ * Every query is a jansson object assembled here from already validated values (params.h);
+ * user text is only ever a JSON string value inside it, never part of a query string, a script
+ * or an index name. Index expressions come from the configured prefix and fixed type names.
+ *
+ * Answers are columnar where they feed charts ("t": [epoch ms...], one array per series), which
+ * is what uPlot draws without conversion and keeps answers small.
+ *
+ * All functions are pure: they return new references (caller decrefs) or NULL when out of
+ * memory, and read the Elasticsearch answer without keeping references into it. */
+#ifndef S4F_WEB_QUERY_H
+#define S4F_WEB_QUERY_H
+
+#include "params.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Result types the dashboard reads by name; detections are every other type with a src_ip. */
+#define S4F_WEB_T_PROTOCOLS "protocols_statistics"
+#define S4F_WEB_T_HOSTS     "host_stats"
+#define S4F_WEB_T_PROFILE   "host_stats_temporal_profile"
+
+/* "<prefix>-<type>-*" into buf. */
+void s4f_web_index(const char *prefix, const char *type, char *buf, size_t len);
+/* Every detection index: "<prefix>-*" minus the statistics types. */
+void s4f_web_detection_indices(const char *prefix, char *buf, size_t len);
+
+/* Overview: flows, packets and bytes per protocol per interval, totals of the last 5 minutes
+ * before now_ms, and the newest window end. */
+json_t *s4f_web_q_protocols(const struct s4f_web_range *r, int64_t now_ms);
+json_t *s4f_web_shape_protocols(const json_t *es, const struct s4f_web_range *r);
+
+struct s4f_web_det_filter {
+    const char *type;    /* NULL: every detection type */
+    const char *address; /* canonical address or CIDR matching src_ip or dst_ip; NULL: any */
+    int64_t size, offset;
+};
+json_t *s4f_web_q_detections(const struct s4f_web_range *r, const struct s4f_web_det_filter *f);
+json_t *s4f_web_shape_detections(const json_t *es, const struct s4f_web_range *r);
+
+/* Sort keys accepted by /api/hosts. */
+extern const char *const s4f_web_host_orders[];
+struct s4f_web_host_filter {
+    const char *net;               /* canonical CIDR/address or NULL */
+    const char *const *local_nets; /* configured local networks (canonical), may be empty */
+    size_t n_local;
+    const char *order; /* one of s4f_web_host_orders */
+    int64_t size;
+};
+json_t *s4f_web_q_hosts(const struct s4f_web_range *r, const struct s4f_web_host_filter *f);
+json_t *s4f_web_shape_hosts(const json_t *es);
+
+/* One host's profile: series in and out, TCP flags, distinct counts and the newest documents'
+ * top lists (merged here, bounded by S4F_WEB_HOST_DOCS). */
+#define S4F_WEB_HOST_DOCS 60
+json_t *s4f_web_q_host(const struct s4f_web_range *r, const char *host);
+/* The newest temporal profile of host. */
+json_t *s4f_web_q_host_profile(const char *host);
+json_t *s4f_web_shape_host(const json_t *es, const json_t *es_profile,
+                           const struct s4f_web_range *r, const char *host);
+
+#endif
