@@ -77,10 +77,12 @@ extern const char *const s4f_time_mode_choices[];
     {"slide", S4F_OPT_DURATION, "0", 0, 86400000, offsetof(type, common.slide_ms),                 \
      "Slide of a sliding window; 0 for tumbling windows. The window must be a multiple of it",    \
      NULL},                                                                                        \
-    {"allowed_lateness", S4F_OPT_DURATION, "10s", 0, 86400000,                                     \
+    {"allowed_lateness", S4F_OPT_DURATION, "1m", 0, 86400000,                                      \
      offsetof(type, common.lateness_ms),                                                           \
      "How long a closed window still accepts late flows (re-emitted with the same id); later "     \
-     "flows are counted in late_dropped_total", NULL},                                             \
+     "flows are counted in late_dropped_total. Exporters send a flow after its inactive or "       \
+     "active timeout, so flow end times arrive out of order by tens of seconds",                   \
+     NULL},                                                                                        \
     {"idle_timeout", S4F_OPT_DURATION, "30s", 100, 86400000, offsetof(type, common.idle_ms),       \
      "A partition without records for this long (wall clock) has its open windows emitted",       \
      NULL},                                                                                        \
