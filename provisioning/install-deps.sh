@@ -23,6 +23,9 @@ PACKAGES=(
 	# packaging and operations checks (tests/ops)
 	dpkg-dev groff-base systemd ansible ansible-lint
 )
+# The web front end is built with npm (uPlot, vendored into the binary). Machines that already
+# carry a Node.js of their own keep it; elsewhere Debian's is installed.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 # shellcheck disable=SC2206 # word splitting wanted
 [[ -n ${S4F_EXTRA_PACKAGES:-} ]] && PACKAGES+=(${S4F_EXTRA_PACKAGES})
 
