@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Generates stream4flow.ndjson, the Kibana saved objects of Stream4Flow (standard library only).
+
+  python3 provisioning/kibana/generate.py [PREFIX] > provisioning/kibana/stream4flow.ndjson
+
+Objects: one data view per result family, Lens visualisations and the "Stream4Flow overview"
+dashboard (protocol statistics over time, scans, top hosts). Import them with
+  curl -X POST "$KIBANA/api/saved_objects/_import?overwrite=true" -H 'kbn-xsrf: true' \
+       --form file=@provisioning/kibana/stream4flow.ndjson
+Object ids are fixed, so importing again updates them in place. Written against the saved-object
+format of Kibana 8.x (data views "index-pattern", "lens", "dashboard").
+"""
+import json
+import sys
+
+PREFIX = sys.argv[1] if len(sys.argv) > 1 else "stream4flow"
+
+DATA_VIEWS = [
+    # id, title, time field, name
+    ("s4f-dv-protocols", PREFIX + "-protocols_statistics-*", "@timestamp",
+     "Stream4Flow protocol statistics"),
+    ("s4f-dv-portscans", PREFIX + "-portscan_*", "@timestamp", "Stream4Flow port scans"),
+    ("s4f-dv-hosts", PREFIX + "-host_stats-*", "@timestamp", "Stream4Flow host statistics"),
+    ("s4f-dv-host-profiles", PREFIX + "-host_stats_temporal_profile-*", "@timestamp",
+     "Stream4Flow host temporal profiles"),
+    ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
+     "Stream4Flow raw flows (sink.index_flows)"),
+]
+
+
+def data_view(i, title, tf, name):
+    return {"id": i, "type": "index-pattern", "managed": False,
+            "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.0.0",
+            "attributes": {"title": title, "name": name, "timeFieldName": tf,
+                           "fields": "[]", "fieldAttrs": "{}", "fieldFormatMap": "{}",
+                           "runtimeFieldMap": "{}", "sourceFilters": "[]", "typeMeta": "{}"},
+            "references": []}
+
+
+def col_date(field):
+    return {"label": field, "dataType": "date", "operationType": "date_histogram",
+            "sourceField": field, "isBucketed": True, "scale": "interval",
+            "params": {"interval": "auto", "includeEmptyRows": True}}
+
+
+def col_metric(op, field, label):
+    return {"label": label, "customLabel": True, "dataType": "number", "operationType": op,
+            "sourceField": field, "isBucketed": False, "scale": "ratio", "params": {}}
+
+
+def col_terms(field, label, order_by, size=10, dtype="string"):
+    return {"label": label, "customLabel": True, "dataType": dtype, "operationType": "terms",
+            "sourceField": field, "isBucketed": True, "scale": "ordinal",
+            "params": {"size": size, "orderBy": {"type": "column", "columnId": order_by},
+                       "orderDirection": "desc", "otherBucket": False, "missingBucket": False}}
+
+
+def lens(i, title, dv, vis_type, columns, order, visualization):
+    layer = "layer1"
+    return {"id": i, "type": "lens", "managed": False, "coreMigrationVersion": "8.8.0",
+            "typeMigrationVersion": "8.9.0",
+            "attributes": {
+                "title": title, "description": "", "visualizationType": vis_type,
+                "state": {
+                    "datasourceStates": {"formBased": {"layers": {layer: {
+                        "columns": columns, "columnOrder": order, "incompleteColumns": {}}}}},
+                    "visualization": visualization,
+                    "query": {"query": "", "language": "kuery"}, "filters": [],
+                    "adHocDataViews": {}, "internalReferences": []}},
+            "references": [{"type": "index-pattern", "id": dv,
+                            "name": "indexpattern-datasource-layer-" + layer}]}
+
+
+def xy(series, split=True):
+    layer = {"layerId": "layer1", "layerType": "data", "seriesType": series,
+             "xAccessor": "x", "accessors": ["y"]}
+    if split:
+        layer["splitAccessor"] = "s"
+    return {"legend": {"isVisible": True, "position": "right"}, "valueLabels": "hide",
+            "preferredSeriesType": series, "layers": [layer]}
+
+
+def table(cols):
+    return {"layerId": "layer1", "layerType": "data",
+            "columns": [{"columnId": c} for c in cols]}
+
+
+objects = [data_view(*d) for d in DATA_VIEWS]
+
+objects.append(lens("s4f-lens-protocol-bytes", "Bytes per protocol over time", "s4f-dv-protocols",
+                    "lnsXY",
+                    {"x": col_date("@timestamp"), "y": col_metric("sum", "bytes", "Bytes"),
+                     "s": col_terms("protocol", "Protocol", "y", 5)},
+                    ["s", "x", "y"], xy("area_stacked")))
+objects.append(lens("s4f-lens-protocol-flows", "Flows per protocol over time", "s4f-dv-protocols",
+                    "lnsXY",
+                    {"x": col_date("@timestamp"), "y": col_metric("sum", "flows", "Flows"),
+                     "s": col_terms("protocol", "Protocol", "y", 5)},
+                    ["s", "x", "y"], xy("line")))
+objects.append(lens("s4f-lens-scans-time", "Port scans over time", "s4f-dv-portscans", "lnsXY",
+                    {"x": col_date("@timestamp"), "y": col_metric("sum", "flows_increment",
+                                                                  "Scan flows"),
+                     "s": col_terms("@type", "Scan kind", "y", 2)},
+                    ["s", "x", "y"], xy("bar_stacked")))
+objects.append(lens("s4f-lens-scanners", "Top scanners", "s4f-dv-portscans", "lnsDatatable",
+                    {"a": col_terms("src_ip", "Source", "b", 20, "ip"),
+                     "b": col_metric("max", "targets_total", "Targets"),
+                     "c": col_metric("sum", "flows_increment", "Flows"),
+                     "d": col_metric("max", "duration_in_milliseconds", "Duration (ms)")},
+                    ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
+objects.append(lens("s4f-lens-top-hosts", "Top hosts by bytes sent", "s4f-dv-hosts",
+                    "lnsDatatable",
+                    {"a": col_terms("host", "Host", "b", 20, "ip"),
+                     "b": col_metric("sum", "bytes_out", "Bytes out"),
+                     "c": col_metric("sum", "bytes_in", "Bytes in"),
+                     "d": col_metric("sum", "flows_out", "Flows out"),
+                     "e": col_metric("max", "peers_distinct", "Peers"),
+                     "f": col_metric("max", "dst_ports_distinct", "Ports")},
+                    ["a", "b", "c", "d", "e", "f"], table(["a", "b", "c", "d", "e", "f"])))
+
+panels = [("s4f-lens-protocol-bytes", 0, 0, 24, 15), ("s4f-lens-protocol-flows", 24, 0, 24, 15),
+          ("s4f-lens-scans-time", 0, 15, 24, 15), ("s4f-lens-scanners", 24, 15, 24, 15),
+          ("s4f-lens-top-hosts", 0, 30, 48, 18)]
+panels_json, refs = [], []
+for n, (ref, x, y, w, h) in enumerate(panels, 1):
+    pid = "p%d" % n
+    panels_json.append({"type": "lens", "panelIndex": pid, "embeddableConfig": {},
+                        "gridData": {"x": x, "y": y, "w": w, "h": h, "i": pid},
+                        "panelRefName": "panel_" + pid})
+    refs.append({"name": "%s:panel_%s" % (pid, pid), "type": "lens", "id": ref})
+objects.append({
+    "id": "s4f-dashboard-overview", "type": "dashboard", "managed": False,
+    "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.9.0",
+    "attributes": {
+        "title": "Stream4Flow overview",
+        "description": "Protocol statistics over time, port scans and top hosts",
+        "panelsJSON": json.dumps(panels_json, separators=(",", ":")),
+        "optionsJSON": json.dumps({"useMargins": True, "syncColors": False,
+                                   "hidePanelTitles": False}, separators=(",", ":")),
+        "timeRestore": True, "timeFrom": "now-24h", "timeTo": "now",
+        "refreshInterval": {"pause": False, "value": 60000},
+        "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
+            {"query": {"query": "", "language": "kuery"}, "filter": []},
+            separators=(",", ":"))}},
+    "references": refs})
+
+for o in objects:
+    sys.stdout.write(json.dumps(o, separators=(",", ":"), sort_keys=True) + "\n")
