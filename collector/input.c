@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define DGRAM_MAX 65536
-#define TCP_READ 65536
+#define TCP_READ  65536
 
 struct tcp_conn {
     int fd;
@@ -154,12 +154,12 @@ struct collector_inputs *collector_inputs_new(const struct collector_conf *conf,
         m, "tcp_connections_refused_total",
         "IPFIX/TCP connections refused because tcp_max_connections were open", NULL);
     in->m_tcp_open = s4f_metrics_gauge(m, "tcp_connections", "Open IPFIX/TCP connections", NULL);
-    in->m_tcp_closed_framing = s4f_metrics_counter(
-        m, "tcp_connections_closed_total", "IPFIX/TCP connections closed by us, by reason",
-        "reason=\"framing\"");
-    in->m_tcp_closed_idle = s4f_metrics_counter(
-        m, "tcp_connections_closed_total", "IPFIX/TCP connections closed by us, by reason",
-        "reason=\"idle\"");
+    in->m_tcp_closed_framing =
+        s4f_metrics_counter(m, "tcp_connections_closed_total",
+                            "IPFIX/TCP connections closed by us, by reason", "reason=\"framing\"");
+    in->m_tcp_closed_idle =
+        s4f_metrics_counter(m, "tcp_connections_closed_total",
+                            "IPFIX/TCP connections closed by us, by reason", "reason=\"idle\"");
 
     in->ep = epoll_create1(EPOLL_CLOEXEC);
     if (in->ep < 0) {
@@ -279,7 +279,8 @@ static void accept_tcp(struct collector_inputs *in, int64_t now)
         for (slot = 0; slot < in->max_conns; slot++)
             if (in->conns[slot].fd < 0)
                 break;
-        struct s4f_ipfix_stream *st = slot < in->max_conns ? s4f_ipfix_stream_new(in->dec, &peer) : NULL;
+        struct s4f_ipfix_stream *st =
+            slot < in->max_conns ? s4f_ipfix_stream_new(in->dec, &peer) : NULL;
         if (!st || ep_add(in->ep, fd, TAG_CONN + slot) != 0) {
             s4f_ipfix_stream_free(st);
             close(fd);

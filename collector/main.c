@@ -85,8 +85,8 @@ void collector_out_record(void *ctx, const struct s4f_flow_out *rec)
         keylen = strlen(rec->exporter_text);
     }
     s4f_metric_inc(out->m_records);
-    switch (s4f_kafka_produce(out->producer, out->topic, key, keylen, rec->json, rec->json_len,
-                              NULL)) {
+    switch (
+        s4f_kafka_produce(out->producer, out->topic, key, keylen, rec->json, rec->json_len, NULL)) {
     case S4F_OK:
         break;
     case S4F_RETRY:

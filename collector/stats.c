@@ -10,9 +10,9 @@ struct collector_stats {
     struct s4f_metrics *m;
     struct s4f_metric *datagrams[S4F_PROTO__COUNT], *flows[S4F_PROTO__COUNT];
     struct s4f_metric *errors[S4F_DR__COUNT];
-    struct s4f_metric *rejected, *options, *tpl_added, *tpl_withdrawn, *tpl_expired,
-        *tpl_evicted, *exp_evicted, *seq_lost, *seq_resets, *sampling_updates, *kernel_drops,
-        *truncated, *exporters;
+    struct s4f_metric *rejected, *options, *tpl_added, *tpl_withdrawn, *tpl_expired, *tpl_evicted,
+        *exp_evicted, *seq_lost, *seq_resets, *sampling_updates, *kernel_drops, *truncated,
+        *exporters;
 };
 
 struct collector_stats *collector_stats_new(struct s4f_metrics *m)
@@ -26,7 +26,8 @@ struct collector_stats *collector_stats_new(struct s4f_metrics *m)
         s4f_metrics_labels(l, sizeof(l), "version", s4f_proto_name(p), NULL);
         st->datagrams[p] = s4f_metrics_counter(
             m, "datagrams_total", "Datagrams (UDP) or messages (TCP) received, by protocol", l);
-        st->flows[p] = s4f_metrics_counter(m, "flows_total", "Flow records decoded, by protocol", l);
+        st->flows[p] =
+            s4f_metrics_counter(m, "flows_total", "Flow records decoded, by protocol", l);
     }
     for (int r = 0; r < S4F_DR__COUNT; r++) {
         s4f_metrics_labels(l, sizeof(l), "reason", s4f_decode_reason_name(r), NULL);
@@ -42,8 +43,8 @@ struct collector_stats *collector_stats_new(struct s4f_metrics *m)
         s4f_metrics_counter(m, "templates_withdrawn_total", "Templates withdrawn", NULL);
     st->tpl_expired = s4f_metrics_counter(m, "templates_expired_total",
                                           "Templates dropped after their lifetime", NULL);
-    st->tpl_evicted = s4f_metrics_counter(
-        m, "templates_evicted_total", "Templates evicted by max_templates_per_exporter", NULL);
+    st->tpl_evicted = s4f_metrics_counter(m, "templates_evicted_total",
+                                          "Templates evicted by max_templates_per_exporter", NULL);
     st->exp_evicted = s4f_metrics_counter(m, "exporters_evicted_total",
                                           "Exporters evicted by max_exporters", NULL);
     st->seq_lost = s4f_metrics_counter(

@@ -18,11 +18,10 @@ struct errs {
     int count;
 };
 
-static void err_add(struct errs *e, const char *file, size_t line, size_t col, const char *fmt,
-                    ...) __attribute__((format(printf, 5, 6)));
+static void err_add(struct errs *e, const char *file, size_t line, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static void err_add(struct errs *e, const char *file, size_t line, size_t col, const char *fmt,
-                    ...)
+static void err_add(struct errs *e, const char *file, size_t line, size_t col, const char *fmt, ...)
 {
     size_t used;
     e->count++;
@@ -170,8 +169,8 @@ static int attach(struct frame *stack, int depth, struct s4f_node *n, struct s4f
     return 0;
 }
 
-struct s4f_conf_doc *s4f_conf_load_string(const char *text, size_t len, const char *name,
-                                          char *err, size_t errlen)
+struct s4f_conf_doc *s4f_conf_load_string(const char *text, size_t len, const char *name, char *err,
+                                          size_t errlen)
 {
     struct errs e = {err, errlen, 0};
     yaml_parser_t parser;
@@ -212,7 +211,7 @@ struct s4f_conf_doc *s4f_conf_load_string(const char *text, size_t len, const ch
                 yaml_event_delete(&ev);
                 goto fail;
             }
-            n = node_new(type == YAML_SCALAR_EVENT          ? S4F_NODE_SCALAR
+            n = node_new(type == YAML_SCALAR_EVENT           ? S4F_NODE_SCALAR
                          : type == YAML_SEQUENCE_START_EVENT ? S4F_NODE_SEQ
                                                              : S4F_NODE_MAP,
                          &mark);
@@ -413,8 +412,8 @@ int s4f_parse_duration_ms(const char *s, int64_t *out)
     static const struct {
         const char *unit;
         double ms;
-    } units[] = {{"", 1000},    {"ms", 1},     {"s", 1000},  {"sec", 1000}, {"m", 60000},
-                 {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
+    } units[] = {{"", 1000},   {"ms", 1},      {"s", 1000},    {"sec", 1000},
+                 {"m", 60000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
     double v;
     const char *u;
     if (parse_number(s, &v, &u) != 0 || v < 0)
@@ -785,9 +784,8 @@ int s4f_conf_check_keys(const struct s4f_conf_doc *doc, const struct s4f_node *m
     return e.count ? -1 : 0;
 }
 
-int s4f_conf_apply(const struct s4f_conf_doc *doc, const struct s4f_node *section,
-                   const char *path, const struct s4f_opt *table, void *target, char *err,
-                   size_t errlen)
+int s4f_conf_apply(const struct s4f_conf_doc *doc, const struct s4f_node *section, const char *path,
+                   const struct s4f_opt *table, void *target, char *err, size_t errlen)
 {
     struct errs e = {err, errlen, 0};
     const char *file = doc ? doc->file : "defaults";

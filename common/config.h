@@ -27,7 +27,8 @@ enum s4f_opt_type {
     S4F_OPT_DOUBLE,   /* double, bounds inclusive */
     S4F_OPT_STRING,   /* char * (NULL when unset and no default) */
     S4F_OPT_ENUM,     /* int: index into choices */
-    S4F_OPT_DURATION, /* int64_t milliseconds; "250ms", "10s", "5m", "2h", "1d"; a bare number is s */
+    S4F_OPT_DURATION, /* int64_t milliseconds; "250ms", "10s", "5m", "2h", "1d"; a bare number is s
+                       */
     S4F_OPT_SIZE,     /* int64_t bytes; "512", "64k", "16M", "1G" (powers of 1024) */
     S4F_OPT_LIST,     /* struct s4f_strlist: a sequence of scalars, or one scalar */
     S4F_OPT_MAP,      /* struct s4f_kvlist: a mapping of scalars (pass-through, e.g. librdkafka) */
@@ -74,7 +75,7 @@ struct s4f_node {
 };
 
 struct s4f_conf_doc {
-    char *file; /* name used in messages */
+    char *file;            /* name used in messages */
     struct s4f_node *root; /* a MAP; an empty file gives an empty MAP */
 };
 
@@ -85,8 +86,8 @@ struct s4f_conf_doc {
 
 /* Parses a file or a string. Returns NULL and fills err ("file:line:col: message") on failure. */
 struct s4f_conf_doc *s4f_conf_load(const char *path, char *err, size_t errlen);
-struct s4f_conf_doc *s4f_conf_load_string(const char *text, size_t len, const char *name,
-                                          char *err, size_t errlen);
+struct s4f_conf_doc *s4f_conf_load_string(const char *text, size_t len, const char *name, char *err,
+                                          size_t errlen);
 void s4f_conf_doc_free(struct s4f_conf_doc *doc);
 
 /* Value of key in a MAP node; NULL if absent or node is not a MAP. */
@@ -95,9 +96,8 @@ const struct s4f_node *s4f_node_get(const struct s4f_node *map, const char *key)
 /* Fills target from section (a MAP node; NULL applies the defaults only). path is the dotted
  * prefix used in messages ("collector"). Returns 0, or -1 with every error appended to err,
  * one per line. target must be zeroed or released before. */
-int s4f_conf_apply(const struct s4f_conf_doc *doc, const struct s4f_node *section,
-                   const char *path, const struct s4f_opt *table, void *target, char *err,
-                   size_t errlen);
+int s4f_conf_apply(const struct s4f_conf_doc *doc, const struct s4f_node *section, const char *path,
+                   const struct s4f_opt *table, void *target, char *err, size_t errlen);
 void s4f_conf_release(const struct s4f_opt *table, void *target);
 
 /* Checks that every key of map is one of allowed (NULL-terminated). Returns 0 or -1 (err). */

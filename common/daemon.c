@@ -107,8 +107,9 @@ static void usage(const struct s4f_daemon *d, FILE *out)
         fputc('\n', out);
         s4f_conf_print_help(out, "elasticsearch", s4f_es_opts);
     }
-    fprintf(out, "\nThe shared 'kafka:' section passes librdkafka properties through untouched;\n"
-                 "a 'kafka:' map inside the '%s:' section overrides them for this daemon.\n",
+    fprintf(out,
+            "\nThe shared 'kafka:' section passes librdkafka properties through untouched;\n"
+            "a 'kafka:' map inside the '%s:' section overrides them for this daemon.\n",
             d->name);
     if (d->print_extra_help)
         d->print_extra_help(out);
@@ -143,7 +144,8 @@ static char *err_tail(char *err, size_t cap, size_t *left)
 static int is_opt(const char *a, const char *s, const char *l)
 {
     size_t ll = strlen(l);
-    return (s && strcmp(a, s) == 0) || strcmp(a, l) == 0 || (strncmp(a, l, ll) == 0 && a[ll] == '=');
+    return (s && strcmp(a, s) == 0) || strcmp(a, l) == 0 ||
+           (strncmp(a, l, ll) == 0 && a[ll] == '=');
 }
 
 int s4f_daemon_init(struct s4f_daemon *d, int argc, char **argv)

@@ -38,8 +38,8 @@ static const struct s4f_opt table[] = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[1024];
-    struct s4f_conf_doc *doc = s4f_conf_load_string((const char *)data, size, "fuzz.yml", err,
-                                                    sizeof(err));
+    struct s4f_conf_doc *doc =
+        s4f_conf_load_string((const char *)data, size, "fuzz.yml", err, sizeof(err));
     if (!doc)
         return 0;
     static const char *const sections[] = {"sec", "kafka", NULL};

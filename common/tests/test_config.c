@@ -46,8 +46,8 @@ static int apply_text(const char *text, struct demo *d, char *err, size_t errlen
     if (!doc)
         return -2;
     memset(d, 0, sizeof(*d));
-    int rc = s4f_conf_apply(doc, s4f_node_get(doc->root, "demo"), "demo", demo_opts, d, err,
-                            errlen);
+    int rc =
+        s4f_conf_apply(doc, s4f_node_get(doc->root, "demo"), "demo", demo_opts, d, err, errlen);
     s4f_conf_release(demo_opts, d);
     s4f_conf_doc_free(doc);
     return rc;
@@ -92,10 +92,9 @@ static void test_valid(void **state)
     struct s4f_conf_doc *doc = s4f_conf_load_string(text, strlen(text), "t.yml", err, sizeof(err));
     assert_non_null(doc);
     struct demo d = {0};
-    assert_int_equal(
-        s4f_conf_apply(doc, s4f_node_get(doc->root, "demo"), "demo", demo_opts, &d, err,
-                       sizeof(err)),
-        0);
+    assert_int_equal(s4f_conf_apply(doc, s4f_node_get(doc->root, "demo"), "demo", demo_opts, &d,
+                                    err, sizeof(err)),
+                     0);
     assert_true(d.flag);
     assert_int_equal(d.count, 42);
     assert_true(d.ratio == 0.25);
@@ -154,8 +153,7 @@ static void test_out_of_bounds(void **state)
     assert_int_equal(apply_text("demo:\n  ratio: 1.5\n", &d, err, sizeof(err)), -1);
     assert_int_equal(apply_text("demo:\n  wait: 2h\n", &d, err, sizeof(err)), -1);
     assert_int_equal(apply_text("demo:\n  buffer: 2G\n", &d, err, sizeof(err)), -1);
-    assert_int_equal(apply_text("demo:\n  count: 99999999999999999999999\n", &d, err,
-                                sizeof(err)),
+    assert_int_equal(apply_text("demo:\n  count: 99999999999999999999999\n", &d, err, sizeof(err)),
                      -1);
 }
 
@@ -184,18 +182,18 @@ static void test_hostile_yaml(void **state)
     (void)state;
     char err[512];
     static const char *const bad[] = {
-        "a: &x [1, 2]\nb: *x\n",         /* alias */
-        "a: 1\na: 2\n",                  /* duplicate key */
-        "[1, 2]\n",                      /* not a mapping */
-        "just a scalar\n",               /* not a mapping */
-        "a: [\n",                        /* syntax */
-        "? [a]\n: 1\n",                  /* complex key */
-        "a: 1\n---\nb: 2\n",             /* two documents */
-        "a: \"\\0\"\n",                  /* NUL in a value */
+        "a: &x [1, 2]\nb: *x\n", /* alias */
+        "a: 1\na: 2\n",          /* duplicate key */
+        "[1, 2]\n",              /* not a mapping */
+        "just a scalar\n",       /* not a mapping */
+        "a: [\n",                /* syntax */
+        "? [a]\n: 1\n",          /* complex key */
+        "a: 1\n---\nb: 2\n",     /* two documents */
+        "a: \"\\0\"\n",          /* NUL in a value */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct s4f_conf_doc *doc = s4f_conf_load_string(bad[i], strlen(bad[i]), "h.yml", err,
-                                                        sizeof(err));
+        struct s4f_conf_doc *doc =
+            s4f_conf_load_string(bad[i], strlen(bad[i]), "h.yml", err, sizeof(err));
         if (doc)
             fprintf(stderr, "accepted: %s\n", bad[i]);
         assert_null(doc);

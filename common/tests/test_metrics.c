@@ -21,9 +21,9 @@ static void test_render(void **state)
     (void)state;
     struct s4f_metrics *m = s4f_metrics_new("s4f_test", 0);
     char labels[128];
-    struct s4f_metric *c = s4f_metrics_counter(m, "datagrams_total", "Datagrams received",
-                                               s4f_metrics_labels(labels, sizeof(labels), "version",
-                                                                  "9", NULL));
+    struct s4f_metric *c =
+        s4f_metrics_counter(m, "datagrams_total", "Datagrams received",
+                            s4f_metrics_labels(labels, sizeof(labels), "version", "9", NULL));
     s4f_metric_add(c, 41);
     s4f_metric_inc(c);
     /* The same name and labels return the same series. */
@@ -68,8 +68,9 @@ static void test_series_cap(void **state)
     for (int i = 0; i < 100; i++) {
         char ip[32];
         snprintf(ip, sizeof(ip), "10.0.0.%d", i);
-        struct s4f_metric *c = s4f_metrics_counter(
-            m, "per_exporter_total", "x", s4f_metrics_labels(labels, sizeof(labels), "exporter", ip, NULL));
+        struct s4f_metric *c =
+            s4f_metrics_counter(m, "per_exporter_total", "x",
+                                s4f_metrics_labels(labels, sizeof(labels), "exporter", ip, NULL));
         assert_non_null(c);
         s4f_metric_inc(c);
     }
@@ -157,8 +158,8 @@ static void test_hostport(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_render),      cmocka_unit_test(test_label_escaping),
-        cmocka_unit_test(test_series_cap),  cmocka_unit_test(test_http),
+        cmocka_unit_test(test_render),     cmocka_unit_test(test_label_escaping),
+        cmocka_unit_test(test_series_cap), cmocka_unit_test(test_http),
         cmocka_unit_test(test_hostport),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

@@ -48,7 +48,8 @@ static int wait_admin(rd_kafka_queue_t *q, int create)
                : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
     if (n == 1) {
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[0]);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || (create && e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR ||
+            (create && e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
             rc = 0;
         else
             fprintf(stderr, "%s\n", rd_kafka_topic_result_error_string(tr[0]));
@@ -175,8 +176,8 @@ static int cmd_produce(const char *topic)
             line[--len] = '\0';
         char *tab = strchr(line, '\t');
         const char *payload = tab ? tab + 1 : line;
-        if (s4f_kafka_produce(p, topic, tab ? line : NULL, tab ? (size_t)(tab - line) : 0,
-                              payload, strlen(payload), NULL) != S4F_OK)
+        if (s4f_kafka_produce(p, topic, tab ? line : NULL, tab ? (size_t)(tab - line) : 0, payload,
+                              strlen(payload), NULL) != S4F_OK)
             break;
         s4f_kafka_producer_poll(p, 0);
         n++;
@@ -202,7 +203,8 @@ int main(int argc, char **argv)
         return cmd_consume(argv[2], argc - 3, argv + 3);
     if (argc >= 3 && strcmp(argv[1], "produce") == 0)
         return cmd_produce(argv[2]);
-    fprintf(stderr, "usage: s4f-testkafka create TOPIC PARTITIONS | delete TOPIC | "
-                    "consume TOPIC [--idle MS] [--max N] [--timeout MS] [--keys] | produce TOPIC\n");
+    fprintf(stderr,
+            "usage: s4f-testkafka create TOPIC PARTITIONS | delete TOPIC | "
+            "consume TOPIC [--idle MS] [--max N] [--timeout MS] [--keys] | produce TOPIC\n");
     return 2;
 }
