@@ -201,9 +201,9 @@ int s4f_daemon_init(struct s4f_daemon *d, int argc, char **argv)
             }
             return 1;
         } else if (strcmp(a, "--config-example") == 0) {
+            /* The daemon's own section only: the shared sections are written once by
+             * provisioning/gen_config.py for the whole file. */
             s4f_conf_print_yaml(stdout, d->name, d->opts, 0);
-            if (d->uses_es)
-                s4f_conf_print_yaml(stdout, "elasticsearch", s4f_es_opts, 0);
             return 1;
         } else {
             fprintf(stderr, "s4f-%s: unknown argument '%s' (try --help)\n", d->name, a);
