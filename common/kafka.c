@@ -12,25 +12,40 @@
 /* Producer defaults chosen for at-least-once delivery without duplicates from retries
  * (idempotence), small batches for latency and a bounded queue; all overridable. */
 static const char *const producer_defaults[] = {
-    "enable.idempotence",           "true",   /* retries never duplicate or reorder */
-    "acks",                         "all",    /* required by idempotence */
-    "linger.ms",                    "5",      /* milliseconds of batching: latency first */
-    "compression.codec",            "lz4",    /* cheap on CPU, 3-5x on flow JSON */
-    "queue.buffering.max.messages", "500000", /* bounded queue: back-pressure, not OOM */
-    "queue.buffering.max.kbytes",   "262144", /* 256 MiB */
-    "batch.num.messages",           "10000",
-    "message.timeout.ms",           "300000", /* a broker may be away 5 min before a drop */
+    "enable.idempotence",
+    "true", /* retries never duplicate or reorder */
+    "acks",
+    "all", /* required by idempotence */
+    "linger.ms",
+    "5", /* milliseconds of batching: latency first */
+    "compression.codec",
+    "lz4", /* cheap on CPU, 3-5x on flow JSON */
+    "queue.buffering.max.messages",
+    "500000", /* bounded queue: back-pressure, not OOM */
+    "queue.buffering.max.kbytes",
+    "262144", /* 256 MiB */
+    "batch.num.messages",
+    "10000",
+    "message.timeout.ms",
+    "300000", /* a broker may be away 5 min before a drop */
     NULL,
 };
 
 static const char *const consumer_defaults[] = {
-    "enable.auto.commit",       "false", /* we commit after our outputs are delivered */
-    "enable.auto.offset.store", "false",
-    "auto.offset.reset",        "earliest",
-    "enable.partition.eof",     "false",
-    "fetch.wait.max.ms",        "100",
-    "session.timeout.ms",       "10000", /* a killed worker's partitions move within 10 s */
-    "heartbeat.interval.ms",    "1000",
+    "enable.auto.commit",
+    "false", /* we commit after our outputs are delivered */
+    "enable.auto.offset.store",
+    "false",
+    "auto.offset.reset",
+    "earliest",
+    "enable.partition.eof",
+    "false",
+    "fetch.wait.max.ms",
+    "100",
+    "session.timeout.ms",
+    "10000", /* a killed worker's partitions move within 10 s */
+    "heartbeat.interval.ms",
+    "1000",
     NULL,
 };
 
@@ -165,14 +180,14 @@ struct s4f_kafka_producer *s4f_kafka_producer_new(const struct s4f_kafka_produce
         p->m_failed = s4f_metrics_counter(
             m, "kafka_delivery_failed_total",
             "Messages whose delivery failed for good after retries (lost)", NULL);
-        p->m_queue_full = s4f_metrics_counter(
-            m, "kafka_queue_full_total", "Produce attempts refused because the queue was full",
-            NULL);
+        p->m_queue_full =
+            s4f_metrics_counter(m, "kafka_queue_full_total",
+                                "Produce attempts refused because the queue was full", NULL);
         p->m_rejected = s4f_metrics_counter(m, "kafka_rejected_total",
                                             "Messages refused by the producer for good", NULL);
         s4f_metrics_gauge_fn(m, "kafka_outq_messages",
-                             "Messages queued in the producer, not yet acknowledged", NULL,
-                             outq_fn, p);
+                             "Messages queued in the producer, not yet acknowledged", NULL, outq_fn,
+                             p);
     }
     return p;
 }
@@ -199,8 +214,7 @@ static rd_kafka_topic_t *topic_get(struct s4f_kafka_producer *p, const char *nam
 }
 
 enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topic, const void *key,
-                                  size_t keylen, const void *payload, size_t len,
-                                  void *msg_opaque)
+                                  size_t keylen, const void *payload, size_t len, void *msg_opaque)
 {
     rd_kafka_topic_t *rkt = topic_get(p, topic);
     if (!rkt) {
@@ -289,6 +303,7 @@ void s4f_kafka_producer_free(struct s4f_kafka_producer *p)
 
 struct s4f_kafka_consumer {
     rd_kafka_t *rk;
+    rd_kafka_queue_t *queue; /* for poll_batch(); created at its first call */
     struct s4f_kafka_consumer_opts opts;
     struct s4f_metrics *metrics;
     struct s4f_metric *m_consumed, *m_errors, *m_rebalances, *m_commits_failed;
@@ -356,8 +371,8 @@ struct s4f_kafka_consumer *s4f_kafka_consumer_new(const struct s4f_kafka_consume
             s4f_metrics_counter(m, "kafka_consumer_errors_total", "Kafka consumer errors", NULL);
         c->m_rebalances = s4f_metrics_counter(m, "kafka_rebalances_total",
                                               "Partition assignments and revocations", NULL);
-        c->m_commits_failed = s4f_metrics_counter(m, "kafka_commit_failed_total",
-                                                  "Offset commits that failed", NULL);
+        c->m_commits_failed =
+            s4f_metrics_counter(m, "kafka_commit_failed_total", "Offset commits that failed", NULL);
     }
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
     if (!c->rk) {
@@ -407,6 +422,77 @@ rd_kafka_message_t *s4f_kafka_consumer_poll(struct s4f_kafka_consumer *c, int ti
     return msg;
 }
 
+size_t s4f_kafka_consumer_poll_batch(struct s4f_kafka_consumer *c, int timeout_ms,
+                                     rd_kafka_message_t **msgs, size_t max)
+{
+    if (!c->queue) {
+        c->queue = rd_kafka_queue_get_consumer(c->rk);
+        if (!c->queue)
+            return 0;
+    }
+    ssize_t n = rd_kafka_consume_batch_queue(c->queue, timeout_ms, msgs, max);
+    if (n <= 0)
+        return 0;
+    size_t good = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                s4f_metric_inc(c->m_errors);
+                s4f_error_rl("kafka consume: %s", rd_kafka_message_errstr(m));
+            }
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        msgs[good++] = m;
+    }
+    s4f_metric_add(c->m_consumed, good);
+    return good;
+}
+
+int s4f_kafka_offset_set_metadata(rd_kafka_topic_partition_t *t, const char *metadata)
+{
+    size_t len = strlen(metadata);
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, metadata, len);
+    /* librdkafka frees it with the list (rd_free is free). */
+    free(t->metadata);
+    t->metadata = copy;
+    t->metadata_size = len;
+    return 0;
+}
+
+enum s4f_status s4f_kafka_consumer_committed(struct s4f_kafka_consumer *c, const char *topic,
+                                             int32_t partition, int64_t *offset, char *meta,
+                                             size_t metalen, int timeout_ms)
+{
+    enum s4f_status st = S4F_OK;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_add(l, topic, partition);
+    *offset = RD_KAFKA_OFFSET_INVALID;
+    if (metalen)
+        meta[0] = '\0';
+    rd_kafka_resp_err_t e = rd_kafka_committed(c->rk, l, timeout_ms);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e = t->err;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        s4f_warn_rl("kafka: cannot read the committed offset of %s [%d]: %s", topic, (int)partition,
+                    rd_kafka_err2str(e));
+        st = S4F_RETRY;
+        goto out;
+    }
+    *offset = t->offset;
+    if (t->metadata && t->metadata_size < metalen) {
+        memcpy(meta, t->metadata, t->metadata_size);
+        meta[t->metadata_size] = '\0';
+    }
+out:
+    rd_kafka_topic_partition_list_destroy(l);
+    return st;
+}
+
 enum s4f_status s4f_kafka_consumer_commit(struct s4f_kafka_consumer *c,
                                           const rd_kafka_topic_partition_list_t *offsets)
 {
@@ -427,8 +513,8 @@ int64_t s4f_kafka_consumer_lag(struct s4f_kafka_consumer *c)
     rd_kafka_position(c->rk, parts);
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic,
-                                           parts->elems[i].partition, &lo, &hi) != 0 ||
+        if (rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic, parts->elems[i].partition,
+                                           &lo, &hi) != 0 ||
             hi < 0)
             continue;
         int64_t pos = parts->elems[i].offset >= 0 ? parts->elems[i].offset : lo;
@@ -456,6 +542,9 @@ void s4f_kafka_consumer_free(struct s4f_kafka_consumer *c)
         return;
     if (c->metrics)
         s4f_metrics_remove_fn(c->metrics, c);
+    /* A queue reference left behind makes rd_kafka_destroy() wait for ever. */
+    if (c->queue)
+        rd_kafka_queue_destroy(c->queue);
     rd_kafka_destroy(c->rk);
     free(c);
 }

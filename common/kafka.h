@@ -42,8 +42,7 @@ struct s4f_kafka_producer *s4f_kafka_producer_new(const struct s4f_kafka_produce
 /* Copies key and payload. S4F_OK: queued. S4F_RETRY: queue still full after the wait bound.
  * S4F_ERR: rejected for good (message too large, unknown topic...), counted, logged. */
 enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topic, const void *key,
-                                  size_t keylen, const void *payload, size_t len,
-                                  void *msg_opaque);
+                                  size_t keylen, const void *payload, size_t len, void *msg_opaque);
 /* Serves delivery reports; returns how many were served. */
 int s4f_kafka_producer_poll(struct s4f_kafka_producer *p, int timeout_ms);
 /* Waits up to timeout_ms for every queued message; returns the number still queued (0: all). */
@@ -55,11 +54,11 @@ rd_kafka_t *s4f_kafka_producer_handle(struct s4f_kafka_producer *p);
 
 /* Totals since creation (also exported as metrics). */
 struct s4f_kafka_producer_stats {
-    uint64_t produced;       /* accepted by produce() */
-    uint64_t delivered;      /* acknowledged by the broker */
-    uint64_t failed;         /* delivery failed for good (after librdkafka's retries) */
-    uint64_t queue_full;     /* produce() returned S4F_RETRY */
-    uint64_t rejected;       /* produce() returned S4F_ERR */
+    uint64_t produced;   /* accepted by produce() */
+    uint64_t delivered;  /* acknowledged by the broker */
+    uint64_t failed;     /* delivery failed for good (after librdkafka's retries) */
+    uint64_t queue_full; /* produce() returned S4F_RETRY */
+    uint64_t rejected;   /* produce() returned S4F_ERR */
 };
 void s4f_kafka_producer_stats(struct s4f_kafka_producer *p, struct s4f_kafka_producer_stats *st);
 
@@ -81,6 +80,23 @@ struct s4f_kafka_consumer *s4f_kafka_consumer_new(const struct s4f_kafka_consume
 /* Returns the next message (free it with rd_kafka_message_destroy) or NULL on timeout. Errors
  * carried by messages (partition EOF, transport errors) are counted and logged, not returned. */
 rd_kafka_message_t *s4f_kafka_consumer_poll(struct s4f_kafka_consumer *c, int timeout_ms);
+/* Up to max messages in one call, waiting at most timeout_ms for the first. Returns how many
+ * were stored in msgs (0 on timeout); the caller destroys each with rd_kafka_message_destroy.
+ * Like poll(), messages carrying errors are counted, logged and destroyed, never returned, and
+ * kafka_consumed_total counts the good ones. Rebalance callbacks may run inside. The consumer
+ * queue it reads is created at the first call and freed by s4f_kafka_consumer_free(). */
+size_t s4f_kafka_consumer_poll_batch(struct s4f_kafka_consumer *c, int timeout_ms,
+                                     rd_kafka_message_t **msgs, size_t max);
+/* Sets the commit metadata of one element of an offsets list (copied; replaces any). Kafka
+ * stores it with the offset; read it back with s4f_kafka_consumer_committed(). 0 or -1. */
+int s4f_kafka_offset_set_metadata(rd_kafka_topic_partition_t *t, const char *metadata);
+/* The committed offset of topic/partition for this consumer's group (-1 when none: *offset is
+ * then RD_KAFKA_OFFSET_INVALID) and its metadata, copied into meta (terminated; "" when none
+ * or when it does not fit in metalen). Blocks up to timeout_ms. S4F_OK or S4F_RETRY (broker
+ * unreachable, logged). */
+enum s4f_status s4f_kafka_consumer_committed(struct s4f_kafka_consumer *c, const char *topic,
+                                             int32_t partition, int64_t *offset, char *meta,
+                                             size_t metalen, int timeout_ms);
 /* Commits the given offsets (the next offset to read, per partition) synchronously. */
 enum s4f_status s4f_kafka_consumer_commit(struct s4f_kafka_consumer *c,
                                           const rd_kafka_topic_partition_list_t *offsets);
