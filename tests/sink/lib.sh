@@ -10,7 +10,8 @@ ES=${S4F_ES_URL:-http://127.0.0.1:9200}
 SRC=${S4F_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${S4F_BUILD_DIR:-$SRC/build}
 SINK_BIN=${S4F_SINK_BIN:-$BUILD/sink/s4f-sink}
-ADMIN=${S4F_KAFKA_ADMIN:-$BUILD/tests/sink/s4f-test-kafka-admin}
+# The shared test client (tests/tools/testkafka.c) creates and deletes topics.
+ADMIN=${S4F_KAFKA_ADMIN:-$BUILD/tests/tools/s4f-testkafka}
 PY=$SRC/tests/sink/s4ftest.py
 TOPICS_CREATED=()
 SINK_PIDS=()
@@ -41,7 +42,10 @@ t_cleanup() {
 		wait "$pid" 2>/dev/null
 	done
 	for f in "${EXTRA_CLEANUP[@]}"; do eval "$f"; done
-	if ((${#TOPICS_CREATED[@]})); then "$ADMIN" "$KAFKA" delete "${TOPICS_CREATED[@]}" >/dev/null 2>&1; fi
+	local topic
+	for topic in "${TOPICS_CREATED[@]}"; do
+		S4F_KAFKA_BOOTSTRAP=$KAFKA "$ADMIN" delete "$topic" >/dev/null 2>&1 || true
+	done
 	curl -s -m 30 -X DELETE "$ES/$RUN-*?expand_wildcards=all" >/dev/null
 	curl -s -m 30 -X DELETE "$ES/_index_template/$RUN-*" >/dev/null
 	curl -s -m 30 -X DELETE "$ES/_component_template/$RUN-*" >/dev/null
@@ -58,7 +62,7 @@ t_cleanup() {
 }
 
 t_topic() { # NAME PARTITIONS
-	"$ADMIN" "$KAFKA" create "$1" "$2" || t_fail "cannot create topic $1"
+	S4F_KAFKA_BOOTSTRAP=$KAFKA "$ADMIN" create "$1" "$2" || t_fail "cannot create topic $1"
 	TOPICS_CREATED+=("$1")
 }
 
