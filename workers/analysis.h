@@ -14,7 +14,8 @@
  * S4F_ANALYSIS_COMMON_OPTS (window, slide, lateness, idle timeout, time mode, topics, key cap)
  * and its config struct with struct s4f_analysis_common, exactly like a daemon section.
  *
- * Life cycle (all calls on the analysis's single engine thread; an analysis needs no locks):
+ * Life cycle (all calls on the analysis's single engine thread; an analysis needs no locks;
+ * route() is called by the first stage of a repartitioned analysis, on the same thread):
  *
  *   init(conf)                          once, after the configuration is applied; validates
  *                                       what the table cannot and returns the instance
@@ -31,9 +32,10 @@
  *   destroy(inst)                       once, at exit
  *
  * Window state is strictly per (input partition, window): the engine never merges states, so
- * results do not depend on how many processes share the partitions. on_window_close must be
- * a pure function of the window state (it may be called several times) and write every result
- * with s4f_result_begin()/s4f_result_end(); the engine gives each result its common fields
+ * results do not depend on how many processes share the partitions. on_window_close must
+ * write the same documents for the same window state (it may be called several times; with
+ * changed_only it may skip the results that did not change since its last call) and write every
+ * result with s4f_result_begin()/s4f_result_end(); the engine gives each result its common fields
  * and its deterministic id, produces it, and commits input offsets only when every result
  * covering them is acknowledged by Kafka.
  *
@@ -66,6 +68,8 @@ struct s4f_analysis_common {
     char *input_topic; /* NULL: worker.input_topic */
     char *output_topic;
     int64_t max_keys;
+    /* Analyses with route() only (S4F_ANALYSIS_REPARTITION_OPT); NULL or "": no repartition. */
+    char *repartition_topic;
 };
 
 extern const char *const s4f_time_mode_choices[];
@@ -99,6 +103,15 @@ extern const char *const s4f_time_mode_choices[];
     {"max_keys", S4F_OPT_INT, keys_def, 1, 100000000, offsetof(type, common.max_keys),             \
      "Most keys kept per window and partition; past it new keys are refused and counted",         \
      NULL}
+
+/* For analyses with a route() callback: the topic that brings all of a key's flows into one
+ * partition (see docs/worker.md). One topic per worker group_id. */
+#define S4F_ANALYSIS_REPARTITION_OPT(type, topic_def)                                              \
+    {"repartition_topic", S4F_OPT_STRING, topic_def, 0, 0,                                         \
+     offsetof(type, common.repartition_topic),                                                     \
+     "Repartition topic (keyed by host) between the two stages; '' to disable: each input "       \
+     "partition then yields its own row per host (incoming side split, see docs/worker.md)",      \
+     NULL}
 /* clang-format on */
 
 /* What the engine gives an analysis at init. */
@@ -113,6 +126,10 @@ struct s4f_window {
     int64_t start_ms, end_ms;
     int32_t partition;
     bool first_close; /* false when re-emitted (late flows, or after an early idle emit) */
+    /* Every document of the previous emission was delivered: emitting only the results that
+     * changed since (late flows) is enough; the others stand downstream. An analysis may
+     * ignore it and emit everything. */
+    bool changed_only;
 };
 
 struct s4f_jbuf;
@@ -129,6 +146,13 @@ struct s4f_analysis {
     /* NULL: out of memory (the flow is counted, dropped). */
     void *(*window_new)(void *inst, int64_t start_ms, int64_t end_ms, int64_t slide_ms);
     void (*on_flow)(void *inst, void *wstate, const struct s4f_flow *f);
+    /* Optional: for analyses keyed by an address that need both directions of its traffic
+     * (host_stats). Returns which sides of f to route: bit 0 the source, bit 1 the
+     * destination. With common.repartition_topic set, a first stage (rekey.h) writes one
+     * record per routed side to that topic keyed by its address, and on_flow then gets those
+     * records with f->side set to S4F_SIDE_SRC or S4F_SIDE_DST; without it, on_flow gets the
+     * input records (f->side == S4F_SIDE_ANY). Called on the engine thread. */
+    unsigned (*route)(void *inst, const struct s4f_flow *f);
     void (*on_window_close)(void *inst, void *pstate, void *wstate, const struct s4f_window *w,
                             struct s4f_emit *out);
     void (*on_window_final)(void *inst, void *pstate, void *wstate, const struct s4f_window *w,

@@ -2,9 +2,11 @@
 #include "engine.h"
 
 #include "daemon.h"
+#include "dedup.h"
 #include "flow.h"
 #include "kafka.h"
 #include "log.h"
+#include "rekey.h"
 #include "window.h"
 
 #include <inttypes.h>
@@ -15,6 +17,8 @@
 #define BATCH        1024
 #define TICK_MS      100
 #define REVOKE_FLUSH 10000
+/* Commit metadata Kafka accepts by default (offset.metadata.max.bytes 4096), with room. */
+#define META_MAX 4000
 
 struct s4f_engine {
     struct s4f_engine_opts o;
@@ -23,14 +27,20 @@ struct s4f_engine {
     struct s4f_wengine *we;
     struct s4f_kafka_consumer *cons;
     struct s4f_kafka_producer *prod;
-    rd_kafka_queue_t *queue;
     char group[256];
     char labels[160];
     const char *input_topic;
     bool restored[S4F_MAX_PARTITIONS];
     int64_t committed[S4F_MAX_PARTITIONS];
     int64_t committed_h[S4F_MAX_PARTITIONS];
-    struct s4f_metric *m_malformed, *m_commits;
+    /* Repartitioned (the analysis routes and a repartition topic is set): stage one, and per
+     * repartition partition the duplicate filter and the next offset to read. */
+    struct s4f_rekey *rekey;
+    struct s4f_dedup *dedup[S4F_MAX_PARTITIONS];
+    int64_t next[S4F_MAX_PARTITIONS];
+    char rekey_group[280];
+    struct s4f_metric *m_malformed, *m_commits, *m_dups, *m_dedup_full, *m_meta_big;
+    struct s4f_kvlist consumer_kafka; /* worker consumer defaults + the worker's kafka: map */
 };
 
 static enum s4f_status emit_cb(void *ctx, const char *id, const char *doc, size_t len, void *win)
@@ -60,14 +70,32 @@ static void commit(struct s4f_engine *e, const rd_kafka_topic_partition_list_t *
                 continue;
         }
         int64_t h, off = s4f_wengine_safe_offset(e->we, p, &h);
+        char meta[8192], dmeta[8192];
+        dmeta[0] = '\0';
+        if (off >= 0 && e->dedup[p]) {
+            /* Only where the duplicate filter's state is known: the newest snapshot at or
+             * before the safe offset (records in between are in final windows). */
+            s4f_dedup_snapshot(e->dedup[p], e->next[p]);
+            off = s4f_dedup_commit_point(e->dedup[p], off, dmeta, sizeof(dmeta));
+        }
         if (off < 0 || (off == e->committed[p] && h == e->committed_h[p]))
             continue;
         rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_add(l, e->input_topic, p);
         t->offset = off;
-        char meta[64];
-        if (h != INT64_MIN && s4f_wengine_meta_format(h, meta, sizeof(meta)) == 0) {
-            t->metadata = strdup(meta);
-            t->metadata_size = t->metadata ? strlen(meta) : 0;
+        if ((h != INT64_MIN || dmeta[0]) && s4f_wengine_meta_format(h, meta, sizeof(meta)) == 0) {
+            size_t ml = strlen(meta), dl = strlen(dmeta);
+            if (dl && ml + 1 + dl < META_MAX) {
+                meta[ml] = ' ';
+                memcpy(meta + ml + 1, dmeta, dl + 1);
+            } else if (dl) {
+                s4f_metric_inc(e->m_meta_big);
+                s4f_error_rl("%s: partition %d: duplicate filter state (%zu bytes) too large "
+                             "for commit metadata: committed without it (a crash may then "
+                             "count replayed repartition records twice)",
+                             e->o.analysis->name, (int)p, dl);
+            }
+            if (s4f_kafka_offset_set_metadata(t, meta) != 0)
+                s4f_error_rl("%s: out of memory for commit metadata", e->o.analysis->name);
         }
     }
     if (l->cnt > 0 && s4f_kafka_consumer_commit(e->cons, l) == S4F_OK) {
@@ -84,27 +112,45 @@ static void commit(struct s4f_engine *e, const rd_kafka_topic_partition_list_t *
 
 /* Reads the horizon a previous owner of the partition committed, so that windows it already
  * made final are not emitted again (with fewer flows) from the replay. */
-static void restore(struct s4f_engine *e, int32_t p)
+static void restore(struct s4f_engine *e, int32_t p, int64_t first_offset)
 {
     e->restored[p] = true;
     e->committed[p] = -1;
     e->committed_h[p] = INT64_MIN;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, e->input_topic, p);
-    rd_kafka_resp_err_t err = rd_kafka_committed(s4f_kafka_consumer_handle(e->cons), l, 10000);
-    int64_t h;
-    if (err) {
-        s4f_warn("partition %d: cannot read the committed offset: %s", (int)p,
-                 rd_kafka_err2str(err));
-    } else if (l->elems[0].metadata_size &&
-               s4f_wengine_meta_parse(l->elems[0].metadata, l->elems[0].metadata_size, &h) == 0) {
-        s4f_wengine_set_horizon(e->we, p, h);
-        e->committed[p] = l->elems[0].offset;
-        e->committed_h[p] = h;
-        s4f_info("partition %d: resuming at offset %" PRId64 ", windows final up to %" PRId64,
-                 (int)p, l->elems[0].offset, h);
+    char meta[8192];
+    int64_t off, h;
+    const char *dm = "";
+    bool got = s4f_kafka_consumer_committed(e->cons, e->input_topic, p, &off, meta, sizeof(meta),
+                                            10000) == S4F_OK;
+    /* "s4f1 h=<ms>", then for a repartitioned input " d=<duplicate filter state>". */
+    char *sp = got ? strchr(meta, ' ') : NULL;
+    sp = sp ? strchr(sp + 1, ' ') : NULL;
+    if (sp) {
+        *sp = '\0';
+        dm = sp + 1;
     }
-    rd_kafka_topic_partition_list_destroy(l);
+    if (got && meta[0] && s4f_wengine_meta_parse(meta, strlen(meta), &h) == 0) {
+        s4f_wengine_set_horizon(e->we, p, h);
+        e->committed[p] = off;
+        e->committed_h[p] = h;
+        s4f_info("%s: partition %d: resuming at offset %" PRId64 ", windows final up to %" PRId64,
+                 e->o.analysis->name, (int)p, off, h);
+    }
+    if (!e->rekey)
+        return;
+    e->dedup[p] = e->dedup[p] ? e->dedup[p] : s4f_dedup_new();
+    if (!e->dedup[p]) {
+        s4f_error_rl("%s: out of memory for the duplicate filter: partition %d not committed",
+                     e->o.analysis->name, (int)p);
+        return;
+    }
+    /* The filter's state at the committed offset; a partition never committed starts empty
+     * at its first record. */
+    int64_t at = e->committed[p] >= 0 ? e->committed[p] : first_offset;
+    if (s4f_dedup_restore(e->dedup[p], dm, strlen(dm), at) != 0)
+        s4f_error_rl("%s: partition %d: unreadable duplicate filter state in the commit "
+                     "metadata: starting empty",
+                     e->o.analysis->name, (int)p);
 }
 
 static void on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
@@ -130,8 +176,74 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
         if (p >= 0 && p < S4F_MAX_PARTITIONS) {
             s4f_wengine_drop_partition(e->we, p);
             e->restored[p] = false;
+            s4f_dedup_free(e->dedup[p]);
+            e->dedup[p] = NULL;
         }
     }
+}
+
+/* Consumer settings of the worker, applied unless the shared or the worker's kafka: section
+ * sets them. librdkafka before 2.2 stops fetching for a whole second (no setting shortens it)
+ * once its local queue holds queued.min.messages or queued.max.messages.kbytes: a worker
+ * catching up (a replay, a restart after a crash) then starves for most of every second. The
+ * larger thresholds keep the fetcher ahead of the analysis; the bytes bound the memory. */
+static const char *const worker_consumer_defaults[] = {
+    "queued.min.messages",
+    "1000000",
+    "queued.max.messages.kbytes",
+    "262144", /* 256 MiB of prefetched records at most */
+    NULL,
+};
+
+int s4f_engine_consumer_overrides(const struct s4f_kvlist *shared,
+                                  const struct s4f_kvlist *overrides, struct s4f_kvlist *out)
+{
+    size_t n = overrides ? overrides->n : 0, cap = n + S4F_ARRAY_SIZE(worker_consumer_defaults);
+    memset(out, 0, sizeof(*out));
+    out->k = calloc(cap, sizeof(char *));
+    out->v = calloc(cap, sizeof(char *));
+    if (!out->k || !out->v)
+        goto fail;
+    for (size_t i = 0; worker_consumer_defaults[i]; i += 2) {
+        const char *k = worker_consumer_defaults[i];
+        if ((shared && s4f_kvlist_get(shared, k)) || (overrides && s4f_kvlist_get(overrides, k)))
+            continue;
+        out->k[out->n] = strdup(k);
+        out->v[out->n] = strdup(worker_consumer_defaults[i + 1]);
+        if (!out->k[out->n++] || !out->v[out->n - 1])
+            goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out->k[out->n] = strdup(overrides->k[i]);
+        out->v[out->n] = strdup(overrides->v[i]);
+        if (!out->k[out->n++] || !out->v[out->n - 1])
+            goto fail;
+    }
+    return 0;
+fail:
+    s4f_kvlist_free(out);
+    return -1;
+}
+
+static bool topic_exists(struct s4f_kafka_producer *p, const char *topic)
+{
+    rd_kafka_t *rk = s4f_kafka_producer_handle(p);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    bool ok = false;
+    if (!rkt)
+        return false;
+    /* Unreachable broker: assume it exists (the stage then waits for the broker, as the
+     * rest of the worker does) rather than silently changing what is computed. */
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        ok = true;
+    else
+        ok = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return ok;
 }
 
 struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err, size_t errlen)
@@ -144,12 +256,24 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
     e->o = *opts;
     e->common = opts->conf;
     e->input_topic = e->common->input_topic ? e->common->input_topic : opts->default_input_topic;
+    bool repart =
+        opts->analysis->route && e->common->repartition_topic && e->common->repartition_topic[0];
     snprintf(e->group, sizeof(e->group), "%s.%s", opts->group_prefix, opts->analysis->name);
     s4f_metrics_labels(e->labels, sizeof(e->labels), "analysis", opts->analysis->name, NULL);
     e->m_malformed = s4f_metrics_counter(opts->metrics, "records_malformed_total",
                                          "Input records refused by the reader", e->labels);
     e->m_commits =
         s4f_metrics_counter(opts->metrics, "commits_total", "Offset commits done", e->labels);
+    e->m_dups = s4f_metrics_counter(
+        opts->metrics, "repartition_duplicates_total",
+        "Repartitioned records dropped as replayed duplicates of records already folded",
+        e->labels);
+    e->m_dedup_full = s4f_metrics_counter(
+        opts->metrics, "repartition_unfiltered_total",
+        "Repartitioned records folded without duplicate check (filter full)", e->labels);
+    e->m_meta_big = s4f_metrics_counter(
+        opts->metrics, "commit_metadata_too_large_total",
+        "Commits done without the duplicate filter state (too large for Kafka)", e->labels);
 
     struct s4f_analysis_ctx actx = {opts->analysis->name, opts->metrics, e->labels};
     e->inst = opts->analysis->init(opts->conf, &actx, err, errlen);
@@ -180,10 +304,42 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
     e->prod = s4f_kafka_producer_new(&po, err, errlen);
     if (!e->prod)
         goto fail;
+    if (repart && !topic_exists(e->prod, e->common->repartition_topic)) {
+        s4f_warn("%s: repartition topic '%s' does not exist: running without it (each input "
+                 "partition yields its own row per host). Create it (as many partitions as "
+                 "the input) to profile hosts whole",
+                 opts->analysis->name, e->common->repartition_topic);
+        repart = false;
+    }
+    if (repart) {
+        /* Stage one reads the input; this engine (stage two) reads the repartition topic. */
+        snprintf(e->rekey_group, sizeof(e->rekey_group), "%s.rekey", e->group);
+        struct s4f_rekey_opts ro = {
+            .analysis = opts->analysis,
+            .inst = e->inst,
+            .group = e->rekey_group,
+            .input_topic = e->input_topic,
+            .repartition_topic = e->common->repartition_topic,
+            .kafka_shared = opts->kafka_shared,
+            .kafka_overrides = opts->kafka_overrides,
+            .metrics = opts->metrics,
+            .labels = e->labels,
+            .commit_interval_ms = opts->commit_interval_ms,
+        };
+        e->rekey = s4f_rekey_new(&ro, err, errlen);
+        if (!e->rekey)
+            goto fail;
+        e->input_topic = e->common->repartition_topic;
+    }
     const char *topics[] = {e->input_topic, NULL};
+    if (s4f_engine_consumer_overrides(opts->kafka_shared, opts->kafka_overrides,
+                                      &e->consumer_kafka) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     struct s4f_kafka_consumer_opts co = {
         .shared = opts->kafka_shared,
-        .overrides = opts->kafka_overrides,
+        .overrides = &e->consumer_kafka,
         .metrics = opts->metrics,
         .group_id = e->group,
         .topics = topics,
@@ -194,10 +350,10 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
     e->cons = s4f_kafka_consumer_new(&co, err, errlen);
     if (!e->cons)
         goto fail;
-    e->queue = rd_kafka_queue_get_consumer(s4f_kafka_consumer_handle(e->cons));
     for (int i = 0; i < S4F_MAX_PARTITIONS; i++) {
         e->committed[i] = -1;
         e->committed_h[i] = INT64_MIN;
+        e->next[i] = -1;
     }
     return e;
 fail:
@@ -205,28 +361,40 @@ fail:
     return NULL;
 }
 
-static void handle(struct s4f_engine *e, rd_kafka_message_t *m, int64_t now_wall)
+static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t now_wall)
 {
-    if (m->err) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            s4f_error_rl("%s: consume: %s", e->o.analysis->name, rd_kafka_message_errstr(m));
-        return;
-    }
     int32_t p = m->partition;
     if (p < 0 || p >= S4F_MAX_PARTITIONS) {
         s4f_error_rl("partition %d beyond the supported %d: skipped", (int)p, S4F_MAX_PARTITIONS);
         return;
     }
     if (!e->restored[p])
-        restore(e, p);
+        restore(e, p, m->offset);
+    e->next[p] = m->offset + 1;
     struct s4f_flow f;
     const char *why = NULL;
-    if (s4f_flow_parse(m->payload, m->len, &f, &why) != S4F_OK) {
+    enum s4f_status st = s4f_flow_parse(m->payload, m->len, &f, &why);
+    if (st == S4F_OK && e->rekey && f.side == S4F_SIDE_ANY) {
+        st = S4F_ERR;
+        why = "no s4f.r.side in a repartitioned record";
+    }
+    if (st != S4F_OK) {
         s4f_metric_inc(e->m_malformed);
         s4f_warn_rl("%s: malformed record at %d/%" PRId64 ": %s", e->o.analysis->name, (int)p,
                     m->offset, why);
         s4f_wengine_skip(e->we, p, m->offset);
         return;
+    }
+    if (e->dedup[p]) {
+        enum s4f_dedup_verdict v =
+            s4f_dedup_check(e->dedup[p], f.src_partition, f.side, f.src_offset);
+        if (v == S4F_DEDUP_DUP) {
+            s4f_metric_inc(e->m_dups);
+            s4f_wengine_skip(e->we, p, m->offset);
+            return;
+        }
+        if (v == S4F_DEDUP_FULL)
+            s4f_metric_inc(e->m_dedup_full);
     }
     if (s4f_wengine_flow(e->we, p, m->offset, &f, now_wall) != S4F_OK)
         s4f_wengine_skip(e->we, p, m->offset);
@@ -238,16 +406,21 @@ int s4f_engine_run(struct s4f_engine *e)
     int64_t last_tick = 0, last_commit = s4f_mono_ms();
     s4f_info("%s: consuming %s as group %s, results to %s", e->o.analysis->name, e->input_topic,
              e->group, e->common->output_topic);
+    if (e->rekey)
+        s4f_info("%s: stage one reads %s as group %s, writes %s", e->o.analysis->name,
+                 e->common->input_topic ? e->common->input_topic : e->o.default_input_topic,
+                 e->rekey_group, e->common->repartition_topic);
     while (!s4f_daemon_stopping()) {
-        ssize_t n = rd_kafka_consume_batch_queue(e->queue, TICK_MS, msgs, BATCH);
+        size_t n1 = e->rekey ? s4f_rekey_poll(e->rekey, 0) : 0;
+        size_t n = s4f_kafka_consumer_poll_batch(e->cons, n1 ? 0 : TICK_MS, msgs, BATCH);
         int64_t now_wall = s4f_wall_ms();
-        for (ssize_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) {
             handle(e, msgs[i], now_wall);
             rd_kafka_message_destroy(msgs[i]);
         }
         s4f_kafka_producer_poll(e->prod, 0);
         int64_t now = s4f_mono_ms();
-        if (now - last_tick >= TICK_MS || n <= 0) {
+        if (now - last_tick >= TICK_MS) {
             s4f_wengine_tick(e->we, now, now_wall);
             last_tick = now;
         }
@@ -258,6 +431,8 @@ int s4f_engine_run(struct s4f_engine *e)
     }
     /* Drain: emit what is open, wait for acknowledgements within the grace, commit. */
     s4f_info("%s: draining", e->o.analysis->name);
+    if (e->rekey)
+        s4f_rekey_drain(e->rekey, (int)(s4f_daemon_drain_left_ms() / 2));
     s4f_wengine_flush(e->we);
     while (s4f_daemon_stopping() == 1 && s4f_wengine_inflight(e->we) > 0) {
         int64_t left = s4f_daemon_drain_left_ms();
@@ -277,8 +452,7 @@ void s4f_engine_free(struct s4f_engine *e)
 {
     if (!e)
         return;
-    if (e->queue)
-        rd_kafka_queue_destroy(e->queue);
+    s4f_rekey_free(e->rekey);
     if (e->cons) {
         s4f_kafka_consumer_close(e->cons);
         s4f_kafka_consumer_free(e->cons);
@@ -287,7 +461,11 @@ void s4f_engine_free(struct s4f_engine *e)
         s4f_kafka_producer_flush(e->prod, 1000);
         s4f_kafka_producer_free(e->prod);
     }
+    /* After the consumer is closed: its revoke callback still commits with the filters. */
+    for (int i = 0; i < S4F_MAX_PARTITIONS; i++)
+        s4f_dedup_free(e->dedup[i]);
     s4f_wengine_free(e->we);
+    s4f_kvlist_free(&e->consumer_kafka);
     if (e->inst && e->o.analysis->destroy)
         e->o.analysis->destroy(e->inst);
     free(e);

@@ -32,4 +32,10 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
 int s4f_engine_run(struct s4f_engine *e);
 void s4f_engine_free(struct s4f_engine *e);
 
+/* The worker's consumer settings (large prefetch thresholds, see engine.c) for the keys that
+ * neither shared nor overrides set, then overrides: pass the result as the consumer's
+ * overrides. out is allocated (s4f_kvlist_free). 0 or -1 (out of memory). */
+int s4f_engine_consumer_overrides(const struct s4f_kvlist *shared,
+                                  const struct s4f_kvlist *overrides, struct s4f_kvlist *out);
+
 #endif

@@ -12,7 +12,12 @@
  * ipfix.protocolIdentifier and ipfix.flowEndMilliseconds. Optional (0 when absent): ports,
  * ipfix.tcpControlBits, ipfix.packetDeltaCount, ipfix.octetDeltaCount,
  * ipfix.flowStartMilliseconds (the end time when absent). A repeated key: the last one wins,
- * as in most JSON readers. */
+ * as in most JSON readers.
+ *
+ * Records the worker itself repartitioned (host_stats' second stage, see docs/worker.md)
+ * carry three more keys: s4f.r.side (which address the record is routed for: 1 source,
+ * 2 destination), s4f.r.partition and s4f.r.offset (where the flow was read in the input
+ * topic: the second stage drops replayed duplicates by them). Absent elsewhere: 0. */
 #ifndef S4F_FLOW_H
 #define S4F_FLOW_H
 
@@ -38,6 +43,12 @@ enum {
     S4F_TCP_CWR = 0x80,
 };
 
+enum {
+    S4F_SIDE_ANY = 0, /* a record as the collector wrote it */
+    S4F_SIDE_SRC = 1, /* routed for its source address */
+    S4F_SIDE_DST = 2, /* routed for its destination address */
+};
+
 /* An address in a fixed 16-byte form: IPv4 in the first 4 bytes (the rest zero), so that
  * hashing and comparing need no branch on the family. */
 struct s4f_addr {
@@ -52,6 +63,9 @@ struct s4f_flow {
     uint16_t tcp_flags;
     uint64_t packets, bytes;
     int64_t start_ms, end_ms;
+    uint8_t side;          /* S4F_SIDE_* */
+    int32_t src_partition; /* repartitioned records: where the flow was read */
+    int64_t src_offset;
 };
 
 /* Parses one record. buf need not be terminated. S4F_OK or S4F_ERR (*why, if non-NULL, gets a

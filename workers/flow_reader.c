@@ -27,18 +27,37 @@ enum key_id {
     K_BYTES,
     K_START,
     K_END,
+    K_SIDE,
+    K_SRC_PART,
+    K_SRC_OFF,
 };
 
+#define KEY(name, id)                                                                              \
+    {                                                                                              \
+        name, sizeof(name) - 1, id                                                                 \
+    }
 static const struct {
     const char *name;
+    size_t len;
     enum key_id id;
 } keys[] = {
-    {"ipfix.sourceIPv4Address", K_SRC4},      {"ipfix.destinationIPv4Address", K_DST4},
-    {"ipfix.sourceIPv6Address", K_SRC6},      {"ipfix.destinationIPv6Address", K_DST6},
-    {"ipfix.sourceTransportPort", K_SPORT},   {"ipfix.destinationTransportPort", K_DPORT},
-    {"ipfix.protocolIdentifier", K_PROTO},    {"ipfix.tcpControlBits", K_FLAGS},
-    {"ipfix.packetDeltaCount", K_PACKETS},    {"ipfix.octetDeltaCount", K_BYTES},
-    {"ipfix.flowStartMilliseconds", K_START}, {"ipfix.flowEndMilliseconds", K_END},
+    KEY("ipfix.sourceIPv4Address", K_SRC4),      KEY("ipfix.destinationIPv4Address", K_DST4),
+    KEY("ipfix.sourceIPv6Address", K_SRC6),      KEY("ipfix.destinationIPv6Address", K_DST6),
+    KEY("ipfix.sourceTransportPort", K_SPORT),   KEY("ipfix.destinationTransportPort", K_DPORT),
+    KEY("ipfix.protocolIdentifier", K_PROTO),    KEY("ipfix.tcpControlBits", K_FLAGS),
+    KEY("ipfix.packetDeltaCount", K_PACKETS),    KEY("ipfix.octetDeltaCount", K_BYTES),
+    KEY("ipfix.flowStartMilliseconds", K_START), KEY("ipfix.flowEndMilliseconds", K_END),
+};
+
+/* The worker's own keys on repartitioned records (see engine.c): same "prefix." length. */
+static const struct {
+    const char *name;
+    size_t len;
+    enum key_id id;
+} s4f_keys[] = {
+    KEY("s4f.r.side", K_SIDE),
+    KEY("s4f.r.partition", K_SRC_PART),
+    KEY("s4f.r.offset", K_SRC_OFF),
 };
 
 static int fail(struct rd *r, const char *why)
@@ -69,11 +88,33 @@ static int hexval(char c)
  * string has escapes and out is given, the decoded text (ASCII escapes only: anything else
  * cannot be one of our keys or an address) goes to out and *s points there; if it does not
  * fit, *n is set to outlen (longer than any name we know). */
+/* Eight bytes at a time: a mask with the high bit set in the first byte that is a quote, a
+ * backslash or a control character (bits above the first may be spurious: borrows run
+ * upwards, so only the lowest flagged byte is used). Strings are most of a record's bytes. */
+static inline uint64_t swar_special(uint64_t x)
+{
+    const uint64_t lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+    uint64_t q = x ^ (lo * '"'), b = x ^ (lo * '\\');
+    return (((q - lo) & ~q) | ((b - lo) & ~b) | ((x - lo * 0x20) & ~x)) & hi;
+}
+
 static int scan_string(struct rd *r, const char **s, size_t *n, char *out, size_t outlen)
 {
     r->p++; /* the quote */
     const char *start = r->p;
     int escaped = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (r->end - r->p >= 8) {
+        uint64_t x;
+        memcpy(&x, r->p, 8);
+        uint64_t m = swar_special(x);
+        if (m) {
+            r->p += __builtin_ctzll(m) / 8;
+            break;
+        }
+        r->p += 8;
+    }
+#endif
     while (r->p < r->end && *r->p != '"') {
         unsigned char c = (unsigned char)*r->p;
         if (c < 0x20)
@@ -292,9 +333,41 @@ static int read_uint(struct rd *r, uint64_t max, uint64_t *out)
     return 0;
 }
 
+/* Dotted-quad IPv4 as inet_pton accepts it (four decimal parts, 0-255, no leading zeros
+ * beyond a single 0), without the copy and the libc call: most addresses are IPv4. 0 or -1
+ * (not a dotted quad: the caller tries inet_pton). */
+static int parse_v4(const char *s, size_t len, uint8_t b[4])
+{
+    const char *p = s, *end = s + len;
+    for (int i = 0; i < 4; i++) {
+        if (p >= end || *p < '0' || *p > '9')
+            return -1;
+        unsigned v = 0;
+        const char *start = p;
+        while (p < end && *p >= '0' && *p <= '9' && p - start < 3)
+            v = v * 10 + (unsigned)(*p++ - '0');
+        if (v > 255 || (p - start > 1 && *start == '0'))
+            return -1;
+        b[i] = (uint8_t)v;
+        if (i < 3) {
+            if (p >= end || *p != '.')
+                return -1;
+            p++;
+        }
+    }
+    return p == end ? 0 : -1;
+}
+
 int s4f_addr_parse(const char *s, size_t len, struct s4f_addr *out)
 {
     char tmp[INET6_ADDRSTRLEN + 1];
+    if (len >= 7 && len <= 15 && !memchr(s, ':', len)) {
+        memset(out, 0, sizeof(*out));
+        if (parse_v4(s, len, out->b) != 0)
+            return -1;
+        out->family = 4;
+        return 0;
+    }
     if (len == 0 || len >= sizeof(tmp))
         return -1;
     memcpy(tmp, s, len);
@@ -329,11 +402,17 @@ static int read_addr(struct rd *r, int family, struct s4f_addr *out)
 
 static enum key_id lookup(const char *s, size_t n)
 {
-    /* All our keys start with "ipfix.": one test rejects most others at once. */
+    /* All our keys start with "ipfix." or "s4f.r.": one test rejects most others at once. */
+    if (n >= 7 && memcmp(s, "s4f.r.", 6) == 0) {
+        for (size_t i = 0; i < S4F_ARRAY_SIZE(s4f_keys); i++)
+            if (s4f_keys[i].len == n && memcmp(s4f_keys[i].name + 6, s + 6, n - 6) == 0)
+                return s4f_keys[i].id;
+        return K_UNKNOWN;
+    }
     if (n < 7 || memcmp(s, "ipfix.", 6) != 0)
         return K_UNKNOWN;
     for (size_t i = 0; i < S4F_ARRAY_SIZE(keys); i++)
-        if (strlen(keys[i].name) == n && memcmp(keys[i].name, s, n) == 0)
+        if (keys[i].len == n && memcmp(keys[i].name + 6, s + 6, n - 6) == 0)
             return keys[i].id;
     return K_UNKNOWN;
 }
@@ -426,6 +505,18 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
             if ((rc = read_uint(&r, INT64_MAX, &v)) == 0)
                 out->end_ms = (int64_t)v;
             break;
+        case K_SIDE:
+            if ((rc = read_uint(&r, S4F_SIDE_DST, &v)) == 0)
+                out->side = (uint8_t)v;
+            break;
+        case K_SRC_PART:
+            if ((rc = read_uint(&r, INT32_MAX, &v)) == 0)
+                out->src_partition = (int32_t)v;
+            break;
+        case K_SRC_OFF:
+            if ((rc = read_uint(&r, INT64_MAX, &v)) == 0)
+                out->src_offset = (int64_t)v;
+            break;
         }
         if (rc != 0)
             goto bad;
@@ -481,6 +572,20 @@ bad:
 
 char *s4f_addr_str(const struct s4f_addr *a, char *buf, size_t len)
 {
+    /* IPv4 by hand: inet_ntop formats it with sprintf, a tenth of host_stats' emission. */
+    if (a->family != 6 && len >= 16) {
+        char *p = buf;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = a->b[i];
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+            *p++ = i < 3 ? '.' : '\0';
+        }
+        return buf;
+    }
     if (!inet_ntop(a->family == 6 ? AF_INET6 : AF_INET, a->b, buf, (socklen_t)len) && len)
         buf[0] = '\0';
     return buf;

@@ -22,6 +22,20 @@ static unsigned char *slot_at(const struct s4f_htab *h, size_t i)
     return h->mem + i * h->slot;
 }
 
+/* Key equality in words: keys are 8 to 48 bytes, and a libc memcmp call per probe showed. */
+static inline bool key_eq(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    uint64_t x, y, diff = 0;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        diff |= x ^ y;
+    }
+    for (; n; a++, b++, n--)
+        diff |= (uint64_t)(*a ^ *b);
+    return diff == 0;
+}
+
 static int grow(struct s4f_htab *h)
 {
     size_t ncap = h->cap ? h->cap * 2 : 64;
@@ -61,7 +75,7 @@ void *s4f_htab_find(const struct s4f_htab *h, const void *key, uint64_t hash)
         memcpy(&hv, s, 8);
         if (!hv)
             return NULL;
-        if (hv == hash && memcmp(s + HDR, key, h->ksize) == 0)
+        if (hv == hash && key_eq(s + HDR, key, h->ksize))
             return s + VOFF(h);
     }
 }
@@ -69,30 +83,45 @@ void *s4f_htab_find(const struct s4f_htab *h, const void *key, uint64_t hash)
 void *s4f_htab_insert(struct s4f_htab *h, const void *key, uint64_t hash, bool *created)
 {
     *created = false;
-    void *v = s4f_htab_find(h, key, hash);
-    if (v)
-        return v;
-    if (h->n >= h->max)
-        return NULL;
-    /* Load factor at most 1/2: short probe sequences. */
-    if ((h->n + 1) * 2 > h->cap && grow(h) != 0)
-        return NULL;
-    hash |= 1;
-    size_t i = hash & (h->cap - 1);
-    while (1) {
-        uint64_t hv;
-        memcpy(&hv, slot_at(h, i), 8);
-        if (!hv)
-            break;
-        i = (i + 1) & (h->cap - 1);
+    hash |= 1; /* 0 marks an empty slot */
+    for (;;) {
+        /* One probe sequence finds the key or the slot it would take. */
+        size_t i = h->cap ? hash & (h->cap - 1) : 0;
+        unsigned char *s = NULL;
+        for (; h->cap; i = (i + 1) & (h->cap - 1)) {
+            s = slot_at(h, i);
+            uint64_t hv;
+            memcpy(&hv, s, 8);
+            if (!hv)
+                break;
+            if (hv == hash && key_eq(s + HDR, key, h->ksize))
+                return s + VOFF(h);
+        }
+        if (h->n >= h->max)
+            return NULL;
+        /* Load factor at most 1/2: short probe sequences. */
+        if ((h->n + 1) * 2 > h->cap) {
+            if (grow(h) != 0)
+                return NULL;
+            continue;
+        }
+        memcpy(s, &hash, 8);
+        memcpy(s + HDR, key, h->ksize);
+        memset(s + HDR + h->ksize, 0, h->slot - HDR - h->ksize);
+        h->n++;
+        *created = true;
+        return s + VOFF(h);
     }
-    unsigned char *s = slot_at(h, i);
-    memcpy(s, &hash, 8);
-    memcpy(s + HDR, key, h->ksize);
-    memset(s + HDR + h->ksize, 0, h->slot - HDR - h->ksize);
-    h->n++;
-    *created = true;
-    return s + VOFF(h);
+}
+
+int s4f_htab_reserve(struct s4f_htab *h, size_t n)
+{
+    if (n > h->max)
+        n = h->max;
+    while (n * 2 > h->cap)
+        if (grow(h) != 0)
+            return -1;
+    return 0;
 }
 
 const void *s4f_htab_key_at(const struct s4f_htab *h, size_t i)
@@ -117,15 +146,29 @@ void s4f_htab_release(struct s4f_htab *h)
 
 uint64_t s4f_hash_bytes(const void *p, size_t n)
 {
-    /* FNV-1a then a finaliser: keys are short (addresses, ports). */
+    /* Eight bytes per step, then a finaliser (murmur3's fmix64): keys are 8 to 48 bytes
+     * (addresses, ports) and hashing them bytewise was a visible part of host_stats' cost.
+     * Only this process uses the values: nothing depends on them across processes. */
     const unsigned char *b = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 29;
+        b += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, b, n);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 29;
     }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 33;
     return h;
 }

@@ -8,10 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Formatted times: the documents of one window share @timestamp, window_start and
+ * window_end, and gmtime + snprintf per field was a tenth of host_stats' cost. */
+#define TCACHE 4
+
 struct s4f_jbuf {
     char *buf;
     size_t len, cap;
     bool failed;
+    int64_t tcache_ms[TCACHE];
+    char tcache[TCACHE][32];
+    unsigned tcache_next;
 };
 
 struct win {
@@ -22,6 +29,8 @@ struct win {
     bool emitted;       /* emitted at least once */
     bool dirty;         /* has flows not yet in an emitted document */
     bool finalised;     /* on_window_final has run: waiting for deliveries only */
+    bool need_full;     /* a document may be missing downstream: next emission is complete */
+    int64_t last_emit;  /* monotonic ms of the last emission */
     struct part *part;  /* NULL once orphaned (partition revoked) */
     struct win *next;
 };
@@ -63,7 +72,7 @@ struct s4f_wengine {
 
 /* ---- JSON buffer ------------------------------------------------------------------------- */
 
-static void jb_put(struct s4f_jbuf *b, const char *s, size_t n)
+static void jb_grow_put(struct s4f_jbuf *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
@@ -88,6 +97,17 @@ static void jb_put(struct s4f_jbuf *b, const char *s, size_t n)
     b->buf[b->len] = '\0';
 }
 
+static inline void jb_put(struct s4f_jbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 <= b->cap && !b->failed) {
+        memcpy(b->buf + b->len, s, n);
+        b->len += n;
+        b->buf[b->len] = '\0';
+        return;
+    }
+    jb_grow_put(b, s, n);
+}
+
 static void jb_puts(struct s4f_jbuf *b, const char *s)
 {
     jb_put(b, s, strlen(s));
@@ -102,20 +122,38 @@ static void jb_sep(struct s4f_jbuf *b)
 static void jb_escaped(struct s4f_jbuf *b, const char *s)
 {
     jb_put(b, "\"", 1);
-    for (; *s; s++) {
+    for (;;) {
+        /* Copy runs that need no escaping in one go: keys and addresses are all run. */
+        const char *run = s;
+        while ((unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
+            s++;
+        if (s > run)
+            jb_put(b, run, (size_t)(s - run));
         unsigned char c = (unsigned char)*s;
+        if (!c)
+            break;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             jb_put(b, esc, 2);
-        } else if (c < 0x20) {
+        } else {
             char esc[8];
             snprintf(esc, sizeof(esc), "\\u%04x", c);
             jb_puts(b, esc);
-        } else {
-            jb_put(b, s, 1);
         }
+        s++;
     }
     jb_put(b, "\"", 1);
+}
+
+/* Decimal digits of v, written backwards ending at end; returns the first. */
+static char *u64_digits(uint64_t v, char *end)
+{
+    char *p = end;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
 }
 
 void s4f_jb_key(struct s4f_jbuf *b, const char *key)
@@ -135,22 +173,34 @@ void s4f_jb_u64(struct s4f_jbuf *b, const char *key, uint64_t v)
 {
     char num[24];
     s4f_jb_key(b, key);
-    snprintf(num, sizeof(num), "%" PRIu64, v);
-    jb_puts(b, num);
+    char *p = u64_digits(v, num + sizeof(num));
+    jb_put(b, p, (size_t)(num + sizeof(num) - p));
 }
 
 void s4f_jb_i64(struct s4f_jbuf *b, const char *key, int64_t v)
 {
     char num[24];
     s4f_jb_key(b, key);
-    snprintf(num, sizeof(num), "%" PRId64, v);
-    jb_puts(b, num);
+    /* The magnitude as unsigned: -INT64_MIN does not fit an int64_t. */
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *p = u64_digits(m, num + sizeof(num));
+    if (v < 0)
+        *--p = '-';
+    jb_put(b, p, (size_t)(num + sizeof(num) - p));
 }
 
 void s4f_jb_time(struct s4f_jbuf *b, const char *key, int64_t epoch_ms)
 {
-    char iso[40];
-    s4f_jb_str(b, key, s4f_iso8601_ms(epoch_ms, iso, sizeof(iso)));
+    const char *iso = NULL;
+    for (unsigned i = 0; i < TCACHE && !iso; i++)
+        if (b->tcache[i][0] && b->tcache_ms[i] == epoch_ms)
+            iso = b->tcache[i];
+    if (!iso) {
+        unsigned i = b->tcache_next++ % TCACHE;
+        b->tcache_ms[i] = epoch_ms;
+        iso = s4f_iso8601_ms(epoch_ms, b->tcache[i], sizeof(b->tcache[i]));
+    }
+    s4f_jb_str(b, key, iso);
 }
 
 void s4f_jb_raw(struct s4f_jbuf *b, const char *text)
@@ -161,6 +211,45 @@ void s4f_jb_raw(struct s4f_jbuf *b, const char *text)
 }
 
 /* ---- results ----------------------------------------------------------------------------- */
+
+static char *put_str(char *p, char *end, const char *s)
+{
+    size_t n = strlen(s);
+    if ((size_t)(end - p) <= n)
+        return NULL;
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_i64(char *p, char *end, int64_t v)
+{
+    char num[24];
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *d = u64_digits(m, num + sizeof(num));
+    if (v < 0)
+        *--d = '-';
+    size_t n = (size_t)(num + sizeof(num) - d);
+    if ((size_t)(end - p) <= n)
+        return NULL;
+    memcpy(p, d, n);
+    return p + n;
+}
+
+/* "<type>:<start>+<len>:p<partition>:<key>" without snprintf (one per document). Returns the
+ * length, or -1 when it does not fit. */
+static int id_format(char *buf, size_t len, const char *type, int64_t start, int64_t wlen,
+                     int32_t partition, const char *key)
+{
+    char *p = buf, *end = buf + len;
+    if ((p = put_str(p, end, type)) && (p = put_str(p, end, ":")) && (p = put_i64(p, end, start)) &&
+        (p = put_str(p, end, "+")) && (p = put_i64(p, end, wlen)) && (p = put_str(p, end, ":p")) &&
+        (p = put_i64(p, end, partition)) && (p = put_str(p, end, ":")) &&
+        (p = put_str(p, end, key))) {
+        *p = '\0';
+        return (int)(p - buf);
+    }
+    return -1;
+}
 
 struct s4f_jbuf *s4f_result_begin(struct s4f_emit *out, const char *type, const char *key,
                                   int64_t window_start, int64_t window_end)
@@ -173,8 +262,8 @@ struct s4f_jbuf *s4f_result_begin(struct s4f_emit *out, const char *type, const 
      * computed again (re-emission, replay after a crash, another process after a rebalance)
      * gets the same id and overwrites itself downstream. Kept well under 200 bytes: keys
      * are addresses and ports. */
-    int n = snprintf(out->id, sizeof(out->id), "%s:%" PRId64 "+%" PRId64 ":p%d:%s", type,
-                     window_start, window_end - window_start, (int)out->p->id, key);
+    int n = id_format(out->id, sizeof(out->id), type, window_start, window_end - window_start,
+                      out->p->id, key);
     if (n < 0 || n > 200) {
         s4f_error_rl("result id for %s too long (key '%.40s...'): dropped", type, key);
         s4f_metric_inc(out->e->m_refused);
@@ -396,6 +485,7 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
     /* Windows containing t: starts s = k * slide with s <= t < s + size. */
     int64_t last = floor_div(t, e->slide) * e->slide;
     int folded = 0, late = 0;
+    bool late_folded = false;
     for (int64_t s = last; s > t - e->size; s -= e->slide) {
         int64_t end = s + e->size;
         if (end <= p->horizon || end + e->lateness <= p->max_t) {
@@ -415,8 +505,10 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
         e->o.analysis->on_flow(e->o.inst, w->state, f);
         if (offset < w->min_offset)
             w->min_offset = offset;
-        if (w->emitted && !w->dirty && p->max_t >= w->end)
-            s4f_metric_inc(e->m_late_folded);
+        /* Late: the window was emitted because the watermark passed its end. (A window
+         * emitted early by the idle timeout is not late: its end is still ahead.) */
+        if (w->emitted && p->max_t >= w->end)
+            late_folded = true;
         w->dirty = true;
         folded++;
     }
@@ -425,11 +517,18 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
         return S4F_ERR;
     }
     s4f_metric_inc(e->m_flows);
-    /* A hostile spread of timestamps must not pile up windows: finalise the oldest. Windows
-     * already final but waiting for acknowledgements are bounded by the producer's queue. */
-    for (struct win *w = p->wins; w && p->nwins > S4F_MAX_WINDOWS_PER_PARTITION;) {
+    if (late_folded)
+        s4f_metric_inc(e->m_late_folded);
+    /* A hostile spread of timestamps must not pile up windows: finalise the oldest open ones.
+     * Windows already final but waiting for acknowledgements are bounded by the producer's
+     * queue, so they do not count against the cap. */
+    size_t open = 0;
+    for (struct win *w = p->wins; w; w = w->next)
+        open += !w->finalised;
+    for (struct win *w = p->wins; w && open > S4F_MAX_WINDOWS_PER_PARTITION;) {
         struct win *next = w->next;
         if (!w->finalised) {
+            open--;
             s4f_metric_inc(e->m_windows_forced);
             s4f_warn_rl("partition %d holds more than %d windows: finalising the oldest early",
                         (int)p->id, S4F_MAX_WINDOWS_PER_PARTITION);
@@ -451,40 +550,43 @@ void s4f_wengine_skip(struct s4f_wengine *e, int32_t partition, int64_t offset)
 
 static void emit_window(struct s4f_wengine *e, struct part *p, struct win *w)
 {
-    struct s4f_window info = {w->start, w->end, p->id, !w->emitted};
+    struct s4f_window info = {w->start, w->end, p->id, !w->emitted, w->emitted && !w->need_full};
     e->em.p = p;
     e->em.w = w;
     e->em.retry = false;
+    w->last_emit = s4f_mono_ms();
     e->o.analysis->on_window_close(e->o.inst, p->pstate, w->state, &info, &e->em);
     if (e->em.retry) {
-        /* Back-pressure: whatever went out will be overwritten by the next emission. */
+        /* Back-pressure: part of it went out; the next emission sends it all again (same
+         * ids: the documents that did go out are overwritten). */
+        w->need_full = true;
         return;
     }
     w->emitted = true;
     w->dirty = false;
+    w->need_full = false;
 }
 
-/* Runs on_window_final and unlinks w from p; w lives on (orphaned) while results are in
- * flight. The horizon only moves past windows whose results are all acknowledged. */
+/* Runs on_window_final, and unlinks and frees w once its results are acknowledged and it is
+ * the oldest window of p. The horizon (committed with the offsets: "windows ending at or
+ * before it are final and delivered") only moves past windows that left memory in order: a
+ * younger window acknowledged first must not carry the horizon past an older one whose
+ * results are still in flight, or a crash now would skip the older one in the replay. */
 static void finalise(struct s4f_wengine *e, struct part *p, struct win *w)
 {
     if (!w->finalised) {
         w->finalised = true;
         if (e->o.analysis->on_window_final) {
-            struct s4f_window info = {w->start, w->end, p->id, false};
+            struct s4f_window info = {w->start, w->end, p->id, false, false};
             e->em.p = p;
             e->em.w = w;
             e->em.retry = false;
             e->o.analysis->on_window_final(e->o.inst, p->pstate, w->state, &info, &e->em);
         }
     }
-    if (w->inflight > 0)
+    if (w->inflight > 0 || w->dirty || p->wins != w)
         return;
-    struct win **pp = &p->wins;
-    while (*pp && *pp != w)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = w->next;
+    p->wins = w->next;
     p->nwins--;
     if (w->end > p->horizon)
         p->horizon = w->end;
@@ -520,11 +622,15 @@ void s4f_wengine_tick(struct s4f_wengine *e, int64_t now_mono, int64_t now_wall)
         while (w) {
             struct win *next = w->next;
             if (w->end + e->lateness <= wm || w->finalised) {
-                if (w->dirty && !w->finalised)
+                /* A final window is dirty again only when a delivery failed for good: its
+                 * state is still here, so it is emitted again rather than lost. */
+                if (w->dirty)
                     emit_window(e, p, w);
                 if (!w->dirty)
                     finalise(e, p, w);
-            } else if (w->end <= wm && w->dirty) {
+            } else if (w->end <= wm && w->dirty &&
+                       (!w->emitted || now_mono - w->last_emit >= S4F_REEMIT_INTERVAL_MS)) {
+                /* Late flows: re-emitted at most once per interval, however many arrive. */
                 emit_window(e, p, w);
             }
             w = next;
@@ -553,11 +659,17 @@ void s4f_wengine_delivered(struct s4f_wengine *e, void *handle, bool ok)
         w->inflight--;
     if (e->inflight > 0)
         e->inflight--;
-    if (!ok && w->part && !w->finalised) {
-        w->dirty = true; /* emitted again at the next tick */
+    if (!ok && w->part) {
+        /* Emitted again at the next tick, final or not, completely: which document was lost
+         * is not known here. */
+        w->dirty = true;
+        w->need_full = true;
+        s4f_warn_rl("a result was not delivered (failed for good): emitting its window again");
     } else if (!ok) {
-        s4f_metric_inc(e->m_refused);
-        s4f_error_rl("a result of a final window was lost (delivery failed for good)");
+        /* The partition was revoked: its input was committed only up to this window's
+         * flows, so the next owner rebuilds and emits it. */
+        s4f_warn_rl("a result of a revoked partition was not delivered: the next owner "
+                    "emits it again from the replay");
     }
 }
 

@@ -7,7 +7,9 @@
  *   - it belongs to every window [s, s + window) with s a multiple of slide and s <= t;
  *   - the watermark is the largest t seen on p (processing mode: the wall clock);
  *   - a window is emitted once the watermark reaches its end, and kept for allowed_lateness more:
- *     a flow arriving for it meanwhile is folded in and the window re-emitted (same ids);
+ *     a flow arriving for it meanwhile is folded in and the window re-emitted (same ids) at
+ *     most every S4F_REEMIT_INTERVAL_MS, and when it becomes final; a re-emission may carry
+ *     only the results that changed (s4f_window.changed_only), unless a delivery failed;
  *   - then it is final: the analysis's on_window_final runs, it leaves memory once its results
  *     are acknowledged, and p's horizon moves to its end; flows for windows ending at or
  *     before the horizon are late_dropped (counted);
@@ -33,6 +35,9 @@
 /* Windows one partition may hold; far more than window/slide + lateness/slide needs, so only
  * a hostile spread of timestamps reaches it (the oldest window is then forced final). */
 #define S4F_MAX_WINDOWS_PER_PARTITION 512
+/* A window receiving late flows is re-emitted at most this often (the flows of a lagging
+ * partition trickle in; one re-emission per flow would flood the output). */
+#define S4F_REEMIT_INTERVAL_MS 1000
 
 struct s4f_wengine;
 

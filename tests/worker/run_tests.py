@@ -144,6 +144,28 @@ def expected(recs):
     return proto
 
 
+LOCAL_NETS = ["10.0.0.0/8", "fd00::/8", "192.168.0.0/16"]
+
+
+def host_sides(recs):
+    """Expected sum of flows_out + flows_in over host_stats rows: one per local side."""
+    import ipaddress
+    nets = [ipaddress.ip_network(n) for n in LOCAL_NETS]
+    local = lambda a: any(ipaddress.ip_address(a) in n for n in nets
+                          if n.version == ipaddress.ip_address(a).version)
+    total = 0
+    for _, r in recs:
+        src = r.get("ipfix.sourceIPv4Address") or r.get("ipfix.sourceIPv6Address")
+        dst = r.get("ipfix.destinationIPv4Address") or r.get("ipfix.destinationIPv6Address")
+        total += local(src) + (local(dst) and dst != src)
+    return total
+
+
+def host_totals(docs):
+    return sum(d["flows_out"] + d["flows_in"] for d in docs.values()
+               if d["@type"] == "host_stats")
+
+
 def iso_ms(s):
     import datetime
     return int(datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
@@ -168,7 +190,8 @@ def scans(docs):
 
 
 # ---- worker processes ---------------------------------------------------------------------
-def config(path, inp, out, extra=""):
+def config(path, inp, out, rep, extra=""):
+    """rep: host_stats' repartition topic (one per case: each case's groups read all of it)."""
     with open(path, "w") as f:
         f.write(f"""kafka:
   bootstrap.servers: "{BOOT}"
@@ -190,6 +213,7 @@ worker:
       output_topic: {out}
       idle_timeout: 1s
       local_networks: [10.0.0.0/8, "fd00::/8", 192.168.0.0/16]
+      repartition_topic: {rep}
 """)
 
 
@@ -249,6 +273,7 @@ def main():
     # in time order, as a collector writes them (late data has its own case below)
     recs = sorted(traffic(base), key=lambda r: r[1]["ipfix.flowEndMilliseconds"])
     exp = expected(recs)
+    hexp = host_sides(recs)
     inp = f"s4f-it-in-{RUN}"
     outs = []
     topic(a.topic_tool, "create", inp, "4")
@@ -259,9 +284,12 @@ def main():
         for n in (1, 2, 4):
             out = f"s4f-it-out{n}-{RUN}"
             outs.append(out)
+            rep = f"s4f-it-rep{n}-{RUN}"
+            outs.append(rep)
             topic(a.topic_tool, "create", out, "4")
+            topic(a.topic_tool, "create", rep, "4")
             cfg = os.path.join(tmp, f"n{n}.yml")
-            config(cfg, inp, out)
+            config(cfg, inp, out, rep)
             # a group of its own per case: each case consumes the input from the start
             with open(cfg, "a") as f:
                 f.write(f"  group_id: s4f-it-{n}-{RUN}\n".replace("  group_id", "  group_id", 1))
@@ -270,11 +298,13 @@ def main():
             open(cfg, "w").write(txt)
             procs = run_workers(a.worker, cfg, n, tmp, f"n{n}")
             docs, ok = wait_for(out, lambda d: proto_totals(d) == {k: v for k, v in exp.items()}
-                                and len(scans(d)) >= 2, 90)
+                                and len(scans(d)) >= 2 and host_totals(d) == hexp, 90)
             stop(procs)
             docs, raw = consume(out)
             check(ok, f"N={n}: protocol totals reached the expected values")
             check(proto_totals(docs) == exp, f"N={n}: protocol totals exact")
+            check(host_totals(docs) == hexp, f"N={n}: host_stats totals exact "
+                  f"({host_totals(docs)} != {hexp})")
             results[n] = docs
             for d in docs.values():
                 errs = validate(d, schemas[d["@type"]])
@@ -293,18 +323,33 @@ def main():
         check(len(hs) == 1 and hs[0]["flows_out"] == 25 and hs[0]["dst_ports_distinct"] == 25
               and hs[0]["tcp_flags"]["SYN"] == 25 and hs[0]["peers_distinct"] == 1,
               f"host_stats of the vertical scanner: {hs}")
+        # The scanned host is profiled whole, in one row (its flows come from another
+        # partition: the repartition topic brings them together).
         hin = [d for d in results[1].values() if d["@type"] == "host_stats"
                and d["host"] == "192.168.1.1"]
-        check(sum(d["flows_in"] for d in hin) == 25, "host_stats flows_in of the scanned host")
+        check(len(hin) == 1 and hin[0]["flows_in"] == 25 and hin[0]["flows_out"] == 0
+              and hin[0]["peers_distinct"] == 1 and hin[0]["dst_ports_distinct"] == 25
+              and hin[0]["top_peers"] == [{"ip": "10.8.8.8", "flows": 25}]
+              and hin[0]["tcp_flags"]["SYN"] == 25,
+              f"host_stats of the scanned host, whole: {hin}")
+        # Every local host has one row per window, however many partitions its flows came from.
+        rows = {}
+        for d in results[1].values():
+            if d["@type"] == "host_stats":
+                rows.setdefault((d["host"], d["window_start"]), []).append(d["id"])
+        dup = {k: v for k, v in rows.items() if len(v) > 1}
+        check(not dup, f"one host_stats row per host and window: {list(dup.items())[:3]}")
 
         # ---- kill -9 mid-stream, restart: same documents -----------------------------------
         inp2 = f"s4f-it-in-kill-{RUN}"
         out = f"s4f-it-outkill-{RUN}"
-        outs += [inp2, out]
+        rep = f"s4f-it-repkill-{RUN}"
+        outs += [inp2, out, rep]
         topic(a.topic_tool, "create", inp2, "4")
         topic(a.topic_tool, "create", out, "4")
+        topic(a.topic_tool, "create", rep, "4")
         cfg = os.path.join(tmp, "kill.yml")
-        config(cfg, inp2, out)
+        config(cfg, inp2, out, rep)
         txt = open(cfg).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-k-{RUN}\n", 1)
         open(cfg, "w").write(txt)
         half = sorted(recs, key=lambda r: r[1]["ipfix.flowEndMilliseconds"])
@@ -317,10 +362,12 @@ def main():
         procs[0].wait()
         produce(inp2, rest)
         procs = run_workers(a.worker, cfg, 1, tmp, "kill-b")
-        docs, ok = wait_for(out, lambda d: proto_totals(d) == exp, 90)
+        docs, ok = wait_for(out, lambda d: proto_totals(d) == exp and host_totals(d) == hexp, 90)
         stop(procs)
         docs, _ = consume(out)
         check(proto_totals(docs) == exp, "kill -9: protocol totals exact (nothing lost or doubled)")
+        check(host_totals(docs) == hexp, f"kill -9: host_stats totals exact ({host_totals(docs)} "
+              f"!= {hexp}: nothing lost or doubled through the repartition topic)")
         check(scans(docs) == scans(results[1]), "kill -9: same scans")
         check(set(docs) == set(results[1]), "kill -9: same result ids as the clean run")
         diff = [i for i in docs if i in results[1] and docs[i] != results[1][i]]
@@ -329,11 +376,13 @@ def main():
         # ---- late and out-of-order records, idle partition ---------------------------------
         inp3 = f"s4f-it-in-late-{RUN}"
         out = f"s4f-it-outlate-{RUN}"
-        outs += [inp3, out]
+        rep = f"s4f-it-replate-{RUN}"
+        outs += [inp3, out, rep]
         topic(a.topic_tool, "create", inp3, "1")
         topic(a.topic_tool, "create", out, "1")
+        topic(a.topic_tool, "create", rep, "1")
         cfg = os.path.join(tmp, "late.yml")
-        config(cfg, inp3, out)
+        config(cfg, inp3, out, rep)
         txt = open(cfg).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-l-{RUN}\n", 1)
         open(cfg, "w").write(txt)
         k = lambda t, proto=17: flow("10.1.1.1", "10.2.2.2", 1, 53, proto, 0, 1, 100, t)
@@ -350,6 +399,12 @@ def main():
         check(ok, f"late/out-of-order/idle: windows {sorted(proto_totals(docs).items())} == {sorted(want.items())}")
     finally:
         topic(a.topic_tool, "delete", inp, *outs)
+        # The consumer groups too (every worker has stopped, so they are empty).
+        groups = [f"s4f-it-{g}-{RUN}.{an}" for g in ("1", "2", "4", "k", "l")
+                  for an in ("protocols_statistics", "ports_scan", "host_stats",
+                             "host_stats.rekey")]
+        r = subprocess.run([a.topic_tool, BOOT, "delete-groups", *groups], timeout=60)
+        check(r.returncode == 0, "consumer groups deleted")
     if FAILS:
         print(f"{len(FAILS)} failure(s); logs in {tmp}")
         return 1

@@ -1,6 +1,8 @@
-/* Test helper: creates or deletes Kafka topics through the Admin API (the test broker has
- * auto.create.topics.enable=false). Usage: s4f_test_topic BOOTSTRAP create NAME PARTITIONS
- *                                          s4f_test_topic BOOTSTRAP delete NAME... */
+/* Test helper: creates or deletes Kafka topics, and deletes consumer groups, through the Admin
+ * API (the test broker has auto.create.topics.enable=false).
+ * Usage: s4f_test_topic BOOTSTRAP create NAME PARTITIONS
+ *        s4f_test_topic BOOTSTRAP delete NAME...
+ *        s4f_test_topic BOOTSTRAP delete-groups GROUP...   (unknown groups are not errors) */
 #include <librdkafka/rdkafka.h>
 
 #include <stdio.h>
@@ -25,6 +27,27 @@ static int check(rd_kafka_event_t *ev, int create)
         if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS &&
             e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
             fprintf(stderr, "%s: %s\n", rd_kafka_topic_result_name(res[i]), rd_kafka_err2str(e));
+            rc = 1;
+        }
+    }
+    return rc;
+}
+
+static int check_groups(rd_kafka_event_t *ev)
+{
+    if (!ev || rd_kafka_event_error(ev)) {
+        fprintf(stderr, "admin: %s\n", ev ? rd_kafka_event_error_string(ev) : "timeout");
+        return 1;
+    }
+    size_t n;
+    const rd_kafka_group_result_t **res =
+        rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &n);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_error_t *e = rd_kafka_group_result_error(res[i]);
+        if (e && rd_kafka_error_code(e) != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
+            fprintf(stderr, "%s: %s\n", rd_kafka_group_result_name(res[i]),
+                    rd_kafka_error_string(e));
             rc = 1;
         }
     }
@@ -65,6 +88,18 @@ int main(int argc, char **argv)
             rd_kafka_event_destroy(ev);
         rd_kafka_DeleteTopic_destroy_array(t, (size_t)n);
         free(t);
+    } else if (strcmp(argv[2], "delete-groups") == 0) {
+        int n = argc - 3;
+        rd_kafka_DeleteGroup_t **g = calloc((size_t)n, sizeof(*g));
+        for (int i = 0; i < n; i++)
+            g[i] = rd_kafka_DeleteGroup_new(argv[3 + i]);
+        rd_kafka_DeleteGroups(rk, g, (size_t)n, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+        rc = check_groups(ev);
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_DeleteGroup_destroy_array(g, (size_t)n);
+        free(g);
     } else {
         rc = 2;
     }

@@ -9,8 +9,10 @@
  * when a window ending on the hour becomes final.
  *
  * Partitioning: a host's outgoing flows arrive in one input partition (the collector keys by
- * source address), its incoming flows in the partitions of their sources; results carry the
- * partition in their id, so counters sum downstream (see docs/worker.md on distinct counts). */
+ * source address), its incoming flows in the partitions of their sources. With
+ * repartition_topic set (the default), the engine's first stage routes each flow to the
+ * partitions of its local hosts (route()), so every host is profiled whole in one partition;
+ * without it, each input partition yields its own row per host (see docs/worker.md). */
 #include "analysis.h"
 #include "htab.h"
 #include "log.h"
@@ -32,6 +34,7 @@ struct hs_conf {
 
 static const struct s4f_opt hs_opts[] = {
     S4F_ANALYSIS_COMMON_OPTS(struct hs_conf, "60s", "100000"),
+    S4F_ANALYSIS_REPARTITION_OPT(struct hs_conf, "s4f.host_stats.by_host"),
     {"local_networks", S4F_OPT_LIST, "[10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7]", 0, 0,
      offsetof(struct hs_conf, local_networks), "Networks (CIDR) whose hosts are profiled", NULL},
     {"top_n", S4F_OPT_INT, "5", 0, 100, offsetof(struct hs_conf, top_n),
@@ -52,22 +55,31 @@ struct hval {
     uint64_t flows_out, flows_in, packets_out, packets_in, bytes_out, bytes_in;
     uint64_t dur_sum, peers, ports;
     uint64_t flags[8];
+    uint64_t idx;     /* order of arrival of the host in the window: names it in the pair keys */
+    uint64_t changed; /* updated since its last emission */
 };
 
+/* Pair keys name their host by its index (not its 17-byte address): the pair tables are the
+ * bulk of the memory. Padding is zeroed before use (keys are hashed and compared as bytes). */
 struct peerkey {
-    struct hkey host, peer;
+    uint32_t host;
+    struct hkey peer;
 };
 
+/* The port big-endian, so that ties in the top list break in port order (key bytes). */
 struct portkey {
-    struct hkey host;
-    uint16_t port;
+    uint32_t host;
+    uint8_t port[2];
 };
 
 struct hs {
     const struct hs_conf *conf;
     struct s4f_cidr nets[MAX_NET];
     size_t nnets;
-    struct s4f_metric *m_keys_dropped, *m_members_dropped;
+    struct s4f_metric *m_keys_dropped, *m_members_dropped, *m_tops_nomem;
+    /* Sizes of the last window freed: new windows start at that size, sparing the table
+     * doublings (and their page faults) on the hot path. */
+    size_t hint_hosts, hint_peers, hint_ports;
 };
 
 struct hwin {
@@ -119,6 +131,9 @@ static void *hs_init(const void *conf, const struct s4f_analysis_ctx *ctx, char 
     h->m_members_dropped = s4f_metrics_counter(
         ctx->metrics, "members_dropped_total",
         "Peers or ports not counted because a window reached max_members", ctx->labels);
+    h->m_tops_nomem =
+        s4f_metrics_counter(ctx->metrics, "top_lists_nomem_total",
+                            "Windows emitted without top lists (out of memory)", ctx->labels);
     return h;
 }
 
@@ -158,6 +173,10 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
     s4f_htab_init(&w->hosts, sizeof(struct hkey), sizeof(struct hval), maxk);
     s4f_htab_init(&w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm);
     s4f_htab_init(&w->ports, sizeof(struct portkey), sizeof(uint64_t), maxm);
+    /* A failed reserve is only a missed optimisation: the tables grow on demand. */
+    s4f_htab_reserve(&w->hosts, h->hint_hosts);
+    s4f_htab_reserve(&w->peers, h->hint_peers);
+    s4f_htab_reserve(&w->ports, h->hint_ports);
     return w;
 }
 
@@ -178,6 +197,9 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
         s4f_metric_inc(h->m_keys_dropped);
         return;
     }
+    if (created)
+        v->idx = w->hosts.n - 1;
+    v->changed = 1;
     if (out) {
         v->flows_out++;
         v->packets_out += f->packets;
@@ -193,7 +215,8 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
             if (f->tcp_flags & (1u << b))
                 v->flags[b]++;
     struct peerkey pk;
-    pk.host = k;
+    memset(&pk, 0, sizeof(pk));
+    pk.host = (uint32_t)v->idx;
     hkey_of(&pk.peer, peer);
     uint64_t *pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
     if (pc) {
@@ -204,8 +227,9 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     }
     struct portkey ok;
     memset(&ok, 0, sizeof(ok));
-    ok.host = k;
-    ok.port = f->dport;
+    ok.host = (uint32_t)v->idx;
+    ok.port[0] = (uint8_t)(f->dport >> 8);
+    ok.port[1] = (uint8_t)f->dport;
     /* The insert may have grown hosts' neighbours only; v stays valid (other table). */
     uint64_t *oc = s4f_htab_insert(&w->ports, &ok, s4f_hash_bytes(&ok, sizeof(ok)), &created);
     if (oc) {
@@ -216,12 +240,28 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     }
 }
 
+static unsigned hs_route(void *inst, const struct s4f_flow *f)
+{
+    struct hs *h = inst;
+    unsigned mask = 0;
+    if (is_local(h, &f->src))
+        mask |= 1u << (S4F_SIDE_SRC - 1);
+    if (is_local(h, &f->dst) && !s4f_addr_eq(&f->src, &f->dst))
+        mask |= 1u << (S4F_SIDE_DST - 1);
+    return mask;
+}
+
 static void hs_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
 {
     struct hs *h = inst;
-    if (is_local(h, &f->src))
+    /* A repartitioned record is for one side only (the other, if local, is its own record,
+     * in the partition of that host); an input record is for every local side. */
+    unsigned mask = hs_route(h, f);
+    if (f->side != S4F_SIDE_ANY)
+        mask &= 1u << (f->side - 1);
+    if (mask & (1u << (S4F_SIDE_SRC - 1)))
         side(h, wstate, &f->src, &f->dst, f, true);
-    if (is_local(h, &f->dst) && !s4f_addr_eq(&f->src, &f->dst))
+    if (mask & (1u << (S4F_SIDE_DST - 1)))
         side(h, wstate, &f->dst, &f->src, f, false);
 }
 
@@ -230,8 +270,8 @@ struct top {
     size_t slot; /* in the peers or ports table */
 };
 
-/* Keeps the n largest (flows desc, then slot order for determinism within equal flows is
- * not stable across table layouts, so ties break on the key bytes). */
+/* Keeps the n largest by flows; ties break on the key bytes (slot order depends on the
+ * table's history, key bytes do not, so every process emits the same list). */
 static void top_add(struct top *t, size_t *len, size_t n, uint64_t flows, size_t slot,
                     const struct s4f_htab *tab)
 {
@@ -257,30 +297,64 @@ static void top_add(struct top *t, size_t *len, size_t n, uint64_t flows, size_t
     t[i].slot = slot;
 }
 
-static void emit_host(struct hs *h, struct hwin *w, const struct hkey *k, const struct hval *v,
-                      struct s4f_emit *out)
+/* The top lists of every host of a window, built in one pass over each pair table (a scan
+ * per host would be quadratic: hosts x pairs). Host i's lists are peers[i * n ..] and
+ * ports[i * n ..], of lengths npeers[i] and nports[i]. */
+struct tops {
+    size_t n;
+    struct top *peers, *ports;
+    size_t *npeers, *nports;
+};
+
+static void tops_release(struct tops *t)
 {
-    size_t n = (size_t)h->conf->top_n;
-    struct top tp[100], tq[100];
-    size_t np = 0, nq = 0;
+    free(t->peers);
+    free(t->ports);
+    free(t->npeers);
+    free(t->nports);
+}
+
+static int tops_build(struct tops *t, struct hwin *w, size_t n)
+{
+    size_t nh = w->hosts.n;
+    memset(t, 0, sizeof(*t));
+    t->n = n;
+    if (!n || !nh)
+        return 0;
+    t->peers = malloc(nh * n * sizeof(*t->peers));
+    t->ports = malloc(nh * n * sizeof(*t->ports));
+    t->npeers = calloc(nh, sizeof(*t->npeers));
+    t->nports = calloc(nh, sizeof(*t->nports));
+    if (!t->peers || !t->ports || !t->npeers || !t->nports) {
+        tops_release(t);
+        memset(t, 0, sizeof(*t));
+        return -1;
+    }
+    for (size_t i = 0; i < w->peers.cap; i++) {
+        const struct peerkey *pk = s4f_htab_key_at(&w->peers, i);
+        if (pk && pk->host < nh)
+            top_add(&t->peers[pk->host * n], &t->npeers[pk->host], n,
+                    *(uint64_t *)s4f_htab_val_at(&w->peers, i), i, &w->peers);
+    }
+    for (size_t i = 0; i < w->ports.cap; i++) {
+        const struct portkey *ok = s4f_htab_key_at(&w->ports, i);
+        if (ok && ok->host < nh)
+            top_add(&t->ports[ok->host * n], &t->nports[ok->host], n,
+                    *(uint64_t *)s4f_htab_val_at(&w->ports, i), i, &w->ports);
+    }
+    return 0;
+}
+
+static void emit_host(struct hs *h, struct hwin *w, const struct tops *t, const struct hkey *k,
+                      const struct hval *v, struct s4f_emit *out)
+{
     char host[64], ip[64];
     struct s4f_addr a = {{0}, k->family};
     memcpy(a.b, k->b, 16);
     s4f_addr_str(&a, host, sizeof(host));
-    /* Top lists: one scan of the pair tables per host would be quadratic; instead each
-     * window's pairs are scanned once per host only when the host has few of them. */
-    if (n) {
-        for (size_t i = 0; i < w->peers.cap; i++) {
-            const struct peerkey *pk = s4f_htab_key_at(&w->peers, i);
-            if (pk && memcmp(&pk->host, k, sizeof(*k)) == 0)
-                top_add(tp, &np, n, *(uint64_t *)s4f_htab_val_at(&w->peers, i), i, &w->peers);
-        }
-        for (size_t i = 0; i < w->ports.cap; i++) {
-            const struct portkey *ok = s4f_htab_key_at(&w->ports, i);
-            if (ok && memcmp(&ok->host, k, sizeof(*k)) == 0)
-                top_add(tq, &nq, n, *(uint64_t *)s4f_htab_val_at(&w->ports, i), i, &w->ports);
-        }
-    }
+    const struct top *tp = t->peers ? &t->peers[v->idx * t->n] : NULL;
+    const struct top *tq = t->ports ? &t->ports[v->idx * t->n] : NULL;
+    size_t np = t->npeers ? t->npeers[v->idx] : 0, nq = t->nports ? t->nports[v->idx] : 0;
     struct s4f_jbuf *b = s4f_result_begin(out, "host_stats", host, 0, 0);
     if (!b)
         return;
@@ -306,7 +380,7 @@ static void emit_host(struct hs *h, struct hwin *w, const struct hkey *k, const 
     for (size_t i = 0; i < nq; i++) {
         const struct portkey *ok = s4f_htab_key_at(&w->ports, tq[i].slot);
         s4f_jb_raw(b, "{");
-        s4f_jb_u64(b, "port", ok->port);
+        s4f_jb_u64(b, "port", (uint64_t)ok->port[0] << 8 | ok->port[1]);
         s4f_jb_u64(b, "flows", tq[i].flows);
         s4f_jb_raw(b, "}");
     }
@@ -329,12 +403,24 @@ static void emit_host(struct hs *h, struct hwin *w, const struct hkey *k, const 
 static void hs_on_window_close(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
                                struct s4f_emit *out)
 {
+    struct hs *h = inst;
     struct hwin *w = wstate;
+    struct tops t;
+    if (tops_build(&t, w, (size_t)h->conf->top_n) != 0) {
+        /* Emitted without top lists rather than not at all; counted and logged. */
+        s4f_metric_inc(h->m_tops_nomem);
+        s4f_error_rl("host_stats: out of memory building top lists of %zu hosts", w->hosts.n);
+    }
     for (size_t i = 0; i < w->hosts.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
-        if (k)
-            emit_host(inst, w, k, s4f_htab_val_at(&w->hosts, i), out);
+        struct hval *v = k ? s4f_htab_val_at(&w->hosts, i) : NULL;
+        /* Late flows touch a few hosts: the others' documents stand downstream. */
+        if (!v || (win->changed_only && !v->changed))
+            continue;
+        emit_host(h, w, &t, k, v, out);
+        v->changed = 0;
     }
+    tops_release(&t);
 }
 
 static void hs_on_window_final(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
@@ -409,7 +495,11 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
 
 static void hs_window_free(void *inst, void *wstate)
 {
+    struct hs *h = inst;
     struct hwin *w = wstate;
+    h->hint_hosts = w->hosts.n;
+    h->hint_peers = w->peers.n;
+    h->hint_ports = w->ports.n;
     s4f_htab_release(&w->hosts);
     s4f_htab_release(&w->peers);
     s4f_htab_release(&w->ports);
@@ -430,6 +520,7 @@ const struct s4f_analysis s4f_analysis_host_stats = {
     .partition_new = hs_partition_new,
     .window_new = hs_window_new,
     .on_flow = hs_on_flow,
+    .route = hs_route,
     .on_window_close = hs_on_window_close,
     .on_window_final = hs_on_window_final,
     .window_free = hs_window_free,

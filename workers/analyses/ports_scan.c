@@ -58,6 +58,7 @@ struct mkey {
 struct pscan {
     const struct pscan_conf *conf;
     struct s4f_metric *m_keys_dropped, *m_members_dropped, *m_scans;
+    size_t hint_keys, hint_members; /* sizes of the last window freed (see host_stats.c) */
 };
 
 struct pwin {
@@ -96,6 +97,8 @@ static void *pscan_window_new(void *inst, int64_t start_ms, int64_t end_ms, int6
     s4f_htab_init(&w->keys, sizeof(struct skey), sizeof(struct sval),
                   (size_t)p->conf->common.max_keys);
     s4f_htab_init(&w->members, sizeof(struct mkey), 0, (size_t)p->conf->max_members);
+    s4f_htab_reserve(&w->keys, p->hint_keys);
+    s4f_htab_reserve(&w->members, p->hint_members);
     return w;
 }
 
@@ -200,7 +203,10 @@ static void pscan_on_window_close(void *inst, void *pstate, void *wstate,
 
 static void pscan_window_free(void *inst, void *wstate)
 {
+    struct pscan *p = inst;
     struct pwin *w = wstate;
+    p->hint_keys = w->keys.n;
+    p->hint_members = w->members.n;
     s4f_htab_release(&w->keys);
     s4f_htab_release(&w->members);
     free(w);

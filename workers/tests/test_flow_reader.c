@@ -2,9 +2,11 @@
  * crashes, unknown keys are skipped. */
 #include "flow.h"
 
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -81,6 +83,50 @@ static void test_hostile(void **state)
     }
 }
 
+/* The string scanner reads eight bytes at a time: a quote, backslash or control character at
+ * every offset of a word must still be seen (regression guard for the word-at-a-time scan). */
+static void test_string_specials_at_every_offset(void **state)
+{
+    static const char *const specials[] = {"\\\"", "\\\\", "\\u0041", "\x01", "\n", "\xc3\xa9"};
+    for (size_t sp = 0; sp < S4F_ARRAY_SIZE(specials); sp++)
+        for (int pad = 0; pad < 20; pad++) {
+            char val[64], rec[512];
+            memset(val, 'a', (size_t)pad);
+            val[pad] = '\0';
+            snprintf(rec, sizeof(rec),
+                     "{\"u\":\"%s%sbbbbbbbbbbbbbbbb\",\"ipfix.sourceIPv4Address\":\"10.0.0.1\","
+                     "\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+                     "\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":7}",
+                     val, specials[sp]);
+            struct s4f_flow f;
+            /* Raw control characters are invalid JSON; everything else is accepted. */
+            enum s4f_status want =
+                specials[sp][0] == '\x01' || specials[sp][0] == '\n' ? S4F_ERR : S4F_OK;
+            assert_int_equal(parse(rec, &f), want);
+            if (want == S4F_OK)
+                assert_int_equal(f.end_ms, 7);
+        }
+}
+
+/* IPv4 text is parsed by hand: it must accept and refuse exactly what inet_pton does. */
+static void test_ipv4_text_like_inet_pton(void **state)
+{
+    static const char *const v[] = {"0.0.0.0",   "1.2.3.4",    "255.255.255.255", "10.0.0.1",
+                                    "256.1.1.1", "01.1.1.1",   "1.2.3",           "1.2.3.4.",
+                                    "1..2.3",    "1.2.3.04",   "1.2.3.4 ",        "a.b.c.d",
+                                    "1.2.3.-4",  "1.2.3.1000", "00.0.0.0",        "9.9.9.9"};
+    for (size_t i = 0; i < S4F_ARRAY_SIZE(v); i++) {
+        struct s4f_addr a;
+        unsigned char ref[4];
+        int want = inet_pton(AF_INET, v[i], ref) == 1 ? 0 : -1;
+        assert_int_equal(s4f_addr_parse(v[i], strlen(v[i]), &a), want);
+        if (want == 0) {
+            assert_int_equal(a.family, 4);
+            assert_memory_equal(a.b, ref, 4);
+        }
+    }
+}
+
 static void test_cidr(void **state)
 {
     struct s4f_cidr c;
@@ -102,6 +148,8 @@ int main(void)
         cmocka_unit_test(test_good_record),
         cmocka_unit_test(test_ipv6_and_escaped_key),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_string_specials_at_every_offset),
+        cmocka_unit_test(test_ipv4_text_like_inet_pton),
         cmocka_unit_test(test_cidr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

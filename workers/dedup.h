@@ -1,0 +1,53 @@
+/* Duplicate suppression for a repartitioned input, and the commit points that keep it exact
+ * across crashes.
+ *
+ * The first stage of a repartitioned analysis (engine.c) reads the input topic and writes one
+ * record per routed side to the repartition topic, tagged with where the flow was read (source
+ * partition sp, source offset so) and the side. It commits its input only after those writes
+ * are acknowledged, so after a crash it writes some records again: at-least-once. Each writer
+ * writes a source partition's records in offset order, and a replay starts from a committed
+ * (earlier) offset, so within one repartition partition a record is a duplicate exactly when
+ * its so is not above the largest so already seen for its (sp, side). One struct s4f_dedup
+ * tracks those maxima for one repartition partition.
+ *
+ * The second stage commits the repartition partition's offset only where it has the maxima of
+ * everything before that offset: snapshot() records (next offset to read, maxima) pairs, and
+ * commit_point() picks the newest snapshot at or before the offset the windows allow and
+ * formats its maxima for the commit metadata. After a crash, restore() reloads them and the
+ * replay drops the first stage's duplicates again.
+ *
+ * Bounds: at most S4F_DEDUP_MAX_KEYS (sp, side) pairs (past it records are not deduplicated:
+ * counted by the caller) and S4F_DEDUP_MAX_SNAPSHOTS snapshots (the older half is thinned, so
+ * old commit points survive). Single-threaded. */
+#ifndef S4F_DEDUP_H
+#define S4F_DEDUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define S4F_DEDUP_MAX_KEYS      512
+#define S4F_DEDUP_MAX_SNAPSHOTS 128
+
+enum s4f_dedup_verdict {
+    S4F_DEDUP_NEW = 0,  /* first time seen: fold it */
+    S4F_DEDUP_DUP = 1,  /* a replayed duplicate: skip it */
+    S4F_DEDUP_FULL = 2, /* no room to track its (sp, side): folded, not deduplicated */
+};
+
+struct s4f_dedup;
+
+struct s4f_dedup *s4f_dedup_new(void);
+void s4f_dedup_free(struct s4f_dedup *d);
+enum s4f_dedup_verdict s4f_dedup_check(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t so);
+/* Records the maxima as they stand before the record at next_offset (no-op when unchanged). */
+void s4f_dedup_snapshot(struct s4f_dedup *d, int64_t next_offset);
+/* The newest snapshot offset <= safe (or -1: none), its maxima formatted into meta as
+ * "d=sp.side:so,..." (the caller appends it to its own metadata). Older snapshots are dropped.
+ * Returns -1 too when meta is too small (nothing is dropped then). */
+int64_t s4f_dedup_commit_point(struct s4f_dedup *d, int64_t safe, char *meta, size_t len);
+/* Loads maxima committed at offset (the "d=..." text, len bytes, may be 0) as the state at
+ * that offset. 0, or -1 on malformed text (state left empty). */
+int s4f_dedup_restore(struct s4f_dedup *d, const char *meta, size_t len, int64_t offset);
+
+#endif

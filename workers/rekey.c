@@ -1,0 +1,370 @@
+/* Stage one of a repartitioned analysis: see rekey.h. */
+#include "rekey.h"
+
+#include "daemon.h"
+#include "engine.h"
+#include "flow.h"
+#include "kafka.h"
+#include "log.h"
+#include "window.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH        1024
+#define REVOKE_FLUSH 10000
+/* Batches written and not yet committed; the producer's queue bounds them in practice. */
+#define MAX_BATCHES 4096
+
+/* The records written for one consumed batch, and the input positions they cover. */
+struct batch {
+    int pending; /* records not yet acknowledged */
+    bool failed; /* one was lost for good: replay from the last commit */
+    size_t nparts, cap;
+    struct bpart {
+        int32_t partition;
+        int64_t next; /* next offset to read once this batch is written */
+    } * parts;
+    struct batch *next;
+};
+
+static void batch_free(struct batch *b)
+{
+    if (b) {
+        free(b->parts);
+        free(b);
+    }
+}
+
+/* Records that the batch moved partition p to next. 0, or -1 when out of memory. */
+static int batch_mark(struct batch *b, int32_t p, int64_t next)
+{
+    size_t j = 0;
+    while (j < b->nparts && b->parts[j].partition != p)
+        j++;
+    if (j == b->nparts) {
+        if (b->nparts == b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 8;
+            struct bpart *np = realloc(b->parts, cap * sizeof(*np));
+            if (!np)
+                return -1;
+            b->parts = np;
+            b->cap = cap;
+        }
+        b->parts[b->nparts++].partition = p;
+    }
+    b->parts[j].next = next;
+    return 0;
+}
+
+struct s4f_rekey {
+    struct s4f_rekey_opts o;
+    struct s4f_kafka_consumer *cons;
+    struct s4f_kafka_producer *prod;
+    struct batch *head, *tail; /* oldest first */
+    size_t nbatches;
+    int64_t committed[S4F_MAX_PARTITIONS]; /* -1: unknown */
+    int64_t start[S4F_MAX_PARTITIONS];     /* first offset read since assigned; -1: none */
+    int64_t last_commit;
+    struct s4f_kvlist consumer_kafka;
+    char *buf; /* record being built */
+    size_t cap;
+    struct s4f_metric *m_written, *m_malformed, *m_commits, *m_replays;
+};
+
+static void delivery_cb(void *ctx, void *opaque, rd_kafka_resp_err_t err)
+{
+    struct batch *b = opaque;
+    if (!b)
+        return;
+    b->pending--;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        b->failed = true;
+}
+
+static void batch_free_all(struct s4f_rekey *r)
+{
+    while (r->head) {
+        struct batch *b = r->head;
+        r->head = b->next;
+        batch_free(b);
+    }
+    r->tail = NULL;
+    r->nbatches = 0;
+}
+
+/* Commits the positions of the acknowledged prefix of batches. A failed batch rewinds the
+ * input to the last commit: what was written after it is written again, and dropped as a
+ * duplicate downstream. */
+static void commit_done(struct s4f_rekey *r)
+{
+    int64_t next[S4F_MAX_PARTITIONS];
+    bool touched = false, failed = false;
+    memset(next, 0xff, sizeof(next)); /* -1 */
+    while (r->head && r->head->pending == 0 && !r->head->failed) {
+        struct batch *b = r->head;
+        for (size_t i = 0; i < b->nparts; i++) {
+            next[b->parts[i].partition] = b->parts[i].next;
+            touched = true;
+        }
+        r->head = b->next;
+        if (!r->head)
+            r->tail = NULL;
+        r->nbatches--;
+        batch_free(b);
+    }
+    failed = r->head && r->head->failed && r->head->pending == 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (int32_t p = 0; touched && p < S4F_MAX_PARTITIONS; p++)
+        if (next[p] >= 0 && next[p] != r->committed[p])
+            rd_kafka_topic_partition_list_add(l, r->o.input_topic, p)->offset = next[p];
+    if (l->cnt > 0 && s4f_kafka_consumer_commit(r->cons, l) == S4F_OK) {
+        s4f_metric_inc(r->m_commits);
+        for (int i = 0; i < l->cnt; i++)
+            r->committed[l->elems[i].partition] = l->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    if (failed) {
+        /* Wait for every batch in flight, then rewind every partition we hold. */
+        for (struct batch *b = r->head; b; b = b->next)
+            if (b->pending > 0)
+                return;
+        s4f_metric_inc(r->m_replays);
+        s4f_error_rl("%s: repartition records were lost (delivery failed for good): reading "
+                     "the input again from the last commit",
+                     r->o.analysis->name);
+        rd_kafka_topic_partition_list_t *s = rd_kafka_topic_partition_list_new(8);
+        for (int32_t p = 0; p < S4F_MAX_PARTITIONS; p++)
+            if (r->committed[p] >= 0 || r->start[p] >= 0)
+                rd_kafka_topic_partition_list_add(s, r->o.input_topic, p)->offset =
+                    r->committed[p] >= 0 ? r->committed[p] : r->start[p];
+        rd_kafka_error_t *e =
+            rd_kafka_seek_partitions(s4f_kafka_consumer_handle(r->cons), s, 10000);
+        if (e) {
+            s4f_error_rl("%s: rewind failed: %s", r->o.analysis->name, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(s);
+        batch_free_all(r);
+    }
+}
+
+static void on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
+{
+    struct s4f_rekey *r = ctx;
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].partition >= 0 && parts->elems[i].partition < S4F_MAX_PARTITIONS) {
+            r->committed[parts->elems[i].partition] = -1;
+            r->start[parts->elems[i].partition] = -1;
+        }
+}
+
+static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
+{
+    struct s4f_rekey *r = ctx;
+    /* Commit what is written; the rest is read again by the next owner (duplicates are
+     * dropped downstream). */
+    int left = s4f_kafka_producer_flush(r->prod, REVOKE_FLUSH);
+    if (left)
+        s4f_warn("%s: revoke: %d repartition record(s) unacknowledged", r->o.analysis->name, left);
+    commit_done(r);
+    batch_free_all(r);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].partition >= 0 && parts->elems[i].partition < S4F_MAX_PARTITIONS) {
+            r->committed[parts->elems[i].partition] = -1;
+            r->start[parts->elems[i].partition] = -1;
+        }
+}
+
+struct s4f_rekey *s4f_rekey_new(const struct s4f_rekey_opts *opts, char *err, size_t errlen)
+{
+    struct s4f_rekey *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->o = *opts;
+    for (int i = 0; i < S4F_MAX_PARTITIONS; i++)
+        r->committed[i] = r->start[i] = -1;
+    r->last_commit = s4f_mono_ms();
+    r->m_written = s4f_metrics_counter(opts->metrics, "repartition_written_total",
+                                       "Records written to the repartition topic", opts->labels);
+    r->m_malformed = s4f_metrics_counter(opts->metrics, "records_malformed_total",
+                                         "Input records refused by the reader", opts->labels);
+    r->m_commits =
+        s4f_metrics_counter(opts->metrics, "repartition_commits_total",
+                            "Input offset commits of the repartition stage", opts->labels);
+    r->m_replays = s4f_metrics_counter(opts->metrics, "repartition_replays_total",
+                                       "Rewinds of the input after repartition records were lost",
+                                       opts->labels);
+    struct s4f_kafka_producer_opts po = {
+        .shared = opts->kafka_shared,
+        .overrides = opts->kafka_overrides,
+        .metrics = opts->metrics,
+        .queue_full_wait_ms = 1000,
+        .on_delivery = delivery_cb,
+        .ctx = r,
+    };
+    r->prod = s4f_kafka_producer_new(&po, err, errlen);
+    if (!r->prod)
+        goto fail;
+    const char *topics[] = {opts->input_topic, NULL};
+    if (s4f_engine_consumer_overrides(opts->kafka_shared, opts->kafka_overrides,
+                                      &r->consumer_kafka) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    struct s4f_kafka_consumer_opts co = {
+        .shared = opts->kafka_shared,
+        .overrides = &r->consumer_kafka,
+        .metrics = opts->metrics,
+        .group_id = opts->group,
+        .topics = topics,
+        .on_assign = on_assign,
+        .on_revoke = on_revoke,
+        .ctx = r,
+    };
+    r->cons = s4f_kafka_consumer_new(&co, err, errlen);
+    if (!r->cons)
+        goto fail;
+    return r;
+fail:
+    s4f_rekey_free(r);
+    return NULL;
+}
+
+/* The record for one side: the input object with the routing keys appended. */
+static const char *build(struct s4f_rekey *r, const rd_kafka_message_t *m, int side, size_t *len)
+{
+    const char *in = m->payload;
+    size_t n = m->len;
+    while (n && in[n - 1] != '}') /* trailing whitespace; the reader validated the object */
+        n--;
+    if (n < 2)
+        return NULL;
+    if (r->cap < n + 96) {
+        size_t cap = n + 96 > 4096 ? n + 96 : 4096;
+        char *nb = realloc(r->buf, cap);
+        if (!nb)
+            return NULL;
+        r->buf = nb;
+        r->cap = cap;
+    }
+    memcpy(r->buf, in, n - 1);
+    /* "{}" has nothing before the closing brace: no comma then. */
+    size_t o = n - 1;
+    const char *q = in + 1;
+    while (q < in + n - 1 && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+        q++;
+    int w = snprintf(r->buf + o, r->cap - o,
+                     "%s\"s4f.r.side\":%d,\"s4f.r.partition\":%" PRId32 ",\"s4f.r.offset\":%" PRId64
+                     "}",
+                     q == in + n - 1 ? "" : ",", side, m->partition, m->offset);
+    if (w < 0 || (size_t)w >= r->cap - o)
+        return NULL;
+    *len = o + (size_t)w;
+    return r->buf;
+}
+
+static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batch *b)
+{
+    struct s4f_flow f;
+    const char *why = NULL;
+    if (s4f_flow_parse(m->payload, m->len, &f, &why) != S4F_OK) {
+        s4f_metric_inc(r->m_malformed);
+        s4f_warn_rl("%s: malformed record at %d/%" PRId64 ": %s", r->o.analysis->name,
+                    (int)m->partition, m->offset, why);
+        return;
+    }
+    unsigned mask = r->o.analysis->route(r->o.inst, &f);
+    for (int side = S4F_SIDE_SRC; side <= S4F_SIDE_DST; side++) {
+        if (!(mask & (1u << (side - 1))))
+            continue;
+        char key[64];
+        size_t len;
+        s4f_addr_str(side == S4F_SIDE_SRC ? &f.src : &f.dst, key, sizeof(key));
+        const char *rec = build(r, m, side, &len);
+        if (!rec) {
+            b->failed = true; /* out of memory: treated as a lost write, replayed */
+            continue;
+        }
+        enum s4f_status st;
+        /* Back-pressure: wait for the queue (this stage has nothing better to do), unless
+         * the daemon is stopping: then the batch counts as lost and is read again later. */
+        while ((st = s4f_kafka_produce(r->prod, r->o.repartition_topic, key, strlen(key), rec, len,
+                                       b)) == S4F_RETRY &&
+               !s4f_daemon_stopping())
+            s4f_kafka_producer_poll(r->prod, 10);
+        if (st == S4F_OK) {
+            b->pending++;
+            s4f_metric_inc(r->m_written);
+        } else {
+            b->failed = true;
+        }
+    }
+}
+
+size_t s4f_rekey_poll(struct s4f_rekey *r, int timeout_ms)
+{
+    rd_kafka_message_t *msgs[BATCH];
+    size_t n = 0;
+    /* Allocated before reading: a batch read must always be tracked, or its input could be
+     * committed without its records written. */
+    struct batch *b = r->nbatches < MAX_BATCHES ? calloc(1, sizeof(*b)) : NULL;
+    if (b)
+        n = s4f_kafka_consumer_poll_batch(r->cons, timeout_ms, msgs, BATCH);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        if (m->partition >= 0 && m->partition < S4F_MAX_PARTITIONS) {
+            if (r->start[m->partition] < 0)
+                r->start[m->partition] = m->offset;
+            handle(r, m, b);
+            if (batch_mark(b, m->partition, m->offset + 1) != 0)
+                b->failed = true; /* out of memory: replayed from the last commit */
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (n) {
+        if (r->tail)
+            r->tail->next = b;
+        else
+            r->head = b;
+        r->tail = b;
+        r->nbatches++;
+    } else {
+        batch_free(b);
+    }
+    s4f_kafka_producer_poll(r->prod, 0);
+    int64_t now = s4f_mono_ms();
+    if (now - r->last_commit >= r->o.commit_interval_ms) {
+        commit_done(r);
+        r->last_commit = now;
+    }
+    return n;
+}
+
+void s4f_rekey_drain(struct s4f_rekey *r, int timeout_ms)
+{
+    s4f_kafka_producer_flush(r->prod, timeout_ms);
+    commit_done(r);
+}
+
+void s4f_rekey_free(struct s4f_rekey *r)
+{
+    if (!r)
+        return;
+    if (r->cons) {
+        s4f_kafka_consumer_close(r->cons);
+        s4f_kafka_consumer_free(r->cons);
+    }
+    if (r->prod) {
+        s4f_kafka_producer_flush(r->prod, 1000);
+        s4f_kafka_producer_free(r->prod);
+    }
+    batch_free_all(r);
+    s4f_kvlist_free(&r->consumer_kafka);
+    free(r->buf);
+    free(r);
+}

@@ -1,0 +1,48 @@
+/* Stage one of a repartitioned analysis (host_stats): reads the input topic in its own
+ * consumer group (<group>.rekey), and for every flow writes one record per side the analysis
+ * routes (its route() callback: a local source, a local destination) to the repartition topic,
+ * keyed by that side's address, so that stage two (the engine) sees all of a host's traffic in
+ * one partition. This is Kafka Streams' repartition topic.
+ *
+ * A record is the input JSON with three keys appended: s4f.r.side, s4f.r.partition and
+ * s4f.r.offset (where the flow was read). Input offsets are committed only once every record
+ * written for them is acknowledged (at-least-once); after a crash, stage one writes some
+ * records again and stage two drops them by (partition, offset, side) (dedup.h).
+ *
+ * Ownership: the stage owns its consumer and producer. Threading: all calls on the engine's
+ * thread, like the engine; delivery reports are served by s4f_rekey_poll(). */
+#ifndef S4F_REKEY_H
+#define S4F_REKEY_H
+
+#include "analysis.h"
+#include "config.h"
+#include "metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct s4f_rekey_opts {
+    const struct s4f_analysis *analysis;
+    void *inst;
+    const char *group; /* the stage's consumer group */
+    const char *input_topic;
+    const char *repartition_topic;
+    const struct s4f_kvlist *kafka_shared;
+    const struct s4f_kvlist *kafka_overrides;
+    struct s4f_metrics *metrics;
+    const char *labels;
+    int64_t commit_interval_ms;
+};
+
+struct s4f_rekey;
+
+struct s4f_rekey *s4f_rekey_new(const struct s4f_rekey_opts *opts, char *err, size_t errlen);
+/* Reads one batch (waiting up to timeout_ms), writes its records, serves delivery reports and
+ * commits what is acknowledged when the commit interval is due. Returns the records read. */
+size_t s4f_rekey_poll(struct s4f_rekey *r, int timeout_ms);
+/* Shutdown: waits up to timeout_ms for the writes, commits what is acknowledged, leaves the
+ * group. */
+void s4f_rekey_drain(struct s4f_rekey *r, int timeout_ms);
+void s4f_rekey_free(struct s4f_rekey *r);
+
+#endif

@@ -1,0 +1,101 @@
+/* The duplicate filter of repartitioned input, and its commit points: a replay of the first
+ * stage is dropped, new records pass, and the state committed at an offset is the state of
+ * everything before it. */
+#include "dedup.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static void test_replay_dropped_new_kept(void **state)
+{
+    struct s4f_dedup *d = s4f_dedup_new();
+    assert_non_null(d);
+    assert_int_equal(s4f_dedup_check(d, 0, 1, 10), S4F_DEDUP_NEW);
+    assert_int_equal(s4f_dedup_check(d, 0, 2, 10), S4F_DEDUP_NEW); /* other side, same flow */
+    assert_int_equal(s4f_dedup_check(d, 1, 1, 5), S4F_DEDUP_NEW);  /* other source partition */
+    assert_int_equal(s4f_dedup_check(d, 0, 1, 11), S4F_DEDUP_NEW);
+    /* Stage one restarted from offset 9 of source partition 0. */
+    assert_int_equal(s4f_dedup_check(d, 0, 1, 9), S4F_DEDUP_DUP);
+    assert_int_equal(s4f_dedup_check(d, 0, 1, 10), S4F_DEDUP_DUP);
+    assert_int_equal(s4f_dedup_check(d, 0, 1, 11), S4F_DEDUP_DUP);
+    assert_int_equal(s4f_dedup_check(d, 0, 1, 12), S4F_DEDUP_NEW);
+    s4f_dedup_free(d);
+    s4f_dedup_free(NULL);
+}
+
+static void test_commit_point_and_restore(void **state)
+{
+    char meta[256];
+    struct s4f_dedup *d = s4f_dedup_new();
+    assert_int_equal(s4f_dedup_restore(d, "", 0, 100), 0);         /* first record at offset 100 */
+    assert_int_equal(s4f_dedup_check(d, 0, 1, 10), S4F_DEDUP_NEW); /* offset 100 */
+    s4f_dedup_snapshot(d, 101);
+    assert_int_equal(s4f_dedup_check(d, 3, 2, 7), S4F_DEDUP_NEW); /* offset 101 */
+    s4f_dedup_snapshot(d, 102);
+    /* The windows hold offset 101 still: commit at 101 with the state before it. */
+    assert_int_equal(s4f_dedup_commit_point(d, 101, meta, sizeof(meta)), 101);
+    assert_string_equal(meta, "d=0.1:10");
+    /* Nothing at or before 99. */
+    assert_int_equal(s4f_dedup_commit_point(d, 99, meta, sizeof(meta)), -1);
+    /* Too small a buffer: no commit point, nothing dropped. */
+    assert_int_equal(s4f_dedup_commit_point(d, 102, meta, 6), -1);
+    assert_int_equal(s4f_dedup_commit_point(d, 102, meta, sizeof(meta)), 102);
+    assert_string_equal(meta, "d=0.1:10,3.2:7");
+
+    /* A crash; the next owner resumes at 101 with the state committed there. */
+    struct s4f_dedup *r = s4f_dedup_new();
+    assert_int_equal(s4f_dedup_restore(r, "d=0.1:10", 8, 101), 0);
+    assert_int_equal(s4f_dedup_check(r, 0, 1, 10), S4F_DEDUP_DUP); /* replayed by stage one */
+    assert_int_equal(s4f_dedup_check(r, 3, 2, 7), S4F_DEDUP_NEW);  /* offset 101, again */
+    assert_int_equal(s4f_dedup_commit_point(r, 101, meta, sizeof(meta)), 101);
+    assert_string_equal(meta, "d=0.1:10");
+    s4f_dedup_free(r);
+    s4f_dedup_free(d);
+}
+
+static void test_hostile_metadata(void **state)
+{
+    static const char *const bad[] = {
+        "x", "d=1", "d=1.2", "d=1.2:", "d=a.1:2", "d=1.2:3;", "d=-1.1:2", "d=1.999:2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct s4f_dedup *d = s4f_dedup_new();
+        assert_int_equal(s4f_dedup_restore(d, bad[i], strlen(bad[i]), 5), -1);
+        /* Left empty but usable. */
+        assert_int_equal(s4f_dedup_check(d, 1, 1, 1), S4F_DEDUP_NEW);
+        s4f_dedup_free(d);
+    }
+}
+
+static void test_bounds(void **state)
+{
+    char meta[64];
+    struct s4f_dedup *d = s4f_dedup_new();
+    for (int i = 0; i < S4F_DEDUP_MAX_KEYS; i++)
+        assert_int_equal(s4f_dedup_check(d, i, 1, 1), S4F_DEDUP_NEW);
+    assert_int_equal(s4f_dedup_check(d, 100000, 1, 1), S4F_DEDUP_FULL);
+    /* Many snapshots: the cap holds and the oldest commit point survives thinning. */
+    for (int i = 0; i < 10 * S4F_DEDUP_MAX_SNAPSHOTS; i++) {
+        assert_int_equal(s4f_dedup_check(d, 0, 1, 2 + i), S4F_DEDUP_NEW);
+        s4f_dedup_snapshot(d, 1000 + i);
+    }
+    char big[16384];
+    assert_int_equal(s4f_dedup_commit_point(d, 1000, big, sizeof(big)), 1000);
+    assert_int_equal(s4f_dedup_commit_point(d, 5000, meta, sizeof(meta)), -1); /* too long */
+    s4f_dedup_free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replay_dropped_new_kept),
+        cmocka_unit_test(test_commit_point_and_restore),
+        cmocka_unit_test(test_hostile_metadata),
+        cmocka_unit_test(test_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
