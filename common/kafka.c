@@ -356,6 +356,18 @@ struct s4f_kafka_consumer *s4f_kafka_consumer_new(const struct s4f_kafka_consume
         free(c);
         return NULL;
     }
+    /* The daemon's defaults sit between ours and the operator's: set them only for keys the
+     * operator left alone, so the kafka: sections always win. */
+    for (size_t i = 0; opts->defaults && opts->defaults[i]; i += 2) {
+        const char *k = opts->defaults[i];
+        if (s4f_kvlist_get(opts->shared, k) || s4f_kvlist_get(opts->overrides, k))
+            continue;
+        if (conf_set(conf, k, opts->defaults[i + 1], err, errlen) != 0) {
+            rd_kafka_conf_destroy(conf);
+            free(c);
+            return NULL;
+        }
+    }
     if (opts->group_id && conf_set(conf, "group.id", opts->group_id, err, errlen) != 0) {
         rd_kafka_conf_destroy(conf);
         free(c);

@@ -66,6 +66,9 @@ struct s4f_kafka_consumer_opts {
     const struct s4f_kvlist *shared;
     const struct s4f_kvlist *overrides;
     struct s4f_metrics *metrics;
+    /* The daemon's own defaults (key, value, ..., NULL), over ours: each applies only where
+     * neither shared nor overrides set the key. May be NULL. */
+    const char *const *defaults;
     const char *group_id;
     const char *const *topics; /* NULL-terminated */
     void (*on_assign)(void *ctx, const rd_kafka_topic_partition_list_t *parts);

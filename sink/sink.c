@@ -86,7 +86,6 @@ struct s4f_sink {
     struct s4f_es_client *es;
     struct s4f_kafka_producer *dl;
     struct s4f_kafka_consumer *cons;
-    struct s4f_kvlist kafka_overrides;
 
     struct item *items;
     size_t nitems, cap;
@@ -673,34 +672,6 @@ static enum s4f_status maintenance(struct s4f_sink *s)
 
 /* ---- life cycle --------------------------------------------------------------------------- */
 
-static int build_overrides(struct s4f_sink *s)
-{
-    const struct s4f_kvlist *user = &s->conf->kafka;
-    size_t n = user->n + S4F_ARRAY_SIZE(sink_consumer_defaults) / 2;
-    struct s4f_kvlist *o = &s->kafka_overrides;
-    o->k = calloc(n, sizeof(char *));
-    o->v = calloc(n, sizeof(char *));
-    if (!o->k || !o->v)
-        return -1;
-    for (size_t i = 0; sink_consumer_defaults[i]; i += 2) {
-        const char *k = sink_consumer_defaults[i];
-        /* Ours apply only where the operator said nothing. */
-        if (s4f_kvlist_get(user, k) || s4f_kvlist_get(&s->d->kafka, k))
-            continue;
-        o->k[o->n] = strdup(k);
-        o->v[o->n] = strdup(sink_consumer_defaults[i + 1]);
-        if (!o->k[o->n++] || !o->v[o->n - 1])
-            return -1;
-    }
-    for (size_t i = 0; i < user->n; i++) {
-        o->k[o->n] = strdup(user->k[i]);
-        o->v[o->n] = strdup(user->v[i]);
-        if (!o->k[o->n++] || !o->v[o->n - 1])
-            return -1;
-    }
-    return 0;
-}
-
 struct s4f_sink *s4f_sink_new(struct s4f_daemon *d, const struct s4f_sink_conf *conf)
 {
     char err[512];
@@ -718,7 +689,7 @@ struct s4f_sink *s4f_sink_new(struct s4f_daemon *d, const struct s4f_sink_conf *
     s->items = calloc(s->cap, sizeof(*s->items));
     s->sent = calloc(s->cap, sizeof(*s->sent));
     s->results = calloc(s->cap, sizeof(*s->results));
-    if (!s->items || !s->sent || !s->results || build_overrides(s) != 0) {
+    if (!s->items || !s->sent || !s->results) {
         s4f_error("out of memory");
         goto fail;
     }
@@ -765,7 +736,8 @@ static int join_group(struct s4f_sink *s)
     topics[n] = NULL;
     struct s4f_kafka_consumer_opts co = {
         .shared = &s->d->kafka,
-        .overrides = &s->kafka_overrides,
+        .overrides = &s->conf->kafka,
+        .defaults = sink_consumer_defaults,
         .metrics = s->d->metrics,
         .group_id = s->conf->group_id,
         .topics = topics,
@@ -852,7 +824,6 @@ void s4f_sink_free(struct s4f_sink *s)
     s4f_es_client_free(s->es);
     s4f_es_response_free(&s->resp);
     s4f_buf_free(&s->body);
-    s4f_kvlist_free(&s->kafka_overrides);
     if (s->capture)
         fclose(s->capture);
     free(s->items);

@@ -40,7 +40,6 @@ struct s4f_engine {
     int64_t next[S4F_MAX_PARTITIONS];
     char rekey_group[280];
     struct s4f_metric *m_malformed, *m_commits, *m_dups, *m_dedup_full, *m_meta_big;
-    struct s4f_kvlist consumer_kafka; /* worker consumer defaults + the worker's kafka: map */
 };
 
 static enum s4f_status emit_cb(void *ctx, const char *id, const char *doc, size_t len, void *win)
@@ -187,43 +186,13 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
  * once its local queue holds queued.min.messages or queued.max.messages.kbytes: a worker
  * catching up (a replay, a restart after a crash) then starves for most of every second. The
  * larger thresholds keep the fetcher ahead of the analysis; the bytes bound the memory. */
-static const char *const worker_consumer_defaults[] = {
+const char *const s4f_worker_consumer_defaults[] = {
     "queued.min.messages",
     "1000000",
     "queued.max.messages.kbytes",
     "262144", /* 256 MiB of prefetched records at most */
     NULL,
 };
-
-int s4f_engine_consumer_overrides(const struct s4f_kvlist *shared,
-                                  const struct s4f_kvlist *overrides, struct s4f_kvlist *out)
-{
-    size_t n = overrides ? overrides->n : 0, cap = n + S4F_ARRAY_SIZE(worker_consumer_defaults);
-    memset(out, 0, sizeof(*out));
-    out->k = calloc(cap, sizeof(char *));
-    out->v = calloc(cap, sizeof(char *));
-    if (!out->k || !out->v)
-        goto fail;
-    for (size_t i = 0; worker_consumer_defaults[i]; i += 2) {
-        const char *k = worker_consumer_defaults[i];
-        if ((shared && s4f_kvlist_get(shared, k)) || (overrides && s4f_kvlist_get(overrides, k)))
-            continue;
-        out->k[out->n] = strdup(k);
-        out->v[out->n] = strdup(worker_consumer_defaults[i + 1]);
-        if (!out->k[out->n++] || !out->v[out->n - 1])
-            goto fail;
-    }
-    for (size_t i = 0; i < n; i++) {
-        out->k[out->n] = strdup(overrides->k[i]);
-        out->v[out->n] = strdup(overrides->v[i]);
-        if (!out->k[out->n++] || !out->v[out->n - 1])
-            goto fail;
-    }
-    return 0;
-fail:
-    s4f_kvlist_free(out);
-    return -1;
-}
 
 static bool topic_exists(struct s4f_kafka_producer *p, const char *topic)
 {
@@ -332,14 +301,10 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
         e->input_topic = e->common->repartition_topic;
     }
     const char *topics[] = {e->input_topic, NULL};
-    if (s4f_engine_consumer_overrides(opts->kafka_shared, opts->kafka_overrides,
-                                      &e->consumer_kafka) != 0) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
     struct s4f_kafka_consumer_opts co = {
         .shared = opts->kafka_shared,
-        .overrides = &e->consumer_kafka,
+        .overrides = opts->kafka_overrides,
+        .defaults = s4f_worker_consumer_defaults,
         .metrics = opts->metrics,
         .group_id = e->group,
         .topics = topics,
@@ -465,7 +430,6 @@ void s4f_engine_free(struct s4f_engine *e)
     for (int i = 0; i < S4F_MAX_PARTITIONS; i++)
         s4f_dedup_free(e->dedup[i]);
     s4f_wengine_free(e->we);
-    s4f_kvlist_free(&e->consumer_kafka);
     if (e->inst && e->o.analysis->destroy)
         e->o.analysis->destroy(e->inst);
     free(e);

@@ -32,10 +32,8 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
 int s4f_engine_run(struct s4f_engine *e);
 void s4f_engine_free(struct s4f_engine *e);
 
-/* The worker's consumer settings (large prefetch thresholds, see engine.c) for the keys that
- * neither shared nor overrides set, then overrides: pass the result as the consumer's
- * overrides. out is allocated (s4f_kvlist_free). 0 or -1 (out of memory). */
-int s4f_engine_consumer_overrides(const struct s4f_kvlist *shared,
-                                  const struct s4f_kvlist *overrides, struct s4f_kvlist *out);
+/* The worker's consumer defaults (large prefetch thresholds, see engine.c), passed as
+ * s4f_kafka_consumer_opts.defaults by every consumer of the worker. */
+extern const char *const s4f_worker_consumer_defaults[];
 
 #endif

@@ -68,7 +68,6 @@ struct s4f_rekey {
     int64_t committed[S4F_MAX_PARTITIONS]; /* -1: unknown */
     int64_t start[S4F_MAX_PARTITIONS];     /* first offset read since assigned; -1: none */
     int64_t last_commit;
-    struct s4f_kvlist consumer_kafka;
     char *buf; /* record being built */
     size_t cap;
     struct s4f_metric *m_written, *m_malformed, *m_commits, *m_replays;
@@ -211,14 +210,10 @@ struct s4f_rekey *s4f_rekey_new(const struct s4f_rekey_opts *opts, char *err, si
     if (!r->prod)
         goto fail;
     const char *topics[] = {opts->input_topic, NULL};
-    if (s4f_engine_consumer_overrides(opts->kafka_shared, opts->kafka_overrides,
-                                      &r->consumer_kafka) != 0) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
     struct s4f_kafka_consumer_opts co = {
         .shared = opts->kafka_shared,
-        .overrides = &r->consumer_kafka,
+        .overrides = opts->kafka_overrides,
+        .defaults = s4f_worker_consumer_defaults,
         .metrics = opts->metrics,
         .group_id = opts->group,
         .topics = topics,
@@ -364,7 +359,6 @@ void s4f_rekey_free(struct s4f_rekey *r)
         s4f_kafka_producer_free(r->prod);
     }
     batch_free_all(r);
-    s4f_kvlist_free(&r->consumer_kafka);
     free(r->buf);
     free(r);
 }
