@@ -72,6 +72,27 @@ struct s4f_flow {
  * static string naming the reason: for the rate-limited log). */
 enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out, const char **why);
 
+/* Routed records: what host_stats' first stage writes to the repartition topic, one per local
+ * side of a flow. A fixed binary layout (docs/worker.md), all integers little-endian:
+ *
+ *   0 "S4R" 1    4 side, family, protocol, 0    8 tcp flags, source port, destination
+ *   port (u16), 0 (u16)    16 input partition (u32), 0 (u32)    24 input offset, packets,
+ *   bytes, start ms, end ms (u64/i64)    64 source address, 80 destination address (16 bytes
+ *   each, IPv4 in the first 4)
+ *
+ * A sixth of the input's JSON: less to write, to store, to fetch, and nothing to parse. The
+ * decoder validates it all (length, magic, side, family, reserved bytes, ranges): the topic
+ * is writable by anyone with access to the broker. */
+#define S4F_ROUTED_LEN 96
+
+void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t partition,
+                            int64_t offset, uint8_t out[S4F_ROUTED_LEN]);
+/* S4F_OK or S4F_ERR (with *why as for s4f_flow_parse). A record starting with '{' is read as
+ * JSON with the s4f.r.* keys (what earlier versions wrote), so an upgrade mid-stream loses
+ * nothing. */
+enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_flow *out,
+                                       const char **why);
+
 /* Address text ("10.0.0.1", "2001:db8::1") into buf (at least 46 bytes). Returns buf. */
 char *s4f_addr_str(const struct s4f_addr *a, char *buf, size_t len);
 /* Parses address text; 0 or -1. */

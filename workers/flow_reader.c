@@ -4,6 +4,9 @@
 #include "flow.h"
 
 #include <arpa/inet.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +70,11 @@ static int fail(struct rd *r, const char *why)
     return -1;
 }
 
-static void ws(struct rd *r)
+/* The collector writes no whitespace: the first test settles almost every call. */
+static inline void ws(struct rd *r)
 {
+    if (r->p < r->end && (unsigned char)*r->p > ' ')
+        return;
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
         r->p++;
 }
@@ -88,22 +94,49 @@ static int hexval(char c)
  * string has escapes and out is given, the decoded text (ASCII escapes only: anything else
  * cannot be one of our keys or an address) goes to out and *s points there; if it does not
  * fit, *n is set to outlen (longer than any name we know). */
-/* Eight bytes at a time: a mask with the high bit set in the first byte that is a quote, a
- * backslash or a control character (bits above the first may be spurious: borrows run
- * upwards, so only the lowest flagged byte is used). Strings are most of a record's bytes. */
+#if !defined(__SSE2__)
+/* Without SSE2, eight bytes at a time: a mask with the high bit set in the first byte that is
+ * a quote, a backslash or a control character (bits above the first may be spurious: borrows
+ * run upwards, so only the lowest flagged byte is used). Strings are most of a record's
+ * bytes. */
 static inline uint64_t swar_special(uint64_t x)
 {
     const uint64_t lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
     uint64_t q = x ^ (lo * '"'), b = x ^ (lo * '\\');
     return (((q - lo) & ~q) | ((b - lo) & ~b) | ((x - lo * 0x20) & ~x)) & hi;
 }
+#endif
 
 static int scan_string(struct rd *r, const char **s, size_t *n, char *out, size_t outlen)
 {
     r->p++; /* the quote */
     const char *start = r->p;
     int escaped = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__SSE2__)
+    /* Sixteen bytes at a time. The signed compare also flags bytes >= 0x80 (UTF-8): the
+     * byte loop below takes those one by one and the fast path resumes after them. */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    for (;;) {
+        while (r->end - r->p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)r->p);
+            __m128i m =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                             _mm_cmplt_epi8(x, space));
+            unsigned bits = (unsigned)_mm_movemask_epi8(m);
+            if (bits) {
+                r->p += __builtin_ctz(bits);
+                break;
+            }
+            r->p += 16;
+        }
+        if (r->p < r->end && (unsigned char)*r->p >= 0x80) {
+            r->p++;
+            continue;
+        }
+        break;
+    }
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     while (r->end - r->p >= 8) {
         uint64_t x;
         memcpy(&x, r->p, 8);
@@ -361,12 +394,15 @@ static int parse_v4(const char *s, size_t len, uint8_t b[4])
 int s4f_addr_parse(const char *s, size_t len, struct s4f_addr *out)
 {
     char tmp[INET6_ADDRSTRLEN + 1];
-    if (len >= 7 && len <= 15 && !memchr(s, ':', len)) {
+    if (len >= 7 && len <= 15) {
+        /* Most addresses are IPv4: try the dotted quad first (it stops at a ':'). */
         memset(out, 0, sizeof(*out));
-        if (parse_v4(s, len, out->b) != 0)
+        if (parse_v4(s, len, out->b) == 0) {
+            out->family = 4;
+            return 0;
+        }
+        if (!memchr(s, ':', len))
             return -1;
-        out->family = 4;
-        return 0;
     }
     if (len == 0 || len >= sizeof(tmp))
         return -1;
@@ -400,22 +436,59 @@ static int read_addr(struct rd *r, int family, struct s4f_addr *out)
     return 0;
 }
 
+/* Byte equality by 8-byte words (the last word overlapping), inline: a libc memcmp call per
+ * key of every record was a visible share of the reader's time. n >= 8. */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y, diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        diff |= x ^ y;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return (diff | (x ^ y)) == 0;
+}
+
 static enum key_id lookup(const char *s, size_t n)
 {
-    /* All our keys start with "ipfix." or "s4f.r.": one test rejects most others at once. */
-    if (n >= 7 && memcmp(s, "s4f.r.", 6) == 0) {
+    /* All our keys start with "ipfix." or "s4f.r." and are at least 10 bytes long: one
+     * word test rejects most other keys at once. */
+    if (n < 10)
+        return K_UNKNOWN;
+    uint64_t w;
+    memcpy(&w, s, 8);
+    uint64_t pre = w & 0x0000FFFFFFFFFFFFull; /* the first six bytes, little or big endian */
+    uint64_t ipfix, s4f;
+    memcpy(&ipfix, "ipfix.\0\0", 8);
+    memcpy(&s4f, "s4f.r.\0\0", 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    pre = w & 0xFFFFFFFFFFFF0000ull;
+#endif
+    if (pre == ipfix) {
+        for (size_t i = 0; i < S4F_ARRAY_SIZE(keys); i++)
+            if (keys[i].len == n && bytes_eq(keys[i].name, s, n))
+                return keys[i].id;
+    } else if (pre == s4f) {
         for (size_t i = 0; i < S4F_ARRAY_SIZE(s4f_keys); i++)
-            if (s4f_keys[i].len == n && memcmp(s4f_keys[i].name + 6, s + 6, n - 6) == 0)
+            if (s4f_keys[i].len == n && bytes_eq(s4f_keys[i].name, s, n))
                 return s4f_keys[i].id;
-        return K_UNKNOWN;
     }
-    if (n < 7 || memcmp(s, "ipfix.", 6) != 0)
-        return K_UNKNOWN;
-    for (size_t i = 0; i < S4F_ARRAY_SIZE(keys); i++)
-        if (keys[i].len == n && memcmp(keys[i].name + 6, s + 6, n - 6) == 0)
-            return keys[i].id;
     return K_UNKNOWN;
 }
+
+/* The keys of the last record, by position. The collector writes the records of one template
+ * with the same keys in the same order, so a key is usually known from its position: a
+ * comparison with the remembered bytes replaces the scan and the lookup. A mismatch just
+ * takes the slow path and remembers the new key; per thread, as the reader has no handle. */
+#define KCACHE_KEYS 48
+static _Thread_local struct kcache {
+    char name[56];
+    size_t len; /* 0: nothing remembered */
+    enum key_id id;
+} kcache[KCACHE_KEYS];
 
 enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out, const char **why)
 {
@@ -441,23 +514,38 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
         r.p++;
         goto done;
     }
-    for (;;) {
+    for (size_t pos = 0;; pos++) {
         const char *k;
         size_t kn;
+        enum key_id id;
         ws(&r);
         if (r.p >= r.end || *r.p != '"') {
             fail(&r, "expected key");
             goto bad;
         }
-        if (scan_string(&r, &k, &kn, keybuf, sizeof(keybuf)) != 0)
-            goto bad;
+        struct kcache *kc = pos < KCACHE_KEYS ? &kcache[pos] : NULL;
+        if (kc && kc->len && (size_t)(r.end - r.p) >= kc->len + 2u && r.p[kc->len + 1] == '"' &&
+            bytes_eq(r.p + 1, kc->name, kc->len)) {
+            /* The key the previous record had here: no scan, no lookup. */
+            id = kc->id;
+            r.p += kc->len + 2;
+        } else {
+            if (scan_string(&r, &k, &kn, keybuf, sizeof(keybuf)) != 0)
+                goto bad;
+            id = lookup(k, kn);
+            /* Only keys read verbatim (no escapes: k is in the record) are remembered. */
+            if (kc && k != keybuf && kn >= 8 && kn <= sizeof(kc->name)) {
+                memcpy(kc->name, k, kn);
+                kc->len = kn;
+                kc->id = id;
+            }
+        }
         ws(&r);
         if (r.p >= r.end || *r.p != ':') {
             fail(&r, "expected ':'");
             goto bad;
         }
         r.p++;
-        enum key_id id = lookup(k, kn);
         int rc = 0;
         switch (id) {
         case K_UNKNOWN:
@@ -567,6 +655,108 @@ done:
 bad:
     if (why)
         *why = r.why ? r.why : "malformed record";
+    return S4F_ERR;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t partition,
+                            int64_t offset, uint8_t out[S4F_ROUTED_LEN])
+{
+    memset(out, 0, S4F_ROUTED_LEN);
+    memcpy(out, "S4R\x01", 4);
+    out[4] = side;
+    out[5] = f->src.family;
+    out[6] = f->proto;
+    put_le(out + 8, f->tcp_flags, 2);
+    put_le(out + 10, f->sport, 2);
+    put_le(out + 12, f->dport, 2);
+    put_le(out + 16, (uint32_t)partition, 4);
+    put_le(out + 24, (uint64_t)offset, 8);
+    put_le(out + 32, f->packets, 8);
+    put_le(out + 40, f->bytes, 8);
+    put_le(out + 48, (uint64_t)f->start_ms, 8);
+    put_le(out + 56, (uint64_t)f->end_ms, 8);
+    memcpy(out + 64, f->src.b, 16);
+    memcpy(out + 80, f->dst.b, 16);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_flow *out,
+                                       const char **why)
+{
+    const uint8_t *b = (const uint8_t *)buf;
+    const char *bad = NULL;
+    if (len > 0 && buf[0] == '{') {
+        if (s4f_flow_parse(buf, len, out, why) != S4F_OK)
+            return S4F_ERR;
+        if (out->side == S4F_SIDE_ANY) {
+            if (why)
+                *why = "no s4f.r.side in a repartitioned record";
+            return S4F_ERR;
+        }
+        return S4F_OK;
+    }
+    memset(out, 0, sizeof(*out));
+    if (len != S4F_ROUTED_LEN || memcmp(b, "S4R\x01", 4) != 0) {
+        bad = "not a routed record (length or magic)";
+        goto fail;
+    }
+    if (b[4] != S4F_SIDE_SRC && b[4] != S4F_SIDE_DST) {
+        bad = "routed record: bad side";
+        goto fail;
+    }
+    if ((b[5] != 4 && b[5] != 6) || b[7] || get_le(b + 14, 2) || get_le(b + 20, 4) ||
+        (b[5] == 4 && (!all_zero(b + 68, 12) || !all_zero(b + 84, 12)))) {
+        bad = "routed record: bad family or reserved bytes";
+        goto fail;
+    }
+    out->side = b[4];
+    out->src.family = out->dst.family = b[5];
+    out->proto = b[6];
+    out->tcp_flags = (uint16_t)get_le(b + 8, 2);
+    out->sport = (uint16_t)get_le(b + 10, 2);
+    out->dport = (uint16_t)get_le(b + 12, 2);
+    uint64_t part = get_le(b + 16, 4), off = get_le(b + 24, 8), pk = get_le(b + 32, 8),
+             by = get_le(b + 40, 8), st = get_le(b + 48, 8), en = get_le(b + 56, 8);
+    /* The JSON reader's bounds: counters and times non-negative int64, partition int32. */
+    if (part > INT32_MAX || off > INT64_MAX || pk > INT64_MAX || by > INT64_MAX || st > INT64_MAX ||
+        en > INT64_MAX) {
+        bad = "routed record: value out of range";
+        goto fail;
+    }
+    out->src_partition = (int32_t)part;
+    out->src_offset = (int64_t)off;
+    out->packets = pk;
+    out->bytes = by;
+    out->end_ms = (int64_t)en;
+    out->start_ms = (int64_t)st > out->end_ms ? out->end_ms : (int64_t)st;
+    memcpy(out->src.b, b + 64, 16);
+    memcpy(out->dst.b, b + 80, 16);
+    return S4F_OK;
+fail:
+    memset(out, 0, sizeof(*out));
+    if (why)
+        *why = bad;
     return S4F_ERR;
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Slot layout: uint64_t hash (0: empty), key, padding, value; the value starts on an 8-byte
  * boundary so that analyses may store uint64_t counters in it. */
@@ -36,10 +37,56 @@ static inline bool key_eq(const unsigned char *a, const unsigned char *b, size_t
     return diff == 0;
 }
 
+/* Tables of 2 MiB and more are mapped on 2 MiB boundaries and offered to the kernel for
+ * transparent huge pages (where THP is "madvise", as on Debian): their probes land all over
+ * tens of megabytes, and with 4 KiB pages nearly every one missed the TLB too; the kernel's
+ * fresh zero pages also spare a calloc. Smaller tables come from calloc. */
+#ifndef HUGE_BYTES
+#define HUGE_BYTES ((size_t)2 << 20)
+#endif
+
+static unsigned char *table_alloc(size_t bytes, size_t *mapped)
+{
+    *mapped = 0;
+    if (bytes < HUGE_BYTES)
+        return calloc(1, bytes);
+    size_t len = (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1);
+    unsigned char *m =
+        mmap(NULL, len + HUGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    /* Trim to an aligned run of len bytes. */
+    size_t lead = (HUGE_BYTES - ((uintptr_t)m & (HUGE_BYTES - 1))) & (HUGE_BYTES - 1);
+    if (lead)
+        munmap(m, lead);
+    if (HUGE_BYTES - lead)
+        munmap(m + lead + len, HUGE_BYTES - lead);
+    m += lead;
+#ifdef MADV_HUGEPAGE
+    madvise(m, len, MADV_HUGEPAGE); /* a hint: without THP the table works as well */
+#endif
+    /* Write-touch each huge page: grow() reads a slot before writing it, and a first read
+     * would map the shared zero page, to be copied on the write right after. */
+    for (size_t off = 0; off < len; off += HUGE_BYTES)
+        m[off] = 0;
+    *mapped = len;
+    return m;
+}
+
+static void table_free(unsigned char *m, size_t mapped)
+{
+    if (mapped)
+        munmap(m, mapped);
+    else
+        free(m);
+}
+
 static int grow(struct s4f_htab *h)
 {
-    size_t ncap = h->cap ? h->cap * 2 : 64;
-    unsigned char *nm = calloc(ncap, h->slot);
+    size_t ncap = h->cap ? h->cap * 2 : 64, nmapped;
+    if (ncap > SIZE_MAX / h->slot)
+        return -1;
+    unsigned char *nm = table_alloc(ncap * h->slot, &nmapped);
     if (!nm)
         return -1;
     for (size_t i = 0; i < h->cap; i++) {
@@ -58,8 +105,9 @@ static int grow(struct s4f_htab *h)
         }
         memcpy(nm + j * h->slot, s, h->slot);
     }
-    free(h->mem);
+    table_free(h->mem, h->mapped);
     h->mem = nm;
+    h->mapped = nmapped;
     h->cap = ncap;
     return 0;
 }
@@ -137,10 +185,18 @@ void *s4f_htab_val_at(const struct s4f_htab *h, size_t i)
     return slot_at(h, i) + VOFF(h);
 }
 
+void s4f_htab_clear(struct s4f_htab *h)
+{
+    if (h->mem)
+        memset(h->mem, 0, h->cap * h->slot);
+    h->n = 0;
+}
+
 void s4f_htab_release(struct s4f_htab *h)
 {
-    free(h->mem);
+    table_free(h->mem, h->mapped);
     h->mem = NULL;
+    h->mapped = 0;
     h->cap = h->n = 0;
 }
 

@@ -12,12 +12,13 @@
 
 struct s4f_htab {
     unsigned char *mem;
-    size_t cap;   /* slots, a power of two */
-    size_t n;     /* entries */
-    size_t ksize; /* key bytes */
-    size_t vsize; /* value bytes */
-    size_t slot;  /* bytes per slot */
-    size_t max;   /* most entries */
+    size_t cap;    /* slots, a power of two */
+    size_t n;      /* entries */
+    size_t ksize;  /* key bytes */
+    size_t vsize;  /* value bytes */
+    size_t slot;   /* bytes per slot */
+    size_t max;    /* most entries */
+    size_t mapped; /* bytes mapped for mem (large tables), 0: mem is from calloc */
 };
 
 void s4f_htab_init(struct s4f_htab *h, size_t ksize, size_t vsize, size_t max);
@@ -32,6 +33,8 @@ int s4f_htab_reserve(struct s4f_htab *h, size_t n);
 /* Iteration: slot i's key (NULL when empty) for i < h->cap; the value follows the key. */
 const void *s4f_htab_key_at(const struct s4f_htab *h, size_t i);
 void *s4f_htab_val_at(const struct s4f_htab *h, size_t i);
+/* Empties the table, keeping its memory (reused by the next window). */
+void s4f_htab_clear(struct s4f_htab *h);
 void s4f_htab_release(struct s4f_htab *h);
 
 uint64_t s4f_hash_bytes(const void *p, size_t n);

@@ -68,8 +68,6 @@ struct s4f_rekey {
     int64_t committed[S4F_MAX_PARTITIONS]; /* -1: unknown */
     int64_t start[S4F_MAX_PARTITIONS];     /* first offset read since assigned; -1: none */
     int64_t last_commit;
-    char *buf; /* record being built */
-    size_t cap;
     struct s4f_metric *m_written, *m_malformed, *m_commits, *m_replays;
 };
 
@@ -230,39 +228,6 @@ fail:
     return NULL;
 }
 
-/* The record for one side: the input object with the routing keys appended. */
-static const char *build(struct s4f_rekey *r, const rd_kafka_message_t *m, int side, size_t *len)
-{
-    const char *in = m->payload;
-    size_t n = m->len;
-    while (n && in[n - 1] != '}') /* trailing whitespace; the reader validated the object */
-        n--;
-    if (n < 2)
-        return NULL;
-    if (r->cap < n + 96) {
-        size_t cap = n + 96 > 4096 ? n + 96 : 4096;
-        char *nb = realloc(r->buf, cap);
-        if (!nb)
-            return NULL;
-        r->buf = nb;
-        r->cap = cap;
-    }
-    memcpy(r->buf, in, n - 1);
-    /* "{}" has nothing before the closing brace: no comma then. */
-    size_t o = n - 1;
-    const char *q = in + 1;
-    while (q < in + n - 1 && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-        q++;
-    int w = snprintf(r->buf + o, r->cap - o,
-                     "%s\"s4f.r.side\":%d,\"s4f.r.partition\":%" PRId32 ",\"s4f.r.offset\":%" PRId64
-                     "}",
-                     q == in + n - 1 ? "" : ",", side, m->partition, m->offset);
-    if (w < 0 || (size_t)w >= r->cap - o)
-        return NULL;
-    *len = o + (size_t)w;
-    return r->buf;
-}
-
 static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batch *b)
 {
     struct s4f_flow f;
@@ -278,13 +243,10 @@ static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batc
         if (!(mask & (1u << (side - 1))))
             continue;
         char key[64];
-        size_t len;
+        uint8_t rec[S4F_ROUTED_LEN];
+        size_t len = sizeof(rec);
         s4f_addr_str(side == S4F_SIDE_SRC ? &f.src : &f.dst, key, sizeof(key));
-        const char *rec = build(r, m, side, &len);
-        if (!rec) {
-            b->failed = true; /* out of memory: treated as a lost write, replayed */
-            continue;
-        }
+        s4f_flow_encode_routed(&f, (uint8_t)side, m->partition, m->offset, rec);
         enum s4f_status st;
         /* Back-pressure: wait for the queue (this stage has nothing better to do), unless
          * the daemon is stopping: then the batch counts as lost and is read again later. */
@@ -359,6 +321,5 @@ void s4f_rekey_free(struct s4f_rekey *r)
         s4f_kafka_producer_free(r->prod);
     }
     batch_free_all(r);
-    free(r->buf);
     free(r);
 }

@@ -68,6 +68,7 @@ struct s4f_wengine {
     struct s4f_emit em;
     struct s4f_metric *m_flows, *m_late_folded, *m_late_dropped, *m_future, *m_nomem, *m_results,
         *m_refused, *m_windows_forced, *m_windows_gauge, *m_idle;
+    int64_t clock_mono; /* monotonic ms of the current batch (0: read the clock) */
 };
 
 /* ---- JSON buffer ------------------------------------------------------------------------- */
@@ -469,7 +470,8 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
     }
     if (offset >= p->next_offset)
         p->next_offset = offset + 1;
-    p->last_flow_mono = s4f_mono_ms();
+    /* The batch's clock rather than a clock read per flow (a visible cost at 1 M flows/s). */
+    p->last_flow_mono = e->clock_mono ? e->clock_mono : s4f_mono_ms();
     p->idle_emitted = false;
     int64_t t = f->end_ms;
     if (e->o.common->time_mode == S4F_TIME_PROCESSING) {
@@ -593,8 +595,14 @@ static void finalise(struct s4f_wengine *e, struct part *p, struct win *w)
     win_release(e, w);
 }
 
+void s4f_wengine_clock(struct s4f_wengine *e, int64_t now_mono)
+{
+    e->clock_mono = now_mono;
+}
+
 void s4f_wengine_tick(struct s4f_wengine *e, int64_t now_mono, int64_t now_wall)
 {
+    e->clock_mono = now_mono;
     for (struct win **pp = &e->orphans; *pp;) {
         struct win *w = *pp;
         if (w->inflight == 0) {

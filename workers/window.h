@@ -66,6 +66,9 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
 /* Records that `offset` was read but carried no usable flow (malformed): it moves the next
  * offset to read. */
 void s4f_wengine_skip(struct s4f_wengine *e, int32_t partition, int64_t offset);
+/* Sets the monotonic clock the next flows are stamped with (once per batch; tick sets it
+ * too): idle timeouts are measured against it. */
+void s4f_wengine_clock(struct s4f_wengine *e, int64_t now_mono);
 /* Closes, re-emits, finalises and frees windows as the watermark and the clocks allow. */
 void s4f_wengine_tick(struct s4f_wengine *e, int64_t now_mono, int64_t now_wall);
 /* Emits every open window of every partition as it is (drain at shutdown). */

@@ -23,6 +23,7 @@
 #define HOUR_MS 3600000
 #define SLOTS   24
 #define MAX_NET 256
+#define POOL    32 /* tables kept per kind for reuse: windows alive at once, at most */
 
 struct hs_conf {
     struct s4f_analysis_common common;
@@ -77,10 +78,53 @@ struct hs {
     struct s4f_cidr nets[MAX_NET];
     size_t nnets;
     struct s4f_metric *m_keys_dropped, *m_members_dropped, *m_tops_nomem;
-    /* Sizes of the last window freed: new windows start at that size, sparing the table
-     * doublings (and their page faults) on the hot path. */
+    /* Table sizes new windows start at, sparing the doublings (each a fresh table the
+     * kernel zeroes) on the hot path: the largest a live window reached since the last
+     * window was freed, which resets them to its own sizes (so they follow a falling load).
+     * At startup, windows that overlap (lateness, sliding) size the next ones. */
     size_t hint_hosts, hint_peers, hint_ports;
+    /* Tables of freed windows, emptied and reused by the next ones: fresh tables of tens of
+     * megabytes for every window and partition cost page faults and kernel zeroing. */
+    struct tpool {
+        struct s4f_htab t[POOL];
+        size_t n;
+    } pool_hosts, pool_peers, pool_ports;
 };
+
+/* A table for a new window: a pooled one (emptied) if any, else a fresh one; reserved for
+ * hint entries. A pooled table far larger than the hint (traffic fell) is released. */
+static void table_take(struct tpool *p, struct s4f_htab *out, size_t ksize, size_t vsize,
+                       size_t max, size_t hint)
+{
+    s4f_htab_init(out, ksize, vsize, max);
+    while (p->n) {
+        struct s4f_htab t = p->t[--p->n];
+        if (t.cap > 8 * hint + 1024) {
+            s4f_htab_release(&t);
+            continue;
+        }
+        s4f_htab_clear(&t);
+        *out = t;
+        break;
+    }
+    /* A failed reserve is only a missed optimisation: the tables grow on demand. */
+    s4f_htab_reserve(out, hint);
+}
+
+static void table_give(struct tpool *p, struct s4f_htab *t)
+{
+    if (p->n < POOL && t->mem)
+        p->t[p->n++] = *t;
+    else
+        s4f_htab_release(t);
+    memset(t, 0, sizeof(*t));
+}
+
+static void pool_release(struct tpool *p)
+{
+    while (p->n)
+        s4f_htab_release(&p->t[--p->n]);
+}
 
 struct hwin {
     int64_t start;
@@ -170,13 +214,12 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
         return NULL;
     w->start = start_ms;
     size_t maxk = (size_t)h->conf->common.max_keys, maxm = (size_t)h->conf->max_members;
-    s4f_htab_init(&w->hosts, sizeof(struct hkey), sizeof(struct hval), maxk);
-    s4f_htab_init(&w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm);
-    s4f_htab_init(&w->ports, sizeof(struct portkey), sizeof(uint64_t), maxm);
-    /* A failed reserve is only a missed optimisation: the tables grow on demand. */
-    s4f_htab_reserve(&w->hosts, h->hint_hosts);
-    s4f_htab_reserve(&w->peers, h->hint_peers);
-    s4f_htab_reserve(&w->ports, h->hint_ports);
+    table_take(&h->pool_hosts, &w->hosts, sizeof(struct hkey), sizeof(struct hval), maxk,
+               h->hint_hosts);
+    table_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
+               h->hint_peers);
+    table_take(&h->pool_ports, &w->ports, sizeof(struct portkey), sizeof(uint64_t), maxm,
+               h->hint_ports);
     return w;
 }
 
@@ -197,8 +240,11 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
         s4f_metric_inc(h->m_keys_dropped);
         return;
     }
-    if (created)
+    if (created) {
         v->idx = w->hosts.n - 1;
+        if (w->hosts.n > h->hint_hosts)
+            h->hint_hosts = w->hosts.n;
+    }
     v->changed = 1;
     if (out) {
         v->flows_out++;
@@ -221,6 +267,8 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     uint64_t *pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
     if (pc) {
         v->peers += created;
+        if (created && w->peers.n > h->hint_peers)
+            h->hint_peers = w->peers.n;
         (*pc)++;
     } else {
         s4f_metric_inc(h->m_members_dropped);
@@ -234,6 +282,8 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     uint64_t *oc = s4f_htab_insert(&w->ports, &ok, s4f_hash_bytes(&ok, sizeof(ok)), &created);
     if (oc) {
         v->ports += created;
+        if (created && w->ports.n > h->hint_ports)
+            h->hint_ports = w->ports.n;
         (*oc)++;
     } else {
         s4f_metric_inc(h->m_members_dropped);
@@ -265,36 +315,40 @@ static void hs_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
         side(h, wstate, &f->dst, &f->src, f, false);
 }
 
+/* A top-list entry carries a copy of its pair key: the lists are built in one sequential
+ * pass over a pair table, and reading keys back from the table (for ties, then for the
+ * document) was a cache miss per entry. */
 struct top {
     uint64_t flows;
-    size_t slot; /* in the peers or ports table */
+    union {
+        struct peerkey peer;
+        struct portkey port;
+        unsigned char bytes[sizeof(struct peerkey)];
+    } key;
 };
 
 /* Keeps the n largest by flows; ties break on the key bytes (slot order depends on the
  * table's history, key bytes do not, so every process emits the same list). */
-static void top_add(struct top *t, size_t *len, size_t n, uint64_t flows, size_t slot,
-                    const struct s4f_htab *tab)
+static void top_add(struct top *t, size_t *len, size_t n, uint64_t flows, const void *key,
+                    size_t ksize)
 {
     size_t i = *len;
     if (i == n) {
         if (flows < t[n - 1].flows)
             return;
-        if (flows == t[n - 1].flows &&
-            memcmp(s4f_htab_key_at(tab, slot), s4f_htab_key_at(tab, t[n - 1].slot), tab->ksize) > 0)
+        if (flows == t[n - 1].flows && memcmp(key, t[n - 1].key.bytes, ksize) > 0)
             return;
         i = n - 1;
     } else {
         (*len)++;
     }
-    while (i > 0 &&
-           (t[i - 1].flows < flows ||
-            (t[i - 1].flows == flows && memcmp(s4f_htab_key_at(tab, t[i - 1].slot),
-                                               s4f_htab_key_at(tab, slot), tab->ksize) > 0))) {
+    while (i > 0 && (t[i - 1].flows < flows ||
+                     (t[i - 1].flows == flows && memcmp(t[i - 1].key.bytes, key, ksize) > 0))) {
         t[i] = t[i - 1];
         i--;
     }
     t[i].flows = flows;
-    t[i].slot = slot;
+    memcpy(t[i].key.bytes, key, ksize);
 }
 
 /* The top lists of every host of a window, built in one pass over each pair table (a scan
@@ -334,13 +388,13 @@ static int tops_build(struct tops *t, struct hwin *w, size_t n)
         const struct peerkey *pk = s4f_htab_key_at(&w->peers, i);
         if (pk && pk->host < nh)
             top_add(&t->peers[pk->host * n], &t->npeers[pk->host], n,
-                    *(uint64_t *)s4f_htab_val_at(&w->peers, i), i, &w->peers);
+                    *(uint64_t *)s4f_htab_val_at(&w->peers, i), pk, sizeof(*pk));
     }
     for (size_t i = 0; i < w->ports.cap; i++) {
         const struct portkey *ok = s4f_htab_key_at(&w->ports, i);
         if (ok && ok->host < nh)
             top_add(&t->ports[ok->host * n], &t->nports[ok->host], n,
-                    *(uint64_t *)s4f_htab_val_at(&w->ports, i), i, &w->ports);
+                    *(uint64_t *)s4f_htab_val_at(&w->ports, i), ok, sizeof(*ok));
     }
     return 0;
 }
@@ -378,7 +432,7 @@ static void emit_host(struct hs *h, struct hwin *w, const struct tops *t, const 
     s4f_jb_key(b, "top_ports");
     s4f_jb_raw(b, "[");
     for (size_t i = 0; i < nq; i++) {
-        const struct portkey *ok = s4f_htab_key_at(&w->ports, tq[i].slot);
+        const struct portkey *ok = &tq[i].key.port;
         s4f_jb_raw(b, "{");
         s4f_jb_u64(b, "port", (uint64_t)ok->port[0] << 8 | ok->port[1]);
         s4f_jb_u64(b, "flows", tq[i].flows);
@@ -388,7 +442,7 @@ static void emit_host(struct hs *h, struct hwin *w, const struct tops *t, const 
     s4f_jb_key(b, "top_peers");
     s4f_jb_raw(b, "[");
     for (size_t i = 0; i < np; i++) {
-        const struct peerkey *pk = s4f_htab_key_at(&w->peers, tp[i].slot);
+        const struct peerkey *pk = &tp[i].key.peer;
         struct s4f_addr pa = {{0}, pk->peer.family};
         memcpy(pa.b, pk->peer.b, 16);
         s4f_jb_raw(b, "{");
@@ -500,15 +554,19 @@ static void hs_window_free(void *inst, void *wstate)
     h->hint_hosts = w->hosts.n;
     h->hint_peers = w->peers.n;
     h->hint_ports = w->ports.n;
-    s4f_htab_release(&w->hosts);
-    s4f_htab_release(&w->peers);
-    s4f_htab_release(&w->ports);
+    table_give(&h->pool_hosts, &w->hosts);
+    table_give(&h->pool_peers, &w->peers);
+    table_give(&h->pool_ports, &w->ports);
     free(w);
 }
 
 static void hs_destroy(void *inst)
 {
-    free(inst);
+    struct hs *h = inst;
+    pool_release(&h->pool_hosts);
+    pool_release(&h->pool_peers);
+    pool_release(&h->pool_ports);
+    free(h);
 }
 
 const struct s4f_analysis s4f_analysis_host_stats = {

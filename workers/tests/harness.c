@@ -92,6 +92,8 @@ void th_free(struct th *t)
 
 enum s4f_status th_flow(struct th *t, int32_t partition, int64_t offset, const struct s4f_flow *f)
 {
+    /* As the engine does once per batch. */
+    s4f_wengine_clock(t->we, s4f_mono_ms() + t->mono_skew);
     return s4f_wengine_flow(t->we, partition, offset, f, t->wall);
 }
 

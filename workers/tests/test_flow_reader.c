@@ -142,6 +142,117 @@ static void test_cidr(void **state)
     assert_int_equal(s4f_cidr_parse("10.0.0.0/33", &c), -1);
 }
 
+/* The reader remembers each position's key from the record before: records whose keys
+ * change place, grow a suffix or arrive escaped must read exactly as on their own. */
+static void test_key_positions_change(void **state)
+{
+    const char *recs[] = {
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+        "\"ipfix.protocolIdentifier\":6,\"ipfix.packetDeltaCount\":7,"
+        "\"ipfix.flowEndMilliseconds\":1000}",
+        "{\"ipfix.destinationIPv4Address\":\"10.0.0.5\",\"ipfix.sourceIPv4Address\":\"10.0.0.4\","
+        "\"ipfix.packetDeltaCount\":8,\"ipfix.protocolIdentifier\":17,"
+        "\"ipfix.flowEndMilliseconds\":2000}",
+        "{\"ipfix.sourceIPv4AddressX\":\"10.9.9.9\",\"ipfix.sourceIPv4Address\":\"10.0.0.5\","
+        "\"ipfix.destinationIPv4Address\":\"10.0.0.6\",\"ipfix.protocolIdentifier\":1,"
+        "\"ipfix.flowEndMilliseconds\":3000}",
+        "{\"ipfix.source\\u0049Pv4Address\":\"10.0.0.7\",\"ipfix.destinationIPv4Address\":"
+        "\"10.0.0.8\",\"ipfix.protocolIdentifier\":6,\"ipfix.packetDeltaCount\":9,"
+        "\"ipfix.flowEndMilliseconds\":4000}",
+    };
+    const uint8_t src_last[] = {1, 4, 5, 7}, proto[] = {6, 17, 1, 6};
+    const uint64_t packets[] = {7, 8, 0, 9};
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < 4; i++) {
+            struct s4f_flow f;
+            assert_int_equal(parse(recs[i], &f), S4F_OK);
+            assert_int_equal(f.src.b[3], src_last[i]);
+            assert_int_equal(f.dst.b[3], src_last[i] + 1);
+            assert_int_equal(f.proto, proto[i]);
+            assert_int_equal(f.packets, packets[i]);
+            assert_int_equal(f.end_ms, (int64_t)(i + 1) * 1000);
+        }
+    /* A key cut short at the end of the buffer after a full record cached it. */
+    const char *cut = "{\"ipfix.sourceIPv4Address";
+    struct s4f_flow f;
+    assert_int_equal(parse(cut, &f), S4F_ERR);
+}
+
+static void test_routed_records(void **state)
+{
+    struct s4f_flow f = {0}, g;
+    s4f_addr_parse("10.1.2.3", 8, &f.src);
+    s4f_addr_parse("198.51.100.7", 12, &f.dst);
+    f.sport = 40000;
+    f.dport = 443;
+    f.proto = 6;
+    f.tcp_flags = 0x1b;
+    f.packets = 12;
+    f.bytes = (uint64_t)INT64_MAX;
+    f.start_ms = 1764223857123;
+    f.end_ms = 1764223858123;
+    uint8_t rec[S4F_ROUTED_LEN];
+    s4f_flow_encode_routed(&f, S4F_SIDE_SRC, 3, 123456789012, rec);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_OK);
+    assert_true(s4f_addr_eq(&g.src, &f.src) && s4f_addr_eq(&g.dst, &f.dst));
+    assert_int_equal(g.sport, 40000);
+    assert_int_equal(g.dport, 443);
+    assert_int_equal(g.proto, 6);
+    assert_int_equal(g.tcp_flags, 0x1b);
+    assert_int_equal(g.packets, 12);
+    assert_int_equal(g.bytes, (uint64_t)INT64_MAX);
+    assert_int_equal(g.start_ms, f.start_ms);
+    assert_int_equal(g.end_ms, f.end_ms);
+    assert_int_equal(g.side, S4F_SIDE_SRC);
+    assert_int_equal(g.src_partition, 3);
+    assert_int_equal(g.src_offset, 123456789012);
+
+    s4f_addr_parse("2001:db8::1", 11, &f.src);
+    s4f_addr_parse("fd00::2", 7, &f.dst);
+    f.start_ms = f.end_ms + 5; /* clamped to the end, as the JSON reader does */
+    s4f_flow_encode_routed(&f, S4F_SIDE_DST, 0, 0, rec);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_OK);
+    assert_int_equal(g.src.family, 6);
+    assert_true(s4f_addr_eq(&g.src, &f.src) && s4f_addr_eq(&g.dst, &f.dst));
+    assert_int_equal(g.side, S4F_SIDE_DST);
+    assert_int_equal(g.start_ms, g.end_ms);
+
+    /* Hostile: each byte changed where it matters, and every length but the right one. */
+    struct {
+        size_t at;
+        uint8_t v;
+    } bad[] = {{0, 'X'}, {3, 2},     {4, 0},     {4, 3},     {5, 5},     {7, 1},     {14, 1},
+               {20, 1},  {23, 0x80}, {31, 0x80}, {39, 0x80}, {47, 0x80}, {55, 0x80}, {63, 0x80}};
+    s4f_addr_parse("10.1.2.3", 8, &f.src);
+    s4f_addr_parse("10.4.5.6", 8, &f.dst);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        s4f_flow_encode_routed(&f, S4F_SIDE_SRC, 1, 1, rec);
+        rec[bad[i].at] = bad[i].v;
+        const char *why = NULL;
+        assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, &why), S4F_ERR);
+        assert_non_null(why);
+    }
+    s4f_flow_encode_routed(&f, S4F_SIDE_SRC, 1, 1, rec);
+    rec[70] = 1; /* an IPv4 source with bytes beyond its four */
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_ERR);
+    s4f_flow_encode_routed(&f, S4F_SIDE_SRC, 1, 1, rec);
+    for (size_t n = 0; n < sizeof(rec) + 8; n++)
+        if (n != sizeof(rec))
+            assert_int_equal(s4f_flow_decode_routed((char *)rec, n, &g, NULL), S4F_ERR);
+
+    /* What earlier versions wrote: JSON with the routing keys; without them, refused. */
+    const char *old = "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":"
+                      "\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":5,"
+                      "\"s4f.r.side\":2,\"s4f.r.partition\":1,\"s4f.r.offset\":9}";
+    assert_int_equal(s4f_flow_decode_routed(old, strlen(old), &g, NULL), S4F_OK);
+    assert_int_equal(g.side, S4F_SIDE_DST);
+    assert_int_equal(g.src_offset, 9);
+    const char *plain =
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":"
+        "\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":5}";
+    assert_int_equal(s4f_flow_decode_routed(plain, strlen(plain), &g, NULL), S4F_ERR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +262,8 @@ int main(void)
         cmocka_unit_test(test_string_specials_at_every_offset),
         cmocka_unit_test(test_ipv4_text_like_inet_pton),
         cmocka_unit_test(test_cidr),
+        cmocka_unit_test(test_key_positions_change),
+        cmocka_unit_test(test_routed_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
