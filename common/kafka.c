@@ -216,6 +216,37 @@ static rd_kafka_topic_t *topic_get(struct s4f_kafka_producer *p, const char *nam
 enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topic, const void *key,
                                   size_t keylen, const void *payload, size_t len, void *msg_opaque)
 {
+    return s4f_kafka_produce_to(p, topic, RD_KAFKA_PARTITION_UA, key, keylen, payload, len,
+                                msg_opaque);
+}
+
+int32_t s4f_kafka_key_partition(const void *key, size_t keylen, int32_t n)
+{
+    /* librdkafka's own function, so that explicit choices agree with keyed messages (its
+     * consistent partitioner ignores the topic handle). */
+    return rd_kafka_msg_partitioner_consistent(NULL, key, keylen, n, NULL, NULL);
+}
+
+int32_t s4f_kafka_partition_count(struct s4f_kafka_producer *p, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *rkt = topic_get(p, topic);
+    const struct rd_kafka_metadata *md = NULL;
+    int32_t n = -1;
+    if (!rkt)
+        return -1;
+    if (rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topics[0].partition_cnt > 0)
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return n;
+}
+
+enum s4f_status s4f_kafka_produce_to(struct s4f_kafka_producer *p, const char *topic,
+                                     int32_t partition, const void *key, size_t keylen,
+                                     const void *payload, size_t len, void *msg_opaque)
+{
     rd_kafka_topic_t *rkt = topic_get(p, topic);
     if (!rkt) {
         atomic_fetch_add(&p->rejected, 1);
@@ -225,8 +256,8 @@ enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topi
     }
     int64_t deadline = 0;
     for (;;) {
-        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)payload, len,
-                             key, keylen, msg_opaque) == 0) {
+        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, (void *)payload, len, key, keylen,
+                             msg_opaque) == 0) {
             atomic_fetch_add(&p->produced, 1);
             s4f_metric_inc(p->m_produced);
             return S4F_OK;

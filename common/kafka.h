@@ -44,6 +44,15 @@ struct s4f_kafka_producer *s4f_kafka_producer_new(const struct s4f_kafka_produce
 enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topic, const void *key,
                                   size_t keylen, const void *payload, size_t len, void *msg_opaque);
 /* Serves delivery reports; returns how many were served. */
+/* As s4f_kafka_produce, to a given partition (RD_KAFKA_PARTITION_UA: the partitioner's
+ * choice by key). */
+enum s4f_status s4f_kafka_produce_to(struct s4f_kafka_producer *p, const char *topic,
+                                     int32_t partition, const void *key, size_t keylen,
+                                     const void *payload, size_t len, void *msg_opaque);
+/* How many partitions topic has (metadata from the broker, within timeout_ms), or -1. */
+int32_t s4f_kafka_partition_count(struct s4f_kafka_producer *p, const char *topic, int timeout_ms);
+/* The partition the default partitioner (consistent_random) gives key among n. */
+int32_t s4f_kafka_key_partition(const void *key, size_t keylen, int32_t n);
 int s4f_kafka_producer_poll(struct s4f_kafka_producer *p, int timeout_ms);
 /* Waits up to timeout_ms for every queued message; returns the number still queued (0: all). */
 int s4f_kafka_producer_flush(struct s4f_kafka_producer *p, int timeout_ms);

@@ -332,6 +332,34 @@ fail:
     return NULL;
 }
 
+/* Folds one flow read at offset of partition p, through the duplicate filter of a
+ * repartitioned input. */
+static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s4f_flow *f,
+                 int64_t now_wall)
+{
+    if (e->dedup[p]) {
+        enum s4f_dedup_verdict v =
+            s4f_dedup_check(e->dedup[p], f->src_partition, f->side, f->src_offset);
+        if (v == S4F_DEDUP_DUP) {
+            s4f_metric_inc(e->m_dups);
+            s4f_wengine_skip(e->we, p, offset);
+            return;
+        }
+        if (v == S4F_DEDUP_FULL)
+            s4f_metric_inc(e->m_dedup_full);
+    }
+    if (s4f_wengine_flow(e->we, p, offset, f, now_wall) != S4F_OK)
+        s4f_wengine_skip(e->we, p, offset);
+}
+
+static void malformed(struct s4f_engine *e, int32_t p, int64_t offset, const char *why)
+{
+    s4f_metric_inc(e->m_malformed);
+    s4f_warn_rl("%s: malformed record at %d/%" PRId64 ": %s", e->o.analysis->name, (int)p, offset,
+                why);
+    s4f_wengine_skip(e->we, p, offset);
+}
+
 static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t now_wall)
 {
     int32_t p = m->partition;
@@ -344,28 +372,29 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
     e->next[p] = m->offset + 1;
     struct s4f_flow f;
     const char *why = NULL;
-    enum s4f_status st = e->rekey ? s4f_flow_decode_routed(m->payload, m->len, &f, &why)
-                                  : s4f_flow_parse(m->payload, m->len, &f, &why);
-    if (st != S4F_OK) {
-        s4f_metric_inc(e->m_malformed);
-        s4f_warn_rl("%s: malformed record at %d/%" PRId64 ": %s", e->o.analysis->name, (int)p,
-                    m->offset, why);
-        s4f_wengine_skip(e->we, p, m->offset);
-        return;
-    }
-    if (e->dedup[p]) {
-        enum s4f_dedup_verdict v =
-            s4f_dedup_check(e->dedup[p], f.src_partition, f.side, f.src_offset);
-        if (v == S4F_DEDUP_DUP) {
-            s4f_metric_inc(e->m_dups);
-            s4f_wengine_skip(e->we, p, m->offset);
+    const char *buf = m->payload;
+    if (e->rekey && m->len > S4F_ROUTED_LEN && m->len % S4F_ROUTED_LEN == 0 && buf[0] != '{') {
+        /* Routed records packed by stage one: each is checked (and counted) on its own. */
+        size_t cnt = m->len / S4F_ROUTED_LEN;
+        if (cnt > S4F_ROUTED_PACK) {
+            malformed(e, p, m->offset, "more routed records in one message than a pack holds");
             return;
         }
-        if (v == S4F_DEDUP_FULL)
-            s4f_metric_inc(e->m_dedup_full);
+        for (size_t i = 0; i < cnt; i++) {
+            if (s4f_flow_decode_routed(buf + i * S4F_ROUTED_LEN, S4F_ROUTED_LEN, &f, &why) ==
+                S4F_OK)
+                fold(e, p, m->offset, &f, now_wall);
+            else
+                malformed(e, p, m->offset, why);
+        }
+        return;
     }
-    if (s4f_wengine_flow(e->we, p, m->offset, &f, now_wall) != S4F_OK)
-        s4f_wengine_skip(e->we, p, m->offset);
+    enum s4f_status st = e->rekey ? s4f_flow_decode_routed(buf, m->len, &f, &why)
+                                  : s4f_flow_parse(buf, m->len, &f, &why);
+    if (st != S4F_OK)
+        malformed(e, p, m->offset, why);
+    else
+        fold(e, p, m->offset, &f, now_wall);
 }
 
 static void *rekey_main(void *arg)

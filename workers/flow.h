@@ -84,6 +84,8 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
  * decoder validates it all (length, magic, side, family, reserved bytes, ranges): the topic
  * is writable by anyone with access to the broker. */
 #define S4F_ROUTED_LEN 96
+/* Most routed records in one Kafka message (packed back to back). */
+#define S4F_ROUTED_PACK 64
 
 void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t partition,
                             int64_t offset, uint8_t out[S4F_ROUTED_LEN]);

@@ -69,6 +69,14 @@ struct s4f_rekey {
     int64_t start[S4F_MAX_PARTITIONS];     /* first offset read since assigned; -1: none */
     int64_t last_commit;
     struct s4f_metric *m_written, *m_malformed, *m_commits, *m_replays;
+    /* Routed records waiting to be written, per repartition partition: several go in one
+     * message (librdkafka's per-message costs were most of this stage's). */
+    struct pack {
+        size_t n;
+        uint8_t buf[S4F_ROUTED_PACK * S4F_ROUTED_LEN];
+    } * packs;
+    int32_t nparts; /* of the repartition topic; 0: not known yet */
+    int64_t nparts_at;
 };
 
 static void delivery_cb(void *ctx, void *opaque, rd_kafka_resp_err_t err)
@@ -228,6 +236,28 @@ fail:
     return NULL;
 }
 
+/* Writes partition p's packed records, if any, as one message of batch b. Back-pressure:
+ * waits for the producer's queue (this stage has nothing better to do), unless the daemon is
+ * stopping: then the batch counts as lost and its input is read again later. */
+static void pack_flush(struct s4f_rekey *r, int32_t p, struct batch *b)
+{
+    struct pack *k = &r->packs[p];
+    if (!k->n)
+        return;
+    enum s4f_status st;
+    while ((st = s4f_kafka_produce_to(r->prod, r->o.repartition_topic, p, NULL, 0, k->buf,
+                                      k->n * S4F_ROUTED_LEN, b)) == S4F_RETRY &&
+           !s4f_daemon_stopping())
+        s4f_kafka_producer_poll(r->prod, 10);
+    if (st == S4F_OK) {
+        b->pending++;
+        s4f_metric_add(r->m_written, k->n);
+    } else {
+        b->failed = true;
+    }
+    k->n = 0;
+}
+
 static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batch *b)
 {
     struct s4f_flow f;
@@ -242,25 +272,50 @@ static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batc
     for (int side = S4F_SIDE_SRC; side <= S4F_SIDE_DST; side++) {
         if (!(mask & (1u << (side - 1))))
             continue;
+        /* The partition the host's address text would be given as a message key: what
+         * keyed records of earlier versions got, and what the collector's keying of the
+         * input by source address gives. */
         char key[64];
-        uint8_t rec[S4F_ROUTED_LEN];
-        size_t len = sizeof(rec);
         s4f_addr_str(side == S4F_SIDE_SRC ? &f.src : &f.dst, key, sizeof(key));
-        s4f_flow_encode_routed(&f, (uint8_t)side, m->partition, m->offset, rec);
-        enum s4f_status st;
-        /* Back-pressure: wait for the queue (this stage has nothing better to do), unless
-         * the daemon is stopping: then the batch counts as lost and is read again later. */
-        while ((st = s4f_kafka_produce(r->prod, r->o.repartition_topic, key, strlen(key), rec, len,
-                                       b)) == S4F_RETRY &&
-               !s4f_daemon_stopping())
-            s4f_kafka_producer_poll(r->prod, 10);
-        if (st == S4F_OK) {
-            b->pending++;
-            s4f_metric_inc(r->m_written);
-        } else {
-            b->failed = true;
-        }
+        int32_t p = s4f_kafka_key_partition(key, strlen(key), r->nparts);
+        struct pack *k = &r->packs[p];
+        s4f_flow_encode_routed(&f, (uint8_t)side, m->partition, m->offset,
+                               k->buf + k->n * S4F_ROUTED_LEN);
+        if (++k->n == S4F_ROUTED_PACK)
+            pack_flush(r, p, b);
     }
+}
+
+/* Learns how many partitions the repartition topic has (again every minute: a topic that
+ * gained partitions moves hosts between them, see docs/worker.md). 0, or -1 while unknown. */
+static int learn_partitions(struct s4f_rekey *r)
+{
+    int64_t now = s4f_mono_ms();
+    if (r->nparts > 0 && now - r->nparts_at < 60000)
+        return 0;
+    int32_t n =
+        s4f_kafka_partition_count(r->prod, r->o.repartition_topic, r->nparts > 0 ? 0 : 5000);
+    r->nparts_at = now;
+    if (n <= 0 || n > S4F_MAX_PARTITIONS) {
+        if (r->nparts > 0)
+            return 0; /* keep the last known count */
+        s4f_warn_rl("%s: partition count of %s unknown yet: stage one waits", r->o.analysis->name,
+                    r->o.repartition_topic);
+        return -1;
+    }
+    if (n != r->nparts) {
+        struct pack *np = realloc(r->packs, (size_t)n * sizeof(*np));
+        if (!np)
+            return r->nparts > 0 ? 0 : -1;
+        for (int32_t i = r->nparts; i < n; i++)
+            np[i].n = 0;
+        if (r->nparts > 0)
+            s4f_warn("%s: %s now has %d partitions (was %d)", r->o.analysis->name,
+                     r->o.repartition_topic, (int)n, (int)r->nparts);
+        r->packs = np;
+        r->nparts = n;
+    }
+    return 0;
 }
 
 size_t s4f_rekey_poll(struct s4f_rekey *r, int timeout_ms)
@@ -269,6 +324,8 @@ size_t s4f_rekey_poll(struct s4f_rekey *r, int timeout_ms)
     size_t n = 0;
     /* Allocated before reading: a batch read must always be tracked, or its input could be
      * committed without its records written. */
+    if (learn_partitions(r) != 0)
+        return 0;
     struct batch *b = r->nbatches < MAX_BATCHES ? calloc(1, sizeof(*b)) : NULL;
     if (b)
         n = s4f_kafka_consumer_poll_batch(r->cons, timeout_ms, msgs, BATCH);
@@ -283,6 +340,9 @@ size_t s4f_rekey_poll(struct s4f_rekey *r, int timeout_ms)
         }
         rd_kafka_message_destroy(m);
     }
+    /* Every record of the batch is written before the batch is queued for commit. */
+    for (int32_t p = 0; n && p < r->nparts; p++)
+        pack_flush(r, p, b);
     if (n) {
         if (r->tail)
             r->tail->next = b;
@@ -321,5 +381,6 @@ void s4f_rekey_free(struct s4f_rekey *r)
         s4f_kafka_producer_free(r->prod);
     }
     batch_free_all(r);
+    free(r->packs);
     free(r);
 }
