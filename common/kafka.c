@@ -443,8 +443,8 @@ struct s4f_kafka_consumer *s4f_kafka_consumer_new(const struct s4f_kafka_consume
         /* One series per consumer group: a process may hold several consumers (host_stats'
          * two stages, several analyses in one worker), each with its own lag. */
         char labels[320];
-        s4f_metrics_labels(labels, sizeof(labels), "group",
-                           opts->group_id ? opts->group_id : "", NULL);
+        s4f_metrics_labels(labels, sizeof(labels), "group", opts->group_id ? opts->group_id : "",
+                           NULL);
         c->metrics = m;
         s4f_metrics_gauge_fn(m, "kafka_consumer_lag_messages",
                              "Messages behind the high watermark, over assigned partitions",

@@ -6,8 +6,10 @@ records with a known protocol mix, known scanners and known hosts, runs real s4f
 processes and reads the results back (kcat), last write wins per id as Elasticsearch would.
 Cases: exact results; N=1/2/4 processes give identical documents; kill -9 mid-stream and
 restart loses no window and counts nothing twice; late and out-of-order records; an idle
-partition's last windows are emitted. Every result is validated against docs/schemas."""
-import argparse, json, os, re, signal, subprocess, sys, tempfile, time
+partition's last windows are emitted; hostile messages on host_stats' repartition topic are
+counted one by one, the good records beside them folded. Every result is validated against
+docs/schemas."""
+import argparse, json, os, re, signal, struct, subprocess, sys, tempfile, time, urllib.request
 
 BOOT = os.environ.get("S4F_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 RUN = f"{os.getpid()}-{int(time.time())}"
@@ -189,6 +191,32 @@ def scans(docs):
                    d["targets_total"], d["flows"]) for d in docs.values() if d["@type"].startswith("portscan"))
 
 
+def routed(side, src, dst, part, off, end, magic=b"S4R\x01"):
+    """A routed record as host_stats' stage one writes it (docs/worker.md)."""
+    a = lambda ip: bytes(int(x) for x in ip.split(".")) + bytes(12)
+    return struct.pack("<4sBBBBHHHHIIQQQqq16s16s", magic, side, 4, 6, 0, 0x12, 40000, 443, 0,
+                       part, 0, off, 3, 180, end - 500, end, a(src), a(dst))
+
+
+def metric_wait(logpath, name, want, deadline_s):
+    """Waits until the worker whose log is logpath shows metric name >= want; its value."""
+    end, v = time.time() + deadline_s, None
+    while time.time() < end:
+        m = re.search(r"metrics on port (\d+)", open(logpath, errors="replace").read())
+        if m:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/metrics", timeout=5) as r:
+                    for line in r.read().decode().splitlines():
+                        if line.startswith(name + " "):
+                            v = float(line.rsplit(" ", 1)[1])
+            except OSError:
+                pass
+            if v is not None and v >= want:
+                return v
+        time.sleep(0.3)
+    return v
+
+
 # ---- worker processes ---------------------------------------------------------------------
 def config(path, inp, out, rep, extra=""):
     """rep: host_stats' repartition topic (one per case: each case's groups read all of it)."""
@@ -339,6 +367,45 @@ def main():
                 rows.setdefault((d["host"], d["window_start"]), []).append(d["id"])
         dup = {k: v for k, v in rows.items() if len(v) > 1}
         check(not dup, f"one host_stats row per host and window: {list(dup.items())[:3]}")
+
+        # ---- hostile messages on the repartition topic -------------------------------------
+        # Anyone with access to the broker can write there: each bad record is refused and
+        # counted, the good record packed beside one is folded, the worker stays up.
+        inp5, out5, rep5 = (f"s4f-it-in-hostile-{RUN}", f"s4f-it-outhostile-{RUN}",
+                            f"s4f-it-rephostile-{RUN}")
+        outs += [inp5, out5, rep5]
+        for t5 in (inp5, out5, rep5):
+            topic(a.topic_tool, "create", t5, "4")
+        cfg5 = os.path.join(tmp, "hostile.yml")
+        config(cfg5, inp5, out5, rep5)
+        txt = open(cfg5).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-hostile-{RUN}\n", 1)
+        open(cfg5, "w").write(txt)
+        good = routed(1, "10.1.1.1", "198.51.100.1", 0, 7, base + 1000)
+        msgs = [good[:95],                                       # not a whole record
+                routed(1, "10.1.1.2", "198.51.100.1", 0, 8, base + 1000) * 65,  # pack too long
+                good + b"XXXX" + good[4:],                       # good, then bad magic
+                json.dumps({"ipfix.sourceIPv4Address": "10.1.1.3",  # JSON without a side
+                            "ipfix.destinationIPv4Address": "198.51.100.1",
+                            "ipfix.protocolIdentifier": 6,
+                            "ipfix.flowEndMilliseconds": base}).encode()]
+        files = []
+        for i, m in enumerate(msgs):
+            fn = os.path.join(tmp, f"hostile{i}.bin")
+            open(fn, "wb").write(m)
+            files.append(fn)
+        subprocess.run(["kcat", "-b", BOOT, "-P", "-t", rep5, "-p", "0", *files], check=True,
+                       timeout=60)
+        procs = run_workers(a.worker, cfg5, 1, tmp, "hostile")
+        lab = '{analysis="host_stats"}'
+        bad = metric_wait(os.path.join(tmp, "hostile-0.log"),
+                          "s4f_worker_records_malformed_total" + lab, 4, 60)
+        folded = metric_wait(os.path.join(tmp, "hostile-0.log"),
+                             "s4f_worker_flows_total" + lab, 1, 30)
+        check(procs[0].poll() is None, "hostile repartition messages: the worker is still up")
+        stop(procs)
+        check(bad == 4, f"hostile repartition messages: 4 malformed counted ({bad})")
+        check(folded == 1, f"hostile repartition messages: the good record folded ({folded})")
+        print(f"hostile repartition messages: {bad:.0f} refused, {folded:.0f} folded", flush=True)
 
         # ---- kill -9 mid-stream, restart: same documents -----------------------------------
         inp2 = f"s4f-it-in-kill-{RUN}"
