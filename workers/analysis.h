@@ -151,7 +151,8 @@ struct s4f_analysis {
      * destination. With common.repartition_topic set, a first stage (rekey.h) writes one
      * record per routed side to that topic keyed by its address, and on_flow then gets those
      * records with f->side set to S4F_SIDE_SRC or S4F_SIDE_DST; without it, on_flow gets the
-     * input records (f->side == S4F_SIDE_ANY). Called on the engine thread. */
+     * input records (f->side == S4F_SIDE_ANY). Called on stage one's own thread, while the
+     * analysis thread runs the other callbacks: it must only read the instance. */
     unsigned (*route)(void *inst, const struct s4f_flow *f);
     void (*on_window_close)(void *inst, void *pstate, void *wstate, const struct s4f_window *w,
                             struct s4f_emit *out);

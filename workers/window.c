@@ -57,6 +57,7 @@ struct s4f_emit {
     bool open;
     int status_refused; /* documents refused for good */
     bool retry;
+    int nretry; /* documents the queue refused in this emission */
 };
 
 struct s4f_wengine {
@@ -301,6 +302,7 @@ void s4f_result_end(struct s4f_emit *out)
         s4f_metric_inc(e->m_results);
     } else if (st == S4F_RETRY) {
         out->retry = true;
+        out->nretry++;
     } else {
         s4f_metric_inc(e->m_refused);
     }
@@ -583,7 +585,16 @@ static void finalise(struct s4f_wengine *e, struct part *p, struct win *w)
             e->em.p = p;
             e->em.w = w;
             e->em.retry = false;
+            e->em.nretry = 0;
             e->o.analysis->on_window_final(e->o.inst, p->pstate, w->state, &info, &e->em);
+            /* Final results run once (they fold into long-lived state): what the producer's
+             * queue refused for longer than its wait is lost, so it is counted and logged. */
+            if (e->em.retry) {
+                s4f_metric_add(e->m_refused, (uint64_t)e->em.nretry);
+                s4f_error_rl("window %" PRId64 " of partition %d: %d final result(s) dropped "
+                             "(producer queue full)",
+                             w->start, (int)p->id, e->em.nretry);
+            }
         }
     }
     if (w->inflight > 0 || w->dirty || p->wins != w)
