@@ -1,7 +1,8 @@
 /* s4f-testkafka: the small Kafka client the tests use (kcat cannot create or delete topics).
  *
  *   s4f-testkafka create TOPIC PARTITIONS     create a topic (replication 1)
- *   s4f-testkafka delete TOPIC                delete a topic
+ *   s4f-testkafka delete TOPIC...             delete topics (missing ones are not errors)
+ *   s4f-testkafka delete-groups GROUP...      delete consumer groups (likewise)
  *   s4f-testkafka consume TOPIC [--idle MS] [--max N] [--timeout MS] [--keys]
  *       print every message of the topic from the beginning, one per line (payload, or
  *       "key<TAB>payload" with --keys), until no message arrived for --idle ms (default 3000)
@@ -90,17 +91,81 @@ static int cmd_create(const char *topic, int parts)
     return rc;
 }
 
-static int cmd_delete(const char *topic)
+/* Deletes every topic named; topics that do not exist are not errors. */
+static int cmd_delete(char **topics, int n)
 {
     rd_kafka_t *rk = admin_handle();
     if (!rk)
         return 1;
-    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+    rd_kafka_DeleteTopic_t **dt = calloc((size_t)n, sizeof(*dt));
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
-    int rc = wait_admin(q, 0);
+    int rc = 1;
+    if (dt) {
+        for (int i = 0; i < n; i++)
+            dt[i] = rd_kafka_DeleteTopic_new(topics[i]);
+        rd_kafka_DeleteTopics(rk, dt, (size_t)n, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr =
+            ev ? rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &cnt)
+               : NULL;
+        rc = !ev || rd_kafka_event_error(ev) ? 1 : 0;
+        if (rc)
+            fprintf(stderr, "%s\n", ev ? rd_kafka_event_error_string(ev) : "timeout");
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+            if (e && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+                fprintf(stderr, "%s: %s\n", rd_kafka_topic_result_name(tr[i]),
+                        rd_kafka_topic_result_error_string(tr[i]));
+                rc = 1;
+            }
+        }
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_DeleteTopic_destroy_array(dt, (size_t)n);
+        free(dt);
+    }
     rd_kafka_queue_destroy(q);
-    rd_kafka_DeleteTopic_destroy(dt);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* Deletes consumer groups (what tests and benchmarks leave behind); unknown groups are not
+ * errors. */
+static int cmd_delete_groups(char **groups, int n)
+{
+    rd_kafka_t *rk = admin_handle();
+    if (!rk)
+        return 1;
+    rd_kafka_DeleteGroup_t **dg = calloc((size_t)n, sizeof(*dg));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    int rc = 1;
+    if (dg) {
+        for (int i = 0; i < n; i++)
+            dg[i] = rd_kafka_DeleteGroup_new(groups[i]);
+        rd_kafka_DeleteGroups(rk, dg, (size_t)n, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+        size_t cnt = 0;
+        const rd_kafka_group_result_t **gr =
+            ev ? rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &cnt)
+               : NULL;
+        rc = !ev || rd_kafka_event_error(ev) ? 1 : 0;
+        if (rc)
+            fprintf(stderr, "%s\n", ev ? rd_kafka_event_error_string(ev) : "timeout");
+        for (size_t i = 0; i < cnt; i++) {
+            const rd_kafka_error_t *e = rd_kafka_group_result_error(gr[i]);
+            if (e && rd_kafka_error_code(e) != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
+                fprintf(stderr, "%s: %s\n", rd_kafka_group_result_name(gr[i]),
+                        rd_kafka_error_string(e));
+                rc = 1;
+            }
+        }
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_DeleteGroup_destroy_array(dg, (size_t)n);
+        free(dg);
+    }
+    rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -198,13 +263,16 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "create") == 0)
         return cmd_create(argv[2], atoi(argv[3]));
     if (argc >= 3 && strcmp(argv[1], "delete") == 0)
-        return cmd_delete(argv[2]);
+        return cmd_delete(argv + 2, argc - 2);
+    if (argc >= 3 && strcmp(argv[1], "delete-groups") == 0)
+        return cmd_delete_groups(argv + 2, argc - 2);
     if (argc >= 3 && strcmp(argv[1], "consume") == 0)
         return cmd_consume(argv[2], argc - 3, argv + 3);
     if (argc >= 3 && strcmp(argv[1], "produce") == 0)
         return cmd_produce(argv[2]);
     fprintf(stderr,
-            "usage: s4f-testkafka create TOPIC PARTITIONS | delete TOPIC | "
+            "usage: s4f-testkafka create TOPIC PARTITIONS | delete TOPIC... | "
+            "delete-groups GROUP... | "
             "consume TOPIC [--idle MS] [--max N] [--timeout MS] [--keys] | produce TOPIC\n");
     return 2;
 }

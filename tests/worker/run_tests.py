@@ -63,7 +63,9 @@ def validate(doc, schema, path="$"):
 
 # ---- Kafka helpers ------------------------------------------------------------------------
 def topic(tool, op, *args):
-    subprocess.run([tool, BOOT, op, *args], check=True, timeout=60)
+    """s4f-testkafka: create, delete, delete-groups."""
+    subprocess.run([tool, op, *args], check=True, timeout=90,
+                   env=dict(os.environ, S4F_KAFKA_BOOTSTRAP=BOOT))
 
 
 def produce(t, records):
@@ -470,7 +472,8 @@ def main():
         groups = [f"s4f-it-{g}-{RUN}.{an}" for g in ("1", "2", "4", "k", "l")
                   for an in ("protocols_statistics", "ports_scan", "host_stats",
                              "host_stats.rekey")]
-        r = subprocess.run([a.topic_tool, BOOT, "delete-groups", *groups], timeout=60)
+        r = subprocess.run([a.topic_tool, "delete-groups", *groups], timeout=90,
+                           env=dict(os.environ, S4F_KAFKA_BOOTSTRAP=BOOT))
         check(r.returncode == 0, "consumer groups deleted")
     if FAILS:
         print(f"{len(FAILS)} failure(s); logs in {tmp}")
