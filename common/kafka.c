@@ -601,3 +601,83 @@ rd_kafka_t *s4f_kafka_consumer_handle(struct s4f_kafka_consumer *c)
 {
     return c->rk;
 }
+
+long s4f_kafka_read_partition(const struct s4f_kvlist *shared, const struct s4f_kvlist *overrides,
+                              const char *topic, int32_t partition, int timeout_ms,
+                              void (*cb)(void *ctx, const rd_kafka_message_t *m), void *ctx)
+{
+    static const char *const defaults[] = {
+        "enable.auto.commit",
+        "false",
+        "enable.partition.eof",
+        "true",
+        "group.id",
+        "s4f-read-partition", /* never joined nor committed: assign() only */
+        NULL,
+    };
+    char err[512];
+    rd_kafka_conf_t *conf = s4f_kafka_conf_build(defaults, shared, overrides, err, sizeof(err));
+    if (!conf) {
+        s4f_error_rl("kafka: reading %s/%d: %s", topic, (int)partition, err);
+        return -1;
+    }
+    /* The operator's kafka: sections may set these for the daemon's own consumers. */
+    conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
+    conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        s4f_error_rl("kafka: reading %s/%d: %s", topic, (int)partition, err);
+        return -1;
+    }
+    long n = -1;
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        s4f_error_rl("kafka: reading %s/%d: %s", topic, (int)partition, rd_kafka_err2str(e));
+        goto out;
+    }
+    n = 0;
+    if (hi <= lo)
+        goto out;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = lo;
+    e = rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        s4f_error_rl("kafka: reading %s/%d: %s", topic, (int)partition, rd_kafka_err2str(e));
+        n = -1;
+        goto out;
+    }
+    int64_t deadline = s4f_mono_ms() + timeout_ms;
+    for (;;) {
+        if (s4f_mono_ms() > deadline) {
+            s4f_error_rl("kafka: reading %s/%d: not at its end within %d ms", topic, (int)partition,
+                         timeout_ms);
+            n = -1;
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        bool end = false;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            end = true;
+        } else if (m->err) {
+            s4f_warn_rl("kafka: reading %s/%d: %s", topic, (int)partition,
+                        rd_kafka_message_errstr(m));
+        } else {
+            cb(ctx, m);
+            n++;
+            end = m->offset >= hi - 1; /* records written since the call are not waited for */
+        }
+        rd_kafka_message_destroy(m);
+        if (end)
+            break;
+    }
+    rd_kafka_assign(rk, NULL);
+out:
+    rd_kafka_destroy(rk);
+    return n;
+}

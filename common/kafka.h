@@ -121,6 +121,14 @@ rd_kafka_t *s4f_kafka_consumer_handle(struct s4f_kafka_consumer *c);
 
 /* Applies defaults, shared and overrides to a new rd_kafka_conf_t. Returns NULL (err) on an
  * invalid property, naming it. Exposed for the benchmarks' raw loops. */
+/* Reads topic/partition from its first offset up to its end as it is at the call (a
+ * changelog, to rebuild state), calling cb for each message, without a consumer group.
+ * Returns the messages read, or -1 when the broker did not answer within timeout_ms
+ * (logged). */
+long s4f_kafka_read_partition(const struct s4f_kvlist *shared, const struct s4f_kvlist *overrides,
+                              const char *topic, int32_t partition, int timeout_ms,
+                              void (*cb)(void *ctx, const rd_kafka_message_t *m), void *ctx);
+
 rd_kafka_conf_t *s4f_kafka_conf_build(const char *const *defaults, const struct s4f_kvlist *shared,
                                       const struct s4f_kvlist *overrides, char *err, size_t errlen);
 

@@ -70,6 +70,9 @@ struct s4f_analysis_common {
     int64_t max_keys;
     /* Analyses with route() only (S4F_ANALYSIS_REPARTITION_OPT); NULL or "": no repartition. */
     char *repartition_topic;
+    /* Analyses with restore() only (S4F_ANALYSIS_CHANGELOG_OPT); NULL or "": state that
+     * outlives windows is kept in memory only. */
+    char *changelog_topic;
 };
 
 extern const char *const s4f_time_mode_choices[];
@@ -115,6 +118,17 @@ extern const char *const s4f_time_mode_choices[];
 /* clang-format on */
 
 /* What the engine gives an analysis at init. */
+#define S4F_ANALYSIS_CHANGELOG_OPT(type, topic_def, what)                                          \
+    {                                                                                              \
+        "changelog_topic", S4F_OPT_STRING, topic_def, 0, 0,                                        \
+            offsetof(type, common.changelog_topic),                                                \
+            "Compacted topic (as many partitions as the analysis's input) where " what             \
+            " is written "                                                                         \
+            "as it changes and read back when a partition is assigned, so that a restart or a "    \
+            "rebalance keeps it; '' to keep it in memory only",                                    \
+            NULL                                                                                   \
+    }
+
 struct s4f_analysis_ctx {
     const char *name;
     struct s4f_metrics *metrics; /* register the analysis's own series here */
@@ -159,6 +173,12 @@ struct s4f_analysis {
     void (*on_window_final)(void *inst, void *pstate, void *wstate, const struct s4f_window *w,
                             struct s4f_emit *out);
     void (*window_free)(void *inst, void *wstate);
+    /* Optional, with common.changelog_topic: one record of the partition's changelog (what
+     * s4f_emit_changelog() wrote, the last one per key), given back when the partition is
+     * assigned and before any of its flows. A record it does not recognise is ignored
+     * (return false: counted). */
+    bool (*restore)(void *inst, void *pstate, const void *key, size_t klen, const void *val,
+                    size_t vlen);
     void (*partition_free)(void *inst, void *pstate);
     void (*destroy)(void *inst);
 };
@@ -174,6 +194,13 @@ struct s4f_jbuf *s4f_result_begin(struct s4f_emit *out, const char *type, const 
                                   int64_t window_start, int64_t window_end);
 /* Closes the document and hands it to the producer. */
 void s4f_result_end(struct s4f_emit *out);
+/* Whether a changelog is configured: without one, s4f_emit_changelog() does nothing. */
+bool s4f_emit_has_changelog(const struct s4f_emit *out);
+/* Writes one record (key: what restore() gets it by) to the changelog partition of the window
+ * being emitted. Tracked like results: the input is not committed past the window until it
+ * is acknowledged. */
+void s4f_emit_changelog(struct s4f_emit *out, const void *key, size_t klen, const void *val,
+                        size_t vlen);
 
 /* JSON writing helpers: each appends `,"key":value`. Strings are escaped. Failures (out of
  * memory) are sticky and make s4f_result_end() drop and count the document. */

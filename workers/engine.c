@@ -46,12 +46,63 @@ struct s4f_engine {
     pthread_t rekey_thread;
     atomic_bool rekey_stop;
     struct s4f_metric *m_malformed, *m_commits, *m_dups, *m_dedup_full, *m_meta_big;
+    bool changelog; /* the analysis's long-term state goes to common->changelog_topic */
+    struct s4f_metric *m_restored, *m_restore_bad, *m_restore_failed;
 };
 
 static enum s4f_status emit_cb(void *ctx, const char *id, const char *doc, size_t len, void *win)
 {
     struct s4f_engine *e = ctx;
     return s4f_kafka_produce(e->prod, e->common->output_topic, id, strlen(id), doc, len, win);
+}
+
+static enum s4f_status changelog_cb(void *ctx, int32_t partition, const void *key, size_t klen,
+                                    const void *val, size_t vlen, void *win)
+{
+    struct s4f_engine *e = ctx;
+    return s4f_kafka_produce_to(e->prod, e->common->changelog_topic, partition, key, klen, val,
+                                vlen, win);
+}
+
+struct restore_ctx {
+    struct s4f_engine *e;
+    void *pstate;
+    long bad;
+};
+
+static void restore_cb(void *ctx, const rd_kafka_message_t *m)
+{
+    struct restore_ctx *rc = ctx;
+    const struct s4f_analysis *a = rc->e->o.analysis;
+    if (!a->restore(rc->e->inst, rc->pstate, m->key, m->key_len, m->payload, m->len))
+        rc->bad++;
+}
+
+/* Rebuilds the analysis state of partition p from its changelog partition, before any flow
+ * of p is folded. */
+static void restore_changelog(struct s4f_engine *e, int32_t p)
+{
+    struct restore_ctx rc = {e, s4f_wengine_pstate(e->we, p), 0};
+    if (!rc.pstate) {
+        s4f_error_rl("%s: out of memory restoring partition %d", e->o.analysis->name, (int)p);
+        return;
+    }
+    int64_t t0 = s4f_mono_ms();
+    long n = s4f_kafka_read_partition(e->o.kafka_shared, e->o.kafka_overrides,
+                                      e->common->changelog_topic, p, 60000, restore_cb, &rc);
+    if (n < 0) {
+        s4f_metric_inc(e->m_restore_failed);
+        s4f_error_rl("%s: partition %d: changelog %s unreadable: its long-term state starts "
+                     "empty",
+                     e->o.analysis->name, (int)p, e->common->changelog_topic);
+        return;
+    }
+    s4f_metric_add(e->m_restored, (uint64_t)n);
+    if (rc.bad)
+        s4f_metric_add(e->m_restore_bad, (uint64_t)rc.bad);
+    s4f_info("%s: partition %d: %ld changelog record(s) restored from %s in %" PRId64 " ms%s",
+             e->o.analysis->name, (int)p, n - rc.bad, e->common->changelog_topic,
+             s4f_mono_ms() - t0, rc.bad ? " (some unreadable: counted)" : "");
 }
 
 static void delivery_cb(void *ctx, void *msg_opaque, rd_kafka_resp_err_t err)
@@ -120,6 +171,8 @@ static void commit(struct s4f_engine *e, const rd_kafka_topic_partition_list_t *
 static void restore(struct s4f_engine *e, int32_t p, int64_t first_offset)
 {
     e->restored[p] = true;
+    if (e->changelog)
+        restore_changelog(e, p);
     e->committed[p] = -1;
     e->committed_h[p] = INT64_MIN;
     char meta[8192];
@@ -250,24 +303,21 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
         opts->metrics, "commit_metadata_too_large_total",
         "Commits done without the duplicate filter state (too large for Kafka)", e->labels);
 
+    e->m_restored =
+        s4f_metrics_counter(opts->metrics, "changelog_restored_total",
+                            "Changelog records read back on partition assignment", e->labels);
+    e->m_restore_bad =
+        s4f_metrics_counter(opts->metrics, "changelog_unreadable_total",
+                            "Changelog records the analysis did not recognise", e->labels);
+    e->m_restore_failed = s4f_metrics_counter(
+        opts->metrics, "changelog_restore_failed_total",
+        "Partitions whose changelog could not be read (their long-term state started empty)",
+        e->labels);
+
     struct s4f_analysis_ctx actx = {opts->analysis->name, opts->metrics, e->labels};
     e->inst = opts->analysis->init(opts->conf, &actx, err, errlen);
     if (!e->inst)
         goto fail;
-    struct s4f_wengine_opts wo = {
-        .analysis = opts->analysis,
-        .inst = e->inst,
-        .common = e->common,
-        .metrics = opts->metrics,
-        .labels = e->labels,
-        .emit = emit_cb,
-        .ctx = e,
-    };
-    e->we = s4f_wengine_new(&wo);
-    if (!e->we) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
     struct s4f_kafka_producer_opts po = {
         .shared = opts->kafka_shared,
         .overrides = opts->kafka_overrides,
@@ -285,6 +335,38 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
                  "the input) to profile hosts whole",
                  opts->analysis->name, e->common->repartition_topic);
         repart = false;
+    }
+    e->changelog =
+        opts->analysis->restore && e->common->changelog_topic && e->common->changelog_topic[0];
+    if (e->changelog) {
+        /* State partition p is written to changelog partition p: the changelog needs at
+         * least as many partitions as the topic the state is kept by. */
+        const char *by = repart ? e->common->repartition_topic : e->input_topic;
+        int32_t nc = s4f_kafka_partition_count(e->prod, e->common->changelog_topic, 10000);
+        int32_t ni = s4f_kafka_partition_count(e->prod, by, 10000);
+        if (nc < 0 || (ni > 0 && nc < ni)) {
+            s4f_warn("%s: changelog topic '%s' %s: long-term state kept in memory only (lost "
+                     "on restart). Create it (compacted, at least as many partitions as %s)",
+                     opts->analysis->name, e->common->changelog_topic,
+                     nc < 0 ? "does not exist or cannot be read" : "has too few partitions", by);
+            e->changelog = false;
+        }
+    }
+    struct s4f_wengine_opts wo = {
+        .analysis = opts->analysis,
+        .inst = e->inst,
+        .common = e->common,
+        .metrics = opts->metrics,
+        .labels = e->labels,
+        .emit = emit_cb,
+        /* Without a usable changelog, analyses write none (and nothing waits for one). */
+        .emit_changelog = e->changelog ? changelog_cb : NULL,
+        .ctx = e,
+    };
+    e->we = s4f_wengine_new(&wo);
+    if (!e->we) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
     }
     if (repart) {
         /* Stage one reads the input; this engine (stage two) reads the repartition topic. */

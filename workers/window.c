@@ -308,6 +308,30 @@ void s4f_result_end(struct s4f_emit *out)
     }
 }
 
+bool s4f_emit_has_changelog(const struct s4f_emit *out)
+{
+    const struct s4f_wengine *e = out->e;
+    return e->o.emit_changelog && e->o.common->changelog_topic && e->o.common->changelog_topic[0];
+}
+
+void s4f_emit_changelog(struct s4f_emit *out, const void *key, size_t klen, const void *val,
+                        size_t vlen)
+{
+    struct s4f_wengine *e = out->e;
+    if (!s4f_emit_has_changelog(out))
+        return;
+    enum s4f_status st = e->o.emit_changelog(e->o.ctx, out->p->id, key, klen, val, vlen, out->w);
+    if (st == S4F_OK) {
+        out->w->inflight++;
+        e->inflight++;
+    } else if (st == S4F_RETRY) {
+        out->retry = true;
+        out->nretry++;
+    } else {
+        s4f_metric_inc(e->m_refused);
+    }
+}
+
 /* ---- engine ------------------------------------------------------------------------------ */
 
 struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts)
@@ -604,6 +628,12 @@ static void finalise(struct s4f_wengine *e, struct part *p, struct win *w)
     if (w->end > p->horizon)
         p->horizon = w->end;
     win_release(e, w);
+}
+
+void *s4f_wengine_pstate(struct s4f_wengine *e, int32_t partition)
+{
+    struct part *p = part_get(e, partition, true);
+    return p ? p->pstate : NULL;
 }
 
 void s4f_wengine_clock(struct s4f_wengine *e, int64_t now_mono)

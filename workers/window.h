@@ -52,6 +52,10 @@ struct s4f_wengine_opts {
      * re-emitted at the next tick); S4F_ERR: refused for good (counted, the window is not
      * waited for). id and doc are only valid during the call. */
     enum s4f_status (*emit)(void *ctx, const char *id, const char *doc, size_t len, void *win);
+    /* Changelog records (common->changelog_topic): to partition, as emit otherwise. May be
+     * NULL (no changelog). */
+    enum s4f_status (*emit_changelog)(void *ctx, int32_t partition, const void *key, size_t klen,
+                                      const void *val, size_t vlen, void *win);
     void *ctx;
 };
 
@@ -69,6 +73,8 @@ void s4f_wengine_skip(struct s4f_wengine *e, int32_t partition, int64_t offset);
 /* Sets the monotonic clock the next flows are stamped with (once per batch; tick sets it
  * too): idle timeouts are measured against it. */
 void s4f_wengine_clock(struct s4f_wengine *e, int64_t now_mono);
+/* The analysis state of partition (created if need be), to restore it; NULL: no memory. */
+void *s4f_wengine_pstate(struct s4f_wengine *e, int32_t partition);
 /* Closes, re-emits, finalises and frees windows as the watermark and the clocks allow. */
 void s4f_wengine_tick(struct s4f_wengine *e, int64_t now_mono, int64_t now_wall);
 /* Emits every open window of every partition as it is (drain at shutdown). */

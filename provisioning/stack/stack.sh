@@ -407,17 +407,19 @@ kafka_create_topics() {
 	local existing spec name parts pids=() failed=0 p
 	existing=$(kafka_topics || true)
 	for spec in $TOPICS; do
-		name=${spec%%:*}
-		parts=${spec#*:}
-		[[ $parts == "$spec" ]] && parts=1
+		# name[:partitions[:compact]]
+		IFS=: read -r name parts policy <<<"$spec"
+		[[ -n $parts ]] || parts=1
+		local extra=()
+		[[ $policy == compact ]] && extra=(--config cleanup.policy=compact)
 		if grep -qxF -- "$name" <<<"$existing"; then
 			continue
 		fi
-		log "creating topic $name ($parts partitions)"
+		log "creating topic $name ($parts partitions${policy:+, $policy})"
 		# One JVM per topic, started in parallel.
 		kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
 			--create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 \
-			>>"$LOG_DIR/kafka-topics.log" 2>&1 &
+			"${extra[@]}" >>"$LOG_DIR/kafka-topics.log" 2>&1 &
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p" || failed=1; done

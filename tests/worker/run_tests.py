@@ -244,6 +244,7 @@ worker:
       idle_timeout: 1s
       local_networks: [10.0.0.0/8, "fd00::/8", 192.168.0.0/16]
       repartition_topic: {rep}
+      changelog_topic: {rep}.prof
 """)
 
 
@@ -315,9 +316,10 @@ def main():
             out = f"s4f-it-out{n}-{RUN}"
             outs.append(out)
             rep = f"s4f-it-rep{n}-{RUN}"
-            outs.append(rep)
+            outs += [rep, rep + ".prof"]
             topic(a.topic_tool, "create", out, "4")
             topic(a.topic_tool, "create", rep, "4")
+            topic(a.topic_tool, "create", rep + ".prof", "4")
             cfg = os.path.join(tmp, f"n{n}.yml")
             config(cfg, inp, out, rep)
             # a group of its own per case: each case consumes the input from the start
@@ -375,8 +377,8 @@ def main():
         # counted, the good record packed beside one is folded, the worker stays up.
         inp5, out5, rep5 = (f"s4f-it-in-hostile-{RUN}", f"s4f-it-outhostile-{RUN}",
                             f"s4f-it-rephostile-{RUN}")
-        outs += [inp5, out5, rep5]
-        for t5 in (inp5, out5, rep5):
+        outs += [inp5, out5, rep5, rep5 + ".prof"]
+        for t5 in (inp5, out5, rep5, rep5 + ".prof"):
             topic(a.topic_tool, "create", t5, "4")
         cfg5 = os.path.join(tmp, "hostile.yml")
         config(cfg5, inp5, out5, rep5)
@@ -413,10 +415,11 @@ def main():
         inp2 = f"s4f-it-in-kill-{RUN}"
         out = f"s4f-it-outkill-{RUN}"
         rep = f"s4f-it-repkill-{RUN}"
-        outs += [inp2, out, rep]
+        outs += [inp2, out, rep, rep + ".prof"]
         topic(a.topic_tool, "create", inp2, "4")
         topic(a.topic_tool, "create", out, "4")
         topic(a.topic_tool, "create", rep, "4")
+        topic(a.topic_tool, "create", rep + ".prof", "4")
         cfg = os.path.join(tmp, "kill.yml")
         config(cfg, inp2, out, rep)
         txt = open(cfg).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-k-{RUN}\n", 1)
@@ -441,15 +444,22 @@ def main():
         check(set(docs) == set(results[1]), "kill -9: same result ids as the clean run")
         diff = [i for i in docs if i in results[1] and docs[i] != results[1][i]]
         check(not diff, f"kill -9: documents equal to the clean run ({diff[:3]})")
+        # The restarted worker read host_stats' profile changelog back for its partitions.
+        restored = re.findall(r"host_stats: partition \d+: (\d+) changelog record\(s\) restored",
+                              open(os.path.join(tmp, "kill-b-0.log"), errors="replace").read())
+        check(len(restored) == 4, f"kill -9: profile changelog read back for 4 partitions "
+              f"({restored})")
+        print(f"kill -9: {sum(map(int, restored))} profile record(s) restored", flush=True)
 
         # ---- late and out-of-order records, idle partition ---------------------------------
         inp3 = f"s4f-it-in-late-{RUN}"
         out = f"s4f-it-outlate-{RUN}"
         rep = f"s4f-it-replate-{RUN}"
-        outs += [inp3, out, rep]
+        outs += [inp3, out, rep, rep + ".prof"]
         topic(a.topic_tool, "create", inp3, "1")
         topic(a.topic_tool, "create", out, "1")
         topic(a.topic_tool, "create", rep, "1")
+        topic(a.topic_tool, "create", rep + ".prof", "1")
         cfg = os.path.join(tmp, "late.yml")
         config(cfg, inp3, out, rep)
         txt = open(cfg).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-l-{RUN}\n", 1)

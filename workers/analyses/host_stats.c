@@ -36,6 +36,8 @@ struct hs_conf {
 static const struct s4f_opt hs_opts[] = {
     S4F_ANALYSIS_COMMON_OPTS(struct hs_conf, "60s", "100000"),
     S4F_ANALYSIS_REPARTITION_OPT(struct hs_conf, "s4f.host_stats.by_host"),
+    S4F_ANALYSIS_CHANGELOG_OPT(struct hs_conf, "s4f.host_stats.profile",
+                               "each host's temporal profile"),
     {"local_networks", S4F_OPT_LIST, "[10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7]", 0, 0,
      offsetof(struct hs_conf, local_networks), "Networks (CIDR) whose hosts are profiled", NULL},
     {"top_n", S4F_OPT_INT, "5", 0, 100, offsetof(struct hs_conf, top_n),
@@ -136,9 +138,48 @@ struct slot {
     uint64_t flows, packets, bytes;
 };
 
-struct hpart {
-    struct s4f_htab profile; /* hkey -> struct slot[SLOTS] */
+/* A host's temporal profile. last_end: end of the last window folded into it, so that a
+ * window replayed after a crash (already in the restored profile) is not counted twice. */
+struct prof {
+    int64_t last_end;
+    struct slot s[SLOTS];
 };
+
+struct hpart {
+    struct s4f_htab profile; /* hkey -> struct prof */
+};
+
+/* Changelog record of a profile (value; the key is the 17 bytes of struct hkey): "S4P" 1,
+ * 4 zero bytes, last_end, then per slot hour, flows, packets, bytes; integers little-endian. */
+#define PROF_REC_LEN (16 + SLOTS * 32)
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void prof_encode(const struct prof *pr, uint8_t out[PROF_REC_LEN])
+{
+    memset(out, 0, PROF_REC_LEN);
+    memcpy(out, "S4P\x01", 4);
+    put64(out + 8, (uint64_t)pr->last_end);
+    for (int i = 0; i < SLOTS; i++) {
+        uint8_t *o = out + 16 + i * 32;
+        put64(o, (uint64_t)pr->s[i].hour);
+        put64(o + 8, pr->s[i].flows);
+        put64(o + 16, pr->s[i].packets);
+        put64(o + 24, pr->s[i].bytes);
+    }
+}
 
 static void *hs_init(const void *conf, const struct s4f_analysis_ctx *ctx, char *err, size_t errlen)
 {
@@ -194,7 +235,7 @@ static void *hs_partition_new(void *inst, int32_t partition)
     struct hs *h = inst;
     struct hpart *p = calloc(1, sizeof(*p));
     if (p)
-        s4f_htab_init(&p->profile, sizeof(struct hkey), sizeof(struct slot) * SLOTS,
+        s4f_htab_init(&p->profile, sizeof(struct hkey), sizeof(struct prof),
                       (size_t)h->conf->common.max_keys);
     return p;
 }
@@ -487,23 +528,33 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
         return;
     int64_t hour = win->start_ms - ((win->start_ms % HOUR_MS) + HOUR_MS) % HOUR_MS;
     int idx = (int)((hour / HOUR_MS) % SLOTS);
+    bool changelog = s4f_emit_has_changelog(out);
     for (size_t i = 0; i < w->hosts.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
         if (!k)
             continue;
         const struct hval *v = s4f_htab_val_at(&w->hosts, i);
         bool created;
-        struct slot *s = s4f_htab_insert(&p->profile, k, s4f_hash_bytes(k, sizeof(*k)), &created);
-        if (!s) {
+        struct prof *pr = s4f_htab_insert(&p->profile, k, s4f_hash_bytes(k, sizeof(*k)), &created);
+        if (!pr) {
             s4f_metric_inc(h->m_keys_dropped);
             continue;
         }
+        if (win->end_ms <= pr->last_end)
+            continue; /* replayed after a restart: already in the restored profile */
+        struct slot *s = pr->s;
         if (s[idx].hour != hour)
             memset(&s[idx], 0, sizeof(s[idx]));
         s[idx].hour = hour;
         s[idx].flows += v->flows_in + v->flows_out;
         s[idx].packets += v->packets_in + v->packets_out;
         s[idx].bytes += v->bytes_in + v->bytes_out;
+        pr->last_end = win->end_ms;
+        if (changelog) {
+            uint8_t rec[PROF_REC_LEN];
+            prof_encode(pr, rec);
+            s4f_emit_changelog(out, k, sizeof(*k), rec, sizeof(rec));
+        }
     }
     if (win->end_ms % HOUR_MS != 0)
         return;
@@ -513,7 +564,7 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
         const struct hkey *k = s4f_htab_key_at(&p->profile, i);
         if (!k)
             continue;
-        struct slot *s = s4f_htab_val_at(&p->profile, i);
+        struct slot *s = ((struct prof *)s4f_htab_val_at(&p->profile, i))->s;
         struct slot ord[SLOTS];
         int n = 0;
         for (int64_t hr = from; hr < win->end_ms; hr += HOUR_MS) {
@@ -545,6 +596,46 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
         s4f_jb_raw(b, "]");
         s4f_result_end(out);
     }
+}
+
+/* A changelog record read back on assignment (see prof_encode); anything else is refused. */
+static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    struct hs *h = inst;
+    struct hpart *p = pstate;
+    const uint8_t *b = val;
+    struct hkey k;
+    static const uint8_t magic[8] = {'S', '4', 'P', 1, 0, 0, 0, 0};
+    if (klen != sizeof(k) || vlen != PROF_REC_LEN || memcmp(b, magic, sizeof(magic)) != 0)
+        return false;
+    memcpy(&k, key, sizeof(k));
+    if (k.family != 4 && k.family != 6)
+        return false;
+    for (int i = 4; k.family == 4 && i < 16; i++)
+        if (k.b[i])
+            return false;
+    struct prof pr;
+    pr.last_end = (int64_t)get64(b + 8);
+    for (int i = 0; i < SLOTS; i++) {
+        const uint8_t *o = b + 16 + i * 32;
+        pr.s[i].hour = (int64_t)get64(o);
+        pr.s[i].flows = get64(o + 8);
+        pr.s[i].packets = get64(o + 16);
+        pr.s[i].bytes = get64(o + 24);
+        /* A slot sits at the index of its hour, as the fold puts it. */
+        if (pr.s[i].hour < 0 || pr.s[i].hour % HOUR_MS ||
+            (pr.s[i].hour && (pr.s[i].hour / HOUR_MS) % SLOTS != i))
+            return false;
+    }
+    bool created;
+    struct prof *dst = s4f_htab_insert(&p->profile, &k, s4f_hash_bytes(&k, sizeof(k)), &created);
+    if (!dst) {
+        s4f_metric_inc(h->m_keys_dropped);
+        return false;
+    }
+    *dst = pr;
+    return true;
 }
 
 static void hs_window_free(void *inst, void *wstate)
@@ -582,6 +673,7 @@ const struct s4f_analysis s4f_analysis_host_stats = {
     .on_window_close = hs_on_window_close,
     .on_window_final = hs_on_window_final,
     .window_free = hs_window_free,
+    .restore = hs_restore,
     .partition_free = hs_partition_free,
     .destroy = hs_destroy,
 };

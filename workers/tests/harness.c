@@ -37,6 +37,39 @@ static enum s4f_status capture(void *ctx, const char *id, const char *doc, size_
     return S4F_OK;
 }
 
+static enum s4f_status capture_changelog(void *ctx, int32_t partition, const void *key, size_t klen,
+                                         const void *val, size_t vlen, void *win)
+{
+    struct th *t = ctx;
+    if (t->answer != S4F_OK)
+        return t->answer;
+    if (t->nrecs == t->rcap) {
+        t->rcap = t->rcap ? t->rcap * 2 : 64;
+        t->recs = realloc(t->recs, t->rcap * sizeof(*t->recs));
+        assert_non_null(t->recs);
+    }
+    struct th_rec *r = &t->recs[t->nrecs++];
+    *r = (struct th_rec){
+        partition, malloc(klen ? klen : 1), malloc(vlen ? vlen : 1), klen, vlen, win, false};
+    assert_true(r->key && r->val);
+    memcpy(r->key, key, klen);
+    memcpy(r->val, val, vlen);
+    return S4F_OK;
+}
+
+size_t th_restore(struct th *t, const struct th *from)
+{
+    size_t refused = 0;
+    for (size_t i = 0; i < from->nrecs; i++) {
+        const struct th_rec *r = &from->recs[i];
+        void *ps = s4f_wengine_pstate(t->we, r->partition);
+        assert_non_null(ps);
+        if (!t->a->restore(t->inst, ps, r->key, r->klen, r->val, r->vlen))
+            refused++;
+    }
+    return refused;
+}
+
 struct th *th_new(const struct s4f_analysis *a, const char *yaml)
 {
     char err[1024];
@@ -65,6 +98,7 @@ struct th *th_new(const struct s4f_analysis *a, const char *yaml)
         .metrics = t->metrics,
         .labels = labels,
         .emit = capture,
+        .emit_changelog = capture_changelog,
         .ctx = t,
     };
     t->we = s4f_wengine_new(&o);
@@ -86,6 +120,11 @@ void th_free(struct th *t)
         json_decref(t->docs[i].doc);
     }
     free(t->docs);
+    for (size_t i = 0; i < t->nrecs; i++) {
+        free(t->recs[i].key);
+        free(t->recs[i].val);
+    }
+    free(t->recs);
     s4f_metrics_free(t->metrics);
     free(t);
 }
@@ -109,6 +148,11 @@ void th_ack_all(struct th *t, bool ok)
         if (!t->docs[i].acked) {
             t->docs[i].acked = true;
             s4f_wengine_delivered(t->we, t->docs[i].win, ok);
+        }
+    for (size_t i = 0; i < t->nrecs; i++)
+        if (!t->recs[i].acked) {
+            t->recs[i].acked = true;
+            s4f_wengine_delivered(t->we, t->recs[i].win, ok);
         }
 }
 

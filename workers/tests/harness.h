@@ -27,6 +27,15 @@ struct th_doc {
     bool acked;
 };
 
+/* A changelog record the analysis wrote (s4f_emit_changelog). */
+struct th_rec {
+    int32_t partition;
+    void *key, *val;
+    size_t klen, vlen;
+    void *win;
+    bool acked;
+};
+
 struct th {
     const struct s4f_analysis *a;
     void *conf;
@@ -35,6 +44,8 @@ struct th {
     struct s4f_wengine *we;
     struct th_doc *docs; /* every emission, in order */
     size_t ndocs, cap;
+    struct th_rec *recs; /* every changelog record, in order */
+    size_t nrecs, rcap;
     enum s4f_status answer; /* what emit() answers: S4F_OK unless a test simulates trouble */
     int64_t wall;           /* now_wall handed to flow() and tick() */
     int64_t mono_skew;      /* added to the monotonic clock at tick(): idle timeouts */
@@ -47,8 +58,11 @@ void th_free(struct th *t);
 /* Folds a flow read at offset of partition; returns the engine's answer. */
 enum s4f_status th_flow(struct th *t, int32_t partition, int64_t offset, const struct s4f_flow *f);
 void th_tick(struct th *t);
-/* Acknowledges (ok) or fails every document not yet acknowledged. */
+/* Acknowledges (ok) or fails every document and changelog record not yet acknowledged. */
 void th_ack_all(struct th *t, bool ok);
+/* Gives every changelog record `from` wrote to t's analysis, as the engine does on
+ * assignment; returns how many it refused. */
+size_t th_restore(struct th *t, const struct th *from);
 
 /* The last document emitted with this id, or NULL. */
 json_t *th_doc(const struct th *t, const char *id);

@@ -265,6 +265,68 @@ static void test_host_stats_temporal_profile(void **state)
     th_free(t);
 }
 
+/* The profile outlives a restart: a new instance restored from the changelog the first one
+ * wrote continues it, and a window replayed after the restart (already in the restored
+ * profile) is not counted twice. Hostile changelog records are refused. */
+static void test_host_stats_profile_restored(void **state)
+{
+    const char *yaml = "local_networks: [10.0.0.0/8]\ntop_n: 0\nallowed_lateness: 10s\n";
+    struct th *t = th_new(analysis("host_stats"), yaml);
+    int64_t off = 0;
+    flow(t, &off, "10.0.0.1", "198.51.100.1", 6, 443, 0x10, 2, 100, 1000);
+    flow(t, &off, "10.0.0.1", "198.51.100.1", 6, 443, 0x10, 3, 200, 3599000);
+    flow(t, &off, "192.0.2.1", "192.0.2.2", 6, 80, 0x10, 1, 1, 3600000 + 10000 + 1);
+    th_tick(t);
+    th_ack_all(t, true);
+    assert_true(t->nrecs >= 2); /* one per window the host was in */
+
+    struct th *u = th_new(analysis("host_stats"), yaml);
+    assert_int_equal(th_restore(u, t), 0);
+    off = 0;
+    /* Replayed: the window ending at 06:00 + 1 h is in the restored profile already. */
+    flow(u, &off, "10.0.0.1", "198.51.100.1", 6, 443, 0x10, 3, 200, 3599000);
+    flow(u, &off, "10.0.0.1", "198.51.100.1", 6, 443, 0x10, 4, 400, 3601000);
+    /* A window ending at 08:00 (profiles are emitted when one becomes final), then time. */
+    flow(u, &off, "192.0.2.1", "192.0.2.2", 6, 80, 0x10, 1, 1, 7199000);
+    flow(u, &off, "192.0.2.1", "192.0.2.2", 6, 80, 0x10, 1, 1, 7200000 + 60000 + 10000);
+    th_tick(u);
+    json_t *d =
+        th_doc(u, rid("host_stats_temporal_profile", 7200000 - 86400000, 86400000, "10.0.0.1"));
+    assert_non_null(d);
+    json_t *hours = json_object_get(d, "hours");
+    assert_int_equal(json_array_size(hours), 2);
+    assert_string_equal(th_str(member(hours, 0), "hour_start"), "2025-11-27T06:00:00.000Z");
+    assert_int_equal(th_int(member(hours, 0), "flows"), 2);
+    assert_int_equal(th_int(member(hours, 0), "packets"), 5);
+    assert_int_equal(th_int(member(hours, 1), "flows"), 1);
+    assert_int_equal(th_int(member(hours, 1), "bytes"), 400);
+
+    /* Hostile records: wrong lengths, magic, family, misplaced slot: all refused. */
+    struct th *v = th_new(analysis("host_stats"), yaml);
+    void *ps = s4f_wengine_pstate(v->we, 0);
+    const struct th_rec *r = &t->recs[0];
+    uint8_t val[2048], key[32];
+    assert_true(r->vlen <= sizeof(val) && r->klen <= sizeof(key));
+    assert_true(v->a->restore(v->inst, ps, r->key, r->klen, r->val, r->vlen));
+    assert_false(v->a->restore(v->inst, ps, r->key, r->klen - 1, r->val, r->vlen));
+    assert_false(v->a->restore(v->inst, ps, r->key, r->klen, r->val, r->vlen - 1));
+    memcpy(val, r->val, r->vlen);
+    val[0] = 'X';
+    assert_false(v->a->restore(v->inst, ps, r->key, r->klen, val, r->vlen));
+    memcpy(val, r->val, r->vlen);
+    val[16 + 32 * 5] = 1; /* slot 5's hour: not on the hour, not at its index */
+    assert_false(v->a->restore(v->inst, ps, r->key, r->klen, val, r->vlen));
+    memcpy(key, r->key, r->klen);
+    key[16] = 5; /* family */
+    assert_false(v->a->restore(v->inst, ps, key, r->klen, r->val, r->vlen));
+    memcpy(key, r->key, r->klen);
+    key[9] = 1; /* an IPv4 host with bytes beyond its four */
+    assert_false(v->a->restore(v->inst, ps, key, r->klen, r->val, r->vlen));
+    th_free(v);
+    th_free(u);
+    th_free(t);
+}
+
 static void test_host_stats_max_keys(void **state)
 {
     struct th *t = th_new(analysis("host_stats"), "local_networks: [10.0.0.0/8]\nmax_keys: 1\n");
@@ -347,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_ports_scan_max_keys),
         cmocka_unit_test(test_host_stats_known_host),
         cmocka_unit_test(test_host_stats_temporal_profile),
+        cmocka_unit_test(test_host_stats_profile_restored),
         cmocka_unit_test(test_host_stats_max_keys),
         cmocka_unit_test(test_host_stats_repartitioned_sides),
         cmocka_unit_test(test_host_stats_late_reemits_changed_hosts_only),
