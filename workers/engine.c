@@ -245,13 +245,52 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
  * once its local queue holds queued.min.messages or queued.max.messages.kbytes: a worker
  * catching up (a replay, a restart after a crash) then starves for most of every second. The
  * larger thresholds keep the fetcher ahead of the analysis; the bytes bound the memory. */
-const char *const s4f_worker_consumer_defaults[] = {
+static const char *const worker_consumer_defaults[] = {
     "queued.min.messages",
     "1000000",
     "queued.max.messages.kbytes",
     "262144", /* 256 MiB of prefetched records at most */
     NULL,
 };
+
+struct s4f_kafka_consumer *
+s4f_worker_consumer_new(const struct s4f_kvlist *shared, const struct s4f_kvlist *overrides,
+                        struct s4f_metrics *metrics, const char *group, const char *topic,
+                        void (*assign_cb)(void *, const rd_kafka_topic_partition_list_t *),
+                        void (*revoke_cb)(void *, const rd_kafka_topic_partition_list_t *),
+                        void *ctx, char *err, size_t errlen)
+{
+    const char *topics[] = {topic, NULL};
+    struct s4f_kafka_consumer_opts co = {
+        .shared = shared,
+        .overrides = overrides,
+        .defaults = worker_consumer_defaults,
+        .metrics = metrics,
+        .group_id = group,
+        .topics = topics,
+        .on_assign = assign_cb,
+        .on_revoke = revoke_cb,
+        .ctx = ctx,
+    };
+    return s4f_kafka_consumer_new(&co, err, errlen);
+}
+
+struct s4f_kafka_producer *
+s4f_worker_producer_new(const struct s4f_kvlist *shared, const struct s4f_kvlist *overrides,
+                        struct s4f_metrics *metrics,
+                        void (*on_delivery)(void *, void *, rd_kafka_resp_err_t), void *ctx,
+                        char *err, size_t errlen)
+{
+    struct s4f_kafka_producer_opts po = {
+        .shared = shared,
+        .overrides = overrides,
+        .metrics = metrics,
+        .queue_full_wait_ms = 1000,
+        .on_delivery = on_delivery,
+        .ctx = ctx,
+    };
+    return s4f_kafka_producer_new(&po, err, errlen);
+}
 
 static bool topic_exists(struct s4f_kafka_producer *p, const char *topic)
 {
@@ -318,15 +357,8 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
     e->inst = opts->analysis->init(opts->conf, &actx, err, errlen);
     if (!e->inst)
         goto fail;
-    struct s4f_kafka_producer_opts po = {
-        .shared = opts->kafka_shared,
-        .overrides = opts->kafka_overrides,
-        .metrics = opts->metrics,
-        .queue_full_wait_ms = 1000,
-        .on_delivery = delivery_cb,
-        .ctx = e,
-    };
-    e->prod = s4f_kafka_producer_new(&po, err, errlen);
+    e->prod = s4f_worker_producer_new(opts->kafka_shared, opts->kafka_overrides, opts->metrics,
+                                      delivery_cb, e, err, errlen);
     if (!e->prod)
         goto fail;
     if (repart && !topic_exists(e->prod, e->common->repartition_topic)) {
@@ -388,19 +420,9 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
             goto fail;
         e->input_topic = e->common->repartition_topic;
     }
-    const char *topics[] = {e->input_topic, NULL};
-    struct s4f_kafka_consumer_opts co = {
-        .shared = opts->kafka_shared,
-        .overrides = opts->kafka_overrides,
-        .defaults = s4f_worker_consumer_defaults,
-        .metrics = opts->metrics,
-        .group_id = e->group,
-        .topics = topics,
-        .on_assign = on_assign,
-        .on_revoke = on_revoke,
-        .ctx = e,
-    };
-    e->cons = s4f_kafka_consumer_new(&co, err, errlen);
+    e->cons =
+        s4f_worker_consumer_new(opts->kafka_shared, opts->kafka_overrides, opts->metrics, e->group,
+                                e->input_topic, on_assign, on_revoke, e, err, errlen);
     if (!e->cons)
         goto fail;
     for (int i = 0; i < S4F_MAX_PARTITIONS; i++) {

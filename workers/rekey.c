@@ -204,30 +204,13 @@ struct s4f_rekey *s4f_rekey_new(const struct s4f_rekey_opts *opts, char *err, si
     r->m_replays = s4f_metrics_counter(opts->metrics, "repartition_replays_total",
                                        "Rewinds of the input after repartition records were lost",
                                        opts->labels);
-    struct s4f_kafka_producer_opts po = {
-        .shared = opts->kafka_shared,
-        .overrides = opts->kafka_overrides,
-        .metrics = opts->metrics,
-        .queue_full_wait_ms = 1000,
-        .on_delivery = delivery_cb,
-        .ctx = r,
-    };
-    r->prod = s4f_kafka_producer_new(&po, err, errlen);
+    r->prod = s4f_worker_producer_new(opts->kafka_shared, opts->kafka_overrides, opts->metrics,
+                                      delivery_cb, r, err, errlen);
     if (!r->prod)
         goto fail;
-    const char *topics[] = {opts->input_topic, NULL};
-    struct s4f_kafka_consumer_opts co = {
-        .shared = opts->kafka_shared,
-        .overrides = opts->kafka_overrides,
-        .defaults = s4f_worker_consumer_defaults,
-        .metrics = opts->metrics,
-        .group_id = opts->group,
-        .topics = topics,
-        .on_assign = on_assign,
-        .on_revoke = on_revoke,
-        .ctx = r,
-    };
-    r->cons = s4f_kafka_consumer_new(&co, err, errlen);
+    r->cons = s4f_worker_consumer_new(opts->kafka_shared, opts->kafka_overrides, opts->metrics,
+                                      opts->group, opts->input_topic, on_assign, on_revoke, r, err,
+                                      errlen);
     if (!r->cons)
         goto fail;
     return r;
