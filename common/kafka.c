@@ -234,9 +234,11 @@ int32_t s4f_kafka_partition_count(struct s4f_kafka_producer *p, const char *topi
     int32_t n = -1;
     if (!rkt)
         return -1;
-    if (rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        md->topics[0].partition_cnt > 0)
+    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        n = -2;
+    else if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+             md->topics[0].partition_cnt > 0)
         n = md->topics[0].partition_cnt;
     if (md)
         rd_kafka_metadata_destroy(md);
@@ -607,10 +609,6 @@ long s4f_kafka_read_partition(const struct s4f_kvlist *shared, const struct s4f_
                               void (*cb)(void *ctx, const rd_kafka_message_t *m), void *ctx)
 {
     static const char *const defaults[] = {
-        "enable.auto.commit",
-        "false",
-        "enable.partition.eof",
-        "true",
         "group.id",
         "s4f-read-partition", /* never joined nor committed: assign() only */
         NULL,
@@ -621,7 +619,8 @@ long s4f_kafka_read_partition(const struct s4f_kvlist *shared, const struct s4f_
         s4f_error_rl("kafka: reading %s/%d: %s", topic, (int)partition, err);
         return -1;
     }
-    /* The operator's kafka: sections may set these for the daemon's own consumers. */
+    /* Over whatever the operator's kafka: sections set for the daemon's own consumers: the
+     * end of the partition must be reported, and nothing committed. */
     conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
     conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));

@@ -49,7 +49,8 @@ enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topi
 enum s4f_status s4f_kafka_produce_to(struct s4f_kafka_producer *p, const char *topic,
                                      int32_t partition, const void *key, size_t keylen,
                                      const void *payload, size_t len, void *msg_opaque);
-/* How many partitions topic has (metadata from the broker, within timeout_ms), or -1. */
+/* How many partitions topic has (metadata from the broker, within timeout_ms); -1 when the
+ * topic does not exist (or cannot be described), -2 when the broker did not answer. */
 int32_t s4f_kafka_partition_count(struct s4f_kafka_producer *p, const char *topic, int timeout_ms);
 /* The partition the default partitioner (consistent_random) gives key among n. */
 int32_t s4f_kafka_key_partition(const void *key, size_t keylen, int32_t n);

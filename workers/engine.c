@@ -292,27 +292,6 @@ s4f_worker_producer_new(const struct s4f_kvlist *shared, const struct s4f_kvlist
     return s4f_kafka_producer_new(&po, err, errlen);
 }
 
-static bool topic_exists(struct s4f_kafka_producer *p, const char *topic)
-{
-    rd_kafka_t *rk = s4f_kafka_producer_handle(p);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    bool ok = false;
-    if (!rkt)
-        return false;
-    /* Unreachable broker: assume it exists (the stage then waits for the broker, as the
-     * rest of the worker does) rather than silently changing what is computed. */
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        ok = true;
-    else
-        ok = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    return ok;
-}
-
 struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err, size_t errlen)
 {
     struct s4f_engine *e = calloc(1, sizeof(*e));
@@ -361,7 +340,9 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
                                       delivery_cb, e, err, errlen);
     if (!e->prod)
         goto fail;
-    if (repart && !topic_exists(e->prod, e->common->repartition_topic)) {
+    /* An unreachable broker (-2): assume the topic exists (the stage then waits for the
+     * broker, as the rest of the worker does) rather than silently change what is computed. */
+    if (repart && s4f_kafka_partition_count(e->prod, e->common->repartition_topic, 10000) == -1) {
         s4f_warn("%s: repartition topic '%s' does not exist: running without it (each input "
                  "partition yields its own row per host). Create it (as many partitions as "
                  "the input) to profile hosts whole",
@@ -372,15 +353,16 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
         opts->analysis->restore && e->common->changelog_topic && e->common->changelog_topic[0];
     if (e->changelog) {
         /* State partition p is written to changelog partition p: the changelog needs at
-         * least as many partitions as the topic the state is kept by. */
+         * least as many partitions as the topic the state is kept by. An unreachable broker
+         * (-2): assumed usable, as for the repartition topic. */
         const char *by = repart ? e->common->repartition_topic : e->input_topic;
         int32_t nc = s4f_kafka_partition_count(e->prod, e->common->changelog_topic, 10000);
         int32_t ni = s4f_kafka_partition_count(e->prod, by, 10000);
-        if (nc < 0 || (ni > 0 && nc < ni)) {
+        if (nc == -1 || (nc > 0 && ni > 0 && nc < ni)) {
             s4f_warn("%s: changelog topic '%s' %s: long-term state kept in memory only (lost "
                      "on restart). Create it (compacted, at least as many partitions as %s)",
                      opts->analysis->name, e->common->changelog_topic,
-                     nc < 0 ? "does not exist or cannot be read" : "has too few partitions", by);
+                     nc < 0 ? "does not exist" : "has too few partitions", by);
             e->changelog = false;
         }
     }
@@ -477,8 +459,9 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
     struct s4f_flow f;
     const char *why = NULL;
     const char *buf = m->payload;
-    if (e->rekey && m->len > S4F_ROUTED_LEN && m->len % S4F_ROUTED_LEN == 0 && buf[0] != '{') {
-        /* Routed records packed by stage one: each is checked (and counted) on its own. */
+    if (e->rekey && m->len && m->len % S4F_ROUTED_LEN == 0 && buf[0] != '{') {
+        /* Routed records packed by stage one (one or more): each is checked (and counted) on
+         * its own. */
         size_t cnt = m->len / S4F_ROUTED_LEN;
         if (cnt > S4F_ROUTED_PACK) {
             malformed(e, p, m->offset, "more routed records in one message than a pack holds");

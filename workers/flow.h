@@ -84,6 +84,22 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
  * decoder validates it all (length, magic, side, family, reserved bytes, ranges): the topic
  * is writable by anyone with access to the broker. */
 #define S4F_ROUTED_LEN 96
+
+/* n bytes of v little-endian at p, and back: the worker's binary records (routed records,
+ * changelog records) are defined byte by byte, whatever the host's byte order. */
+static inline void s4f_put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t s4f_get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
 /* Most routed records in one Kafka message (packed back to back). */
 #define S4F_ROUTED_PACK 64
 

@@ -658,20 +658,6 @@ bad:
     return S4F_ERR;
 }
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t partition,
                             int64_t offset, uint8_t out[S4F_ROUTED_LEN])
 {
@@ -680,15 +666,15 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
     out[4] = side;
     out[5] = f->src.family;
     out[6] = f->proto;
-    put_le(out + 8, f->tcp_flags, 2);
-    put_le(out + 10, f->sport, 2);
-    put_le(out + 12, f->dport, 2);
-    put_le(out + 16, (uint32_t)partition, 4);
-    put_le(out + 24, (uint64_t)offset, 8);
-    put_le(out + 32, f->packets, 8);
-    put_le(out + 40, f->bytes, 8);
-    put_le(out + 48, (uint64_t)f->start_ms, 8);
-    put_le(out + 56, (uint64_t)f->end_ms, 8);
+    s4f_put_le(out + 8, f->tcp_flags, 2);
+    s4f_put_le(out + 10, f->sport, 2);
+    s4f_put_le(out + 12, f->dport, 2);
+    s4f_put_le(out + 16, (uint32_t)partition, 4);
+    s4f_put_le(out + 24, (uint64_t)offset, 8);
+    s4f_put_le(out + 32, f->packets, 8);
+    s4f_put_le(out + 40, f->bytes, 8);
+    s4f_put_le(out + 48, (uint64_t)f->start_ms, 8);
+    s4f_put_le(out + 56, (uint64_t)f->end_ms, 8);
     memcpy(out + 64, f->src.b, 16);
     memcpy(out + 80, f->dst.b, 16);
 }
@@ -725,7 +711,7 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
         bad = "routed record: bad side";
         goto fail;
     }
-    if ((b[5] != 4 && b[5] != 6) || b[7] || get_le(b + 14, 2) || get_le(b + 20, 4) ||
+    if ((b[5] != 4 && b[5] != 6) || b[7] || s4f_get_le(b + 14, 2) || s4f_get_le(b + 20, 4) ||
         (b[5] == 4 && (!all_zero(b + 68, 12) || !all_zero(b + 84, 12)))) {
         bad = "routed record: bad family or reserved bytes";
         goto fail;
@@ -733,11 +719,11 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     out->side = b[4];
     out->src.family = out->dst.family = b[5];
     out->proto = b[6];
-    out->tcp_flags = (uint16_t)get_le(b + 8, 2);
-    out->sport = (uint16_t)get_le(b + 10, 2);
-    out->dport = (uint16_t)get_le(b + 12, 2);
-    uint64_t part = get_le(b + 16, 4), off = get_le(b + 24, 8), pk = get_le(b + 32, 8),
-             by = get_le(b + 40, 8), st = get_le(b + 48, 8), en = get_le(b + 56, 8);
+    out->tcp_flags = (uint16_t)s4f_get_le(b + 8, 2);
+    out->sport = (uint16_t)s4f_get_le(b + 10, 2);
+    out->dport = (uint16_t)s4f_get_le(b + 12, 2);
+    uint64_t part = s4f_get_le(b + 16, 4), off = s4f_get_le(b + 24, 8), pk = s4f_get_le(b + 32, 8),
+             by = s4f_get_le(b + 40, 8), st = s4f_get_le(b + 48, 8), en = s4f_get_le(b + 56, 8);
     /* The JSON reader's bounds: counters and times non-negative int64, partition int32. */
     if (part > INT32_MAX || off > INT64_MAX || pk > INT64_MAX || by > INT64_MAX || st > INT64_MAX ||
         en > INT64_MAX) {

@@ -276,8 +276,10 @@ static int learn_partitions(struct s4f_rekey *r)
     int64_t now = s4f_mono_ms();
     if (r->nparts > 0 && now - r->nparts_at < 60000)
         return 0;
+    /* A metadata round trip (milliseconds on a healthy broker); a refresh that times out
+     * keeps the last count. */
     int32_t n =
-        s4f_kafka_partition_count(r->prod, r->o.repartition_topic, r->nparts > 0 ? 0 : 5000);
+        s4f_kafka_partition_count(r->prod, r->o.repartition_topic, r->nparts > 0 ? 2000 : 5000);
     r->nparts_at = now;
     if (n <= 0 || n > S4F_MAX_PARTITIONS) {
         if (r->nparts > 0)

@@ -283,6 +283,26 @@ struct s4f_jbuf *s4f_result_begin(struct s4f_emit *out, const char *type, const 
     return &out->jb;
 }
 
+/* What became of one message of the window being emitted: taken (the window waits for its
+ * acknowledgement), back-pressure (the emission is retried or, for final results, counted as
+ * lost) or refused for good (counted). True when taken. */
+static bool emitted(struct s4f_emit *out, enum s4f_status st)
+{
+    struct s4f_wengine *e = out->e;
+    if (st == S4F_OK) {
+        out->w->inflight++;
+        e->inflight++;
+        return true;
+    }
+    if (st == S4F_RETRY) {
+        out->retry = true;
+        out->nretry++;
+    } else {
+        s4f_metric_inc(e->m_refused);
+    }
+    return false;
+}
+
 void s4f_result_end(struct s4f_emit *out)
 {
     struct s4f_wengine *e = out->e;
@@ -295,17 +315,8 @@ void s4f_result_end(struct s4f_emit *out)
         s4f_metric_inc(e->m_refused);
         return;
     }
-    enum s4f_status st = e->o.emit(e->o.ctx, out->id, out->jb.buf, out->jb.len, out->w);
-    if (st == S4F_OK) {
-        out->w->inflight++;
-        e->inflight++;
+    if (emitted(out, e->o.emit(e->o.ctx, out->id, out->jb.buf, out->jb.len, out->w)))
         s4f_metric_inc(e->m_results);
-    } else if (st == S4F_RETRY) {
-        out->retry = true;
-        out->nretry++;
-    } else {
-        s4f_metric_inc(e->m_refused);
-    }
 }
 
 bool s4f_emit_has_changelog(const struct s4f_emit *out)
@@ -320,16 +331,7 @@ void s4f_emit_changelog(struct s4f_emit *out, const void *key, size_t klen, cons
     struct s4f_wengine *e = out->e;
     if (!s4f_emit_has_changelog(out))
         return;
-    enum s4f_status st = e->o.emit_changelog(e->o.ctx, out->p->id, key, klen, val, vlen, out->w);
-    if (st == S4F_OK) {
-        out->w->inflight++;
-        e->inflight++;
-    } else if (st == S4F_RETRY) {
-        out->retry = true;
-        out->nretry++;
-    } else {
-        s4f_metric_inc(e->m_refused);
-    }
+    emitted(out, e->o.emit_changelog(e->o.ctx, out->p->id, key, klen, val, vlen, out->w));
 }
 
 /* ---- engine ------------------------------------------------------------------------------ */

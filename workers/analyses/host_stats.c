@@ -153,31 +153,17 @@ struct hpart {
  * 4 zero bytes, last_end, then per slot hour, flows, packets, bytes; integers little-endian. */
 #define PROF_REC_LEN (16 + SLOTS * 32)
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static void prof_encode(const struct prof *pr, uint8_t out[PROF_REC_LEN])
 {
     memset(out, 0, PROF_REC_LEN);
     memcpy(out, "S4P\x01", 4);
-    put64(out + 8, (uint64_t)pr->last_end);
+    s4f_put_le(out + 8, (uint64_t)pr->last_end, 8);
     for (int i = 0; i < SLOTS; i++) {
         uint8_t *o = out + 16 + i * 32;
-        put64(o, (uint64_t)pr->s[i].hour);
-        put64(o + 8, pr->s[i].flows);
-        put64(o + 16, pr->s[i].packets);
-        put64(o + 24, pr->s[i].bytes);
+        s4f_put_le(o, (uint64_t)pr->s[i].hour, 8);
+        s4f_put_le(o + 8, pr->s[i].flows, 8);
+        s4f_put_le(o + 16, pr->s[i].packets, 8);
+        s4f_put_le(o + 24, pr->s[i].bytes, 8);
     }
 }
 
@@ -616,13 +602,13 @@ static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, c
         if (k.b[i])
             return false;
     struct prof pr;
-    pr.last_end = (int64_t)get64(b + 8);
+    pr.last_end = (int64_t)s4f_get_le(b + 8, 8);
     for (int i = 0; i < SLOTS; i++) {
         const uint8_t *o = b + 16 + i * 32;
-        pr.s[i].hour = (int64_t)get64(o);
-        pr.s[i].flows = get64(o + 8);
-        pr.s[i].packets = get64(o + 16);
-        pr.s[i].bytes = get64(o + 24);
+        pr.s[i].hour = (int64_t)s4f_get_le(o, 8);
+        pr.s[i].flows = s4f_get_le(o + 8, 8);
+        pr.s[i].packets = s4f_get_le(o + 16, 8);
+        pr.s[i].bytes = s4f_get_le(o + 24, 8);
         /* A slot sits at the index of its hour, as the fold puts it. */
         if (pr.s[i].hour < 0 || pr.s[i].hour % HOUR_MS ||
             (pr.s[i].hour && (pr.s[i].hour / HOUR_MS) % SLOTS != i))
