@@ -437,8 +437,8 @@ static void test_commit_metadata(void **state)
                                       "s4f1 h=12x",
                                       "s4f2 h=1",
                                       "h=1",
-                                      "s4f1 h=1111111111111111111111111111111111111111111111111"
-                                      "1111111111111111111"};
+                                      ("s4f1 h=1111111111111111111111111111111111111111111111111"
+                                       "1111111111111111111")};
     for (size_t i = 0; i < S4F_ARRAY_SIZE(bad); i++)
         assert_int_equal(s4f_wengine_meta_parse(bad[i], strlen(bad[i]), &h), -1);
     assert_int_equal(s4f_wengine_meta_parse(NULL, 0, &h), -1);
