@@ -249,6 +249,34 @@ enum s4f_status s4f_kafka_produce_to(struct s4f_kafka_producer *p, const char *t
                                      int32_t partition, const void *key, size_t keylen,
                                      const void *payload, size_t len, void *msg_opaque)
 {
+    return s4f_kafka_produce_hdr(p, topic, partition, key, keylen, payload, len, NULL, NULL, 0,
+                                 msg_opaque);
+}
+
+/* One rd_kafka_producev() call: with or without the one header (librdkafka takes the
+ * headers only when it accepts the message). */
+static rd_kafka_resp_err_t producev(struct s4f_kafka_producer *p, const char *topic,
+                                    int32_t partition, const void *key, size_t keylen,
+                                    const void *payload, size_t len, const char *hname,
+                                    const void *hval, size_t hlen, void *msg_opaque)
+{
+    if (!hname)
+        return rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)payload, len),
+            RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+    return rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key, keylen),
+                             RD_KAFKA_V_HEADER(hname, hval, (ssize_t)hlen),
+                             RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+}
+
+enum s4f_status s4f_kafka_produce_hdr(struct s4f_kafka_producer *p, const char *topic,
+                                      int32_t partition, const void *key, size_t keylen,
+                                      const void *payload, size_t len, const char *hname,
+                                      const void *hval, size_t hlen, void *msg_opaque)
+{
     rd_kafka_topic_t *rkt = topic_get(p, topic);
     if (!rkt) {
         atomic_fetch_add(&p->rejected, 1);
@@ -258,13 +286,20 @@ enum s4f_status s4f_kafka_produce_to(struct s4f_kafka_producer *p, const char *t
     }
     int64_t deadline = 0;
     for (;;) {
-        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, (void *)payload, len, key, keylen,
-                             msg_opaque) == 0) {
+        rd_kafka_resp_err_t e;
+        if (hname)
+            e = producev(p, topic, partition, key, keylen, payload, len, hname, hval, hlen,
+                         msg_opaque);
+        else
+            e = rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, (void *)payload, len, key,
+                                 keylen, msg_opaque) == 0
+                    ? RD_KAFKA_RESP_ERR_NO_ERROR
+                    : rd_kafka_last_error();
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             atomic_fetch_add(&p->produced, 1);
             s4f_metric_inc(p->m_produced);
             return S4F_OK;
         }
-        rd_kafka_resp_err_t e = rd_kafka_last_error();
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             atomic_fetch_add(&p->rejected, 1);
             s4f_metric_inc(p->m_rejected);
@@ -347,17 +382,39 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct s4f_kafka_consumer *c = opaque;
     s4f_metric_inc(c->m_rebalances);
+    /* The cooperative protocol (partition.assignment.strategy: cooperative-sticky) hands over
+     * only the partitions that move, and needs the incremental calls: rd_kafka_assign() there
+     * stops the consumer for good. The callbacks get just those partitions either way. */
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *ie = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        s4f_info("kafka: assigned %d partition(s)", parts->cnt);
+        s4f_info("kafka: assigned %d partition(s)%s", parts->cnt, coop ? " (incremental)" : "");
         if (c->opts.on_assign)
             c->opts.on_assign(c->opts.ctx, parts);
-        rd_kafka_assign(rk, parts);
+        if (coop)
+            ie = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
     } else {
-        s4f_info("kafka: revoking %d partition(s)", parts->cnt);
+        s4f_info("kafka: %s %d partition(s)%s",
+                 rd_kafka_assignment_lost(rk) ? "lost (fenced by the group)" : "revoking",
+                 parts->cnt, coop ? " (incremental)" : "");
         if (c->opts.on_revoke)
             c->opts.on_revoke(c->opts.ctx, parts);
-        rd_kafka_assign(rk, NULL);
+        if (coop)
+            ie = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
     }
+    if (ie) {
+        s4f_error_rl("kafka: incremental (un)assign: %s", rd_kafka_error_string(ie));
+        rd_kafka_error_destroy(ie);
+    }
+}
+
+bool s4f_kafka_consumer_assignment_lost(struct s4f_kafka_consumer *c)
+{
+    return rd_kafka_assignment_lost(c->rk) == 1;
 }
 
 static void consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)

@@ -14,7 +14,8 @@
  * Consumer: auto commit is off; offsets are committed explicitly with commit() once the caller's
  * outputs for them are delivered (at-least-once). Partition assignment changes call the
  * caller's on_assign / on_revoke before librdkafka applies them, so a worker can flush the windows
- * of partitions it is about to lose. */
+ * of partitions it is about to lose. Both the eager and the cooperative (incremental) protocols
+ * are supported: the callbacks get the partitions that move. */
 #ifndef S4F_KAFKA_H
 #define S4F_KAFKA_H
 
@@ -49,6 +50,12 @@ enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topi
 enum s4f_status s4f_kafka_produce_to(struct s4f_kafka_producer *p, const char *topic,
                                      int32_t partition, const void *key, size_t keylen,
                                      const void *payload, size_t len, void *msg_opaque);
+/* As s4f_kafka_produce_to, with one message header hname (value hval, hlen bytes; copied)
+ * when hname is not NULL. */
+enum s4f_status s4f_kafka_produce_hdr(struct s4f_kafka_producer *p, const char *topic,
+                                      int32_t partition, const void *key, size_t keylen,
+                                      const void *payload, size_t len, const char *hname,
+                                      const void *hval, size_t hlen, void *msg_opaque);
 /* How many partitions topic has (metadata from the broker, within timeout_ms); -1 when the
  * topic does not exist (or cannot be described), -2 when the broker did not answer. */
 int32_t s4f_kafka_partition_count(struct s4f_kafka_producer *p, const char *topic, int timeout_ms);
@@ -115,6 +122,10 @@ enum s4f_status s4f_kafka_consumer_commit(struct s4f_kafka_consumer *c,
                                           const rd_kafka_topic_partition_list_t *offsets);
 /* Sum of (high watermark - position) over assigned partitions, from librdkafka's cache. */
 int64_t s4f_kafka_consumer_lag(struct s4f_kafka_consumer *c);
+/* Inside on_revoke: the partitions were taken away (session timed out, the group moved on
+ * without us) rather than handed over: another member may own them already, so nothing may
+ * be emitted or committed for them. */
+bool s4f_kafka_consumer_assignment_lost(struct s4f_kafka_consumer *c);
 /* Leaves the group cleanly (revoke callback runs). Then free. Both NULL-safe. */
 void s4f_kafka_consumer_close(struct s4f_kafka_consumer *c);
 void s4f_kafka_consumer_free(struct s4f_kafka_consumer *c);

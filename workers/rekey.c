@@ -65,6 +65,10 @@ struct s4f_rekey {
     struct s4f_kafka_producer *prod;
     struct batch *head, *tail; /* oldest first */
     size_t nbatches;
+    /* Batches of revoked partitions whose records the producer still holds: their delivery
+     * reports point at them, so they are freed only once those arrived (or at exit, after
+     * the producer is gone). */
+    struct batch *retired;
     int64_t committed[S4F_MAX_PARTITIONS]; /* -1: unknown */
     int64_t start[S4F_MAX_PARTITIONS];     /* first offset read since assigned; -1: none */
     int64_t last_commit;
@@ -89,24 +93,42 @@ static void delivery_cb(void *ctx, void *opaque, rd_kafka_resp_err_t err)
         b->failed = true;
 }
 
+/* Lets go of every batch: those with records still in the producer are retired (a delivery
+ * report must never find one freed), the others freed. */
 static void batch_free_all(struct s4f_rekey *r)
 {
     while (r->head) {
         struct batch *b = r->head;
         r->head = b->next;
-        batch_free(b);
+        if (b->pending > 0) {
+            b->next = r->retired;
+            r->retired = b;
+        } else {
+            batch_free(b);
+        }
     }
     r->tail = NULL;
     r->nbatches = 0;
 }
 
-/* Commits the positions of the acknowledged prefix of batches. A failed batch rewinds the
- * input to the last commit: what was written after it is written again, and dropped as a
- * duplicate downstream. */
-static void commit_done(struct s4f_rekey *r)
+static void retired_reap(struct s4f_rekey *r, bool all)
+{
+    for (struct batch **pp = &r->retired; *pp;) {
+        struct batch *b = *pp;
+        if (all || b->pending <= 0) {
+            *pp = b->next;
+            batch_free(b);
+        } else {
+            pp = &b->next;
+        }
+    }
+}
+
+/* Commits the positions of the acknowledged prefix of batches. */
+static void commit_prefix(struct s4f_rekey *r)
 {
     int64_t next[S4F_MAX_PARTITIONS];
-    bool touched = false, failed = false;
+    bool touched = false;
     memset(next, 0xff, sizeof(next)); /* -1 */
     while (r->head && r->head->pending == 0 && !r->head->failed) {
         struct batch *b = r->head;
@@ -120,7 +142,6 @@ static void commit_done(struct s4f_rekey *r)
         r->nbatches--;
         batch_free(b);
     }
-    failed = r->head && r->head->failed && r->head->pending == 0;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (int32_t p = 0; touched && p < S4F_MAX_PARTITIONS; p++)
         if (next[p] >= 0 && next[p] != r->committed[p])
@@ -131,29 +152,45 @@ static void commit_done(struct s4f_rekey *r)
             r->committed[l->elems[i].partition] = l->elems[i].offset;
     }
     rd_kafka_topic_partition_list_destroy(l);
-    if (failed) {
-        /* Wait for every batch in flight, then rewind every partition we hold. */
-        for (struct batch *b = r->head; b; b = b->next)
-            if (b->pending > 0)
-                return;
-        s4f_metric_inc(r->m_replays);
-        s4f_error_rl("%s: repartition records were lost (delivery failed for good): reading "
-                     "the input again from the last commit",
-                     r->o.analysis->name);
-        rd_kafka_topic_partition_list_t *s = rd_kafka_topic_partition_list_new(8);
-        for (int32_t p = 0; p < S4F_MAX_PARTITIONS; p++)
-            if (r->committed[p] >= 0 || r->start[p] >= 0)
-                rd_kafka_topic_partition_list_add(s, r->o.input_topic, p)->offset =
-                    r->committed[p] >= 0 ? r->committed[p] : r->start[p];
+}
+
+/* Seeks every input partition held back to its last commit (or where reading began) and
+ * forgets the batches: they are read and written again. */
+static void rewind_held(struct s4f_rekey *r)
+{
+    rd_kafka_topic_partition_list_t *s = rd_kafka_topic_partition_list_new(8);
+    for (int32_t p = 0; p < S4F_MAX_PARTITIONS; p++)
+        if (r->committed[p] >= 0 || r->start[p] >= 0)
+            rd_kafka_topic_partition_list_add(s, r->o.input_topic, p)->offset =
+                r->committed[p] >= 0 ? r->committed[p] : r->start[p];
+    if (s->cnt > 0) {
         rd_kafka_error_t *e =
             rd_kafka_seek_partitions(s4f_kafka_consumer_handle(r->cons), s, 10000);
         if (e) {
             s4f_error_rl("%s: rewind failed: %s", r->o.analysis->name, rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
         }
-        rd_kafka_topic_partition_list_destroy(s);
-        batch_free_all(r);
     }
+    rd_kafka_topic_partition_list_destroy(s);
+    batch_free_all(r);
+}
+
+/* Commits the acknowledged prefix. A failed batch rewinds the input to the last commit: what
+ * was written after it is written again, and dropped as a duplicate downstream. */
+static void commit_done(struct s4f_rekey *r)
+{
+    commit_prefix(r);
+    if (!r->head || !r->head->failed || r->head->pending != 0)
+        return;
+    /* Wait for every batch in flight, then rewind every partition we hold. */
+    for (struct batch *b = r->head; b; b = b->next)
+        if (b->pending > 0)
+            return;
+    s4f_metric_inc(r->m_replays);
+    s4f_error_rl("%s: repartition records were lost (delivery failed for good): reading "
+                 "the input again from the last commit",
+                 r->o.analysis->name);
+    rewind_held(r);
 }
 
 static void on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
@@ -169,18 +206,42 @@ static void on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
 static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
 {
     struct s4f_rekey *r = ctx;
-    /* Commit what is written; the rest is read again by the next owner (duplicates are
-     * dropped downstream). */
-    int left = s4f_kafka_producer_flush(r->prod, REVOKE_FLUSH);
-    if (left)
-        s4f_warn("%s: revoke: %d repartition record(s) unacknowledged", r->o.analysis->name, left);
-    commit_done(r);
-    batch_free_all(r);
+    rd_kafka_t *prk = s4f_kafka_producer_handle(r->prod);
+    bool lost = s4f_kafka_consumer_assignment_lost(r->cons);
+    /* Handed over: commit what is written, the rest is read again by the next owner
+     * (duplicates are dropped downstream). Lost: another member reads from our last commit
+     * already; committing would be refused, and waiting only delays the rejoin. */
+    int left =
+        lost ? s4f_kafka_producer_outq(r->prod) : s4f_kafka_producer_flush(r->prod, REVOKE_FLUSH);
+    if (left) {
+        s4f_warn("%s: %s: %d repartition record(s) unacknowledged: purged (read again by the "
+                 "next owner)",
+                 r->o.analysis->name, lost ? "partitions lost" : "revoke", left);
+        /* Purged records get their (failed) delivery reports now, so no batch is freed
+         * under a report still to come (a report may yet arrive late: see retired). */
+        rd_kafka_purge(prk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        s4f_kafka_producer_poll(r->prod, 0);
+    }
+    if (!lost)
+        commit_prefix(r);
+    /* Every batch that is left covers input not committed: whoever holds it next reads it
+     * again. With the cooperative protocol the partitions we keep are among them: rewind
+     * them to their last commit. */
+    bool keep = false;
+    for (int32_t p = 0; p < S4F_MAX_PARTITIONS && !keep; p++) {
+        bool revoked = false;
+        for (int i = 0; i < parts->cnt && !revoked; i++)
+            revoked = parts->elems[i].partition == p;
+        keep = !revoked && (r->committed[p] >= 0 || r->start[p] >= 0);
+    }
     for (int i = 0; i < parts->cnt; i++)
         if (parts->elems[i].partition >= 0 && parts->elems[i].partition < S4F_MAX_PARTITIONS) {
             r->committed[parts->elems[i].partition] = -1;
             r->start[parts->elems[i].partition] = -1;
         }
+    if (keep && r->head)
+        rewind_held(r);
+    batch_free_all(r);
 }
 
 struct s4f_rekey *s4f_rekey_new(const struct s4f_rekey_opts *opts, char *err, size_t errlen)
@@ -339,6 +400,7 @@ size_t s4f_rekey_poll(struct s4f_rekey *r, int timeout_ms)
         batch_free(b);
     }
     s4f_kafka_producer_poll(r->prod, 0);
+    retired_reap(r, false);
     int64_t now = s4f_mono_ms();
     if (now - r->last_commit >= r->o.commit_interval_ms) {
         commit_done(r);
@@ -366,6 +428,7 @@ void s4f_rekey_free(struct s4f_rekey *r)
         s4f_kafka_producer_free(r->prod);
     }
     batch_free_all(r);
+    retired_reap(r, true); /* the producer is gone: no report will come */
     free(r->packs);
     free(r);
 }
