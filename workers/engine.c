@@ -23,6 +23,11 @@
 #define REVOKE_FLUSH 10000
 /* Commit metadata Kafka accepts by default (offset.metadata.max.bytes 4096), with room. */
 #define META_MAX 4000
+/* A partition whose committed state could not be read (or whose new epoch could not be
+ * committed) on assignment is set aside this long, then read again from where it was. */
+#define HOLD_MS 1000
+/* Message header carrying the owner's epoch of the result's partition (docs/worker.md). */
+#define EPOCH_HEADER "s4f-epoch"
 
 struct s4f_engine {
     struct s4f_engine_opts o;
@@ -37,6 +42,14 @@ struct s4f_engine {
     bool restored[S4F_MAX_PARTITIONS];
     int64_t committed[S4F_MAX_PARTITIONS];
     int64_t committed_h[S4F_MAX_PARTITIONS];
+    /* The epoch of this owner of each partition: one above the previous owner's, committed
+     * before anything is emitted, and sent with every result (fencing, see restore()). */
+    int64_t epoch[S4F_MAX_PARTITIONS];
+    /* Partitions set aside until held_until (monotonic ms): their records are skipped, and
+     * read again from hold_from when the time is up. */
+    int64_t held_until[S4F_MAX_PARTITIONS];
+    int64_t hold_from[S4F_MAX_PARTITIONS];
+    int nheld;
     /* Repartitioned (the analysis routes and a repartition topic is set): stage one, and per
      * repartition partition the duplicate filter and the next offset to read. */
     struct s4f_rekey *rekey;
@@ -48,12 +61,18 @@ struct s4f_engine {
     struct s4f_metric *m_malformed, *m_commits, *m_dups, *m_dedup_full, *m_meta_big;
     bool changelog; /* the analysis's long-term state goes to common->changelog_topic */
     struct s4f_metric *m_restored, *m_restore_bad, *m_restore_failed;
+    struct s4f_metric *m_lost, *m_assign_retry;
 };
 
 static enum s4f_status emit_cb(void *ctx, const char *id, const char *doc, size_t len, void *win)
 {
     struct s4f_engine *e = ctx;
-    return s4f_kafka_produce(e->prod, e->common->output_topic, id, strlen(id), doc, len, win);
+    int32_t p = s4f_wengine_win_partition(win);
+    char ep[24];
+    int n = p >= 0 ? snprintf(ep, sizeof(ep), "%" PRId64, e->epoch[p]) : -1;
+    return s4f_kafka_produce_hdr(e->prod, e->common->output_topic, RD_KAFKA_PARTITION_UA, id,
+                                 strlen(id), doc, len, n > 0 ? EPOCH_HEADER : NULL, ep,
+                                 n > 0 ? (size_t)n : 0, win);
 }
 
 static enum s4f_status changelog_cb(void *ctx, int32_t partition, const void *key, size_t klen,
@@ -112,6 +131,36 @@ static void delivery_cb(void *ctx, void *msg_opaque, rd_kafka_resp_err_t err)
         s4f_wengine_delivered(e->we, msg_opaque, err == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
+/* "s4f1 h=<horizon> e=<epoch>" (the duplicate filter's " d=..." follows for a repartitioned
+ * input). 0 or -1. */
+static int meta_format(const struct s4f_engine *e, int32_t p, int64_t h, char *meta, size_t len)
+{
+    if (s4f_wengine_meta_format(h, meta, len) != 0)
+        return -1;
+    size_t ml = strlen(meta);
+    int n = snprintf(meta + ml, len - ml, " e=%" PRId64, e->epoch[p]);
+    return n < 0 || (size_t)n >= len - ml ? -1 : 0;
+}
+
+/* Splits committed metadata in place: meta keeps "s4f1 h=<ms>", *epoch gets e= (0 when
+ * absent: written by an earlier version), *dm the duplicate filter's "d=..." ("" if none). */
+static void meta_split(char *meta, int64_t *epoch, const char **dm)
+{
+    *epoch = 0;
+    *dm = "";
+    char *d = strstr(meta, " d=");
+    if (d) {
+        *d = '\0';
+        *dm = d + 1;
+    }
+    char *ep = strstr(meta, " e=");
+    if (ep) {
+        *ep = '\0';
+        long long v = strtoll(ep + 3, NULL, 10);
+        *epoch = v > 0 ? (int64_t)v : 0;
+    }
+}
+
 /* Commits the safe offset of every partition in `only` (or all known partitions when NULL)
  * whose offset or horizon moved. */
 static void commit(struct s4f_engine *e, const rd_kafka_topic_partition_list_t *only)
@@ -138,7 +187,7 @@ static void commit(struct s4f_engine *e, const rd_kafka_topic_partition_list_t *
             continue;
         rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_add(l, e->input_topic, p);
         t->offset = off;
-        if ((h != INT64_MIN || dmeta[0]) && s4f_wengine_meta_format(h, meta, sizeof(meta)) == 0) {
+        if (meta_format(e, p, h, meta, sizeof(meta)) == 0) {
             size_t ml = strlen(meta), dl = strlen(dmeta);
             if (dl && ml + 1 + dl < META_MAX) {
                 meta[ml] = ' ';
@@ -166,62 +215,152 @@ static void commit(struct s4f_engine *e, const rd_kafka_topic_partition_list_t *
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Reads the horizon a previous owner of the partition committed, so that windows it already
- * made final are not emitted again (with fewer flows) from the replay. */
-static void restore(struct s4f_engine *e, int32_t p, int64_t first_offset)
+/* Takes over partition p before its first record (at first_offset) is folded: reads what the
+ * previous owner committed (offset, horizon, epoch, duplicate filter state), commits it back
+ * with this owner's epoch (one more), then restores the long-term state from the changelog.
+ *
+ * The horizon keeps windows the previous owner made final from being emitted again (with
+ * fewer flows) from the replay. The epoch fences a previous owner that is not dead but
+ * stalled (a zombie): Kafka refuses its commits once the group has moved on, so every epoch
+ * committed is above every earlier owner's, and a sink that keeps, per id, the document of
+ * the highest epoch (docs/worker.md) never lets a zombie's stale results replace ours.
+ * False when the committed state could not be read or the epoch not committed: the caller
+ * sets the partition aside and tries again (never resumes without the horizon). */
+static bool restore(struct s4f_engine *e, int32_t p, int64_t first_offset)
 {
+    char meta[8192], nm[8192];
+    int64_t off, h = INT64_MIN, ep;
+    const char *dm;
+    if (s4f_kafka_consumer_committed(e->cons, e->input_topic, p, &off, meta, sizeof(meta), 10000) !=
+        S4F_OK)
+        return false;
+    /* "s4f1 h=<ms> e=<epoch>", then for a repartitioned input " d=<duplicate filter>". */
+    meta_split(meta, &ep, &dm);
+    bool have_h = meta[0] && s4f_wengine_meta_parse(meta, strlen(meta), &h) == 0;
+    int64_t at = off >= 0 ? off : first_offset;
+    e->epoch[p] = ep + 1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, e->input_topic, p)->offset = at;
+    bool ok = meta_format(e, p, h, nm, sizeof(nm)) == 0;
+    if (ok && dm[0] && strlen(nm) + 1 + strlen(dm) < sizeof(nm)) {
+        strcat(nm, " ");
+        strcat(nm, dm);
+    }
+    ok = ok && s4f_kafka_offset_set_metadata(&l->elems[0], nm) == 0 &&
+         s4f_kafka_consumer_commit(e->cons, l) == S4F_OK;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (!ok)
+        return false;
     e->restored[p] = true;
     if (e->changelog)
         restore_changelog(e, p);
-    e->committed[p] = -1;
-    e->committed_h[p] = INT64_MIN;
-    char meta[8192];
-    int64_t off, h;
-    const char *dm = "";
-    bool got = s4f_kafka_consumer_committed(e->cons, e->input_topic, p, &off, meta, sizeof(meta),
-                                            10000) == S4F_OK;
-    /* "s4f1 h=<ms>", then for a repartitioned input " d=<duplicate filter state>". */
-    char *sp = got ? strchr(meta, ' ') : NULL;
-    sp = sp ? strchr(sp + 1, ' ') : NULL;
-    if (sp) {
-        *sp = '\0';
-        dm = sp + 1;
-    }
-    if (got && meta[0] && s4f_wengine_meta_parse(meta, strlen(meta), &h) == 0) {
+    e->committed[p] = at;
+    e->committed_h[p] = h;
+    if (have_h) {
         s4f_wengine_set_horizon(e->we, p, h);
-        e->committed[p] = off;
-        e->committed_h[p] = h;
-        s4f_info("%s: partition %d: resuming at offset %" PRId64 ", windows final up to %" PRId64,
-                 e->o.analysis->name, (int)p, off, h);
+        s4f_info("%s: partition %d: resuming at offset %" PRId64 ", windows final up to %" PRId64
+                 ", epoch %" PRId64,
+                 e->o.analysis->name, (int)p, off, h, e->epoch[p]);
     }
     if (!e->rekey)
-        return;
+        return true;
     e->dedup[p] = e->dedup[p] ? e->dedup[p] : s4f_dedup_new();
     if (!e->dedup[p]) {
         s4f_error_rl("%s: out of memory for the duplicate filter: partition %d not committed",
                      e->o.analysis->name, (int)p);
-        return;
+        return true;
     }
     /* The filter's state at the committed offset; a partition never committed starts empty
      * at its first record. */
-    int64_t at = e->committed[p] >= 0 ? e->committed[p] : first_offset;
     if (s4f_dedup_restore(e->dedup[p], dm, strlen(dm), at) != 0)
         s4f_error_rl("%s: partition %d: unreadable duplicate filter state in the commit "
                      "metadata: starting empty",
                      e->o.analysis->name, (int)p);
+    return true;
+}
+
+/* Sets partition p aside from offset `from` (restore failed): see held_until. */
+static void hold(struct s4f_engine *e, int32_t p, int64_t from)
+{
+    s4f_metric_inc(e->m_assign_retry);
+    s4f_warn_rl("%s: partition %d: committed state unreadable or epoch not committed: "
+                "retrying in %d ms",
+                e->o.analysis->name, (int)p, HOLD_MS);
+    if (!e->held_until[p])
+        e->nheld++;
+    e->held_until[p] = s4f_mono_ms() + HOLD_MS;
+    e->hold_from[p] = from;
+}
+
+static void unhold(struct s4f_engine *e, int32_t p)
+{
+    if (e->held_until[p]) {
+        e->held_until[p] = 0;
+        e->nheld--;
+    }
+}
+
+/* Partitions whose time aside is up are read again from where they were set aside. */
+static void hold_expire(struct s4f_engine *e, int64_t now)
+{
+    for (int32_t p = 0; e->nheld > 0 && p < S4F_MAX_PARTITIONS; p++) {
+        if (!e->held_until[p] || now < e->held_until[p])
+            continue;
+        unhold(e, p);
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, e->input_topic, p)->offset = e->hold_from[p];
+        rd_kafka_error_t *err =
+            rd_kafka_seek_partitions(s4f_kafka_consumer_handle(e->cons), l, 5000);
+        if (err) {
+            s4f_error_rl("%s: partition %d: seek back to %" PRId64 " failed: %s",
+                         e->o.analysis->name, (int)p, e->hold_from[p], rd_kafka_error_string(err));
+            rd_kafka_error_destroy(err);
+            hold(e, p, e->hold_from[p]);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
 }
 
 static void on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
 {
     struct s4f_engine *e = ctx;
     for (int i = 0; i < parts->cnt; i++)
-        if (parts->elems[i].partition >= 0 && parts->elems[i].partition < S4F_MAX_PARTITIONS)
+        if (parts->elems[i].partition >= 0 && parts->elems[i].partition < S4F_MAX_PARTITIONS) {
             e->restored[parts->elems[i].partition] = false;
+            unhold(e, parts->elems[i].partition);
+        }
+}
+
+/* Forgets partition p: its windows (those with results in flight wait for their reports
+ * unlinked), its duplicate filter. */
+static void forget(struct s4f_engine *e, int32_t p)
+{
+    s4f_wengine_drop_partition(e->we, p);
+    e->restored[p] = false;
+    unhold(e, p);
+    s4f_dedup_free(e->dedup[p]);
+    e->dedup[p] = NULL;
 }
 
 static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
 {
     struct s4f_engine *e = ctx;
+    if (s4f_kafka_consumer_assignment_lost(e->cons)) {
+        /* Taken away, not handed over (this process stalled past the session timeout):
+         * another member already rebuilds these partitions from the last commit, so their
+         * windows must not be emitted (they would replace its complete results with our
+         * partial ones) nor committed. Results still queued are stale too: purged. */
+        s4f_metric_add(e->m_lost, (uint64_t)parts->cnt);
+        s4f_warn("%s: %d partition(s) lost to the group (stalled past the session timeout?): "
+                 "their windows are dropped unemitted; the new owner rebuilds them",
+                 e->o.analysis->name, parts->cnt);
+        for (int i = 0; i < parts->cnt; i++)
+            if (parts->elems[i].partition >= 0 && parts->elems[i].partition < S4F_MAX_PARTITIONS)
+                forget(e, parts->elems[i].partition);
+        rd_kafka_purge(s4f_kafka_producer_handle(e->prod), RD_KAFKA_PURGE_F_QUEUE);
+        s4f_kafka_producer_poll(e->prod, 0);
+        return;
+    }
     /* Whatever is acknowledged now can be committed; the rest is rebuilt by the next owner
      * from the committed offset, with the same ids. */
     int left = s4f_kafka_producer_flush(e->prod, REVOKE_FLUSH);
@@ -231,12 +370,8 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
     commit(e, parts);
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
-        if (p >= 0 && p < S4F_MAX_PARTITIONS) {
-            s4f_wengine_drop_partition(e->we, p);
-            e->restored[p] = false;
-            s4f_dedup_free(e->dedup[p]);
-            e->dedup[p] = NULL;
-        }
+        if (p >= 0 && p < S4F_MAX_PARTITIONS)
+            forget(e, p);
     }
 }
 
@@ -330,6 +465,13 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
     e->m_restore_failed = s4f_metrics_counter(
         opts->metrics, "changelog_restore_failed_total",
         "Partitions whose changelog could not be read (their long-term state started empty)",
+        e->labels);
+    e->m_lost = s4f_metrics_counter(
+        opts->metrics, "partitions_lost_total",
+        "Partitions taken away by the group (not handed over): state dropped unemitted", e->labels);
+    e->m_assign_retry = s4f_metrics_counter(
+        opts->metrics, "assignment_retries_total",
+        "Partition take-overs retried: committed state unreadable or epoch not committed",
         e->labels);
 
     struct s4f_analysis_ctx actx = {opts->analysis->name, opts->metrics, e->labels};
@@ -453,8 +595,12 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
         s4f_error_rl("partition %d beyond the supported %d: skipped", (int)p, S4F_MAX_PARTITIONS);
         return;
     }
-    if (!e->restored[p])
-        restore(e, p, m->offset);
+    if (e->held_until[p])
+        return; /* set aside: read again from hold_from */
+    if (!e->restored[p] && !restore(e, p, m->offset)) {
+        hold(e, p, m->offset);
+        return;
+    }
     e->next[p] = m->offset + 1;
     struct s4f_flow f;
     const char *why = NULL;
@@ -529,6 +675,8 @@ int s4f_engine_run(struct s4f_engine *e)
         if (n > 0 && n < BATCH)
             usleep(BATCH_NAP_MS * 1000);
         int64_t now = s4f_mono_ms();
+        if (e->nheld)
+            hold_expire(e, now);
         if (now - last_tick >= TICK_MS) {
             s4f_wengine_tick(e->we, now, now_wall);
             last_tick = now;

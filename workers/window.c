@@ -745,6 +745,12 @@ void s4f_wengine_set_horizon(struct s4f_wengine *e, int32_t partition, int64_t h
         p->horizon = horizon;
 }
 
+int32_t s4f_wengine_win_partition(const void *win)
+{
+    const struct win *w = win;
+    return w && w->part ? w->part->id : -1;
+}
+
 int64_t s4f_wengine_inflight(struct s4f_wengine *e)
 {
     return e->inflight;

@@ -90,6 +90,8 @@ void s4f_wengine_set_horizon(struct s4f_wengine *e, int32_t partition, int64_t h
 /* Forgets a partition (revoked): its windows are dropped, those with results in flight
  * survive until delivered. */
 void s4f_wengine_drop_partition(struct s4f_wengine *e, int32_t partition);
+/* The partition of a window handle given to emit() (-1: its partition was revoked). */
+int32_t s4f_wengine_win_partition(const void *win);
 /* Results in flight and windows held, over all partitions. */
 int64_t s4f_wengine_inflight(struct s4f_wengine *e);
 int64_t s4f_wengine_windows(struct s4f_wengine *e);
