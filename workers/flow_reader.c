@@ -649,6 +649,16 @@ done:
         r.why = "missing ipfix.flowEndMilliseconds";
         goto bad;
     }
+    /* 0 is what an exporter writes when it has no time: a flow of 1970 would open a window
+     * of 1970 and make the average duration decades long. */
+    if (out->end_ms == 0) {
+        r.why = "ipfix.flowEndMilliseconds is 0";
+        goto bad;
+    }
+    if ((seen & (1u << K_START)) && out->start_ms == 0) {
+        r.why = "ipfix.flowStartMilliseconds is 0";
+        goto bad;
+    }
     if (!(seen & (1u << K_START)) || out->start_ms > out->end_ms)
         out->start_ms = out->end_ms;
     return S4F_OK;
@@ -728,6 +738,10 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     if (part > INT32_MAX || off > INT64_MAX || pk > INT64_MAX || by > INT64_MAX || st > INT64_MAX ||
         en > INT64_MAX) {
         bad = "routed record: value out of range";
+        goto fail;
+    }
+    if (en == 0 || st == 0) {
+        bad = "routed record: flow start or end time 0";
         goto fail;
     }
     out->src_partition = (int32_t)part;
