@@ -75,19 +75,38 @@ def produce(t, records):
                    input=data.encode(), check=True, timeout=60)
 
 
-def consume(t):
+def doc_flows(d):
+    return d.get("flows", d.get("flows_in", 0) + d.get("flows_out", 0))
+
+
+def consume(t, stats=None):
+    """The documents as the sink keeps them (docs/worker.md, fencing): per id the last write
+    of the highest epoch (header s4f-epoch); a write of a lower epoch is a fenced zombie's.
+    stats (a dict), if given, gets 'fenced' (writes refused) and 'shrunk' (ids whose kept
+    document was replaced by one with fewer flows)."""
     p = subprocess.run(["kcat", "-b", BOOT, "-C", "-t", t, "-o", "beginning", "-e", "-q",
-                        "-f", "%k\t%s\n"], capture_output=True, timeout=60)
-    docs = {}
-    raw = 0
+                        "-f", "%k\t%h\t%s\n"], capture_output=True, timeout=60)
+    docs, epochs = {}, {}
+    raw = fenced = 0
+    shrunk = []
     for line in p.stdout.decode().splitlines():
         if not line.strip():
             continue
-        k, s = line.split("\t", 1)
+        k, h, s = line.split("\t", 2)
+        hdr = dict(x.split("=", 1) for x in h.split(",") if "=" in x)
+        ep = int(hdr.get("s4f-epoch", "0"))
         d = json.loads(s)
         raw += 1
         check(d.get("id") == k, f"message key {k} != id {d.get('id')}")
-        docs[d["id"]] = d  # last write wins, like Elasticsearch with _id
+        i = d["id"]
+        if ep < epochs.get(i, 0):
+            fenced += 1
+            continue
+        if i in docs and doc_flows(d) < doc_flows(docs[i]):
+            shrunk.append((i, doc_flows(docs[i]), doc_flows(d)))
+        docs[i], epochs[i] = d, ep  # last write wins, like Elasticsearch with _id
+    if stats is not None:
+        stats.update(fenced=fenced, shrunk=shrunk)
     return docs, raw
 
 
@@ -220,11 +239,11 @@ def metric_wait(logpath, name, want, deadline_s):
 
 
 # ---- worker processes ---------------------------------------------------------------------
-def config(path, inp, out, rep, extra=""):
+def config(path, inp, out, rep, extra="", kafka="", idle="1s"):
     """rep: host_stats' repartition topic (one per case: each case's groups read all of it)."""
     with open(path, "w") as f:
         f.write(f"""kafka:
-  bootstrap.servers: "{BOOT}"
+  bootstrap.servers: "{BOOT}"{kafka}
 worker:
   log_level: info
   metrics_listen: 127.0.0.1:0
@@ -234,14 +253,14 @@ worker:
   analyses:
     protocols_statistics:
       output_topic: {out}
-      idle_timeout: 1s
+      idle_timeout: {idle}
       allowed_lateness: 5s{extra}
     ports_scan:
       output_topic: {out}
-      idle_timeout: 1s
+      idle_timeout: {idle}
     host_stats:
       output_topic: {out}
-      idle_timeout: 1s
+      idle_timeout: {idle}
       local_networks: [10.0.0.0/8, "fd00::/8", 192.168.0.0/16]
       repartition_topic: {rep}
       changelog_topic: {rep}.prof
@@ -288,11 +307,106 @@ def wait_for(out, want, deadline_s):
     return docs, False
 
 
+def new_case(a, tmp, name, outs, parts=4, kafka="", idle="1s"):
+    """Topics and a configuration of a case of its own: (input, output, config path)."""
+    inp, out, rep = f"s4f-it-in-{name}-{RUN}", f"s4f-it-out{name}-{RUN}", f"s4f-it-rep{name}-{RUN}"
+    for t in (inp, out, rep, rep + ".prof"):
+        topic(a.topic_tool, "create", t, str(parts))
+        outs.append(t)
+    cfg = os.path.join(tmp, f"{name}.yml")
+    config(cfg, inp, out, rep, kafka=kafka, idle=idle)
+    txt = open(cfg).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-{name}-{RUN}\n", 1)
+    open(cfg, "w").write(txt)
+    return inp, out, cfg
+
+
+def log_wait(path, pattern, deadline_s):
+    end = time.time() + deadline_s
+    while time.time() < end:
+        if re.search(pattern, open(path, errors="replace").read()):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def trickle(inp, recs, every=15, pause=0.1, at=None, action=None):
+    """Produces recs a few at a time (a live pipeline); calls action() once chunk `at` is out."""
+    chunks = [recs[i:i + every] for i in range(0, len(recs), every)]
+    for i, c in enumerate(chunks):
+        produce(inp, c)
+        time.sleep(pause)
+        if action and i == at:
+            action()
+
+
+def case_stall(a, tmp, recs, base, exp, hexp, outs):
+    """Item 2 of issue 23: a worker stalled past the session timeout (SIGSTOP) and resumed
+    after its partitions moved must not replace the new owner's results with its stale ones:
+    it drops what it held unemitted, and what it wrote before it learnt so carries a lower
+    epoch, which the sink (and consume() here) refuses."""
+    inp, out, cfg = new_case(a, tmp, "stall", outs,
+                             kafka="\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 500")
+    first = [r for r in recs if r[1]["ipfix.flowEndMilliseconds"] < base + 45000]
+    rest = [r for r in recs if r[1]["ipfix.flowEndMilliseconds"] >= base + 45000]
+    produce(inp, first)
+    procs = run_workers(a.worker, cfg, 2, tmp, "stall")
+    wait_for(out, lambda d: len(proto_totals(d)) >= 3, 60)
+    # Stopped in the middle of a live stream: it holds open windows with flows not emitted.
+    trickle(inp, rest, at=len(rest) // 45, action=lambda: procs[0].send_signal(signal.SIGSTOP))
+    docs, ok = wait_for(out, lambda d: proto_totals(d) == exp and host_totals(d) == hexp, 120)
+    check(ok, "stall: the other worker took over and completed every result")
+    procs[0].send_signal(signal.SIGCONT)
+    lost = log_wait(os.path.join(tmp, "stall-0.log"), r"partition\(s\) lost to the group", 60)
+    check(lost, "stall: the resumed worker learnt that its partitions were lost")
+    # What the resumed worker might still write shows up within its next ticks.
+    time.sleep(3)
+    stop(procs)
+    st = {}
+    docs, _ = consume(out, st)
+    check(proto_totals(docs) == exp, "stall: protocol totals exact after the resume")
+    check(host_totals(docs) == hexp, f"stall: host_stats totals exact ({host_totals(docs)} != {hexp})")
+    check(not st["shrunk"], f"stall: no result replaced by a smaller one: {st['shrunk'][:5]}")
+    print(f"stall: {st['fenced']} stale write(s) of the resumed worker fenced", flush=True)
+
+
+def case_cooperative(a, tmp, recs, base, exp, hexp, outs):
+    """Item 6 of issue 23: partition.assignment.strategy cooperative-sticky works (incremental
+    assignment), and a second worker joining mid-stream changes no total."""
+    inp, out, cfg = new_case(a, tmp, "coop", outs,
+                             kafka="\n  partition.assignment.strategy: cooperative-sticky")
+    first = [r for r in recs if r[1]["ipfix.flowEndMilliseconds"] < base + 65000]
+    rest = [r for r in recs if r[1]["ipfix.flowEndMilliseconds"] >= base + 65000]
+    produce(inp, first)
+    procs = run_workers(a.worker, cfg, 1, tmp, "coopa")
+    _, ok = wait_for(out, lambda d: len(proto_totals(d)) >= 3, 60)
+    check(ok, "cooperative: the first worker processes")
+    procs += run_workers(a.worker, cfg, 1, tmp, "coopb")
+    check(log_wait(os.path.join(tmp, "coopb-0.log"), r"assigned [1-9]\d* partition\(s\) \(incremental\)",
+                   60), "cooperative: the second worker got partitions incrementally")
+    produce(inp, rest)
+    docs, ok = wait_for(out, lambda d: proto_totals(d) == exp and host_totals(d) == hexp, 90)
+    stop(procs)
+    st = {}
+    docs, _ = consume(out, st)
+    check(proto_totals(docs) == exp, "cooperative: protocol totals exact")
+    check(host_totals(docs) == hexp, f"cooperative: host_stats totals exact ({host_totals(docs)} != {hexp})")
+    check(not st["shrunk"], f"cooperative: no result replaced by a smaller one: {st['shrunk'][:5]}")
+
+
+class OnlyCases(Exception):
+    """--only: the selected cases ran; skip the others."""
+
+
+CASES = {"stall": case_stall, "cooperative": case_cooperative}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", required=True)
     ap.add_argument("--topic-tool", required=True)
     ap.add_argument("--schemas", required=True)
+    ap.add_argument("--only", default="", help="comma-separated cases of " + ",".join(CASES)
+                    + " (default: everything)")
     a = ap.parse_args()
     schemas = {}
     for fn in os.listdir(a.schemas):
@@ -309,6 +423,11 @@ def main():
     outs = []
     topic(a.topic_tool, "create", inp, "4")
     try:
+        for name, fn in CASES.items():
+            if not a.only or name in a.only.split(","):
+                fn(a, tmp, recs, base, exp, hexp, outs)
+        if a.only:
+            raise OnlyCases()
         produce(inp, recs)
         results = {}
         # ---- N = 1, 2, 4: identical documents --------------------------------------------
@@ -476,10 +595,13 @@ def main():
         docs, ok = wait_for(out, lambda d: proto_totals(d) == want, 30)
         stop(procs)
         check(ok, f"late/out-of-order/idle: windows {sorted(proto_totals(docs).items())} == {sorted(want.items())}")
+    except OnlyCases:
+        pass
     finally:
         topic(a.topic_tool, "delete", inp, *outs)
         # The consumer groups too (every worker has stopped, so they are empty).
-        groups = [f"s4f-it-{g}-{RUN}.{an}" for g in ("1", "2", "4", "k", "l")
+        sel = a.only.split(",") if a.only else ("1", "2", "4", "k", "l", *CASES)
+        groups = [f"s4f-it-{g}-{RUN}.{an}" for g in sel
                   for an in ("protocols_statistics", "ports_scan", "host_stats",
                              "host_stats.rekey")]
         r = subprocess.run([a.topic_tool, "delete-groups", *groups], timeout=90,
