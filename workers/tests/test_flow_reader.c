@@ -48,6 +48,30 @@ static void test_ipv6_and_escaped_key(void **state)
     assert_int_equal(f.start_ms, 5);
 }
 
+/* Exporters write 0 when they have no time: refused, not windows of 1970 (issue 23). */
+static void test_zero_times_refused(void **state)
+{
+    struct s4f_flow f;
+    const char *head =
+        "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\","
+        "\"ipfix.destinationIPv4Address\":\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,";
+    char r[512];
+    snprintf(r, sizeof(r), "%s\"ipfix.flowEndMilliseconds\":0}", head);
+    assert_int_equal(parse(r, &f), S4F_ERR);
+    snprintf(r, sizeof(r), "%s\"ipfix.flowStartMilliseconds\":0,\"ipfix.flowEndMilliseconds\":9}",
+             head);
+    assert_int_equal(parse(r, &f), S4F_ERR);
+    snprintf(r, sizeof(r), "%s\"ipfix.flowStartMilliseconds\":1,\"ipfix.flowEndMilliseconds\":9}",
+             head);
+    assert_int_equal(parse(r, &f), S4F_OK);
+    /* The routed form too. */
+    uint8_t rec[S4F_ROUTED_LEN];
+    f.end_ms = 0;
+    f.start_ms = 0;
+    s4f_flow_encode_routed(&f, S4F_SIDE_SRC, 0, 1, rec);
+    assert_int_equal(s4f_flow_decode_routed((const char *)rec, sizeof(rec), &f, NULL), S4F_ERR);
+}
+
 static void test_hostile(void **state)
 {
     static const char *const bad[] = {
@@ -258,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_record),
         cmocka_unit_test(test_ipv6_and_escaped_key),
+        cmocka_unit_test(test_zero_times_refused),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_string_specials_at_every_offset),
         cmocka_unit_test(test_ipv4_text_like_inet_pton),
