@@ -40,6 +40,7 @@ struct part {
     int32_t id;
     int64_t max_t;       /* watermark (event mode) */
     int64_t horizon;     /* windows ending at or before it are final */
+    int64_t restored_h;  /* the horizon a previous owner committed (set_horizon) */
     int64_t next_offset; /* -1: nothing read */
     int64_t last_flow_mono;
     bool idle_emitted;
@@ -68,7 +69,7 @@ struct s4f_wengine {
     int64_t inflight, nwindows;
     struct s4f_emit em;
     struct s4f_metric *m_flows, *m_late_folded, *m_late_dropped, *m_future, *m_nomem, *m_results,
-        *m_refused, *m_windows_forced, *m_windows_gauge, *m_idle;
+        *m_refused, *m_windows_forced, *m_windows_gauge, *m_idle, *m_replayed;
     int64_t clock_mono; /* monotonic ms of the current batch (0: read the clock) */
 };
 
@@ -355,6 +356,9 @@ struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts)
             "Late flows folded into an already emitted window (re-emitted, same id)", l);
         e->m_late_dropped = s4f_metrics_counter(
             m, "late_dropped_total", "Flows for windows already final (past allowed lateness)", l);
+        e->m_replayed = s4f_metrics_counter(
+            m, "replayed_skipped_total",
+            "Replayed flows of windows a previous owner of the partition had made final", l);
         e->m_future = s4f_metrics_counter(m, "future_dropped_total",
                                           "Flows refused: end time beyond max_future ahead", l);
         e->m_nomem =
@@ -394,6 +398,7 @@ static struct part *part_get(struct s4f_wengine *e, int32_t id, bool create)
     p->id = id;
     p->max_t = INT64_MIN;
     p->horizon = INT64_MIN;
+    p->restored_h = INT64_MIN;
     p->next_offset = -1;
     p->last_flow_mono = s4f_mono_ms();
     if (e->o.analysis->partition_new) {
@@ -514,10 +519,16 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
         p->max_t = t;
     /* Windows containing t: starts s = k * slide with s <= t < s + size. */
     int64_t last = floor_div(t, e->slide) * e->slide;
-    int folded = 0, late = 0;
+    int folded = 0, late = 0, replayed = 0;
     bool late_folded = false;
     for (int64_t s = last; s > t - e->size; s -= e->slide) {
         int64_t end = s + e->size;
+        if (end <= p->restored_h) {
+            /* made final by the previous owner: a replay after a restart or a rebalance,
+             * already counted there */
+            replayed = 1;
+            continue;
+        }
         if (end <= p->horizon || end + e->lateness <= p->max_t) {
             /* final already, or would be at once: too late */
             late = 1;
@@ -543,7 +554,7 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
         folded++;
     }
     if (!folded) {
-        s4f_metric_inc(late ? e->m_late_dropped : e->m_nomem);
+        s4f_metric_inc(late ? e->m_late_dropped : replayed ? e->m_replayed : e->m_nomem);
         return S4F_ERR;
     }
     s4f_metric_inc(e->m_flows);
@@ -743,6 +754,8 @@ void s4f_wengine_set_horizon(struct s4f_wengine *e, int32_t partition, int64_t h
     struct part *p = part_get(e, partition, true);
     if (p && horizon > p->horizon)
         p->horizon = horizon;
+    if (p && horizon > p->restored_h)
+        p->restored_h = horizon;
 }
 
 int32_t s4f_wengine_win_partition(const void *win)

@@ -374,9 +374,20 @@ static void test_restored_horizon_skips_final_windows(void **state)
 {
     struct th *t = th_new(&stub, "window: 10s\n");
     s4f_wengine_set_horizon(t->we, 0, TH_T0 + 10000);
+    /* A replay of what the previous owner made final: skipped, counted apart from late
+     * flows (issue 23: a rebalance showed "late" drops with exact totals). */
     assert_int_equal(at(t, 0, 0, 5000), S4F_ERR);
-    assert_int_equal(th_metric(t, "late_dropped_total"), 1);
+    assert_int_equal(th_metric(t, "replayed_skipped_total"), 1);
+    assert_int_equal(th_metric(t, "late_dropped_total"), 0);
     assert_int_equal(at(t, 0, 1, 15000), S4F_OK);
+    /* A window this owner made final: later flows for it are late. */
+    assert_int_equal(at(t, 0, 2, 91000), S4F_OK);
+    th_tick(t);
+    th_ack_all(t, true);
+    th_tick(t);
+    assert_int_equal(at(t, 0, 3, 16000), S4F_ERR);
+    assert_int_equal(th_metric(t, "late_dropped_total"), 1);
+    assert_int_equal(th_metric(t, "replayed_skipped_total"), 1);
     th_free(t);
 }
 
