@@ -38,7 +38,9 @@ struct win {
 struct part {
     bool used;
     int32_t id;
-    int64_t max_t;       /* watermark (event mode) */
+    int64_t max_t; /* largest event time seen */
+    bool ext;      /* the watermark is set from outside (s4f_wengine_set_watermark) */
+    int64_t ext_wm;
     int64_t horizon;     /* windows ending at or before it are final */
     int64_t restored_h;  /* the horizon a previous owner committed (set_horizon) */
     int64_t next_offset; /* -1: nothing read */
@@ -397,6 +399,7 @@ static struct part *part_get(struct s4f_wengine *e, int32_t id, bool create)
         return NULL;
     p->id = id;
     p->max_t = INT64_MIN;
+    p->ext_wm = INT64_MIN;
     p->horizon = INT64_MIN;
     p->restored_h = INT64_MIN;
     p->next_offset = -1;
@@ -484,6 +487,12 @@ static struct win *win_get(struct s4f_wengine *e, struct part *p, int64_t start)
     return w;
 }
 
+/* The watermark of p in event mode. */
+static inline int64_t wmark(const struct part *p)
+{
+    return p->ext ? p->ext_wm : p->max_t;
+}
+
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
@@ -529,7 +538,7 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
             replayed = 1;
             continue;
         }
-        if (end <= p->horizon || end + e->lateness <= p->max_t) {
+        if (end <= p->horizon || end + e->lateness <= wmark(p)) {
             /* final already, or would be at once: too late */
             late = 1;
             continue;
@@ -548,7 +557,7 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
             w->min_offset = offset;
         /* Late: the window was emitted because the watermark passed its end. (A window
          * emitted early by the idle timeout is not late: its end is still ahead.) */
-        if (w->emitted && p->max_t >= w->end)
+        if (w->emitted && wmark(p) >= w->end)
             late_folded = true;
         w->dirty = true;
         folded++;
@@ -670,7 +679,7 @@ void s4f_wengine_tick(struct s4f_wengine *e, int64_t now_mono, int64_t now_wall)
         struct part *p = e->parts[i];
         if (!p)
             continue;
-        int64_t wm = e->o.common->time_mode == S4F_TIME_PROCESSING ? now_wall : p->max_t;
+        int64_t wm = e->o.common->time_mode == S4F_TIME_PROCESSING ? now_wall : wmark(p);
         bool idle = now_mono - p->last_flow_mono >= e->o.common->idle_ms;
         if (idle && !p->idle_emitted) {
             p->idle_emitted = true;
@@ -756,6 +765,16 @@ void s4f_wengine_set_horizon(struct s4f_wengine *e, int32_t partition, int64_t h
         p->horizon = horizon;
     if (p && horizon > p->restored_h)
         p->restored_h = horizon;
+}
+
+void s4f_wengine_set_watermark(struct s4f_wengine *e, int32_t partition, int64_t wm)
+{
+    struct part *p = part_get(e, partition, true);
+    if (!p)
+        return;
+    p->ext = true;
+    if (wm > p->ext_wm)
+        p->ext_wm = wm;
 }
 
 int32_t s4f_wengine_win_partition(const void *win)

@@ -90,6 +90,10 @@ void s4f_wengine_set_horizon(struct s4f_wengine *e, int32_t partition, int64_t h
 /* Forgets a partition (revoked): its windows are dropped, those with results in flight
  * survive until delivered. */
 void s4f_wengine_drop_partition(struct s4f_wengine *e, int32_t partition);
+/* From now on the watermark of partition (event mode) is what this sets (it never goes back)
+ * rather than the largest event time seen: a repartitioned input, whose records come from
+ * several source partitions at their own pace (engine.c). INT64_MIN: none yet. */
+void s4f_wengine_set_watermark(struct s4f_wengine *e, int32_t partition, int64_t wm);
 /* The partition of a window handle given to emit() (-1: its partition was revoked). */
 int32_t s4f_wengine_win_partition(const void *win);
 /* Results in flight and windows held, over all partitions. */
