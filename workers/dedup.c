@@ -6,10 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The input offsets of (sp, side) known to be written to this repartition partition: n
+ * disjoint, non-adjacent intervals [lo, hi] in ascending order; the first reaches down to
+ * everything older (lo[0] is INT64_MIN). One interval unless a write failed. */
 struct dkey {
     int32_t sp;
     uint8_t side;
-    int64_t max;
+    uint8_t n;
+    int64_t lo[S4F_DEDUP_MAX_GAPS], hi[S4F_DEDUP_MAX_GAPS];
 };
 
 struct snap {
@@ -47,22 +51,98 @@ void s4f_dedup_free(struct s4f_dedup *d)
     free(d);
 }
 
-enum s4f_dedup_verdict s4f_dedup_check(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t so)
+static bool covered(const struct dkey *k, int64_t so)
+{
+    for (int i = k->n - 1; i >= 0; i--) {
+        if (so > k->hi[i])
+            return false;
+        if (so >= k->lo[i])
+            return true;
+    }
+    return false;
+}
+
+/* Adds [lo, hi] to k's intervals, merging what overlaps or touches. Past
+ * S4F_DEDUP_MAX_GAPS intervals the two oldest merge (the gap between them is taken as
+ * filled: the oldest gaps are those a rewrite had the longest to refill). */
+static void cover(struct dkey *k, int64_t lo, int64_t hi)
+{
+    int64_t nlo[S4F_DEDUP_MAX_GAPS + 1], nhi[S4F_DEDUP_MAX_GAPS + 1];
+    int m = 0;
+    bool placed = false;
+    for (int i = 0; i < k->n; i++) {
+        if (k->hi[i] < lo && lo - k->hi[i] > 1) {
+            nlo[m] = k->lo[i];
+            nhi[m++] = k->hi[i];
+        } else if (k->lo[i] > hi && k->lo[i] - hi > 1) {
+            if (!placed) {
+                nlo[m] = lo;
+                nhi[m++] = hi;
+                placed = true;
+            }
+            nlo[m] = k->lo[i];
+            nhi[m++] = k->hi[i];
+        } else {
+            lo = k->lo[i] < lo ? k->lo[i] : lo;
+            hi = k->hi[i] > hi ? k->hi[i] : hi;
+        }
+    }
+    if (!placed) {
+        nlo[m] = lo;
+        nhi[m++] = hi;
+    }
+    nlo[0] = INT64_MIN;
+    if (m > S4F_DEDUP_MAX_GAPS) {
+        memmove(nlo + 1, nlo + 2, (size_t)(m - 2) * sizeof(nlo[0]));
+        memmove(nhi, nhi + 1, (size_t)(m - 1) * sizeof(nhi[0]));
+        m--;
+    }
+    memcpy(k->lo, nlo, (size_t)m * sizeof(nlo[0]));
+    memcpy(k->hi, nhi, (size_t)m * sizeof(nhi[0]));
+    k->n = (uint8_t)m;
+}
+
+static struct dkey *key_find(struct s4f_dedup *d, int32_t sp, uint8_t side)
 {
     /* Linear: a handful of source partitions times two sides, hot in cache. */
     for (size_t i = 0; i < d->n; i++)
-        if (d->keys[i].sp == sp && d->keys[i].side == side) {
-            if (so <= d->keys[i].max)
-                return S4F_DEDUP_DUP;
-            d->keys[i].max = so;
-            d->changed = true;
-            return S4F_DEDUP_NEW;
+        if (d->keys[i].sp == sp && d->keys[i].side == side)
+            return &d->keys[i];
+    return NULL;
+}
+
+enum s4f_dedup_verdict s4f_dedup_check(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t so,
+                                       uint32_t gap)
+{
+    struct dkey *k = key_find(d, sp, side);
+    int64_t lo = gap ? so - (int64_t)gap + 1 : so;
+    if (k) {
+        if (covered(k, so))
+            return S4F_DEDUP_DUP;
+        if (k->n == 1 && lo - 1 <= k->hi[0]) {
+            k->hi[0] = so; /* the usual case: the next record, right after the last */
+        } else {
+            cover(k, lo, so);
         }
+        d->changed = true;
+        return S4F_DEDUP_NEW;
+    }
     if (d->n == S4F_DEDUP_MAX_KEYS)
         return S4F_DEDUP_FULL;
-    d->keys[d->n++] = (struct dkey){sp, side, so};
+    k = &d->keys[d->n++];
+    *k = (struct dkey){.sp = sp, .side = side, .n = 1};
+    k->lo[0] = INT64_MIN;
+    k->hi[0] = so;
     d->changed = true;
     return S4F_DEDUP_NEW;
+}
+
+bool s4f_dedup_contiguous(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t upto)
+{
+    struct dkey *k = key_find(d, sp, side);
+    if (!k)
+        return d->n == S4F_DEDUP_MAX_KEYS; /* untracked: nothing to wait for */
+    return k->hi[0] >= upto;               /* the first interval reaches down to everything older */
 }
 
 void s4f_dedup_snapshot(struct s4f_dedup *d, int64_t next_offset)
@@ -104,11 +184,19 @@ int64_t s4f_dedup_commit_point(struct s4f_dedup *d, int64_t safe, char *meta, si
         return -1;
     o = (size_t)w;
     for (size_t i = 0; i < s->n; i++) {
-        w = snprintf(meta + o, len - o, "%s%" PRId32 ".%u:%" PRId64, i ? "," : "", s->keys[i].sp,
-                     (unsigned)s->keys[i].side, s->keys[i].max);
+        const struct dkey *k = &s->keys[i];
+        w = snprintf(meta + o, len - o, "%s%" PRId32 ".%u:%" PRId64, i ? "," : "", k->sp,
+                     (unsigned)k->side, k->hi[0]);
         if (w < 0 || (size_t)w >= len - o)
             return -1;
         o += (size_t)w;
+        /* Gaps not refilled yet: "~lo-hi" per later interval. */
+        for (int j = 1; j < k->n; j++) {
+            w = snprintf(meta + o, len - o, "~%" PRId64 "-%" PRId64, k->lo[j], k->hi[j]);
+            if (w < 0 || (size_t)w >= len - o)
+                return -1;
+            o += (size_t)w;
+        }
     }
     int64_t off = s->offset;
     while (best-- > 0)
@@ -144,10 +232,29 @@ int s4f_dedup_restore(struct s4f_dedup *d, const char *meta, size_t len, int64_t
                 goto bad;
             p = end + 1;
             long long so = strtoll(p, &end, 10);
-            if (end == p || (*end && *end != ',') || d->n == S4F_DEDUP_MAX_KEYS)
+            if (end == p || d->n == S4F_DEDUP_MAX_KEYS)
                 goto bad;
-            d->keys[d->n++] = (struct dkey){(int32_t)sp, (uint8_t)side, (int64_t)so};
-            p = *end ? end + 1 : end;
+            struct dkey *k = &d->keys[d->n++];
+            *k = (struct dkey){.sp = (int32_t)sp, .side = (uint8_t)side, .n = 1};
+            k->lo[0] = INT64_MIN;
+            k->hi[0] = (int64_t)so;
+            p = end;
+            while (*p == '~') {
+                long long lo = strtoll(p + 1, &end, 10);
+                if (end == p + 1 || *end != '-' || k->n == S4F_DEDUP_MAX_GAPS ||
+                    lo <= k->hi[k->n - 1] + 1)
+                    goto bad;
+                p = end + 1;
+                long long hi = strtoll(p, &end, 10);
+                if (end == p || hi < lo)
+                    goto bad;
+                k->lo[k->n] = (int64_t)lo;
+                k->hi[k->n++] = (int64_t)hi;
+                p = end;
+            }
+            if (*p && *p != ',')
+                goto bad;
+            p = *p ? p + 1 : p;
         }
     }
     s4f_dedup_snapshot(d, offset);

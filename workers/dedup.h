@@ -6,9 +6,13 @@
  * partition sp, source offset so) and the side. It commits its input only after those writes
  * are acknowledged, so after a crash it writes some records again: at-least-once. Each writer
  * writes a source partition's records in offset order, and a replay starts from a committed
- * (earlier) offset, so within one repartition partition a record is a duplicate exactly when
- * its so is not above the largest so already seen for its (sp, side). One struct s4f_dedup
- * tracks those maxima for one repartition partition.
+ * (earlier) offset; each record also claims the offsets since the previous record its writer
+ * routed to the same partition and side (nothing routed there in between). So within one
+ * repartition partition a record is a duplicate exactly when its so lies in the offsets
+ * already covered for its (sp, side): normally everything up to the largest so seen; after
+ * a failed write, intervals with a gap, which the rewrite refills (a maximum alone would drop
+ * the rewritten records as duplicates: issue 23). One struct s4f_dedup tracks them for one
+ * repartition partition.
  *
  * The second stage commits the repartition partition's offset only where it has the maxima of
  * everything before that offset: snapshot() records (next offset to read, maxima) pairs, and
@@ -16,7 +20,8 @@
  * formats its maxima for the commit metadata. After a crash, restore() reloads them and the
  * replay drops the first stage's duplicates again.
  *
- * Bounds: at most S4F_DEDUP_MAX_KEYS (sp, side) pairs (past it records are not deduplicated:
+ * Bounds: at most S4F_DEDUP_MAX_GAPS intervals per pair (past it the oldest gap is taken as
+ * filled), S4F_DEDUP_MAX_KEYS (sp, side) pairs (past it records are not deduplicated:
  * counted by the caller) and S4F_DEDUP_MAX_SNAPSHOTS snapshots (the older half is thinned, so
  * old commit points survive). Single-threaded. */
 #ifndef S4F_DEDUP_H
@@ -28,6 +33,8 @@
 
 #define S4F_DEDUP_MAX_KEYS      512
 #define S4F_DEDUP_MAX_SNAPSHOTS 128
+/* Intervals of written offsets per (sp, side): gaps left by failed writes, until refilled. */
+#define S4F_DEDUP_MAX_GAPS 8
 
 enum s4f_dedup_verdict {
     S4F_DEDUP_NEW = 0,  /* first time seen: fold it */
@@ -39,7 +46,13 @@ struct s4f_dedup;
 
 struct s4f_dedup *s4f_dedup_new(void);
 void s4f_dedup_free(struct s4f_dedup *d);
-enum s4f_dedup_verdict s4f_dedup_check(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t so);
+/* gap: the record's claim (struct s4f_flow.src_gap): no other record of (sp, side) in
+ * (so - gap, so); 0: none (version 1 records). */
+enum s4f_dedup_verdict s4f_dedup_check(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t so,
+                                       uint32_t gap);
+/* Whether every record of (sp, side) up to input offset upto is known folded, with no gap
+ * below (a watermark mark of sp may then be trusted). */
+bool s4f_dedup_contiguous(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t upto);
 /* Records the maxima as they stand before the record at next_offset (no-op when unchanged). */
 void s4f_dedup_snapshot(struct s4f_dedup *d, int64_t next_offset);
 /* The newest snapshot offset <= safe (or -1: none), its maxima formatted into meta as

@@ -56,6 +56,19 @@ struct s4f_engine {
     struct s4f_dedup *dedup[S4F_MAX_PARTITIONS];
     int64_t next[S4F_MAX_PARTITIONS];
     char rekey_group[280];
+    /* Stage two's watermark per repartition partition: what the marks of each source
+     * partition said (the minimum over them, so that no source racing ahead makes the
+     * others' records late: issue 23). */
+    struct srcwm {
+        int64_t wm;
+        bool idle, seen;
+    } * swm[S4F_MAX_PARTITIONS];
+    int32_t nswm[S4F_MAX_PARTITIONS];
+    bool wm_dirty[S4F_MAX_PARTITIONS];
+    const char *src_topic; /* stage one's input */
+    int32_t n_src;         /* its partitions (0: unknown) */
+    int64_t n_src_at;
+    struct s4f_metric *m_marks_held;
     pthread_t rekey_thread;
     atomic_bool rekey_stop;
     struct s4f_metric *m_malformed, *m_commits, *m_dups, *m_dedup_full, *m_meta_big;
@@ -264,6 +277,8 @@ static bool restore(struct s4f_engine *e, int32_t p, int64_t first_offset)
     }
     if (!e->rekey)
         return true;
+    if (e->common->time_mode == S4F_TIME_EVENT)
+        s4f_wengine_set_watermark(e->we, p, INT64_MIN); /* from the marks only */
     e->dedup[p] = e->dedup[p] ? e->dedup[p] : s4f_dedup_new();
     if (!e->dedup[p]) {
         s4f_error_rl("%s: out of memory for the duplicate filter: partition %d not committed",
@@ -335,6 +350,10 @@ static void on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
  * unlinked), its duplicate filter. */
 static void forget(struct s4f_engine *e, int32_t p)
 {
+    free(e->swm[p]);
+    e->swm[p] = NULL;
+    e->nswm[p] = 0;
+    e->wm_dirty[p] = false;
     s4f_wengine_drop_partition(e->we, p);
     e->restored[p] = false;
     unhold(e, p);
@@ -466,6 +485,11 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
         opts->metrics, "changelog_restore_failed_total",
         "Partitions whose changelog could not be read (their long-term state started empty)",
         e->labels);
+    e->m_marks_held = s4f_metrics_counter(
+        opts->metrics, "repartition_marks_held_total",
+        "Watermark marks not taken: records they cover not all folded yet (a failed write "
+        "being rewritten), or too far ahead of the clock",
+        e->labels);
     e->m_lost = s4f_metrics_counter(
         opts->metrics, "partitions_lost_total",
         "Partitions taken away by the group (not handed over): state dropped unemitted", e->labels);
@@ -538,10 +562,12 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
             .metrics = opts->metrics,
             .labels = e->labels,
             .commit_interval_ms = opts->commit_interval_ms,
+            .common = e->common,
         };
         e->rekey = s4f_rekey_new(&ro, err, errlen);
         if (!e->rekey)
             goto fail;
+        e->src_topic = e->input_topic;
         e->input_topic = e->common->repartition_topic;
     }
     e->cons =
@@ -567,7 +593,7 @@ static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s
 {
     if (e->dedup[p]) {
         enum s4f_dedup_verdict v =
-            s4f_dedup_check(e->dedup[p], f->src_partition, f->side, f->src_offset);
+            s4f_dedup_check(e->dedup[p], f->src_partition, f->side, f->src_offset, f->src_gap);
         if (v == S4F_DEDUP_DUP) {
             s4f_metric_inc(e->m_dups);
             s4f_wengine_skip(e->we, p, offset);
@@ -578,6 +604,60 @@ static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s
     }
     if (s4f_wengine_flow(e->we, p, offset, f, now_wall) != S4F_OK)
         s4f_wengine_skip(e->we, p, offset);
+}
+
+/* A watermark mark of source partition f->src_partition in repartition partition p. It is
+ * taken only when every record it covers (up to the last routed here, per side) is folded
+ * with no gap below: after a failed write, the records a rewrite brings back must not be
+ * late. */
+static void mark(struct s4f_engine *e, int32_t p, const struct s4f_flow *f, int64_t now_wall)
+{
+    int32_t sp = f->src_partition;
+    struct s4f_dedup *d = e->dedup[p];
+    if (sp >= S4F_MAX_PARTITIONS || f->end_ms > now_wall + e->common->max_future_ms ||
+        (d && f->packets && !s4f_dedup_contiguous(d, sp, S4F_SIDE_SRC, (int64_t)f->packets - 1)) ||
+        (d && f->bytes && !s4f_dedup_contiguous(d, sp, S4F_SIDE_DST, (int64_t)f->bytes - 1))) {
+        s4f_metric_inc(e->m_marks_held);
+        return;
+    }
+    if (sp >= e->nswm[p]) {
+        int32_t n = sp + 1 > e->n_src ? sp + 1 : e->n_src;
+        struct srcwm *nw = realloc(e->swm[p], (size_t)n * sizeof(*nw));
+        if (!nw)
+            return;
+        for (int32_t i = e->nswm[p]; i < n; i++)
+            nw[i] = (struct srcwm){INT64_MIN, false, false};
+        e->swm[p] = nw;
+        e->nswm[p] = n;
+    }
+    struct srcwm *w = &e->swm[p][sp];
+    w->seen = true;
+    w->idle = f->mark_idle;
+    if (f->end_ms > w->wm)
+        w->wm = f->end_ms;
+    e->wm_dirty[p] = true;
+}
+
+/* Stage two's watermark of repartition partition p: the smallest of its source partitions'
+ * (idle ones aside; all idle: the largest), once every source partition has told. */
+static void watermark_update(struct s4f_engine *e, int32_t p)
+{
+    e->wm_dirty[p] = false;
+    int32_t n = e->n_src > 0 ? e->n_src : e->nswm[p];
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    bool active = false;
+    for (int32_t sp = 0; sp < n; sp++) {
+        if (sp >= e->nswm[p] || !e->swm[p][sp].seen)
+            return; /* not heard of yet: it may be far behind */
+        const struct srcwm *w = &e->swm[p][sp];
+        if (!w->idle) {
+            active = true;
+            lo = w->wm < lo ? w->wm : lo;
+        }
+        hi = w->wm > hi ? w->wm : hi;
+    }
+    if (n > 0)
+        s4f_wengine_set_watermark(e->we, p, active ? lo : hi);
 }
 
 static void malformed(struct s4f_engine *e, int32_t p, int64_t offset, const char *why)
@@ -613,21 +693,46 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
             malformed(e, p, m->offset, "more routed records in one message than a pack holds");
             return;
         }
+        bool any = false;
         for (size_t i = 0; i < cnt; i++) {
-            if (s4f_flow_decode_routed(buf + i * S4F_ROUTED_LEN, S4F_ROUTED_LEN, &f, &why) ==
-                S4F_OK)
-                fold(e, p, m->offset, &f, now_wall);
-            else
+            if (s4f_flow_decode_routed(buf + i * S4F_ROUTED_LEN, S4F_ROUTED_LEN, &f, &why) !=
+                S4F_OK) {
                 malformed(e, p, m->offset, why);
+            } else if (f.side == S4F_SIDE_MARK) {
+                mark(e, p, &f, now_wall);
+            } else {
+                fold(e, p, m->offset, &f, now_wall);
+                any = true;
+            }
         }
+        if (!any)
+            s4f_wengine_skip(e->we, p, m->offset);
         return;
     }
     enum s4f_status st = e->rekey ? s4f_flow_decode_routed(buf, m->len, &f, &why)
                                   : s4f_flow_parse(buf, m->len, &f, &why);
     if (st != S4F_OK)
         malformed(e, p, m->offset, why);
+    else if (f.side == S4F_SIDE_MARK)
+        malformed(e, p, m->offset, "a watermark mark outside a pack");
     else
         fold(e, p, m->offset, &f, now_wall);
+}
+
+/* How many partitions stage one's input has (every minute: the set of source partitions
+ * stage two waits to hear from). */
+static void src_count(struct s4f_engine *e)
+{
+    int64_t now = s4f_mono_ms();
+    if (e->n_src_at && now - e->n_src_at < 60000)
+        return;
+    e->n_src_at = now;
+    int32_t n = s4f_kafka_partition_count(e->prod, e->src_topic, 2000);
+    if (n > 0 && n <= S4F_MAX_PARTITIONS && n != e->n_src) {
+        e->n_src = n;
+        for (int32_t p = 0; p < S4F_MAX_PARTITIONS; p++)
+            e->wm_dirty[p] = e->swm[p] != NULL;
+    }
 }
 
 static void *rekey_main(void *arg)
@@ -667,6 +772,12 @@ int s4f_engine_run(struct s4f_engine *e)
         for (size_t i = 0; i < n; i++) {
             handle(e, msgs[i], now_wall);
             rd_kafka_message_destroy(msgs[i]);
+        }
+        if (e->rekey) {
+            src_count(e);
+            for (int32_t p = 0; n && p < S4F_MAX_PARTITIONS; p++)
+                if (e->wm_dirty[p])
+                    watermark_update(e, p);
         }
         s4f_kafka_producer_poll(e->prod, 0);
         /* A short batch means the fetcher is behind: let its queue fill for a moment rather
@@ -723,8 +834,10 @@ void s4f_engine_free(struct s4f_engine *e)
         s4f_kafka_producer_free(e->prod);
     }
     /* After the consumer is closed: its revoke callback still commits with the filters. */
-    for (int i = 0; i < S4F_MAX_PARTITIONS; i++)
+    for (int i = 0; i < S4F_MAX_PARTITIONS; i++) {
         s4f_dedup_free(e->dedup[i]);
+        free(e->swm[i]);
+    }
     s4f_wengine_free(e->we);
     if (e->inst && e->o.analysis->destroy)
         e->o.analysis->destroy(e->inst);

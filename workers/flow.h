@@ -47,6 +47,9 @@ enum {
     S4F_SIDE_ANY = 0, /* a record as the collector wrote it */
     S4F_SIDE_SRC = 1, /* routed for its source address */
     S4F_SIDE_DST = 2, /* routed for its destination address */
+    /* A watermark mark (routed v2, no flow): how far its source partition's event time has
+     * come, see s4f_flow_encode_mark(). */
+    S4F_SIDE_MARK = 3,
 };
 
 /* An address in a fixed 16-byte form: IPv4 in the first 4 bytes (the rest zero), so that
@@ -66,6 +69,15 @@ struct s4f_flow {
     uint8_t side;          /* S4F_SIDE_* */
     int32_t src_partition; /* repartitioned records: where the flow was read */
     int64_t src_offset;
+    /* Routed v2: the record claims that input offsets (src_offset - src_gap, src_offset) of
+     * its source partition routed nothing else to its repartition partition and side, so a
+     * record missing there (a failed write) shows as a gap (0: no claim). */
+    uint32_t src_gap;
+    /* Marks (side S4F_SIDE_MARK): end_ms is the source partition's watermark; mark_idle: the
+     * partition had no record for the idle timeout (it holds nobody back); packets and bytes
+     * are 1 + the input offset of the last record routed to this repartition partition for
+     * the source and destination side (0: none since the writer began). */
+    bool mark_idle;
 };
 
 /* Parses one record. buf need not be terminated. S4F_OK or S4F_ERR (*why, if non-NULL, gets a
@@ -75,8 +87,8 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
 /* Routed records: what host_stats' first stage writes to the repartition topic, one per local
  * side of a flow. A fixed binary layout (docs/worker.md), all integers little-endian:
  *
- *   0 "S4R" 1    4 side, family, protocol, 0    8 tcp flags, source port, destination
- *   port (u16), 0 (u16)    16 input partition (u32), 0 (u32)    24 input offset, packets,
+ *   0 "S4R" 2    4 side, family, protocol, flags    8 tcp flags, source port, destination
+ *   port (u16), 0 (u16)    16 input partition (u32), claim (u32)    24 input offset, packets,
  *   bytes, start ms, end ms (u64/i64)    64 source address, 80 destination address (16 bytes
  *   each, IPv4 in the first 4)
  *
@@ -105,6 +117,16 @@ static inline uint64_t s4f_get_le(const uint8_t *p, int n)
 
 void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t partition,
                             int64_t offset, uint8_t out[S4F_ROUTED_LEN]);
+/* The claim of a routed record (see src_gap), set after encoding. */
+static inline void s4f_routed_set_gap(uint8_t rec[S4F_ROUTED_LEN], uint32_t gap)
+{
+    s4f_put_le(rec + 20, gap, 4);
+}
+/* A watermark mark of source partition `partition`, read up to `offset`: wm_ms its largest
+ * event time (> 0), last_src/last_dst 1 + the offset of the last record routed to the
+ * destination repartition partition for each side (0: none). */
+void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool idle,
+                          int64_t last_src, int64_t last_dst, uint8_t out[S4F_ROUTED_LEN]);
 /* S4F_OK or S4F_ERR (with *why as for s4f_flow_parse). A record starting with '{' is read as
  * JSON with the s4f.r.* keys (what earlier versions wrote), so an upgrade mid-stream loses
  * nothing. */

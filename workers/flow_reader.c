@@ -672,7 +672,7 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
                             int64_t offset, uint8_t out[S4F_ROUTED_LEN])
 {
     memset(out, 0, S4F_ROUTED_LEN);
-    memcpy(out, "S4R\x01", 4);
+    memcpy(out, "S4R\x02", 4);
     out[4] = side;
     out[5] = f->src.family;
     out[6] = f->proto;
@@ -687,6 +687,22 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
     s4f_put_le(out + 56, (uint64_t)f->end_ms, 8);
     memcpy(out + 64, f->src.b, 16);
     memcpy(out + 80, f->dst.b, 16);
+}
+
+void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool idle,
+                          int64_t last_src, int64_t last_dst, uint8_t out[S4F_ROUTED_LEN])
+{
+    memset(out, 0, S4F_ROUTED_LEN);
+    memcpy(out, "S4R\x02", 4);
+    out[4] = S4F_SIDE_MARK;
+    out[5] = 4;
+    out[7] = idle ? 1 : 0;
+    s4f_put_le(out + 16, (uint32_t)partition, 4);
+    s4f_put_le(out + 24, (uint64_t)offset, 8);
+    s4f_put_le(out + 32, (uint64_t)last_src, 8);
+    s4f_put_le(out + 40, (uint64_t)last_dst, 8);
+    s4f_put_le(out + 48, (uint64_t)wm_ms, 8);
+    s4f_put_le(out + 56, (uint64_t)wm_ms, 8);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -713,20 +729,30 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
         return S4F_OK;
     }
     memset(out, 0, sizeof(*out));
-    if (len != S4F_ROUTED_LEN || memcmp(b, "S4R\x01", 4) != 0) {
+    /* Version 1 (earlier workers): no claim, no marks; version 2 adds both. */
+    if (len != S4F_ROUTED_LEN || memcmp(b, "S4R", 3) != 0 || (b[3] != 1 && b[3] != 2)) {
         bad = "not a routed record (length or magic)";
         goto fail;
     }
-    if (b[4] != S4F_SIDE_SRC && b[4] != S4F_SIDE_DST) {
+    bool v2 = b[3] == 2, mark = v2 && b[4] == S4F_SIDE_MARK;
+    if (b[4] != S4F_SIDE_SRC && b[4] != S4F_SIDE_DST && !mark) {
         bad = "routed record: bad side";
         goto fail;
     }
-    if ((b[5] != 4 && b[5] != 6) || b[7] || s4f_get_le(b + 14, 2) || s4f_get_le(b + 20, 4) ||
+    if ((b[5] != 4 && b[5] != 6) || (b[7] && !(mark && b[7] == 1)) || s4f_get_le(b + 14, 2) ||
+        (!v2 && s4f_get_le(b + 20, 4)) ||
         (b[5] == 4 && (!all_zero(b + 68, 12) || !all_zero(b + 84, 12)))) {
         bad = "routed record: bad family or reserved bytes";
         goto fail;
     }
+    if (mark && (b[5] != 4 || b[6] || !all_zero(b + 8, 6) || s4f_get_le(b + 20, 4) ||
+                 !all_zero(b + 64, 32))) {
+        bad = "routed mark: non-zero flow fields";
+        goto fail;
+    }
     out->side = b[4];
+    out->mark_idle = mark && b[7];
+    out->src_gap = (uint32_t)s4f_get_le(b + 20, 4);
     out->src.family = out->dst.family = b[5];
     out->proto = b[6];
     out->tcp_flags = (uint16_t)s4f_get_le(b + 8, 2);

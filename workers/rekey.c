@@ -17,11 +17,31 @@
 #define REVOKE_FLUSH 10000
 /* Batches written and not yet committed; the producer's queue bounds them in practice. */
 #define MAX_BATCHES 4096
+/* Watermark marks go to every repartition partition at most this often, and at least every
+ * MARK_HEARTBEAT_MS for each source partition held (so stage two hears of quiet ones). */
+#define MARK_MS           200
+#define MARK_HEARTBEAT_MS 1000
 
+/* What stage one knows of one input partition (source partition, sp). */
+struct src {
+    bool held; /* assigned to this stage */
+    int64_t assigned_mono, last_rec_mono;
+    int64_t wm;   /* largest event time read since assigned or rewound (INT64_MIN: none) */
+    int64_t next; /* next offset to read (-1: none read) */
+    /* Per repartition partition and side (2 * nlast): the offset of the last record routed
+     * there, or the first offset read - 1 (each record claims the offsets in between, see
+     * dedup.h); routed: whether a record went there since. nlast 0: not started. */
+    int32_t nlast;
+    int64_t *last;
+    uint8_t *routed;
+    int64_t marked_wm, marked_mono;
+    bool marked_idle;
+};
 /* The records written for one consumed batch, and the input positions they cover. */
 struct batch {
-    int pending; /* records not yet acknowledged */
-    bool failed; /* one was lost for good: replay from the last commit */
+    int pending;  /* records not yet acknowledged */
+    bool failed;  /* one was lost for good: replay from the last commit */
+    bool retired; /* its partitions were revoked: only its reports are awaited */
     size_t nparts, cap;
     struct bpart {
         int32_t partition;
@@ -69,6 +89,11 @@ struct s4f_rekey {
      * reports point at them, so they are freed only once those arrived (or at exit, after
      * the producer is gone). */
     struct batch *retired;
+    /* A write failed for good: nothing more is read (nor written) until the rewind. */
+    bool stalled;
+    struct src *src[S4F_MAX_PARTITIONS];
+    int64_t last_mark_mono;
+    struct s4f_metric *m_marks;
     int64_t committed[S4F_MAX_PARTITIONS]; /* -1: unknown */
     int64_t start[S4F_MAX_PARTITIONS];     /* first offset read since assigned; -1: none */
     int64_t last_commit;
@@ -85,12 +110,46 @@ struct s4f_rekey {
 
 static void delivery_cb(void *ctx, void *opaque, rd_kafka_resp_err_t err)
 {
+    struct s4f_rekey *r = ctx;
     struct batch *b = opaque;
     if (!b)
         return;
     b->pending--;
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         b->failed = true;
+        r->stalled = r->stalled || !b->retired;
+    }
+}
+
+static struct src *src_get(struct s4f_rekey *r, int32_t sp)
+{
+    if (!r->src[sp]) {
+        r->src[sp] = calloc(1, sizeof(struct src));
+        if (r->src[sp]) {
+            r->src[sp]->wm = INT64_MIN;
+            r->src[sp]->next = -1;
+            r->src[sp]->marked_wm = INT64_MIN;
+        }
+    }
+    return r->src[sp];
+}
+
+/* Forgets what was routed from sp: the next record read starts the claims afresh (after an
+ * assignment, a rewind, a change of the partition count). */
+static void src_restart(struct src *s)
+{
+    s->nlast = 0;
+    s->wm = INT64_MIN;
+    s->next = -1;
+}
+
+static void src_free(struct src *s)
+{
+    if (s) {
+        free(s->last);
+        free(s->routed);
+        free(s);
+    }
 }
 
 /* Lets go of every batch: those with records still in the producer are retired (a delivery
@@ -101,6 +160,7 @@ static void batch_free_all(struct s4f_rekey *r)
         struct batch *b = r->head;
         r->head = b->next;
         if (b->pending > 0) {
+            b->retired = true;
             b->next = r->retired;
             r->retired = b;
         } else {
@@ -172,7 +232,11 @@ static void rewind_held(struct s4f_rekey *r)
         }
     }
     rd_kafka_topic_partition_list_destroy(s);
+    for (int32_t p = 0; p < S4F_MAX_PARTITIONS; p++)
+        if (r->src[p])
+            src_restart(r->src[p]);
     batch_free_all(r);
+    r->stalled = false;
 }
 
 /* Commits the acknowledged prefix. A failed batch rewinds the input to the last commit: what
@@ -200,6 +264,13 @@ static void on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
         if (parts->elems[i].partition >= 0 && parts->elems[i].partition < S4F_MAX_PARTITIONS) {
             r->committed[parts->elems[i].partition] = -1;
             r->start[parts->elems[i].partition] = -1;
+            struct src *sr = src_get(r, parts->elems[i].partition);
+            if (sr) {
+                src_restart(sr);
+                sr->held = true;
+                sr->assigned_mono = s4f_mono_ms();
+                sr->last_rec_mono = 0;
+            }
         }
 }
 
@@ -238,10 +309,13 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
         if (parts->elems[i].partition >= 0 && parts->elems[i].partition < S4F_MAX_PARTITIONS) {
             r->committed[parts->elems[i].partition] = -1;
             r->start[parts->elems[i].partition] = -1;
+            if (r->src[parts->elems[i].partition])
+                r->src[parts->elems[i].partition]->held = false;
         }
     if (keep && r->head)
         rewind_held(r);
     batch_free_all(r);
+    r->stalled = false; /* nothing of what failed is left to rewind */
 }
 
 struct s4f_rekey *s4f_rekey_new(const struct s4f_rekey_opts *opts, char *err, size_t errlen)
@@ -262,6 +336,9 @@ struct s4f_rekey *s4f_rekey_new(const struct s4f_rekey_opts *opts, char *err, si
     r->m_commits =
         s4f_metrics_counter(opts->metrics, "repartition_commits_total",
                             "Input offset commits of the repartition stage", opts->labels);
+    r->m_marks =
+        s4f_metrics_counter(opts->metrics, "repartition_marks_total",
+                            "Watermark marks written to the repartition topic", opts->labels);
     r->m_replays = s4f_metrics_counter(opts->metrics, "repartition_replays_total",
                                        "Rewinds of the input after repartition records were lost",
                                        opts->labels);
@@ -288,6 +365,11 @@ static void pack_flush(struct s4f_rekey *r, int32_t p, struct batch *b)
     struct pack *k = &r->packs[p];
     if (!k->n)
         return;
+    if (b->failed || r->stalled) {
+        /* Stop writing at the first failure: all of it is read and written again. */
+        k->n = 0;
+        return;
+    }
     enum s4f_status st;
     while ((st = s4f_kafka_produce_to(r->prod, r->o.repartition_topic, p, NULL, 0, k->buf,
                                       k->n * S4F_ROUTED_LEN, b)) == S4F_RETRY &&
@@ -298,20 +380,62 @@ static void pack_flush(struct s4f_rekey *r, int32_t p, struct batch *b)
         s4f_metric_add(r->m_written, k->n);
     } else {
         b->failed = true;
+        r->stalled = true;
     }
     k->n = 0;
+}
+
+/* The next slot of partition p's pack (written out first when full). */
+static uint8_t *pack_slot(struct s4f_rekey *r, int32_t p, struct batch *b)
+{
+    struct pack *k = &r->packs[p];
+    if (k->n == S4F_ROUTED_PACK)
+        pack_flush(r, p, b);
+    return k->buf + k->n++ * S4F_ROUTED_LEN;
+}
+
+/* Starts sp's claims at offset (see struct src). -1 when out of memory. */
+static int src_start(struct s4f_rekey *r, struct src *s, int64_t offset)
+{
+    if (s->nlast != r->nparts) {
+        int64_t *nl = realloc(s->last, (size_t)r->nparts * 2 * sizeof(*nl));
+        if (!nl)
+            return -1;
+        s->last = nl;
+        uint8_t *nr = realloc(s->routed, (size_t)r->nparts * 2);
+        if (!nr)
+            return -1;
+        s->routed = nr;
+    }
+    for (int32_t i = 0; i < r->nparts * 2; i++)
+        s->last[i] = offset - 1;
+    memset(s->routed, 0, (size_t)r->nparts * 2);
+    s->nlast = r->nparts;
+    return 0;
 }
 
 static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batch *b)
 {
     struct s4f_flow f;
     const char *why = NULL;
+    struct src *s = src_get(r, m->partition);
+    if (!s || ((s->nlast != r->nparts || s->next < 0) && src_start(r, s, m->offset) != 0)) {
+        b->failed = true; /* out of memory: read again from the last commit */
+        r->stalled = true;
+        return;
+    }
+    s->next = m->offset + 1;
+    s->last_rec_mono = s4f_mono_ms();
     if (s4f_flow_parse(m->payload, m->len, &f, &why) != S4F_OK) {
         s4f_metric_inc(r->m_malformed);
         s4f_warn_rl("%s: malformed record at %d/%" PRId64 ": %s", r->o.analysis->name,
                     (int)m->partition, m->offset, why);
         return;
     }
+    /* The partition's event time, as stage two would take it: flows too far ahead of the
+     * clock are refused there, so they do not move it here either. */
+    if (f.end_ms > s->wm && f.end_ms <= s4f_wall_ms() + r->o.common->max_future_ms)
+        s->wm = f.end_ms;
     unsigned mask = r->o.analysis->route(r->o.inst, &f);
     for (int side = S4F_SIDE_SRC; side <= S4F_SIDE_DST; side++) {
         if (!(mask & (1u << (side - 1))))
@@ -322,12 +446,54 @@ static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batc
         char key[64];
         s4f_addr_str(side == S4F_SIDE_SRC ? &f.src : &f.dst, key, sizeof(key));
         int32_t p = s4f_kafka_key_partition(key, strlen(key), r->nparts);
-        struct pack *k = &r->packs[p];
-        s4f_flow_encode_routed(&f, (uint8_t)side, m->partition, m->offset,
-                               k->buf + k->n * S4F_ROUTED_LEN);
-        if (++k->n == S4F_ROUTED_PACK)
-            pack_flush(r, p, b);
+        uint8_t *rec = pack_slot(r, p, b);
+        s4f_flow_encode_routed(&f, (uint8_t)side, m->partition, m->offset, rec);
+        /* The claim: nothing else of this partition went to p for this side since. */
+        int64_t *lp = &s->last[p * 2 + side - 1];
+        uint64_t gap = (uint64_t)(m->offset - *lp);
+        s4f_routed_set_gap(rec, gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap);
+        *lp = m->offset;
+        s->routed[p * 2 + side - 1] = 1;
     }
+}
+
+/* Watermark marks (see rekey.h): to every repartition partition, for each source partition
+ * held whose watermark or idleness changed, or not told for a while. Written after the
+ * batch's records, so stage two has every record a mark covers before the mark. Returns
+ * how many. */
+static size_t marks(struct s4f_rekey *r, struct batch *b, int64_t now)
+{
+    if (now - r->last_mark_mono < MARK_MS || r->o.common->time_mode != S4F_TIME_EVENT)
+        return 0;
+    r->last_mark_mono = now;
+    size_t n = 0;
+    for (int32_t sp = 0; sp < S4F_MAX_PARTITIONS; sp++) {
+        struct src *s = r->src[sp];
+        if (!s || !s->held)
+            continue;
+        /* Idle: nothing read for idle_timeout (or ever, since assigned). */
+        int64_t since = s->last_rec_mono ? s->last_rec_mono : s->assigned_mono;
+        bool idle = now - since >= r->o.common->idle_ms;
+        if (s->wm == INT64_MIN && !idle)
+            continue; /* nothing to tell yet: stage two waits for it */
+        int64_t wm = s->wm > 0 ? s->wm : 1;
+        if (wm == s->marked_wm && idle == s->marked_idle &&
+            now - s->marked_mono < MARK_HEARTBEAT_MS)
+            continue;
+        for (int32_t p = 0; p < r->nparts; p++) {
+            bool started = s->nlast == r->nparts;
+            int64_t ls = started && s->routed[p * 2] ? s->last[p * 2] + 1 : 0;
+            int64_t ld = started && s->routed[p * 2 + 1] ? s->last[p * 2 + 1] + 1 : 0;
+            s4f_flow_encode_mark(sp, s->next > 0 ? s->next - 1 : 0, wm, idle, ls, ld,
+                                 pack_slot(r, p, b));
+            n++;
+        }
+        s->marked_wm = wm;
+        s->marked_idle = idle;
+        s->marked_mono = now;
+    }
+    s4f_metric_add(r->m_marks, n);
+    return n;
 }
 
 /* Learns how many partitions the repartition topic has (again every minute: a topic that
@@ -372,6 +538,13 @@ size_t s4f_rekey_poll(struct s4f_rekey *r, int timeout_ms)
      * committed without its records written. */
     if (learn_partitions(r) != 0)
         return 0;
+    if (r->stalled) {
+        /* A write failed: read nothing more; commit what is safe and rewind as soon as
+         * every write in flight is settled. */
+        s4f_kafka_producer_poll(r->prod, timeout_ms < 10 ? timeout_ms : 10);
+        commit_done(r);
+        return 0;
+    }
     struct batch *b = r->nbatches < MAX_BATCHES ? calloc(1, sizeof(*b)) : NULL;
     if (b)
         n = s4f_kafka_consumer_poll_batch(r->cons, timeout_ms, msgs, BATCH);
@@ -386,10 +559,11 @@ size_t s4f_rekey_poll(struct s4f_rekey *r, int timeout_ms)
         }
         rd_kafka_message_destroy(m);
     }
+    size_t nm = b ? marks(r, b, s4f_mono_ms()) : 0;
     /* Every record of the batch is written before the batch is queued for commit. */
-    for (int32_t p = 0; n && p < r->nparts; p++)
+    for (int32_t p = 0; (n || nm) && p < r->nparts; p++)
         pack_flush(r, p, b);
-    if (n) {
+    if (n || nm) {
         if (r->tail)
             r->tail->next = b;
         else
@@ -429,6 +603,8 @@ void s4f_rekey_free(struct s4f_rekey *r)
     }
     batch_free_all(r);
     retired_reap(r, true); /* the producer is gone: no report will come */
+    for (int32_t p = 0; p < S4F_MAX_PARTITIONS; p++)
+        src_free(r->src[p]);
     free(r->packs);
     free(r);
 }

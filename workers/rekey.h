@@ -32,6 +32,7 @@ struct s4f_rekey_opts {
     struct s4f_metrics *metrics;
     const char *labels;
     int64_t commit_interval_ms;
+    const struct s4f_analysis_common *common; /* idle timeout, max_future, time mode */
 };
 
 struct s4f_rekey;

@@ -8,6 +8,8 @@
  *       "key<TAB>payload" with --keys), until no message arrived for --idle ms (default 3000)
  *       after at least --max messages (default 0), or --timeout ms (default 120000) passed.
  *   s4f-testkafka produce TOPIC                one message per stdin line, key before a TAB
+ *   s4f-testkafka config TOPIC KEY VALUE       set one topic setting (the others: defaults),
+ *       e.g. max.message.bytes, to make the broker refuse writes for a while
  *
  * The broker is $S4F_KAFKA_BOOTSTRAP (default 127.0.0.1:9092). */
 #include "kafka.h"
@@ -257,6 +259,37 @@ static int cmd_produce(const char *topic)
     return left == 0 && st.failed == 0 && st.delivered == (uint64_t)n ? 0 : 1;
 }
 
+static int cmd_config(const char *topic, const char *key, const char *value)
+{
+    rd_kafka_t *rk = admin_handle();
+    if (!rk)
+        return 1;
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_ConfigResource_set_config(res, key, value);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AlterConfigs(rk, &res, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+    int rc = 1;
+    if (!ev) {
+        fprintf(stderr, "timeout\n");
+    } else {
+        size_t n = 0;
+        const rd_kafka_ConfigResource_t **rr =
+            rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
+        if (rd_kafka_event_error(ev))
+            fprintf(stderr, "%s\n", rd_kafka_event_error_string(ev));
+        else if (n == 1 && rd_kafka_ConfigResource_error(rr[0]))
+            fprintf(stderr, "%s\n", rd_kafka_ConfigResource_error_string(rr[0]));
+        else
+            rc = 0;
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(res);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     s4f_log_init("testkafka", NULL, S4F_LOG_ERROR);
@@ -270,9 +303,11 @@ int main(int argc, char **argv)
         return cmd_consume(argv[2], argc - 3, argv + 3);
     if (argc >= 3 && strcmp(argv[1], "produce") == 0)
         return cmd_produce(argv[2]);
-    fprintf(stderr,
-            "usage: s4f-testkafka create TOPIC PARTITIONS | delete TOPIC... | "
-            "delete-groups GROUP... | "
-            "consume TOPIC [--idle MS] [--max N] [--timeout MS] [--keys] | produce TOPIC\n");
+    if (argc >= 5 && strcmp(argv[1], "config") == 0)
+        return cmd_config(argv[2], argv[3], argv[4]);
+    fprintf(stderr, "usage: s4f-testkafka create TOPIC PARTITIONS | delete TOPIC... | "
+                    "delete-groups GROUP... | "
+                    "consume TOPIC [--idle MS] [--max N] [--timeout MS] [--keys] | produce TOPIC | "
+                    "config TOPIC KEY VALUE\n");
     return 2;
 }

@@ -245,8 +245,8 @@ static void test_routed_records(void **state)
     struct {
         size_t at;
         uint8_t v;
-    } bad[] = {{0, 'X'}, {3, 2},     {4, 0},     {4, 3},     {5, 5},     {7, 1},     {14, 1},
-               {20, 1},  {23, 0x80}, {31, 0x80}, {39, 0x80}, {47, 0x80}, {55, 0x80}, {63, 0x80}};
+    } bad[] = {{0, 'X'}, {3, 3},  {3, 0},     {4, 0},     {4, 3},     {4, 4},     {5, 5},
+               {7, 1},   {14, 1}, {31, 0x80}, {39, 0x80}, {47, 0x80}, {55, 0x80}, {63, 0x80}};
     s4f_addr_parse("10.1.2.3", 8, &f.src);
     s4f_addr_parse("10.4.5.6", 8, &f.dst);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -263,6 +263,34 @@ static void test_routed_records(void **state)
     for (size_t n = 0; n < sizeof(rec) + 8; n++)
         if (n != sizeof(rec))
             assert_int_equal(s4f_flow_decode_routed((char *)rec, n, &g, NULL), S4F_ERR);
+
+    /* The claim (version 2); version 1 records have none (bytes 20-23 zero). */
+    s4f_flow_encode_routed(&f, S4F_SIDE_SRC, 1, 100, rec);
+    s4f_routed_set_gap(rec, 7);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_OK);
+    assert_int_equal(g.src_gap, 7);
+    rec[3] = 1;
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_ERR);
+    s4f_routed_set_gap(rec, 0);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_OK);
+    assert_int_equal(g.src_gap, 0);
+
+    /* Watermark marks round-trip; flow fields in a mark, or a mark in version 1, refused. */
+    s4f_flow_encode_mark(5, 77, 1764223858123, true, 11, 0, rec);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_OK);
+    assert_int_equal(g.side, S4F_SIDE_MARK);
+    assert_int_equal(g.src_partition, 5);
+    assert_int_equal(g.src_offset, 77);
+    assert_int_equal(g.end_ms, 1764223858123);
+    assert_true(g.mark_idle);
+    assert_int_equal(g.packets, 11);
+    assert_int_equal(g.bytes, 0);
+    size_t mbad[] = {3, 6, 8, 10, 12, 20, 64, 80, 95};
+    for (size_t i = 0; i < sizeof(mbad) / sizeof(mbad[0]); i++) {
+        s4f_flow_encode_mark(5, 77, 1764223858123, false, 11, 0, rec);
+        rec[mbad[i]] = mbad[i] == 3 ? 1 : 9;
+        assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_ERR);
+    }
 
     /* What earlier versions wrote: JSON with the routing keys; without them, refused. */
     const char *old = "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":"
