@@ -474,6 +474,12 @@ static size_t marks(struct s4f_rekey *r, struct batch *b, int64_t now)
         /* Idle: nothing read for idle_timeout (or ever, since assigned). */
         int64_t since = s->last_rec_mono ? s->last_rec_mono : s->assigned_mono;
         bool idle = now - since >= r->o.common->idle_ms;
+        int64_t lo, hi;
+        if (idle && s->next >= 0 &&
+            rd_kafka_get_watermark_offsets(s4f_kafka_consumer_handle(r->cons), r->o.input_topic, sp,
+                                           &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi > s->next)
+            idle = false; /* records waiting: starved by the others' fetches, not idle */
         if (s->wm == INT64_MIN && !idle)
             continue; /* nothing to tell yet: stage two waits for it */
         int64_t wm = s->wm > 0 ? s->wm : 1;
