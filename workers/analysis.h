@@ -26,7 +26,8 @@
  *                                       (same ids) if late flows were folded in afterwards, or
  *                                       on an idle partition / at shutdown with what it has
  *       on_window_final(inst, p, w, ..) optional: once, when the window leaves memory because
- *                                       allowed lateness is over (its state is final)
+ *                                       allowed lateness is over (its state is final); again
+ *                                       with w->resend if one of its messages was lost
  *     window_free(inst, w)              after that, or when the partition is revoked
  *   partition_free(inst, p)             optional: when the partition is revoked or at exit
  *   destroy(inst)                       once, at exit
@@ -144,6 +145,10 @@ struct s4f_window {
      * changed since (late flows) is enough; the others stand downstream. An analysis may
      * ignore it and emit everything. */
     bool changed_only;
+    /* on_window_final only: called again because a message of the window (a result or a
+     * changelog record) was lost for good after it ran. The state was folded already: write
+     * the long-lived records (changelog) again, from their current state, fold nothing. */
+    bool resend;
 };
 
 struct s4f_jbuf;

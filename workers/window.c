@@ -30,6 +30,7 @@ struct win {
     bool dirty;         /* has flows not yet in an emitted document */
     bool finalised;     /* on_window_final has run: waiting for deliveries only */
     bool need_full;     /* a document may be missing downstream: next emission is complete */
+    bool final_resend;  /* final, and a message failed for good: on_window_final runs again */
     int64_t last_emit;  /* monotonic ms of the last emission */
     struct part *part;  /* NULL once orphaned (partition revoked) */
     struct win *next;
@@ -600,7 +601,8 @@ void s4f_wengine_skip(struct s4f_wengine *e, int32_t partition, int64_t offset)
 
 static void emit_window(struct s4f_wengine *e, struct part *p, struct win *w)
 {
-    struct s4f_window info = {w->start, w->end, p->id, !w->emitted, w->emitted && !w->need_full};
+    struct s4f_window info = {w->start, w->end, p->id, !w->emitted, w->emitted && !w->need_full,
+                              false};
     e->em.p = p;
     e->em.w = w;
     e->em.retry = false;
@@ -624,10 +626,14 @@ static void emit_window(struct s4f_wengine *e, struct part *p, struct win *w)
  * results are still in flight, or a crash now would skip the older one in the replay. */
 static void finalise(struct s4f_wengine *e, struct part *p, struct win *w)
 {
-    if (!w->finalised) {
+    if (!w->finalised || w->final_resend) {
+        /* Again after a failed delivery (resend): which message was lost is not known, so
+         * the long-lived records (changelog) are written again, from their current state. */
+        bool resend = w->finalised;
         w->finalised = true;
+        w->final_resend = false;
         if (e->o.analysis->on_window_final) {
-            struct s4f_window info = {w->start, w->end, p->id, false, false};
+            struct s4f_window info = {w->start, w->end, p->id, false, false, resend};
             e->em.p = p;
             e->em.w = w;
             e->em.retry = false;
@@ -732,9 +738,10 @@ void s4f_wengine_delivered(struct s4f_wengine *e, void *handle, bool ok)
         e->inflight--;
     if (!ok && w->part) {
         /* Emitted again at the next tick, final or not, completely: which document was lost
-         * is not known here. */
+         * is not known here. A final window's changelog records are written again too. */
         w->dirty = true;
         w->need_full = true;
+        w->final_resend = w->finalised;
         s4f_warn_rl("a result was not delivered (failed for good): emitting its window again");
     } else if (!ok) {
         /* The partition was revoked: its input was committed only up to this window's

@@ -526,8 +526,16 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
             s4f_metric_inc(h->m_keys_dropped);
             continue;
         }
-        if (win->end_ms <= pr->last_end)
-            continue; /* replayed after a restart: already in the restored profile */
+        if (win->end_ms <= pr->last_end) {
+            /* Replayed after a restart (already in the restored profile), or a resend after
+             * a lost changelog record: the ring as it is now, folded once. */
+            if (win->resend && changelog) {
+                uint8_t rec[PROF_REC_LEN];
+                prof_encode(pr, rec);
+                s4f_emit_changelog(out, k, sizeof(*k), rec, sizeof(rec));
+            }
+            continue;
+        }
         struct slot *s = pr->s;
         if (s[idx].hour != hour)
             memset(&s[idx], 0, sizeof(s[idx]));

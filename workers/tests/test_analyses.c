@@ -327,6 +327,34 @@ static void test_host_stats_profile_restored(void **state)
     th_free(t);
 }
 
+/* A changelog record lost for good is written again (issue 23), from the ring as it is,
+ * without folding the window twice. */
+static void test_host_stats_changelog_resent(void **state)
+{
+    const char *yaml = "local_networks: [10.0.0.0/8]\ntop_n: 0\nallowed_lateness: 0\n";
+    struct th *t = th_new(analysis("host_stats"), yaml);
+    int64_t off = 0;
+    flow(t, &off, "10.0.0.1", "198.51.100.1", 6, 443, 0x10, 2, 100, 1000);
+    flow(t, &off, "192.0.2.1", "192.0.2.2", 6, 80, 0x10, 1, 1, 60000 + 1000);
+    th_tick(t);
+    size_t n = t->nrecs;
+    assert_true(n >= 1);
+    th_ack_all(t, false); /* every message of the window lost */
+    th_tick(t);
+    assert_true(t->nrecs > n);
+    const struct th_rec *a = &t->recs[0], *b = &t->recs[t->nrecs - 1];
+    assert_int_equal(a->klen, b->klen);
+    assert_memory_equal(a->key, b->key, a->klen);
+    assert_int_equal(a->vlen, b->vlen);
+    assert_memory_equal(a->val, b->val, a->vlen); /* the same ring: not folded twice */
+    th_ack_all(t, true);
+    th_tick(t);
+    size_t m = t->nrecs;
+    th_tick(t);
+    assert_int_equal(t->nrecs, m); /* delivered: nothing more */
+    th_free(t);
+}
+
 static void test_host_stats_max_keys(void **state)
 {
     struct th *t = th_new(analysis("host_stats"), "local_networks: [10.0.0.0/8]\nmax_keys: 1\n");
@@ -410,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_host_stats_known_host),
         cmocka_unit_test(test_host_stats_temporal_profile),
         cmocka_unit_test(test_host_stats_profile_restored),
+        cmocka_unit_test(test_host_stats_changelog_resent),
         cmocka_unit_test(test_host_stats_max_keys),
         cmocka_unit_test(test_host_stats_repartitioned_sides),
         cmocka_unit_test(test_host_stats_late_reemits_changed_hosts_only),

@@ -28,6 +28,7 @@ static const struct s4f_opt stub_opts[] = {
 struct stub {
     int windows_live; /* window_new minus window_free: must end at 0 */
     int finals;
+    int resends; /* on_window_final again after a lost message */
     int closes;
 };
 
@@ -71,7 +72,10 @@ static void stub_close(void *inst, void *pstate, void *wstate, const struct s4f_
 static void stub_final(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
                        struct s4f_emit *out)
 {
-    ((struct stub *)inst)->finals++;
+    if (win->resend)
+        ((struct stub *)inst)->resends++;
+    else
+        ((struct stub *)inst)->finals++;
 }
 
 static void stub_window_free(void *inst, void *wstate)
@@ -329,6 +333,8 @@ static void test_failed_delivery_is_emitted_again(void **state)
     assert_int_equal(safe(t, 0, &h), 1);
     assert_int_equal(h, TH_T0 + 10000);
     assert_int_equal(inst(t)->finals, 1);
+    /* Its long-lived records (changelog) written again: folded once, sent twice. */
+    assert_int_equal(inst(t)->resends, 1);
     th_free(t);
 }
 
