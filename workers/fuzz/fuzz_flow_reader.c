@@ -18,10 +18,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (s4f_flow_decode_routed((const char *)data, size, &f, NULL) == S4F_OK) {
         if (f.start_ms > f.end_ms || (f.src.family != 4 && f.src.family != 6) ||
-            f.src.family != f.dst.family || f.side == S4F_SIDE_ANY || f.side > S4F_SIDE_DST)
+            f.src.family != f.dst.family || f.side == S4F_SIDE_ANY || f.side > S4F_SIDE_MARK ||
+            f.end_ms <= 0)
             abort();
         uint8_t again[S4F_ROUTED_LEN];
-        s4f_flow_encode_routed(&f, f.side, f.src_partition, f.src_offset, again);
+        if (f.side == S4F_SIDE_MARK) {
+            s4f_flow_encode_mark(f.src_partition, f.src_offset, f.end_ms, f.mark_idle,
+                                 (int64_t)f.packets, (int64_t)f.bytes, again);
+        } else {
+            s4f_flow_encode_routed(&f, f.side, f.src_partition, f.src_offset, again);
+            s4f_routed_set_gap(again, f.src_gap);
+        }
+        if (size == S4F_ROUTED_LEN)
+            again[3] = data[3]; /* version 1 or 2: the same fields */
         /* Equal unless the start was clamped (the one field the decoder rewrites). */
         if (size == S4F_ROUTED_LEN && memcmp(again, data, 48) != 0)
             abort();
