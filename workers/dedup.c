@@ -7,8 +7,9 @@
 #include <string.h>
 
 /* The input offsets of (sp, side) known to be written to this repartition partition: n
- * disjoint, non-adjacent intervals [lo, hi] in ascending order; the first reaches down to
- * everything older (lo[0] is INT64_MIN). One interval unless a write failed. */
+ * disjoint, non-adjacent intervals [lo, hi] in ascending order, from the records' claims
+ * (restored state reaches down to everything older: lo[0] INT64_MIN). One interval unless a
+ * write failed. */
 struct dkey {
     int32_t sp;
     uint8_t side;
@@ -91,7 +92,6 @@ static void cover(struct dkey *k, int64_t lo, int64_t hi)
         nlo[m] = lo;
         nhi[m++] = hi;
     }
-    nlo[0] = INT64_MIN;
     if (m > S4F_DEDUP_MAX_GAPS) {
         memmove(nlo + 1, nlo + 2, (size_t)(m - 2) * sizeof(nlo[0]));
         memmove(nhi, nhi + 1, (size_t)(m - 1) * sizeof(nhi[0]));
@@ -119,7 +119,7 @@ enum s4f_dedup_verdict s4f_dedup_check(struct s4f_dedup *d, int32_t sp, uint8_t 
     if (k) {
         if (covered(k, so))
             return S4F_DEDUP_DUP;
-        if (k->n == 1 && lo - 1 <= k->hi[0]) {
+        if (k->n == 1 && lo - 1 <= k->hi[0] && lo >= k->lo[0]) {
             k->hi[0] = so; /* the usual case: the next record, right after the last */
         } else {
             cover(k, lo, so);
@@ -129,20 +129,24 @@ enum s4f_dedup_verdict s4f_dedup_check(struct s4f_dedup *d, int32_t sp, uint8_t 
     }
     if (d->n == S4F_DEDUP_MAX_KEYS)
         return S4F_DEDUP_FULL;
+    /* Not below its claim: records of it a failed write lost come later, and are new. */
     k = &d->keys[d->n++];
     *k = (struct dkey){.sp = sp, .side = side, .n = 1};
-    k->lo[0] = INT64_MIN;
+    k->lo[0] = lo;
     k->hi[0] = so;
     d->changed = true;
     return S4F_DEDUP_NEW;
 }
 
-bool s4f_dedup_contiguous(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t upto)
+bool s4f_dedup_contiguous(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t from, int64_t upto)
 {
     struct dkey *k = key_find(d, sp, side);
     if (!k)
         return d->n == S4F_DEDUP_MAX_KEYS; /* untracked: nothing to wait for */
-    return k->hi[0] >= upto;               /* the first interval reaches down to everything older */
+    for (int i = 0; i < k->n; i++)
+        if (k->lo[i] <= from && k->hi[i] >= upto)
+            return true;
+    return false;
 }
 
 void s4f_dedup_snapshot(struct s4f_dedup *d, int64_t next_offset)

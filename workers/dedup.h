@@ -50,9 +50,10 @@ void s4f_dedup_free(struct s4f_dedup *d);
  * (so - gap, so); 0: none (version 1 records). */
 enum s4f_dedup_verdict s4f_dedup_check(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t so,
                                        uint32_t gap);
-/* Whether every record of (sp, side) up to input offset upto is known folded, with no gap
- * below (a watermark mark of sp may then be trusted). */
-bool s4f_dedup_contiguous(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t upto);
+/* Whether every record of (sp, side) from input offset `from` up to `upto` is known folded,
+ * with no gap (a watermark mark of sp may then be trusted). */
+bool s4f_dedup_contiguous(struct s4f_dedup *d, int32_t sp, uint8_t side, int64_t from,
+                          int64_t upto);
 /* Records the maxima as they stand before the record at next_offset (no-op when unchanged). */
 void s4f_dedup_snapshot(struct s4f_dedup *d, int64_t next_offset);
 /* The newest snapshot offset <= safe (or -1: none), its maxima formatted into meta as

@@ -615,8 +615,10 @@ static void mark(struct s4f_engine *e, int32_t p, const struct s4f_flow *f, int6
     int32_t sp = f->src_partition;
     struct s4f_dedup *d = e->dedup[p];
     if (sp >= S4F_MAX_PARTITIONS || f->end_ms > now_wall + e->common->max_future_ms ||
-        (d && f->packets && !s4f_dedup_contiguous(d, sp, S4F_SIDE_SRC, (int64_t)f->packets - 1)) ||
-        (d && f->bytes && !s4f_dedup_contiguous(d, sp, S4F_SIDE_DST, (int64_t)f->bytes - 1))) {
+        (d && f->packets &&
+         !s4f_dedup_contiguous(d, sp, S4F_SIDE_SRC, f->mark_from, (int64_t)f->packets - 1)) ||
+        (d && f->bytes &&
+         !s4f_dedup_contiguous(d, sp, S4F_SIDE_DST, f->mark_from, (int64_t)f->bytes - 1))) {
         s4f_metric_inc(e->m_marks_held);
         return;
     }

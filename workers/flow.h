@@ -78,6 +78,7 @@ struct s4f_flow {
      * are 1 + the input offset of the last record routed to this repartition partition for
      * the source and destination side (0: none since the writer began). */
     bool mark_idle;
+    int64_t mark_from; /* marks: the input offset the writer's claims start at */
 };
 
 /* Parses one record. buf need not be terminated. S4F_OK or S4F_ERR (*why, if non-NULL, gets a
@@ -124,9 +125,11 @@ static inline void s4f_routed_set_gap(uint8_t rec[S4F_ROUTED_LEN], uint32_t gap)
 }
 /* A watermark mark of source partition `partition`, read up to `offset`: wm_ms its largest
  * event time (> 0), last_src/last_dst 1 + the offset of the last record routed to the
- * destination repartition partition for each side (0: none). */
+ * destination repartition partition for each side (0: none), from the input offset the
+ * writer's claims start at. */
 void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool idle,
-                          int64_t last_src, int64_t last_dst, uint8_t out[S4F_ROUTED_LEN]);
+                          int64_t last_src, int64_t last_dst, int64_t from,
+                          uint8_t out[S4F_ROUTED_LEN]);
 /* S4F_OK or S4F_ERR (with *why as for s4f_flow_parse). A record starting with '{' is read as
  * JSON with the s4f.r.* keys (what earlier versions wrote), so an upgrade mid-stream loses
  * nothing. */

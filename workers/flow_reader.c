@@ -690,7 +690,8 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
 }
 
 void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool idle,
-                          int64_t last_src, int64_t last_dst, uint8_t out[S4F_ROUTED_LEN])
+                          int64_t last_src, int64_t last_dst, int64_t from,
+                          uint8_t out[S4F_ROUTED_LEN])
 {
     memset(out, 0, S4F_ROUTED_LEN);
     memcpy(out, "S4R\x02", 4);
@@ -703,6 +704,7 @@ void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool
     s4f_put_le(out + 40, (uint64_t)last_dst, 8);
     s4f_put_le(out + 48, (uint64_t)wm_ms, 8);
     s4f_put_le(out + 56, (uint64_t)wm_ms, 8);
+    s4f_put_le(out + 64, (uint64_t)from, 8);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -741,12 +743,12 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     }
     if ((b[5] != 4 && b[5] != 6) || (b[7] && !(mark && b[7] == 1)) || s4f_get_le(b + 14, 2) ||
         (!v2 && s4f_get_le(b + 20, 4)) ||
-        (b[5] == 4 && (!all_zero(b + 68, 12) || !all_zero(b + 84, 12)))) {
+        (b[5] == 4 && !mark && (!all_zero(b + 68, 12) || !all_zero(b + 84, 12)))) {
         bad = "routed record: bad family or reserved bytes";
         goto fail;
     }
     if (mark && (b[5] != 4 || b[6] || !all_zero(b + 8, 6) || s4f_get_le(b + 20, 4) ||
-                 !all_zero(b + 64, 32))) {
+                 s4f_get_le(b + 64, 8) > INT64_MAX || !all_zero(b + 72, 24))) {
         bad = "routed mark: non-zero flow fields";
         goto fail;
     }
@@ -778,6 +780,10 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     out->start_ms = (int64_t)st > out->end_ms ? out->end_ms : (int64_t)st;
     memcpy(out->src.b, b + 64, 16);
     memcpy(out->dst.b, b + 80, 16);
+    if (mark) {
+        out->mark_from = (int64_t)s4f_get_le(b + 64, 8);
+        memset(out->src.b, 0, 16);
+    }
     return S4F_OK;
 fail:
     memset(out, 0, sizeof(*out));

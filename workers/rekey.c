@@ -32,6 +32,7 @@ struct src {
      * there, or the first offset read - 1 (each record claims the offsets in between, see
      * dedup.h); routed: whether a record went there since. nlast 0: not started. */
     int32_t nlast;
+    int64_t from; /* the input offset the claims start at */
     int64_t *last;
     uint8_t *routed;
     int64_t marked_wm, marked_mono;
@@ -135,12 +136,12 @@ static struct src *src_get(struct s4f_rekey *r, int32_t sp)
 }
 
 /* Forgets what was routed from sp: the next record read starts the claims afresh (after an
- * assignment, a rewind, a change of the partition count). */
-static void src_restart(struct src *s)
+ * assignment, a rewind); next: the offset reading resumes at (-1: unknown). */
+static void src_restart(struct src *s, int64_t next)
 {
     s->nlast = 0;
     s->wm = INT64_MIN;
-    s->next = -1;
+    s->next = next;
 }
 
 static void src_free(struct src *s)
@@ -232,9 +233,13 @@ static void rewind_held(struct s4f_rekey *r)
         }
     }
     rd_kafka_topic_partition_list_destroy(s);
+    /* Read again from there: the records waiting keep them from counting as idle however
+     * long the stall (an idle partition holds nobody back: its records would come late). */
     for (int32_t p = 0; p < S4F_MAX_PARTITIONS; p++)
-        if (r->src[p])
-            src_restart(r->src[p]);
+        if (r->src[p]) {
+            src_restart(r->src[p], r->committed[p] >= 0 ? r->committed[p] : r->start[p]);
+            r->src[p]->last_rec_mono = s4f_mono_ms();
+        }
     batch_free_all(r);
     r->stalled = false;
 }
@@ -266,7 +271,7 @@ static void on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
             r->start[parts->elems[i].partition] = -1;
             struct src *sr = src_get(r, parts->elems[i].partition);
             if (sr) {
-                src_restart(sr);
+                src_restart(sr, -1);
                 sr->held = true;
                 sr->assigned_mono = s4f_mono_ms();
                 sr->last_rec_mono = 0;
@@ -409,6 +414,7 @@ static int src_start(struct s4f_rekey *r, struct src *s, int64_t offset)
     }
     for (int32_t i = 0; i < r->nparts * 2; i++)
         s->last[i] = offset - 1;
+    s->from = offset;
     memset(s->routed, 0, (size_t)r->nparts * 2);
     s->nlast = r->nparts;
     return 0;
@@ -419,7 +425,7 @@ static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batc
     struct s4f_flow f;
     const char *why = NULL;
     struct src *s = src_get(r, m->partition);
-    if (!s || ((s->nlast != r->nparts || s->next < 0) && src_start(r, s, m->offset) != 0)) {
+    if (!s || (s->nlast != r->nparts && src_start(r, s, m->offset) != 0)) {
         b->failed = true; /* out of memory: read again from the last commit */
         r->stalled = true;
         return;
@@ -491,7 +497,7 @@ static size_t marks(struct s4f_rekey *r, struct batch *b, int64_t now)
             int64_t ls = started && s->routed[p * 2] ? s->last[p * 2] + 1 : 0;
             int64_t ld = started && s->routed[p * 2 + 1] ? s->last[p * 2 + 1] + 1 : 0;
             s4f_flow_encode_mark(sp, s->next > 0 ? s->next - 1 : 0, wm, idle, ls, ld,
-                                 pack_slot(r, p, b));
+                                 started ? s->from : 0, pack_slot(r, p, b));
             n++;
         }
         s->marked_wm = wm;

@@ -481,9 +481,12 @@ def case_failed_write(a, tmp, recs, base, exp, hexp, outs):
     check(replays and replays >= 1, f"failed write: stage one rewound ({replays})")
     topic(a.topic_tool, "config", rep, "max.message.bytes", "1048588")
     docs, ok = wait_for(out, lambda d: host_totals(d) == want, 120)
+    seen = {m: metric_wait(os.path.join(tmp, "failw-0.log"), f"s4f_worker_{m}_total" + lab, 0, 5)
+            for m in ("late_dropped", "repartition_duplicates", "repartition_marks_held",
+                      "repartition_replays", "flows")}
     stop(procs)
     docs, _ = consume(out)
-    check(host_totals(docs) == want, f"failed write: host_stats exact ({host_totals(docs)} != {want})")
+    check(host_totals(docs) == want, f"failed write: host_stats exact ({host_totals(docs)} != {want}; {seen})")
     print(f"failed write: {replays} rewind(s), {host_totals(docs)} of {want} host sides", flush=True)
 
 
@@ -689,6 +692,8 @@ def main():
     except OnlyCases:
         pass
     finally:
+        if os.environ.get("S4F_IT_KEEP_TOPICS"):
+            outs = []  # debugging: keep the case topics
         topic(a.topic_tool, "delete", inp, *outs)
         # The consumer groups too (every worker has stopped, so they are empty).
         tags = {"stall": ["stall"], "cooperative": ["coop"], "skew": ["skew1", "skew2", "skewk"],

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t again[S4F_ROUTED_LEN];
         if (f.side == S4F_SIDE_MARK) {
             s4f_flow_encode_mark(f.src_partition, f.src_offset, f.end_ms, f.mark_idle,
-                                 (int64_t)f.packets, (int64_t)f.bytes, again);
+                                 (int64_t)f.packets, (int64_t)f.bytes, f.mark_from, again);
         } else {
             s4f_flow_encode_routed(&f, f.side, f.src_partition, f.src_offset, again);
             s4f_routed_set_gap(again, f.src_gap);

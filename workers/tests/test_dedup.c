@@ -19,11 +19,18 @@ static void test_replay_dropped_new_kept(void **state)
     assert_int_equal(s4f_dedup_check(d, 0, 2, 10, 0), S4F_DEDUP_NEW); /* other side, same flow */
     assert_int_equal(s4f_dedup_check(d, 1, 1, 5, 0), S4F_DEDUP_NEW);  /* other source partition */
     assert_int_equal(s4f_dedup_check(d, 0, 1, 11, 0), S4F_DEDUP_NEW);
-    /* Stage one restarted from offset 9 of source partition 0. */
-    assert_int_equal(s4f_dedup_check(d, 0, 1, 9, 0), S4F_DEDUP_DUP);
+    /* Stage one restarted from offset 9 of source partition 0 (9 never came here: a record
+     * without a claim, of an earlier version, is new unless seen). */
     assert_int_equal(s4f_dedup_check(d, 0, 1, 10, 0), S4F_DEDUP_DUP);
     assert_int_equal(s4f_dedup_check(d, 0, 1, 11, 0), S4F_DEDUP_DUP);
     assert_int_equal(s4f_dedup_check(d, 0, 1, 12, 0), S4F_DEDUP_NEW);
+    /* Claims: a first record seen after a failed write does not cover what came before
+     * its claim (issue 23: those were dropped as duplicates when their rewrite came). */
+    assert_int_equal(s4f_dedup_check(d, 7, 1, 30, 10), S4F_DEDUP_NEW);
+    assert_false(s4f_dedup_contiguous(d, 7, 1, 1, 30));
+    assert_int_equal(s4f_dedup_check(d, 7, 1, 20, 20), S4F_DEDUP_NEW);
+    assert_true(s4f_dedup_contiguous(d, 7, 1, 1, 30));
+    assert_int_equal(s4f_dedup_check(d, 7, 1, 20, 20), S4F_DEDUP_DUP);
     s4f_dedup_free(d);
     s4f_dedup_free(NULL);
 }
@@ -99,8 +106,9 @@ static void test_failed_write_gap_refilled(void **state)
     assert_int_equal(s4f_dedup_check(d, 0, 1, 14, 4), S4F_DEDUP_NEW);
     /* 17 and 20 were lost (claims (14,17], (17,20]); 23 claims (20, 23]. */
     assert_int_equal(s4f_dedup_check(d, 0, 1, 23, 3), S4F_DEDUP_NEW);
-    assert_false(s4f_dedup_contiguous(d, 0, 1, 23));
-    assert_true(s4f_dedup_contiguous(d, 0, 1, 14));
+    assert_false(s4f_dedup_contiguous(d, 0, 1, 6, 23));
+    assert_true(s4f_dedup_contiguous(d, 0, 1, 6, 14));
+    assert_false(s4f_dedup_contiguous(d, 0, 1, 5, 14)); /* below the first claim */
     char meta[256];
     s4f_dedup_snapshot(d, 100);
     assert_int_equal(s4f_dedup_commit_point(d, 100, meta, sizeof(meta)), 100);
@@ -118,7 +126,7 @@ static void test_failed_write_gap_refilled(void **state)
         assert_int_equal(s4f_dedup_check(x, 0, 1, 17, 3), S4F_DEDUP_DUP);
         assert_int_equal(s4f_dedup_check(x, 0, 1, 20, 3), S4F_DEDUP_NEW);
         assert_int_equal(s4f_dedup_check(x, 0, 1, 23, 3), S4F_DEDUP_DUP);
-        assert_true(s4f_dedup_contiguous(x, 0, 1, 23));
+        assert_true(s4f_dedup_contiguous(x, 0, 1, 6, 23));
         assert_int_equal(s4f_dedup_check(x, 0, 1, 25, 2), S4F_DEDUP_NEW);
     }
     /* Hostile gap lists are refused. */

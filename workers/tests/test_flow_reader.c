@@ -276,7 +276,7 @@ static void test_routed_records(void **state)
     assert_int_equal(g.src_gap, 0);
 
     /* Watermark marks round-trip; flow fields in a mark, or a mark in version 1, refused. */
-    s4f_flow_encode_mark(5, 77, 1764223858123, true, 11, 0, rec);
+    s4f_flow_encode_mark(5, 77, 1764223858123, true, 11, 0, (int64_t)1 << 40, rec);
     assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_OK);
     assert_int_equal(g.side, S4F_SIDE_MARK);
     assert_int_equal(g.src_partition, 5);
@@ -285,9 +285,10 @@ static void test_routed_records(void **state)
     assert_true(g.mark_idle);
     assert_int_equal(g.packets, 11);
     assert_int_equal(g.bytes, 0);
-    size_t mbad[] = {3, 6, 8, 10, 12, 20, 64, 80, 95};
+    assert_int_equal(g.mark_from, (int64_t)1 << 40);
+    size_t mbad[] = {3, 6, 8, 10, 12, 20, 72, 80, 95};
     for (size_t i = 0; i < sizeof(mbad) / sizeof(mbad[0]); i++) {
-        s4f_flow_encode_mark(5, 77, 1764223858123, false, 11, 0, rec);
+        s4f_flow_encode_mark(5, 77, 1764223858123, false, 11, 0, 3, rec);
         rec[mbad[i]] = mbad[i] == 3 ? 1 : 9;
         assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_ERR);
     }
