@@ -194,6 +194,14 @@ int64_t s4f_dedup_commit_point(struct s4f_dedup *d, int64_t safe, char *meta, si
         if (w < 0 || (size_t)w >= len - o)
             return -1;
         o += (size_t)w;
+        /* A first interval that does not reach down to everything older (records below
+         * it lost and not yet rewritten): "^lo". */
+        if (k->lo[0] != INT64_MIN) {
+            w = snprintf(meta + o, len - o, "^%" PRId64, k->lo[0]);
+            if (w < 0 || (size_t)w >= len - o)
+                return -1;
+            o += (size_t)w;
+        }
         /* Gaps not refilled yet: "~lo-hi" per later interval. */
         for (int j = 1; j < k->n; j++) {
             w = snprintf(meta + o, len - o, "~%" PRId64 "-%" PRId64, k->lo[j], k->hi[j]);
@@ -243,6 +251,13 @@ int s4f_dedup_restore(struct s4f_dedup *d, const char *meta, size_t len, int64_t
             k->lo[0] = INT64_MIN;
             k->hi[0] = (int64_t)so;
             p = end;
+            if (*p == '^') {
+                long long lo = strtoll(p + 1, &end, 10);
+                if (end == p + 1 || lo > so)
+                    goto bad;
+                k->lo[0] = (int64_t)lo;
+                p = end;
+            }
             while (*p == '~') {
                 long long lo = strtoll(p + 1, &end, 10);
                 if (end == p + 1 || *end != '-' || k->n == S4F_DEDUP_MAX_GAPS ||

@@ -46,13 +46,13 @@ static void test_commit_point_and_restore(void **state)
     s4f_dedup_snapshot(d, 102);
     /* The windows hold offset 101 still: commit at 101 with the state before it. */
     assert_int_equal(s4f_dedup_commit_point(d, 101, meta, sizeof(meta)), 101);
-    assert_string_equal(meta, "d=0.1:10");
+    assert_string_equal(meta, "d=0.1:10^10");
     /* Nothing at or before 99. */
     assert_int_equal(s4f_dedup_commit_point(d, 99, meta, sizeof(meta)), -1);
     /* Too small a buffer: no commit point, nothing dropped. */
     assert_int_equal(s4f_dedup_commit_point(d, 102, meta, 6), -1);
     assert_int_equal(s4f_dedup_commit_point(d, 102, meta, sizeof(meta)), 102);
-    assert_string_equal(meta, "d=0.1:10,3.2:7");
+    assert_string_equal(meta, "d=0.1:10^10,3.2:7^7");
 
     /* A crash; the next owner resumes at 101 with the state committed there. */
     struct s4f_dedup *r = s4f_dedup_new();
@@ -112,7 +112,7 @@ static void test_failed_write_gap_refilled(void **state)
     char meta[256];
     s4f_dedup_snapshot(d, 100);
     assert_int_equal(s4f_dedup_commit_point(d, 100, meta, sizeof(meta)), 100);
-    assert_string_equal(meta, "d=0.1:14~21-23");
+    assert_string_equal(meta, "d=0.1:14^6~21-23");
     /* A restart keeps the gap. */
     struct s4f_dedup *r = s4f_dedup_new();
     assert_int_equal(s4f_dedup_restore(r, meta, strlen(meta), 100), 0);
@@ -130,7 +130,8 @@ static void test_failed_write_gap_refilled(void **state)
         assert_int_equal(s4f_dedup_check(x, 0, 1, 25, 2), S4F_DEDUP_NEW);
     }
     /* Hostile gap lists are refused. */
-    const char *bad[] = {"d=0.1:14~3-5", "d=0.1:14~20-19", "d=0.1:14~20", "d=0.1:14~-"};
+    const char *bad[] = {"d=0.1:14~3-5", "d=0.1:14~20-19", "d=0.1:14~20",
+                         "d=0.1:14~-",   "d=0.1:14^15",    "d=0.1:14^"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(s4f_dedup_restore(r, bad[i], strlen(bad[i]), 100), -1);
     /* More gaps than tracked: the oldest is taken as filled, the newest kept. */
