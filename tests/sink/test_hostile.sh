@@ -72,8 +72,10 @@ want=$(jq -r --arg p "$RUN" '"\($p)-\(."@type")-\(."@timestamp"[0:10] | gsub("-"
 	"$WORK/good.ndjson" | sort -u)
 [[ $(cat "$WORK/indices") == "$want" ]] || t_fail "indices: $(cat "$WORK/indices"); want: $want"
 
-# What the catch-all template made of the unknown type before: src_ip as keyword. A search over
-# "<prefix>-*" then fails (Elasticsearch 9 closes the connection on the mixed ip/keyword terms).
+# What the catch-all template made of the unknown type before: src_ip as keyword, beside the
+# detections' ip. The former Detections query over "<prefix>-*" fails on this (the web answered
+# 502 here, and 503 when Elasticsearch closed the connection); the query of the detection types'
+# indices does not.
 curl -sf -m 30 -X PUT "$ES/$RUN-evil_scan-$(day now)" -H 'Content-Type: application/json' \
 	-d '{"mappings":{"properties":{"src_ip":{"type":"keyword"},"@timestamp":{"type":"date"}}}}' \
 	>/dev/null || t_fail "cannot create the keyword index"
@@ -81,9 +83,6 @@ curl -sf -m 30 -X POST "$ES/$RUN-evil_scan-$(day now)/_doc?refresh=true" \
 	-H 'Content-Type: application/json' \
 	-d "{\"@type\":\"evil_scan\",\"@timestamp\":\"$NOW\",\"src_ip\":\"not-an-address\"}" >/dev/null ||
 	t_fail "cannot index the keyword document"
-st=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -X POST "$ES/$RUN-*/_search?size=0" \
-	-H 'Content-Type: application/json' -d '{"aggs":{"s":{"terms":{"field":"src_ip"}}}}' || true)
-t_log "a terms aggregation on src_ip over $RUN-* answers HTTP $st (the web no longer runs it)"
 python3 "$SRC/tests/sink/web_detections.py" --binary "$WEB_BIN" --prefix "$RUN" \
 	--expect "$DETECTIONS" >"$WORK/web.log" 2>&1 || t_fail "web: $(cat "$WORK/web.log")"
 cat "$WORK/web.log" >&2
