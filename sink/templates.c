@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S4F_TPL_NAME_MAX 128
+
 static uint64_t fnv1a(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -92,6 +94,21 @@ json_t *s4f_tpl_render(const struct s4f_tpl_file *f, const char *prefix, char *p
     json_object_set_new(meta, "s4f_hash", json_string(hash));
     json_object_set_new(meta, "managed_by", json_string("s4f-sink"));
     return t;
+}
+
+bool s4f_tpl_result_type(const char *type)
+{
+    char name[S4F_TPL_NAME_MAX], pattern[S4F_TPL_NAME_MAX];
+    if (strcmp(type, "flows") == 0)
+        return false;
+    int n = snprintf(name, sizeof(name), "index-%s.json", type);
+    int m = snprintf(pattern, sizeof(pattern), "\"{{prefix}}-%s-*\"", type);
+    if (n <= 0 || (size_t)n >= sizeof(name) || m <= 0 || (size_t)m >= sizeof(pattern))
+        return false;
+    for (size_t i = 0; i < s4f_tpl_nfiles; i++)
+        if (strcmp(s4f_tpl_files[i].name, name) == 0)
+            return strstr(s4f_tpl_files[i].text, pattern) != NULL;
+    return false;
 }
 
 /* Reads _meta.s4f_hash of an installed template out of a GET answer. */

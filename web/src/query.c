@@ -22,10 +22,21 @@ void s4f_web_index(const char *prefix, const char *type, char *buf, size_t len)
     snprintf(buf, len, "%s-%s-*", prefix, type);
 }
 
+const char *const s4f_web_detection_types[] = {"portscan_horizontal", "portscan_vertical", NULL};
+
 void s4f_web_detection_indices(const char *prefix, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s-*,-%s-%s-*,-%s-%s-*,-%s-%s-*", prefix, prefix, S4F_WEB_T_PROTOCOLS,
-             prefix, S4F_WEB_T_HOSTS, prefix, S4F_WEB_T_PROFILE);
+    size_t w = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; s4f_web_detection_types[i] && w < len; i++) {
+        int n = snprintf(buf + w, len - w, "%s%s-%s-*", i ? "," : "", prefix,
+                         s4f_web_detection_types[i]);
+        if (n < 0)
+            break;
+        w += (size_t)n;
+    }
 }
 
 static char *iso(int64_t ms, char *buf, size_t len)

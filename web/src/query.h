@@ -19,14 +19,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Result types the dashboard reads by name; detections are every other type with a src_ip. */
+/* Result types the dashboard reads by name. */
 #define S4F_WEB_T_PROTOCOLS "protocols_statistics"
 #define S4F_WEB_T_HOSTS     "host_stats"
 #define S4F_WEB_T_PROFILE   "host_stats_temporal_profile"
 
+/* The detection types (NULL-terminated): an analysis that emits a new one adds it here. Only
+ * their indices are queried, never "<prefix>-*": an index of another type, whatever its mapping
+ * (src_ip as keyword), must not make the Detections query fail for everyone (issue 13). */
+extern const char *const s4f_web_detection_types[];
+
 /* "<prefix>-<type>-*" into buf. */
 void s4f_web_index(const char *prefix, const char *type, char *buf, size_t len);
-/* Every detection index: "<prefix>-*" minus the statistics types. */
+/* Every detection index: "<prefix>-<type>-*" for each detection type, comma-separated. */
 void s4f_web_detection_indices(const char *prefix, char *buf, size_t len);
 
 /* Overview: flows, packets and bytes per protocol per interval, totals of the last 5 minutes
