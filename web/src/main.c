@@ -109,6 +109,17 @@ static int validate(struct s4f_daemon *d, char *err, size_t errlen)
             return -1;
         free(comp.url);
     }
+    for (size_t i = 0; i < c->server_names.n; i++) {
+        const char *n = c->server_names.v[i];
+        size_t len = strlen(n), ok = len > 0 && len <= 253;
+        for (const char *p = n; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '-' || *p == '.';
+        if (!ok) {
+            snprintf(err, errlen, "web.server_names: '%.64s' is not a host name", n);
+            return -1;
+        }
+    }
     for (size_t i = 0; i < c->local_networks.n; i++)
         if (s4f_web_parse_cidr("web.local_networks", c->local_networks.v[i], canon, sizeof(canon),
                                err, errlen) != 0)
