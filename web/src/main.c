@@ -315,10 +315,13 @@ static int app_init(struct s4f_web_app *app, struct s4f_daemon *d, char *err, si
     app->sessions = s4f_web_sessions_new(&sc);
     app->throttle = s4f_web_throttle_new(&tc);
     size_t dropped = 0;
-    if (app->sessions &&
-        s4f_web_sessions_load(app->sessions, app->users, s4f_mono_ms(), &dropped, err, errlen) != 0)
-        return -1;
-    if (app->sessions)
+    char why[512];
+    /* Losing saved sessions only means signing in again: no reason to refuse to start. The
+     * next save replaces the file (a link in its place included). */
+    if (app->sessions && s4f_web_sessions_load(app->sessions, app->users, s4f_mono_ms(), &dropped,
+                                               why, sizeof(why)) != 0)
+        s4f_warn("%s; starting without saved sessions", why);
+    else if (app->sessions)
         s4f_info("%zu session(s) restored from %s (%zu expired or stale dropped)",
                  s4f_web_sessions_count(app->sessions, s4f_mono_ms()), app->sessions_path, dropped);
     /* Waiting for a first answer longer than Elasticsearch may take would only add a second
