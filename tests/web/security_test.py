@@ -6,7 +6,8 @@ against a real s4f-web on loopback and shown to fail:
     127/8 is loopback): at most login_account_max_failures of them reach a password check, the
     rest get 429, and the process's peak memory (VmHWM) stays bounded;
   * a success on one account does not clear the failures of its address;
-  * one user logging in again and again cannot sign another user out;
+  * one user logging in again and again cannot sign another user out, and a full session table
+    refuses a login (503) rather than end somebody's session;
   * sessions survive a restart, and the sessions file holds no token;
   * 600 half-sent requests from one address leave /health and a login from another address
     answering, and late headers are cut off after header_timeout;
@@ -123,7 +124,7 @@ def test_burst(web, binary):
     print("burst of %d wrong logins: %s" % (n, counts))
     check(counts.get(200, 0) == 0, "no wrong password signs in")
     check(counts.get(401, 0) <= 10,
-          "at most login_account_max_failures (10) wrong logins reach a password check, not %d"
+          "at most login_account_max_failures (10) wrong logins reach a password check (%d did)"
           % counts.get(401, 0))
     check(counts.get(429, 0) >= n - 10 - counts.get(None, 0) and counts.get(429, 0) > 0,
           "the rest answer 429")
@@ -169,6 +170,17 @@ def test_sessions(web, admin):
     check(st == 401, "mallory's oldest session ended at max_sessions_per_user: %s" % st)
     st, _, _ = request(web, "GET", "/api/session", cookie=cookies[-1])
     check(st == 200, "mallory's newest session lives: %s" % st)
+    # 6 live sessions so far (alice 1, bob 2, mallory 3); fill the table to max_sessions (8).
+    extra = [login(web, "carol", harness.PASSWORD, source="127.0.13.1"),
+             login(web, "alice", harness.PASSWORD, source="127.0.13.2")]
+    check(all(x[0] == 200 for x in extra), "carol and alice sign in up to max_sessions")
+    st, hd, _ = request(web, "POST", "/api/login",
+                        {"username": "alice", "password": harness.PASSWORD}, source="127.0.13.3")
+    check(st == 503 and hd.get("Retry-After"), "a full table refuses a login with 503: %s" % st)
+    st, _, _ = request(web, "GET", "/api/session", cookie=bob)
+    check(st == 200, "bob's session survives the full table: %s" % st)
+    for _, cookie, csrf in extra:  # make room again for the tests that follow
+        request(web, "POST", "/api/logout", {}, cookie=cookie, headers={"X-CSRF-Token": csrf})
     return bob
 
 
@@ -295,6 +307,7 @@ def main():
         check(admin is not None, "alice signs in")
         add_user(web, admin, csrf, "bob")
         add_user(web, admin, csrf, "mallory")
+        add_user(web, admin, csrf, "carol")
         test_host(web)
         test_success_does_not_reset(web)
         bob = test_sessions(web, admin)

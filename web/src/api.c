@@ -205,8 +205,12 @@ static void do_login(struct s4f_web_app *app, const struct s4f_web_req *req,
     enum s4f_status st =
         s4f_web_session_create(app->sessions, user, role, s4f_mono_ms(), token, &info);
     if (st != S4F_OK) {
-        if (st == S4F_RETRY)
+        if (st == S4F_RETRY) {
+            s4f_metric_inc(app->c.sessions_refused);
+            s4f_warn_rl("login of '%s' refused: %lld live sessions (web.max_sessions)", user,
+                        (long long)app->conf->max_sessions);
             ans->retry_after_s = 60;
+        }
         answer_error(ans, 503,
                      st == S4F_RETRY ? "too many sessions; try again later"
                                      : "cannot create a session");

@@ -273,6 +273,8 @@ static int app_init(struct s4f_web_app *app, struct s4f_daemon *d, char *err, si
         s4f_metrics_counter(m, "login_throttled_total", "Logins refused with 429", NULL);
     app->c.login_busy = s4f_metrics_counter(
         m, "login_busy_total", "Logins refused with 429 while login_concurrency checks ran", NULL);
+    app->c.sessions_refused = s4f_metrics_counter(
+        m, "sessions_refused_total", "Logins refused with 503: max_sessions live sessions", NULL);
     app->c.bad_host = s4f_metrics_counter(
         m, "bad_host_total", "Requests refused for a Host header not in server_names", NULL);
     app->c.conn_refused = s4f_metrics_counter(

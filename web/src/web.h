@@ -59,6 +59,7 @@ struct s4f_web_counters {
     struct s4f_metric *login_failed;
     struct s4f_metric *login_throttled;
     struct s4f_metric *login_busy;
+    struct s4f_metric *sessions_refused;
     struct s4f_metric *bad_host;
     struct s4f_metric *conn_refused;
     struct s4f_metric *header_timeouts;
