@@ -144,18 +144,47 @@ static json_t *session_json(const struct s4f_web_app *app, const struct s4f_web_
                      (json_int_t)app->conf->refresh_ms);
 }
 
+/* Checks name's password under the throttle: the attempt is counted before the (slow, memory
+ * hungry) hash runs, and only max_hashing hashes run at once. 0 right, -1 answered (401/403 via
+ * wrong_status, or 429). */
+static int checked_password(struct s4f_web_app *app, const struct s4f_web_req *req,
+                            const char *name, const char *pw, int wrong_status,
+                            enum s4f_web_role *role, struct s4f_web_answer *ans)
+{
+    if (!s4f_web_throttle_hash_enter(app->throttle)) {
+        s4f_metric_inc(app->c.login_busy);
+        ans->retry_after_s = 1;
+        answer_error(ans, 429, "too many logins at once; try again in 1 s");
+        return -1;
+    }
+    int64_t now = s4f_mono_ms();
+    int known = s4f_web_users_role(app->users, name) >= 0;
+    int64_t wait = s4f_web_throttle_begin(app->throttle, req->client, name, known, now);
+    if (wait > 0) {
+        s4f_web_throttle_hash_leave(app->throttle);
+        s4f_metric_inc(app->c.login_throttled);
+        ans->retry_after_s = (long)((wait + 999) / 1000);
+        answer_error(ans, 429, "too many failed logins; try again in %ld s", ans->retry_after_s);
+        return -1;
+    }
+    int ok = s4f_web_users_verify(app->users, name, pw, role);
+    s4f_web_throttle_hash_leave(app->throttle);
+    if (!ok) {
+        s4f_metric_inc(app->c.login_failed);
+        s4f_warn_rl("failed login for a user name of %zu characters from %s", strlen(name),
+                    req->client);
+        answer_error(ans, wrong_status,
+                     wrong_status == 401 ? "wrong user name or password"
+                                         : "the current password is wrong");
+        return -1;
+    }
+    s4f_web_throttle_refund(app->throttle, req->client, name, now);
+    return 0;
+}
+
 static void do_login(struct s4f_web_app *app, const struct s4f_web_req *req,
                      struct s4f_web_answer *ans)
 {
-    int64_t now = s4f_mono_ms();
-    int64_t wait = s4f_web_throttle_check(app->throttle, req->client, now);
-    if (wait > 0) {
-        s4f_metric_inc(app->c.login_throttled);
-        ans->retry_after_s = (long)((wait + 999) / 1000);
-        answer_error(ans, 429, "too many failed logins from this address; try again in %ld s",
-                     ans->retry_after_s);
-        return;
-    }
     json_t *b = body_object(req, ans);
     if (!b)
         return;
@@ -169,19 +198,22 @@ static void do_login(struct s4f_web_app *app, const struct s4f_web_req *req,
         goto out;
     }
     enum s4f_web_role role;
-    if (!s4f_web_users_verify(app->users, user, pw, &role)) {
-        s4f_web_throttle_fail(app->throttle, req->client, now);
-        s4f_metric_inc(app->c.login_failed);
-        s4f_warn_rl("failed login for a user name of %zu characters from %s", strlen(user),
-                    req->client);
-        answer_error(ans, 401, "wrong user name or password");
+    if (checked_password(app, req, user, pw, 401, &role, ans) != 0)
         goto out;
-    }
-    s4f_web_throttle_success(app->throttle, req->client);
     char token[S4F_WEB_TOKEN_LEN + 1];
     struct s4f_web_session_info info;
-    if (s4f_web_session_create(app->sessions, user, role, now, token, &info) != 0) {
-        answer_error(ans, 500, "cannot create a session");
+    enum s4f_status st =
+        s4f_web_session_create(app->sessions, user, role, s4f_mono_ms(), token, &info);
+    if (st != S4F_OK) {
+        if (st == S4F_RETRY) {
+            s4f_metric_inc(app->c.sessions_refused);
+            s4f_warn_rl("login of '%s' refused: %lld live sessions (web.max_sessions)", user,
+                        (long long)app->conf->max_sessions);
+            ans->retry_after_s = 60;
+        }
+        answer_error(ans, 503,
+                     st == S4F_RETRY ? "too many sessions; try again later"
+                                     : "cannot create a session");
         goto out;
     }
     s4f_metric_inc(app->c.login_ok);
@@ -439,19 +471,12 @@ static void do_users(struct s4f_web_app *app, const struct s4f_web_req *req,
         if (self && pw) {
             /* Somebody at an unlocked screen must not be able to lock the owner out, nor guess
              * the current password faster than at the login form. */
-            int64_t now = s4f_mono_ms();
-            int64_t wait = s4f_web_throttle_check(app->throttle, req->client, now);
-            if (wait > 0) {
-                ans->retry_after_s = (long)((wait + 999) / 1000);
-                answer_error(ans, 429, "too many wrong passwords; try again in %ld s",
-                             ans->retry_after_s);
-                goto out;
-            }
-            if (!cur || !s4f_web_users_verify(app->users, name, cur, NULL)) {
-                s4f_web_throttle_fail(app->throttle, req->client, now);
+            if (!cur) {
                 answer_error(ans, 403, "the current password is wrong");
                 goto out;
             }
+            if (checked_password(app, req, name, cur, 403, NULL, ans) != 0)
+                goto out;
         }
         if (s4f_web_users_role(app->users, name) < 0) {
             answer_error(ans, 404, "no user '%s'", name);
