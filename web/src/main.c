@@ -15,7 +15,9 @@
 #include "server.h"
 #include "web.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,10 @@ static const struct s4f_opt web_opts[] = {
      "PEM certificate (chain) for HTTPS; with tls_key, the dashboard serves HTTPS only", NULL},
     {"tls_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_web_conf, tls_key),
      "PEM private key of tls_cert", NULL},
+    {"allow_insecure_listen", S4F_OPT_BOOL, "false", 0, 0,
+     offsetof(struct s4f_web_conf, allow_insecure_listen),
+     "Serve plain HTTP on a non-loopback listen address (passwords and session cookies in "
+     "clear); without it such a listen address needs tls_cert and tls_key", NULL},
     {"users_file", S4F_OPT_STRING, "/var/lib/stream4flow/users.json", 0, 0,
      offsetof(struct s4f_web_conf, users_file),
      "JSON file of users and password hashes (written with mode 0600)", NULL},
@@ -95,6 +101,37 @@ static const struct s4f_opt web_opts[] = {
 };
 /* clang-format on */
 
+/* Logins and session cookies cross the wire: plain HTTP only where nobody else can listen
+ * (loopback, e.g. behind a TLS reverse proxy on the same host), or when the operator says so. */
+static int check_listen(const struct s4f_web_conf *c, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    unsigned socklen = 0;
+    if (s4f_parse_hostport(c->listen, &ss, &socklen) != 0) {
+        snprintf(err, errlen, "web.listen: cannot parse '%s' (host:port)", c->listen);
+        return -1;
+    }
+    if (c->tls_cert || c->allow_insecure_listen)
+        return 0;
+    bool loopback = false;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
+        loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
+        loopback = IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    if (!loopback) {
+        snprintf(err, errlen,
+                 "web.listen: %s is not a loopback address and the dashboard has no TLS: set "
+                 "web.tls_cert and web.tls_key (or web.allow_insecure_listen: true to serve "
+                 "plain HTTP there anyway)",
+                 c->listen);
+        return -1;
+    }
+    return 0;
+}
+
 static int validate(struct s4f_daemon *d, char *err, size_t errlen)
 {
     const struct s4f_web_conf *c = d->conf;
@@ -103,6 +140,8 @@ static int validate(struct s4f_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "web: tls_cert and tls_key go together");
         return -1;
     }
+    if (check_listen(c, err, errlen) != 0)
+        return -1;
     for (size_t i = 0; i < c->components.n; i++) {
         struct s4f_web_component comp = {0};
         if (s4f_web_component_parse(c->components.v[i], &comp, err, errlen) != 0)

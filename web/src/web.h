@@ -22,6 +22,7 @@ struct s4f_web_conf {
     char *listen;
     char *tls_cert;
     char *tls_key;
+    bool allow_insecure_listen;
     char *users_file;
     int64_t session_idle_ms;
     int64_t session_lifetime_ms;
