@@ -63,17 +63,32 @@ enum s4f_decode_reason {
     S4F_DR_TEMPLATE_TRUNCATED, /* template record runs past its set */
     S4F_DR_TEMPLATE_ID,        /* template id < 256 */
     S4F_DR_FIELD_COUNT,        /* zero fields or more than max_fields_per_template */
-    S4F_DR_FIELD_LENGTH,       /* template's record length is 0 or over 65535 */
+    S4F_DR_FIELD_LENGTH,       /* template's record length is 0 or over what a message carries */
     S4F_DR_SCOPE_COUNT,        /* options template scope count 0 or > field count */
     S4F_DR_TEMPLATE_CHANGED,   /* template id reused with a different layout (replaced) */
     S4F_DR_WITHDRAW_UNKNOWN,   /* withdrawal of a template that is not known */
     S4F_DR_RECORD_TRUNCATED,   /* variable-length field runs past its set */
     S4F_DR_NO_MEMORY,          /* allocation failed; the item was dropped */
     S4F_DR_STREAM_FRAMING,     /* TCP stream: bad version or length, stream closed */
+    S4F_DR_DATA_SET_SHORT,     /* data set (or its tail) shorter than one record of its template */
+    S4F_DR_WITHDRAW_UDP,       /* IPFIX template withdrawal over UDP: ignored (RFC 7011, 8.4) */
+    S4F_DR_TRAILING_BYTES,     /* bytes after the IPFIX message length in a datagram (ignored) */
     S4F_DR__COUNT
 };
 /* Stable snake_case name of a reason ("missing_template"), for metrics labels. */
 const char *s4f_decode_reason_name(enum s4f_decode_reason reason);
+
+/* Why a flow record's times were not taken from its own fields as exported (counted, the
+ * record is still emitted with flowStart/EndMilliseconds). */
+enum s4f_time_fallback {
+    /* IPFIX flowStart/EndSysUpTime without a known systemInitTimeMilliseconds: the uptimes are
+     * taken relative to the export time (the flow's end is the export time). */
+    S4F_TF_NO_SYSINIT,
+    S4F_TF_NO_TIME, /* no usable time field: start and end are the export time */
+    S4F_TF__COUNT
+};
+/* "no_sysinit", "no_time". */
+const char *s4f_time_fallback_name(enum s4f_time_fallback reason);
 
 enum s4f_proto { S4F_PROTO_V5, S4F_PROTO_V9, S4F_PROTO_IPFIX, S4F_PROTO__COUNT };
 /* "netflow_v5", "netflow_v9", "ipfix". */
@@ -90,14 +105,15 @@ struct s4f_decode_stats {
     uint64_t templates_refreshed;         /* same layout announced again */
     uint64_t templates_withdrawn;
     uint64_t templates_expired;
-    uint64_t templates_evicted; /* max_templates_per_exporter reached */
-    uint64_t exporters_evicted; /* max_exporters reached */
-    uint64_t domains_evicted;   /* max_domains_per_exporter reached */
-    uint64_t samplers_evicted;  /* max_samplers_per_domain reached */
-    uint64_t sampling_updates;  /* sampling intervals learnt from options records */
-    uint64_t seq_lost;          /* v5 and IPFIX: flows, v9: packets, by sequence gaps */
-    uint64_t seq_resets;        /* jumps larger than seq_reset_threshold */
-    uint64_t seq_reordered;     /* sequence numbers behind the expected one */
+    uint64_t templates_evicted;            /* max_templates_per_exporter reached */
+    uint64_t exporters_evicted;            /* max_exporters reached */
+    uint64_t domains_evicted;              /* max_domains_per_exporter reached */
+    uint64_t samplers_evicted;             /* max_samplers_per_domain reached */
+    uint64_t sampling_updates;             /* sampling intervals learnt from options records */
+    uint64_t seq_lost;                     /* v5 and IPFIX: flows, v9: packets, by sequence gaps */
+    uint64_t seq_resets;                   /* jumps larger than seq_reset_threshold */
+    uint64_t seq_reordered;                /* sequence numbers behind the expected one */
+    uint64_t time_fallback[S4F_TF__COUNT]; /* flow records whose times were derived */
 };
 
 /* One exporter's counters, for s4f_decoder_foreach_exporter(). */

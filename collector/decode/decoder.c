@@ -28,7 +28,22 @@ static const char *const reason_names[S4F_DR__COUNT] = {
     [S4F_DR_RECORD_TRUNCATED] = "record_truncated",
     [S4F_DR_NO_MEMORY] = "no_memory",
     [S4F_DR_STREAM_FRAMING] = "stream_framing",
+    [S4F_DR_DATA_SET_SHORT] = "data_set_short",
+    [S4F_DR_WITHDRAW_UDP] = "withdrawal_over_udp",
+    [S4F_DR_TRAILING_BYTES] = "trailing_bytes",
 };
+
+const char *s4f_time_fallback_name(enum s4f_time_fallback reason)
+{
+    switch (reason) {
+    case S4F_TF_NO_SYSINIT:
+        return "no_sysinit";
+    case S4F_TF_NO_TIME:
+        return "no_time";
+    default:
+        return "unknown";
+    }
+}
 
 const char *s4f_decode_reason_name(enum s4f_decode_reason reason)
 {

@@ -188,6 +188,31 @@ static char *put_ntp(char *p, uint64_t v, uint64_t scale)
     return s4f_json_i64(p, secs * (int64_t)scale + (int64_t)frac);
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* Dual-stack templates (Cisco v9 template 313) carry sourceIPv4Address and sourceIPv6Address,
+ * the one of the other family all zero: the key is the address that is actually set, the first
+ * one when both (or neither) are. */
+static bool src_better(const struct s4f_flow_out *out, const uint8_t *a, size_t n)
+{
+    if (!out->src_family)
+        return true;
+    size_t have = out->src_family == AF_INET ? 4 : 16;
+    return all_zero(out->src_addr, have) && !all_zero(a, n);
+}
+
+static inline int64_t add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
 static const char hdr_entry[] = "{\"@type\":\"ipfix.entry\"";
 static const char hdr_options[] = "{\"@type\":\"ipfix.options\"";
 static const char key_start[] = ",\"ipfix.flowStartMilliseconds\":";
@@ -218,6 +243,7 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
     uint64_t mult = (!dec->o.no_renormalize && rate > 1) ? rate : 1;
     int64_t start = 0, end = 0, dur = -1;
     int srank = 0, erank = 0;
+    bool rel_uptime = false;
     /* systemInitTimeMilliseconds in the record itself beats the options value. */
     int64_t sysinit = m->dom ? m->dom->sysinit_ms : 0;
     if ((rv->have & (1u << S4F_R_SYSINIT)) && rv->v[S4F_R_SYSINIT] <= INT64_MAX / 2)
@@ -296,7 +322,7 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
             p = s4f_json_mac(p, fp);
             break;
         case S4F_K_IPV4:
-            if (op->flags & S4F_OPF_SRC) {
+            if ((op->flags & S4F_OPF_SRC) && src_better(&out, fp, 4)) {
                 out.src_family = AF_INET;
                 memcpy(out.src_addr, fp, 4);
                 src_off = (size_t)(p - jb->buf);
@@ -304,7 +330,7 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
             p = s4f_json_ipv4(p, fp);
             break;
         case S4F_K_IPV6:
-            if (op->flags & S4F_OPF_SRC) {
+            if ((op->flags & S4F_OPF_SRC) && src_better(&out, fp, 16)) {
                 out.src_family = AF_INET6;
                 memcpy(out.src_addr, fp, 16);
                 src_off = (size_t)(p - jb->buf);
@@ -335,7 +361,7 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
             switch (op->aux & 0x0f) {
             case S4F_T_SEC:
                 ok = v <= INT64_MAX / 1000;
-                ms = (int64_t)v * 1000;
+                ms = ok ? (int64_t)v * 1000 : 0; /* no multiplication before the check */
                 rank = 1;
                 break;
             case S4F_T_MS:
@@ -355,9 +381,16 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
                      * exporters whose uptime field went "negative" (softflowd -r sets its
                      * boot time from the capture, so early flows have uptimes just below
                      * 2^32). */
-                    ok = sysinit != 0 && v <= UINT32_MAX;
-                    uint32_t up_at_export = (uint32_t)(m->unix_ms - sysinit);
-                    ms = m->unix_ms + (int32_t)((uint32_t)v - up_at_export);
+                    ok = v <= UINT32_MAX;
+                    if (sysinit != 0) {
+                        uint32_t up_at_export = (uint32_t)(m->unix_ms - sysinit);
+                        ms = m->unix_ms + (int32_t)((uint32_t)v - up_at_export);
+                    } else {
+                        /* No systemInitTimeMilliseconds (yet): keep the raw uptime, anchored
+                         * to the export time once the record is read (see below). */
+                        ms = (int64_t)v;
+                        rel_uptime = true;
+                    }
                 } else {
                     /* Signed 32-bit difference: survives the 49.7-day uptime wrap. */
                     ms = m->unix_ms + (int32_t)((uint32_t)v - m->sysup_ms);
@@ -393,11 +426,31 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
         }
     }
 
+    if (rel_uptime && (srank == 2 || erank == 2)) {
+        /* IPFIX uptimes without the exporter's boot time (Cisco IOS-XR sends no
+         * systemInitTimeMilliseconds): as pmacct does, take them relative to the export time,
+         * the flow's end being the export time; the duration is kept. */
+        uint32_t anchor = (uint32_t)(erank == 2 ? end : start);
+        if (srank == 2)
+            start = m->unix_ms + (int32_t)((uint32_t)start - anchor);
+        if (erank == 2)
+            end = m->unix_ms;
+        dec->st.time_fallback[S4F_TF_NO_SYSINIT]++;
+    }
+    if (!srank && !erank && !is_options) {
+        /* Every flow record carries its times: without a usable time field the export time
+         * (the receive time if the header has none) stands for both. */
+        int64_t at = m->unix_ms ? m->unix_ms : m->now_ms;
+        srank = erank = 1;
+        start = dur >= 0 ? add_sat(at, -dur) : at;
+        end = at;
+        dec->st.time_fallback[S4F_TF_NO_TIME]++;
+    }
     if (srank || erank) {
         if (!erank)
-            end = dur >= 0 ? start + dur : start;
+            end = dur >= 0 ? add_sat(start, dur) : start;
         if (!srank)
-            start = dur >= 0 ? end - dur : end;
+            start = dur >= 0 ? add_sat(end, -dur) : end;
         PUT_LIT(p, key_start);
         p = s4f_json_i64(p, start);
         PUT_LIT(p, key_end);
@@ -456,6 +509,11 @@ uint32_t s4f_decode_records(struct s4f_msg *m, struct s4f_tpl *t, const uint8_t 
     if (!t->options && !per_record_rate) {
         rv.have = 0;
         set_rate = record_rate(m, &rv);
+    }
+    if (len < t->min_len) {
+        /* Shorter than one record: not padding (padding follows records), a broken set. */
+        s4f_count_err(m, S4F_DR_DATA_SET_SHORT, "data set shorter than one record");
+        return 0;
     }
     while (len >= t->min_len) {
         uint32_t rl = walk_record(t, p, len, &rv);

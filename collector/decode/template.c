@@ -255,13 +255,18 @@ static bool keyset_add(struct keyset *ks, const char *k, size_t len)
     }
 }
 
-static void keyset_init(struct keyset *ks)
+static void keyset_init(struct keyset *ks, uint8_t version)
 {
-    static const char *const reserved[] = {key_start, key_end,   key_rate,
-                                           key_type,  key_etype, key_eid};
+    static const char *const reserved[] = {key_start, key_end, key_rate, key_type};
     memset(ks, 0, sizeof(*ks));
     for (size_t i = 0; i < S4F_ARRAY_SIZE(reserved); i++)
         keyset_add(ks, reserved[i], strlen(reserved[i]));
+    /* Only NetFlow v5 derives engineType/engineId from its header; v9 and IPFIX records carry
+     * them as ordinary fields (38/39). */
+    if (version == 5) {
+        keyset_add(ks, key_etype, strlen(key_etype));
+        keyset_add(ks, key_eid, strlen(key_eid));
+    }
 }
 
 struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool options,
@@ -284,7 +289,7 @@ struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool o
     t->expires_ms = INT64_MAX;
 
     struct keyset ks;
-    keyset_init(&ks);
+    keyset_init(&ks, version);
 
     size_t kpos = 0;
     uint32_t off = 0;

@@ -1,0 +1,231 @@
+/* The decoder audit (issue 12): each defect found, replayed with the exact datagram of the
+ * report (hex, one datagram each; the same bytes are fuzz seeds, fuzz/corpus/decode/audit-*).
+ * Run under ASan+UBSan: item 2 was undefined behaviour. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decode.h"
+#include "log.h"
+#include "msggen.h"
+#include "test_util.h"
+
+#define NOW       1764223857000LL
+#define EXPORT_MS (0x6553f100LL * 1000)
+
+static struct tu_recs R;
+static struct s4f_mg g;
+
+static size_t unhex(const char *hex, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (; hex[0] && hex[1] && n < cap; hex += 2) {
+        char b[3] = {hex[0], hex[1], 0};
+        out[n++] = (uint8_t)strtoul(b, NULL, 16);
+    }
+    return n;
+}
+
+static enum s4f_status feed_hex_from(struct s4f_decoder *d, const char *addr, const char *hex)
+{
+    uint8_t buf[2048];
+    size_t n = unhex(hex, buf, sizeof(buf));
+    struct sockaddr_storage ss = tu_addr(addr);
+    return s4f_decode_datagram(d, &ss, buf, n, NOW, tu_collect, &R);
+}
+
+static enum s4f_status feed_hex(struct s4f_decoder *d, const char *hex)
+{
+    return feed_hex_from(d, "192.0.2.1", hex);
+}
+
+static enum s4f_status feed_mg(struct s4f_decoder *d)
+{
+    size_t n = s4f_mg_end(&g);
+    struct sockaddr_storage ss = tu_addr("192.0.2.1");
+    return s4f_decode_datagram(d, &ss, g.buf, n, NOW, tu_collect, &R);
+}
+
+static const char item1[] = "000a003c6553f100000000000000000100020018010000040008000400160004001"
+                            "500040001000401000014c0000201000003e8000007d000000005";
+
+/* 1. flowStart/EndSysUpTime without systemInitTimeMilliseconds (Cisco IOS-XR). */
+static void test_relative_times_without_sysinit(void **state)
+{
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    tu_clear(&R);
+    feed_hex(d, item1);
+    assert_int_equal(R.n, 1);
+    assert_int_equal(tu_int(&R, 0, "ipfix.flowEndMilliseconds"), EXPORT_MS);
+    assert_int_equal(tu_int(&R, 0, "ipfix.flowStartMilliseconds"), EXPORT_MS - 1000);
+    assert_int_equal(R.meta[0].flow_end_ms, EXPORT_MS);
+    struct s4f_decode_stats st;
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.time_fallback[S4F_TF_NO_SYSINIT], 1);
+
+    /* Once the exporter announces its boot time in an options record, it is used. */
+    s4f_mg_ipfix(&g, 0x6553f100u, 1, 1);
+    s4f_mg_set(&g, 3);
+    s4f_mg_opt_tpl(&g, 257, 2, 1);
+    s4f_mg_field(&g, 149, 4, 0);
+    s4f_mg_field(&g, 160, 8, 0);
+    s4f_mg_set(&g, 257);
+    s4f_mg_u32(&g, 1);
+    s4f_mg_u64(&g, (uint64_t)EXPORT_MS - 60000);
+    feed_mg(d);
+    tu_clear(&R);
+    feed_hex(d, item1);
+    assert_int_equal(R.n, 1);
+    assert_int_equal(tu_int(&R, 0, "ipfix.flowStartMilliseconds"), EXPORT_MS - 60000 + 1000);
+    assert_int_equal(tu_int(&R, 0, "ipfix.flowEndMilliseconds"), EXPORT_MS - 60000 + 2000);
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.time_fallback[S4F_TF_NO_SYSINIT], 1);
+
+    /* A record without any time field still carries times (the export time), counted. */
+    tu_clear(&R);
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 7);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 300, 1);
+    s4f_mg_field(&g, 8, 4, 0);
+    s4f_mg_set(&g, 300);
+    s4f_mg_ip4(&g, "10.0.0.1");
+    feed_mg(d);
+    assert_int_equal(R.n, 1);
+    assert_int_equal(tu_int(&R, 0, "ipfix.flowStartMilliseconds"), EXPORT_MS);
+    assert_int_equal(tu_int(&R, 0, "ipfix.flowEndMilliseconds"), EXPORT_MS);
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.time_fallback[S4F_TF_NO_TIME], 1);
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
+/* 2. flowStartSeconds in 8 bytes: no signed overflow (UBSan), the time is ignored. */
+static void test_seconds_overflow(void **state)
+{
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    tu_clear(&R);
+    feed_hex(d, "000a00306553f10000000000000000010002001001000002000800040096000801000010c000020"
+                "1df0000019ac3efb1");
+    assert_int_equal(R.n, 1);
+    assert_int_equal(R.invalid, 0);
+    /* The unusable time is dropped; the record falls back to the export time. */
+    assert_int_equal(tu_int(&R, 0, "ipfix.flowStartMilliseconds"), EXPORT_MS);
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
+/* 4. Dual-stack template: the IPv6 source is the key, not the all-zero IPv4 one. */
+static void test_dual_stack_key(void **state)
+{
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    tu_clear(&R);
+    feed_hex(d, "00090002000186a06553f10000000000000000010000002001390006001b0010001c00100008000"
+                "4000c000400040001000100040139003120010db800000000000000000000000120010db80000000"
+                "00000000000000002000000000000000006000003e8");
+    assert_int_equal(R.n, 1);
+    assert_int_equal(R.meta[0].src_family, AF_INET6);
+    assert_string_equal(R.src_text[0], "2001:db8::1");
+    assert_string_equal(tu_str(&R, 0, "ipfix.sourceIPv6Address"), "2001:db8::1");
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
+/* 5. engineType/engineId are ordinary fields in v9 and IPFIX. */
+static void test_engine_fields_kept(void **state)
+{
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    tu_clear(&R);
+    feed_hex(d, "00090002000186a06553f10000000000000000010000001c0100000500080004000c00040026000"
+                "1002700010001000401000012c0000201c6336402010700000064");
+    assert_int_equal(R.n, 1);
+    assert_int_equal(tu_int(&R, 0, "ipfix.engineType"), 1);
+    assert_int_equal(tu_int(&R, 0, "ipfix.engineId"), 7);
+    assert_int_equal(tu_int(&R, 0, "ipfix.octetDeltaCount"), 100);
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
+/* 6. A data set shorter than one record is counted; oversized templates are refused. */
+static void test_short_data_set_and_huge_template(void **state)
+{
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    tu_clear(&R);
+    assert_int_equal(feed_hex(d, "000a00376553f100000000000000000100020014012d000300080004000c00"
+                                 "0400010008012d0013ffffffffffffffffffffffffffffff"),
+                     S4F_ERR);
+    assert_int_equal(R.n, 0);
+    assert_int_equal(tu_err(d, S4F_DR_DATA_SET_SHORT), 1);
+    /* Two fields of 65000 bytes: no message can carry such a record. */
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 1);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 400, 2);
+    s4f_mg_field(&g, 8, 4, 0);
+    s4f_mg_field(&g, 95, 65512, 0);
+    assert_int_equal(feed_mg(d), S4F_ERR);
+    assert_int_equal(tu_err(d, S4F_DR_FIELD_LENGTH), 1);
+    struct s4f_decode_stats st;
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.templates_added, 1); /* only 301 from the first datagram */
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
+/* 8. Withdrawals over UDP are ignored and counted (RFC 7011, 8.4). */
+static void test_withdrawal_over_udp(void **state)
+{
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    tu_clear(&R);
+    /* Template 256 for domain 1, then the 32-byte withdraw-all datagram, then data. */
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 1);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 256, 1);
+    s4f_mg_field(&g, 8, 4, 0);
+    feed_mg(d);
+    assert_int_equal(
+        feed_hex(d, "000a00206553f100000000010000000100020008000200000003000800030000"), S4F_ERR);
+    assert_int_equal(tu_err(d, S4F_DR_WITHDRAW_UDP), 2);
+    struct s4f_decode_stats st;
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.templates_withdrawn, 0);
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 1);
+    s4f_mg_set(&g, 256);
+    s4f_mg_ip4(&g, "10.0.0.1");
+    feed_mg(d);
+    assert_int_equal(R.n, 1);
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
+/* 9. Bytes after the IPFIX message length are counted; the message still decodes. */
+static void test_trailing_bytes(void **state)
+{
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    tu_clear(&R);
+    char hex[sizeof(item1) + 8];
+    snprintf(hex, sizeof(hex), "%sdeadbeef", item1);
+    assert_int_equal(feed_hex(d, hex), S4F_ERR);
+    assert_int_equal(R.n, 1);
+    assert_int_equal(tu_err(d, S4F_DR_TRAILING_BYTES), 1);
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
+int main(void)
+{
+    s4f_log_level_current = -1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_relative_times_without_sysinit),
+        cmocka_unit_test(test_seconds_overflow),
+        cmocka_unit_test(test_dual_stack_key),
+        cmocka_unit_test(test_engine_fields_kept),
+        cmocka_unit_test(test_short_data_set_and_huge_template),
+        cmocka_unit_test(test_withdrawal_over_udp),
+        cmocka_unit_test(test_trailing_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
