@@ -36,7 +36,12 @@ struct s4f_decoder_opts {
     uint32_t max_templates_per_exporter; /* 0: 4096; least recently used is evicted */
     uint32_t max_domains_per_exporter;   /* 0: 256; least recently used is evicted */
     uint32_t max_samplers_per_domain;    /* 0: 64; least recently updated is evicted */
-    uint32_t max_fields_per_template;    /* 0: 512 (hard upper bound 1024) */
+    uint32_t max_fields_per_template;    /* 0: 256 (hard upper bound 1024) */
+    /* One budget, in bytes actually allocated, for all templates and exporter state (exporters,
+     * domains, sampler tables, TCP streams) of the decoder. When it is reached the least
+     * recently used templates of all exporters are evicted, then the least recently seen UDP
+     * exporters. 0: 64 MiB. */
+    size_t max_template_memory;
     /* A sequence number more than this far ahead of or behind the expected one is an exporter
      * restart (resync), not a loss. 0: 1,000,000. */
     uint32_t seq_reset_threshold;
@@ -106,6 +111,9 @@ struct s4f_decode_stats {
     uint64_t templates_withdrawn;
     uint64_t templates_expired;
     uint64_t templates_evicted;            /* max_templates_per_exporter reached */
+    uint64_t templates_evicted_memory;     /* max_template_memory reached */
+    uint64_t exporters_evicted_memory;     /* max_template_memory reached, no template left */
+    uint64_t memory_bytes;                 /* current template and exporter state (a gauge) */
     uint64_t exporters_evicted;            /* max_exporters reached */
     uint64_t domains_evicted;              /* max_domains_per_exporter reached */
     uint64_t samplers_evicted;             /* max_samplers_per_domain reached */

@@ -9,6 +9,7 @@
 #define S4F_DECODE_INT_H
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -89,9 +90,11 @@ struct s4f_domain;
 
 /* A compiled template: the decode program for its records. */
 struct s4f_tpl {
-    struct s4f_tpl *hnext;               /* domain hash chain */
-    struct s4f_tpl *lru_prev, *lru_next; /* exporter LRU list, most recent first */
-    struct s4f_domain *dom;              /* NULL once unlinked */
+    struct s4f_tpl *hnext;                 /* domain hash chain */
+    struct s4f_tpl *lru_prev, *lru_next;   /* exporter LRU list, most recent first */
+    struct s4f_tpl *glru_prev, *glru_next; /* decoder-wide LRU list (memory budget) */
+    size_t mem;                            /* bytes allocated for it (counted while cached) */
+    struct s4f_domain *dom;                /* NULL once unlinked */
     uint32_t refcnt;
     uint16_t id;
     bool options;
@@ -176,6 +179,8 @@ struct s4f_decoder {
     struct s4f_exporter *lru_head, *lru_tail;
     struct s4f_exporter *streams; /* TCP streams' exporters (lru_prev/next links) */
     struct s4f_tpl *v5tpl;
+    struct s4f_tpl *gtpl_head, *gtpl_tail; /* all cached templates, most recently used first */
+    size_t mem_used;                       /* bytes of templates and exporter state */
     struct s4f_jbuf jb;
     struct s4f_decode_stats st;
     int64_t next_sweep_ms;
@@ -205,7 +210,17 @@ struct s4f_msg {
     const struct sockaddr_storage *exp_addr;
 };
 
+/* Bytes actually allocated for p (malloc's usable size), for the memory budget. */
+static inline size_t s4f_msize(const void *p)
+{
+    return p ? malloc_usable_size((void *)p) : 0;
+}
+
 /* decoder.c */
+/* Evicts templates (least recently used first, never the most recent one), then UDP exporters
+ * other than keep, until the memory budget holds. Must not run while a template it could free
+ * is being decoded without a reference (options data sets). */
+void s4f_mem_enforce(struct s4f_decoder *dec, const struct s4f_exporter *keep);
 void s4f_count_err(struct s4f_msg *m, enum s4f_decode_reason r, const char *detail);
 struct s4f_domain *s4f_domain_get(struct s4f_msg *m, uint32_t id);
 void s4f_seq_check(struct s4f_msg *m, uint32_t seq);

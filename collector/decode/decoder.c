@@ -134,6 +134,7 @@ static void domain_free(struct s4f_decoder *dec, struct s4f_domain *d)
             while (d->tbl[b])
                 s4f_tpl_unlink(dec, d->tbl[b]);
     }
+    dec->mem_used -= s4f_msize(d) + s4f_msize(d->tbl) + s4f_msize(d->samplers);
     free(d->tbl);
     free(d->samplers);
     free(d);
@@ -192,7 +193,26 @@ static void exp_remove(struct s4f_decoder *dec, struct s4f_exporter *e)
     exp_lru_remove(dec, e);
     dec->nexp--;
     s4f_exporter_clear(dec, e);
+    dec->mem_used -= s4f_msize(e);
     free(e);
+}
+
+void s4f_mem_enforce(struct s4f_decoder *dec, const struct s4f_exporter *keep)
+{
+    while (dec->mem_used > dec->o.max_template_memory) {
+        if (dec->gtpl_tail && dec->gtpl_tail != dec->gtpl_head) {
+            dec->st.templates_evicted_memory++;
+            s4f_tpl_unlink(dec, dec->gtpl_tail);
+            continue;
+        }
+        struct s4f_exporter *e = dec->lru_tail;
+        if (e == keep)
+            e = e->lru_prev;
+        if (!e)
+            break;
+        dec->st.exporters_evicted_memory++;
+        exp_remove(dec, e);
+    }
 }
 
 static struct s4f_exporter *exporter_get(struct s4f_decoder *dec, const struct sockaddr_storage *ss)
@@ -232,6 +252,8 @@ static struct s4f_exporter *exporter_get(struct s4f_decoder *dec, const struct s
     dec->etbl[h] = e;
     exp_lru_push(dec, e);
     dec->nexp++;
+    dec->mem_used += s4f_msize(e);
+    s4f_mem_enforce(dec, e);
     return e;
 }
 
@@ -272,6 +294,8 @@ struct s4f_domain *s4f_domain_get(struct s4f_msg *m, uint32_t id)
     d->next = e->domains;
     e->domains = d;
     e->ndomains++;
+    m->dec->mem_used += s4f_msize(d);
+    s4f_mem_enforce(m->dec, e);
     return d;
 }
 
@@ -334,7 +358,9 @@ struct s4f_decoder *s4f_decoder_new(const struct s4f_decoder_opts *opts)
     if (!o->max_samplers_per_domain)
         o->max_samplers_per_domain = 64;
     if (!o->max_fields_per_template)
-        o->max_fields_per_template = 512;
+        o->max_fields_per_template = 256;
+    if (!o->max_template_memory)
+        o->max_template_memory = (size_t)64 << 20;
     if (o->max_fields_per_template > S4F_MAX_FIELDS_LIMIT)
         o->max_fields_per_template = S4F_MAX_FIELDS_LIMIT;
     if (!o->seq_reset_threshold)
@@ -460,6 +486,7 @@ void s4f_decoder_expire(struct s4f_decoder *dec, int64_t now_ms)
 void s4f_decoder_stats(const struct s4f_decoder *dec, struct s4f_decode_stats *out)
 {
     *out = dec->st;
+    out->memory_bytes = dec->mem_used;
 }
 
 static void visit(const struct s4f_exporter *e, s4f_exporter_stats_cb cb, void *ctx)

@@ -117,6 +117,9 @@ static void sampler_set(struct s4f_msg *m, uint64_t id, uint32_t interval)
                 s4f_count_err(m, S4F_DR_NO_MEMORY, "sampler table");
                 return;
             }
+            /* Counted, not enforced here: an options record is being decoded without a
+             * reference on its template. The next template or exporter enforces it. */
+            dec->mem_used += s4f_msize(d->samplers);
         }
         if (d->nsamplers < dec->o.max_samplers_per_domain) {
             s = &d->samplers[d->nsamplers++];

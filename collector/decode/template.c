@@ -387,6 +387,18 @@ struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool o
             t->out_bound += op->key_len + value_bound(op->kind, fs->len);
     }
     t->min_len = off;
+    /* The keys were laid out in a worst-case buffer (n * KEY_MAX bytes); keep only what is used,
+     * so that the memory budget counts real bytes. */
+    char *keys = malloc(kpos ? kpos : 1);
+    if (keys) {
+        memcpy(keys, t->keys, kpos);
+        for (uint16_t i = 0; i < n; i++)
+            if (t->ops[i].key_len)
+                t->ops[i].key = keys + (t->ops[i].key - t->keys);
+        free(t->keys);
+        t->keys = keys;
+    }
+    t->mem = s4f_msize(t) + s4f_msize(t->keys) + s4f_msize(t->raw);
     return t;
 fail:
     free(t->keys);
@@ -433,12 +445,50 @@ static void lru_push(struct s4f_exporter *e, struct s4f_tpl *t)
         e->tpl_tail = t;
 }
 
+static void glru_remove(struct s4f_decoder *dec, struct s4f_tpl *t)
+{
+    if (t->glru_prev)
+        t->glru_prev->glru_next = t->glru_next;
+    else
+        dec->gtpl_head = t->glru_next;
+    if (t->glru_next)
+        t->glru_next->glru_prev = t->glru_prev;
+    else
+        dec->gtpl_tail = t->glru_prev;
+    t->glru_prev = t->glru_next = NULL;
+}
+
+static void glru_push(struct s4f_decoder *dec, struct s4f_tpl *t)
+{
+    t->glru_prev = NULL;
+    t->glru_next = dec->gtpl_head;
+    if (dec->gtpl_head)
+        dec->gtpl_head->glru_prev = t;
+    dec->gtpl_head = t;
+    if (!dec->gtpl_tail)
+        dec->gtpl_tail = t;
+}
+
+/* Marks a cached template used: front of its exporter's and the decoder's LRU lists. */
+static void touch(struct s4f_decoder *dec, struct s4f_exporter *e, struct s4f_tpl *t)
+{
+    if (e->tpl_head != t) {
+        lru_remove(e, t);
+        lru_push(e, t);
+    }
+    if (dec->gtpl_head != t) {
+        glru_remove(dec, t);
+        glru_push(dec, t);
+    }
+}
+
 void s4f_tpl_unlink(struct s4f_decoder *dec, struct s4f_tpl *t)
 {
-    (void)dec;
     struct s4f_domain *d = t->dom;
     if (!d)
         return;
+    glru_remove(dec, t);
+    dec->mem_used -= t->mem;
     struct s4f_tpl **pp = &d->tbl[tpl_bucket(d, t->id)];
     while (*pp && *pp != t)
         pp = &(*pp)->hnext;
@@ -472,14 +522,11 @@ struct s4f_tpl *s4f_tpl_lookup(struct s4f_msg *m, uint16_t id)
         s4f_tpl_unlink(m->dec, t);
         return NULL;
     }
-    if (m->exp->tpl_head != t) {
-        lru_remove(m->exp, t);
-        lru_push(m->exp, t);
-    }
+    touch(m->dec, m->exp, t);
     return t;
 }
 
-static bool grow_table(struct s4f_domain *d)
+static bool grow_table(struct s4f_decoder *dec, struct s4f_domain *d)
 {
     uint32_t nb = d->tbl ? (d->tmask + 1) * 2 : 16;
     struct s4f_tpl **tbl = calloc(nb, sizeof(*tbl));
@@ -497,6 +544,8 @@ static bool grow_table(struct s4f_domain *d)
             tbl[h] = t;
         }
     }
+    dec->mem_used += s4f_msize(tbl);
+    dec->mem_used -= s4f_msize(ot);
     free(ot);
     return true;
 }
@@ -513,17 +562,14 @@ void s4f_tpl_announce(struct s4f_msg *m, uint16_t id, bool options, const struct
         memcmp(old->raw, raw, raw_len) == 0) {
         old->expires_ms = expires;
         dec->st.templates_refreshed++;
-        if (e->tpl_head != old) {
-            lru_remove(e, old);
-            lru_push(e, old);
-        }
+        touch(dec, e, old);
         return;
     }
     if (old) {
         s4f_count_err(m, S4F_DR_TEMPLATE_CHANGED, "template id reused with another layout");
         s4f_tpl_unlink(dec, old);
     }
-    if ((!d->tbl || d->ntpl >= 2 * (d->tmask + 1)) && !grow_table(d) && !d->tbl) {
+    if ((!d->tbl || d->ntpl >= 2 * (d->tmask + 1)) && !grow_table(dec, d) && !d->tbl) {
         s4f_count_err(m, S4F_DR_NO_MEMORY, "template table");
         return;
     }
@@ -545,7 +591,10 @@ void s4f_tpl_announce(struct s4f_msg *m, uint16_t id, bool options, const struct
     d->ntpl++;
     e->ntpl++;
     lru_push(e, t);
+    glru_push(dec, t);
+    dec->mem_used += t->mem;
     dec->st.templates_added++;
+    s4f_mem_enforce(dec, e);
 }
 
 void s4f_tpl_withdraw(struct s4f_msg *m, uint16_t id)

@@ -215,6 +215,80 @@ static void test_trailing_bytes(void **state)
     s4f_decoder_free(d);
 }
 
+/* 10. One memory budget for all templates and exporter state, in real bytes: a template flood
+ * from many (spoofed) sources stays under it, LRU templates of all exporters go first, and an
+ * exporter that keeps announcing its template still gets every flow through. */
+static void test_memory_budget(void **state)
+{
+    struct s4f_decoder_opts o = {.max_template_memory = 1 << 20};
+    struct s4f_decoder *d = s4f_decoder_new(&o);
+    struct s4f_decode_stats st;
+    size_t legit = 0;
+    for (int src = 0; src < 2000; src++) {
+        char addr[32];
+        snprintf(addr, sizeof(addr), "10.%d.%d.1", src / 250, src % 250);
+        s4f_mg_ipfix(&g, 0x6553f100u, 0, (uint32_t)src);
+        s4f_mg_set(&g, 2);
+        for (uint16_t t = 0; t < 20; t++) {
+            s4f_mg_tpl(&g, (uint16_t)(256 + t), 60);
+            for (uint16_t f = 0; f < 60; f++)
+                s4f_mg_field(&g, (uint16_t)(f + 1), 4, 0);
+        }
+        size_t n = s4f_mg_end(&g);
+        struct sockaddr_storage ss = tu_addr(addr);
+        s4f_decode_datagram(d, &ss, g.buf, n, NOW, tu_collect, &R);
+        s4f_decoder_stats(d, &st);
+        assert_true(st.memory_bytes <= o.max_template_memory);
+        if (src % 10 == 0) {
+            /* The legitimate exporter: template and data in one datagram. */
+            s4f_mg_ipfix(&g, 0x6553f100u, 0, 1);
+            s4f_mg_set(&g, 2);
+            s4f_mg_tpl(&g, 256, 1);
+            s4f_mg_field(&g, 8, 4, 0);
+            s4f_mg_set(&g, 256);
+            s4f_mg_ip4(&g, "10.9.9.9");
+            feed_mg(d);
+            legit++;
+        }
+    }
+    assert_int_equal(R.n, legit);
+    s4f_decoder_stats(d, &st);
+    assert_true(st.templates_evicted_memory > 0);
+    assert_true(st.templates_added >= 2000 * 20);
+    assert_true(st.memory_bytes > 0);
+
+    /* TCP exporters' state is counted and goes with the connection. */
+    uint64_t before = st.memory_bytes;
+    struct sockaddr_storage peer = tu_addr("192.0.2.77");
+    struct s4f_ipfix_stream *s = s4f_ipfix_stream_new(d, &peer);
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 5);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 256, 2);
+    s4f_mg_field(&g, 8, 4, 0);
+    s4f_mg_field(&g, 12, 4, 0);
+    size_t n = s4f_mg_end(&g);
+    s4f_ipfix_stream_feed(s, g.buf, n, NOW, tu_collect, &R);
+    s4f_decoder_stats(d, &st);
+    assert_true(st.memory_bytes != before);
+    s4f_ipfix_stream_free(s);
+    s4f_decoder_stats(d, &st);
+    /* The stream's template may have evicted another one, so at most what it was before. */
+    assert_true(st.memory_bytes <= before);
+    tu_clear(&R);
+    s4f_decoder_free(d);
+
+    /* The default field cap is 256. */
+    d = s4f_decoder_new(NULL);
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 1);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 256, 257);
+    for (uint16_t f = 0; f < 257; f++)
+        s4f_mg_field(&g, (uint16_t)(f + 1), 1, 0);
+    feed_mg(d);
+    assert_int_equal(tu_err(d, S4F_DR_FIELD_COUNT), 1);
+    s4f_decoder_free(d);
+}
+
 int main(void)
 {
     s4f_log_level_current = -1;
@@ -226,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_short_data_set_and_huge_template),
         cmocka_unit_test(test_withdrawal_over_udp),
         cmocka_unit_test(test_trailing_bytes),
+        cmocka_unit_test(test_memory_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
