@@ -91,10 +91,11 @@ static void set_u64(struct s4f_metric *s, uint64_t v)
 static void per_exporter(void *ctx, const struct s4f_exporter_stats *e)
 {
     struct collector_stats *st = ctx;
-    char l[256], v[8];
+    char l[256], v[8], port[8];
     snprintf(v, sizeof(v), "%u", e->version == 10 ? 10u : e->version);
-    s4f_metrics_labels(l, sizeof(l), "exporter", e->addr_text, "transport", e->tcp ? "tcp" : "udp",
-                       "version", v, NULL);
+    snprintf(port, sizeof(port), "%u", (unsigned)e->port);
+    s4f_metrics_labels(l, sizeof(l), "exporter", e->addr_text, "port", port, "transport",
+                       e->tcp ? "tcp" : "udp", "version", v, NULL);
     set_u64(s4f_metrics_counter(st->m, "exporter_datagrams_total", "Datagrams per exporter", l),
             e->datagrams);
     set_u64(s4f_metrics_counter(st->m, "exporter_flows_total", "Flow records per exporter", l),
@@ -108,7 +109,7 @@ static void per_exporter(void *ctx, const struct s4f_exporter_stats *e)
         if (!e->errors[r])
             continue; /* only reasons that happened: bounded series */
         char lr[320];
-        s4f_metrics_labels(lr, sizeof(lr), "exporter", e->addr_text, "reason",
+        s4f_metrics_labels(lr, sizeof(lr), "exporter", e->addr_text, "port", port, "reason",
                            s4f_decode_reason_name(r), NULL);
         set_u64(s4f_metrics_counter(st->m, "exporter_decode_errors_total",
                                     "Malformed input per exporter, by reason", lr),

@@ -12,11 +12,12 @@
  *   (decode, feed, expire, free); reading statistics is allowed.
  *
  * State
- *   Templates are kept per (exporter address, observation domain) for UDP, per (connection,
- *   observation domain) for a TCP stream. NetFlow v9 source ids and IPFIX observation domains
- *   are separate namespaces. A template lives template_lifetime_s seconds after it was last
- *   (re)announced; templates received over TCP never expire (RFC 7011, section 8.1). All state
- *   is bounded by the limits in struct s4f_decoder_opts; what is evicted is counted.
+ *   Templates are kept per (exporter address, source port, observation domain) for UDP, as
+ *   ipfixcol2 and GoFlow2 do (two exporting processes behind one address never share templates),
+ *   per (connection, observation domain) for a TCP stream. NetFlow v9 source ids and IPFIX
+ * observation domains are separate namespaces. A template lives template_lifetime_s seconds after
+ * it was last (re)announced; templates received over TCP never expire (RFC 7011, section 8.1). All
+ * state is bounded by the limits in struct s4f_decoder_opts; what is evicted is counted.
  *
  * Output format: see collector/decode/README.md. */
 #ifndef S4F_DECODE_H
@@ -126,7 +127,8 @@ struct s4f_decode_stats {
 
 /* One exporter's counters, for s4f_decoder_foreach_exporter(). */
 struct s4f_exporter_stats {
-    const struct sockaddr_storage *addr; /* address (port 0); a TCP stream's peer as given */
+    const struct sockaddr_storage *addr; /* address and port; a TCP stream's peer as given */
+    uint16_t port;                       /* source port (part of the exporter's key) */
     const char *addr_text;               /* "192.0.2.1", "2001:db8::1" */
     bool tcp;                            /* an IPFIX-over-TCP connection */
     uint8_t version;                     /* last version seen: 5, 9 or 10 */
@@ -169,11 +171,10 @@ struct s4f_decoder *s4f_decoder_new(const struct s4f_decoder_opts *opts);
 /* Frees the decoder. NULL-safe. All streams created from it must be freed first. */
 void s4f_decoder_free(struct s4f_decoder *dec);
 
-/* Decodes one UDP datagram from exporter (the sender's address; only the address is used as the
- * key, not the port). now_ms: wall-clock epoch ms, used for template lifetimes. Calls cb once
- * per flow record. Returns S4F_OK if the whole datagram was decoded cleanly, S4F_ERR if anything
- * in it was rejected (counted by reason; records before and after a bad set are still
- * delivered). Never retains buf. */
+/* Decodes one UDP datagram from exporter (the sender's address and port: both are the key). now_ms:
+ * wall-clock epoch ms, used for template lifetimes. Calls cb once per flow record. Returns S4F_OK
+ * if the whole datagram was decoded cleanly, S4F_ERR if anything in it was rejected (counted by
+ * reason; records before and after a bad set are still delivered). Never retains buf. */
 enum s4f_status s4f_decode_datagram(struct s4f_decoder *dec,
                                     const struct sockaddr_storage *exporter, const uint8_t *buf,
                                     size_t len, int64_t now_ms, s4f_record_cb cb, void *ctx);

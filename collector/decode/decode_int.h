@@ -142,6 +142,7 @@ struct s4f_exporter {
     struct sockaddr_storage addr;
     uint8_t family;
     uint8_t key[16];
+    uint16_t port; /* UDP source port (part of the key), TCP peer port */
     bool tcp;
     char text[INET6_ADDRSTRLEN];
     char exp_json[96]; /* `,"ipfix.exporterIPv4Address":"..."` */

@@ -80,18 +80,25 @@ void s4f_count_err(struct s4f_msg *m, enum s4f_decode_reason r, const char *deta
 
 /* ---- exporters ---- */
 
-static void addr_key(const struct sockaddr_storage *ss, uint8_t *family, uint8_t key[16])
+/* Exporters are keyed by (address, port), their domains by observation domain inside: the
+ * (address, port, domain) key of ipfixcol2 and GoFlow2, so two exporting processes behind one
+ * address (or NAT) never share templates or sequence numbers. */
+static void addr_key(const struct sockaddr_storage *ss, uint8_t *family, uint8_t key[16],
+                     uint16_t *port)
 {
     memset(key, 0, 16);
     *family = 0;
+    *port = 0;
     if (!ss)
         return;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
         *family = AF_INET;
+        *port = ntohs(sin->sin_port);
         memcpy(key, &sin->sin_addr, 4);
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        *port = ntohs(sin6->sin6_port);
         if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
             *family = AF_INET;
             memcpy(key, sin6->sin6_addr.s6_addr + 12, 4);
@@ -151,9 +158,10 @@ void s4f_exporter_clear(struct s4f_decoder *dec, struct s4f_exporter *e)
     e->ndomains = 0;
 }
 
-static inline uint32_t exp_hash(const struct s4f_decoder *dec, uint8_t family, const uint8_t *k)
+static inline uint32_t exp_hash(const struct s4f_decoder *dec, uint8_t family, const uint8_t *k,
+                                uint16_t port)
 {
-    uint32_t h = 2166136261u ^ family;
+    uint32_t h = (2166136261u ^ family ^ ((uint32_t)port << 8)) * 16777619u;
     for (int i = 0; i < 16; i++)
         h = (h ^ k[i]) * 16777619u;
     return h & dec->emask;
@@ -185,7 +193,7 @@ static void exp_lru_push(struct s4f_decoder *dec, struct s4f_exporter *e)
 
 static void exp_remove(struct s4f_decoder *dec, struct s4f_exporter *e)
 {
-    struct s4f_exporter **pp = &dec->etbl[exp_hash(dec, e->family, e->key)];
+    struct s4f_exporter **pp = &dec->etbl[exp_hash(dec, e->family, e->key, e->port)];
     while (*pp && *pp != e)
         pp = &(*pp)->hnext;
     if (*pp)
@@ -218,10 +226,11 @@ void s4f_mem_enforce(struct s4f_decoder *dec, const struct s4f_exporter *keep)
 static struct s4f_exporter *exporter_get(struct s4f_decoder *dec, const struct sockaddr_storage *ss)
 {
     uint8_t family, key[16];
-    addr_key(ss, &family, key);
-    uint32_t h = exp_hash(dec, family, key);
+    uint16_t port;
+    addr_key(ss, &family, key, &port);
+    uint32_t h = exp_hash(dec, family, key, port);
     for (struct s4f_exporter *e = dec->etbl[h]; e; e = e->hnext) {
-        if (e->family == family && memcmp(e->key, key, 16) == 0) {
+        if (e->family == family && e->port == port && memcmp(e->key, key, 16) == 0) {
             if (dec->lru_head != e) {
                 exp_lru_remove(dec, e);
                 exp_lru_push(dec, e);
@@ -237,14 +246,17 @@ static struct s4f_exporter *exporter_get(struct s4f_decoder *dec, const struct s
     if (!e)
         return NULL;
     e->family = family;
+    e->port = port;
     memcpy(e->key, key, 16);
     if (family == AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&e->addr;
         sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
         memcpy(&sin->sin_addr, key, 4);
     } else if (family == AF_INET6) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&e->addr;
         sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
         memcpy(sin6->sin6_addr.s6_addr, key, 16);
     }
     s4f_exporter_init_text(e);
@@ -494,6 +506,7 @@ static void visit(const struct s4f_exporter *e, s4f_exporter_stats_cb cb, void *
     struct s4f_exporter_stats st = {
         .addr = &e->addr,
         .addr_text = e->text,
+        .port = e->port,
         .tcp = e->tcp,
         .version = e->version,
         .datagrams = e->datagrams,
@@ -505,7 +518,8 @@ static void visit(const struct s4f_exporter *e, s4f_exporter_stats_cb cb, void *
         .last_seen_ms = e->last_seen_ms,
     };
     memcpy(st.errors, e->errors, sizeof(st.errors));
-    cb(ctx, &st);
+    if (cb)
+        cb(ctx, &st);
 }
 
 size_t s4f_decoder_foreach_exporter(const struct s4f_decoder *dec, s4f_exporter_stats_cb cb,

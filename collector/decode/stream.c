@@ -30,6 +30,10 @@ struct s4f_ipfix_stream *s4f_ipfix_stream_new(struct s4f_decoder *dec,
     e->version = 10;
     if (peer) {
         e->addr = *peer;
+        if (peer->ss_family == AF_INET)
+            e->port = ntohs(((const struct sockaddr_in *)peer)->sin_port);
+        else if (peer->ss_family == AF_INET6)
+            e->port = ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
         if (peer->ss_family == AF_INET) {
             e->family = AF_INET;
             memcpy(e->key, &((const struct sockaddr_in *)peer)->sin_addr, 4);

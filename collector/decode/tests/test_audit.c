@@ -1,10 +1,13 @@
 /* The decoder audit (issue 12): each defect found, replayed with the exact datagram of the
  * report (hex, one datagram each; the same bytes are fuzz seeds, fuzz/corpus/decode/audit-*).
  * Run under ASan+UBSan: item 2 was undefined behaviour. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,6 +292,41 @@ static void test_memory_budget(void **state)
     s4f_decoder_free(d);
 }
 
+/* 12. Exporters are keyed by (address, port, domain): two exporting processes behind one
+ * address, same domain and template id with different layouts, do not share templates. */
+static void test_exporter_key_has_port(void **state)
+{
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    tu_clear(&R);
+    struct sockaddr_storage a = tu_addr("192.0.2.5"), b = a;
+    ((struct sockaddr_in *)&b)->sin_port = htons(50000);
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 1);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 256, 1);
+    s4f_mg_field(&g, 8, 4, 0);
+    size_t n = s4f_mg_end(&g);
+    s4f_decode_datagram(d, &a, g.buf, n, NOW, tu_collect, &R);
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 1);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 256, 1);
+    s4f_mg_field(&g, 12, 4, 0);
+    n = s4f_mg_end(&g);
+    s4f_decode_datagram(d, &b, g.buf, n, NOW, tu_collect, &R);
+    assert_int_equal(tu_err(d, S4F_DR_TEMPLATE_CHANGED), 0);
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 1);
+    s4f_mg_set(&g, 256);
+    s4f_mg_ip4(&g, "10.0.0.1");
+    n = s4f_mg_end(&g);
+    s4f_decode_datagram(d, &a, g.buf, n, NOW, tu_collect, &R);
+    s4f_decode_datagram(d, &b, g.buf, n, NOW, tu_collect, &R);
+    assert_int_equal(R.n, 2);
+    assert_true(tu_has(&R, 0, "ipfix.sourceIPv4Address"));
+    assert_true(tu_has(&R, 1, "ipfix.destinationIPv4Address"));
+    assert_int_equal(s4f_decoder_foreach_exporter(d, NULL, NULL), 2);
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
 int main(void)
 {
     s4f_log_level_current = -1;
@@ -301,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_withdrawal_over_udp),
         cmocka_unit_test(test_trailing_bytes),
         cmocka_unit_test(test_memory_budget),
+        cmocka_unit_test(test_exporter_key_has_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
