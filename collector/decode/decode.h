@@ -43,8 +43,10 @@ struct s4f_decoder_opts {
      * recently used templates of all exporters are evicted, then the least recently seen UDP
      * exporters. 0: 64 MiB. */
     size_t max_template_memory;
-    /* A sequence number more than this far ahead of or behind the expected one is an exporter
-     * restart (resync), not a loss. 0: 1,000,000. */
+    /* A sequence number more than this far ahead of the expected one is an exporter restart
+     * (resync), not a loss. Behind it, only a small window (64 v9 packets, 4096 v5/IPFIX
+     * records) is reordering; further behind, 3 "late" packets in a row, or the exporter's
+     * uptime/export time going back is a restart. 0: 1,000,000. */
     uint32_t seq_reset_threshold;
     /* Applied to records whose sampling interval is unknown. 0: none. */
     uint32_t default_sampling_interval;
@@ -120,8 +122,8 @@ struct s4f_decode_stats {
     uint64_t samplers_evicted;             /* max_samplers_per_domain reached */
     uint64_t sampling_updates;             /* sampling intervals learnt from options records */
     uint64_t seq_lost;                     /* v5 and IPFIX: flows, v9: packets, by sequence gaps */
-    uint64_t seq_resets;                   /* jumps larger than seq_reset_threshold */
-    uint64_t seq_reordered;                /* sequence numbers behind the expected one */
+    uint64_t seq_resets;                   /* exporter restarts detected (count starts over) */
+    uint64_t seq_reordered;                /* sequence numbers a little behind expected */
     uint64_t time_fallback[S4F_TF__COUNT]; /* flow records whose times were derived */
 };
 

@@ -127,8 +127,11 @@ struct s4f_domain {
     uint32_t id;
     uint8_t version;
     bool seq_valid;
+    uint8_t behind_run; /* consecutive packets behind the expected sequence number */
     uint32_t seq_next;
-    int64_t sysinit_ms; /* from options records (IPFIX), 0 unknown */
+    uint32_t last_sysup;    /* v5/v9 header uptime of the last in-order packet */
+    int64_t last_export_ms; /* header export time of the last in-order packet */
+    int64_t sysinit_ms;     /* from options records (IPFIX), 0 unknown */
     struct s4f_tpl **tbl;
     uint32_t tmask; /* buckets - 1 */
     uint32_t ntpl;

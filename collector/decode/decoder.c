@@ -311,25 +311,57 @@ struct s4f_domain *s4f_domain_get(struct s4f_msg *m, uint32_t id)
     return d;
 }
 
+/* Reordering is only believed within a small window: v9 counts packets, v5 and IPFIX count
+ * flow records (up to ~64 per packet). Further behind, or SEQ_BEHIND_RUN packets behind in a
+ * row, or the exporter's clock going back, is an exporter restart: the count starts over, so
+ * the losses of the restarted exporter are seen again. */
+#define SEQ_WINDOW_PACKETS 64
+#define SEQ_WINDOW_RECORDS 4096
+#define SEQ_BEHIND_RUN     3
+#define SYSUP_BACK_MS      10000 /* uptime going back more than this: rebooted */
+#define EXPORT_BACK_MS     60000 /* export time going back more than this: restarted */
+
+static bool clock_went_back(const struct s4f_msg *m, const struct s4f_domain *d)
+{
+    if (m->version != 10 && d->last_sysup > m->sysup_ms + SYSUP_BACK_MS &&
+        d->last_sysup - m->sysup_ms < 0x80000000u)
+        return true; /* (a 49.7-day wrap moves it back by almost 2^32: not a reboot) */
+    return d->last_export_ms > m->unix_ms + EXPORT_BACK_MS;
+}
+
+static void seq_restart(struct s4f_msg *m)
+{
+    m->dec->st.seq_resets++;
+    m->exp->seq_resets++;
+    m->dom->behind_run = 0;
+}
+
 void s4f_seq_check(struct s4f_msg *m, uint32_t seq)
 {
     struct s4f_domain *d = m->dom;
-    if (!d->seq_valid)
-        return;
-    uint32_t ahead = seq - d->seq_next, behind = d->seq_next - seq;
-    uint32_t thr = m->dec->o.seq_reset_threshold;
-    if (ahead == 0)
-        return;
-    if (ahead < thr) {
-        m->dec->st.seq_lost += ahead;
-        m->exp->seq_lost += ahead;
-    } else if (behind < thr) {
-        /* Late or duplicated: already counted as lost when the gap opened. */
-        m->dec->st.seq_reordered++;
-        m->seq_stale = true;
-    } else {
-        m->dec->st.seq_resets++;
-        m->exp->seq_resets++;
+    if (d->seq_valid) {
+        uint32_t ahead = seq - d->seq_next, behind = d->seq_next - seq;
+        uint32_t thr = m->dec->o.seq_reset_threshold;
+        uint32_t window = m->version == 9 ? SEQ_WINDOW_PACKETS : SEQ_WINDOW_RECORDS;
+        if (ahead != 0 && clock_went_back(m, d)) {
+            seq_restart(m);
+        } else if (ahead == 0) {
+            d->behind_run = 0;
+        } else if (ahead < thr) {
+            m->dec->st.seq_lost += ahead;
+            m->exp->seq_lost += ahead;
+            d->behind_run = 0;
+        } else if (behind <= window && ++d->behind_run < SEQ_BEHIND_RUN) {
+            /* Late or duplicated: already counted as lost when the gap opened. */
+            m->dec->st.seq_reordered++;
+            m->seq_stale = true;
+        } else {
+            seq_restart(m); /* far behind, a run of "late" packets, or a jump */
+        }
+    }
+    if (!m->seq_stale) {
+        d->last_sysup = m->sysup_ms;
+        d->last_export_ms = m->unix_ms;
     }
 }
 

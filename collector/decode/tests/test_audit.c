@@ -327,6 +327,82 @@ static void test_exporter_key_has_port(void **state)
     s4f_decoder_free(d);
 }
 
+static void ipfix_records(uint32_t export, uint32_t seq, int n)
+{
+    s4f_mg_ipfix(&g, export, seq, 1);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 256, 1);
+    s4f_mg_field(&g, 8, 4, 0);
+    s4f_mg_set(&g, 256);
+    for (int i = 0; i < n; i++)
+        s4f_mg_ip4(&g, "10.0.0.1");
+}
+
+/* 3. Sequence accounting recovers after an exporter restart. */
+static void test_sequence_restart(void **state)
+{
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    struct s4f_decode_stats st;
+    tu_clear(&R);
+    /* IPFIX: 3 messages of 10 records (next expected 30), then the exporter restarts from 0:
+     * two "late" messages are taken as reordering, the third as a restart. */
+    for (uint32_t s = 0; s < 30; s += 10) {
+        ipfix_records(0x6553f100u, s, 10);
+        feed_mg(d);
+    }
+    for (uint32_t s = 0; s < 30; s += 10) {
+        ipfix_records(0x6553f100u + 5, s, 10);
+        feed_mg(d);
+    }
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.seq_resets, 1);
+    assert_int_equal(st.seq_reordered, 2);
+    assert_int_equal(st.seq_lost, 0);
+    /* The restarted exporter's real loss (records 30-39) is seen. */
+    ipfix_records(0x6553f100u + 6, 40, 10);
+    feed_mg(d);
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.seq_lost, 10);
+    /* Far behind (beyond the reordering window): a restart right away. */
+    ipfix_records(0x6553f100u + 7, 10000, 1);
+    feed_mg(d);
+    ipfix_records(0x6553f100u + 7, 5, 1);
+    feed_mg(d);
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.seq_lost, 10 + 9950);
+    assert_int_equal(st.seq_resets, 2);
+    /* One late message within the window is reordering. */
+    ipfix_records(0x6553f100u + 7, 6, 1);
+    feed_mg(d);
+    ipfix_records(0x6553f100u + 7, 4, 1);
+    feed_mg(d);
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.seq_resets, 2);
+    assert_int_equal(st.seq_reordered, 3);
+
+    /* NetFlow v9: the uptime going back is a reboot even when the number is just behind. */
+    for (uint32_t s = 100; s < 103; s++) {
+        s4f_mg_v9(&g, 3600000 + s, 0x6553f100u, s, 9);
+        s4f_mg_set(&g, 0);
+        s4f_mg_typical_tpl(&g, 256);
+        feed_mg(d);
+    }
+    s4f_mg_v9(&g, 500, 0x6553f100u + 1, 100, 9);
+    s4f_mg_set(&g, 0);
+    s4f_mg_typical_tpl(&g, 256);
+    feed_mg(d);
+    s4f_mg_v9(&g, 600, 0x6553f100u + 1, 102, 9);
+    s4f_mg_set(&g, 0);
+    s4f_mg_typical_tpl(&g, 256);
+    feed_mg(d);
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.seq_resets, 3);
+    assert_int_equal(st.seq_reordered, 3);
+    assert_int_equal(st.seq_lost, 10 + 9950 + 1);
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
 int main(void)
 {
     s4f_log_level_current = -1;
@@ -338,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_short_data_set_and_huge_template),
         cmocka_unit_test(test_withdrawal_over_udp),
         cmocka_unit_test(test_trailing_bytes),
+        cmocka_unit_test(test_sequence_restart),
         cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_exporter_key_has_port),
     };
