@@ -55,13 +55,16 @@ enum s4f_time_unit {
 /* Roles a field plays for sampling and time conversion (op.role). */
 enum s4f_role {
     S4F_R_NONE,
-    S4F_R_SAMPLER_ID,   /* samplerId 48, selectorId 302 */
-    S4F_R_INTERVAL,     /* samplingInterval 34, samplerRandomInterval 50 */
-    S4F_R_PKT_INTERVAL, /* samplingPacketInterval 305 */
-    S4F_R_PKT_SPACE,    /* samplingPacketSpace 306 */
-    S4F_R_SIZE,         /* samplingSize 309 */
-    S4F_R_POPULATION,   /* samplingPopulation 310 */
-    S4F_R_SYSINIT,      /* systemInitTimeMilliseconds 160 */
+    S4F_R_SAMPLER_ID,      /* samplerId 48, selectorId 302 */
+    S4F_R_INTERVAL,        /* samplingInterval 34 */
+    S4F_R_RANDOM_INTERVAL, /* samplerRandomInterval 50 (its own slot: a 0 must not erase 34) */
+    S4F_R_PKT_INTERVAL,    /* samplingPacketInterval 305 */
+    S4F_R_PKT_SPACE,       /* samplingPacketSpace 306 */
+    S4F_R_SIZE,            /* samplingSize 309 */
+    S4F_R_POPULATION,      /* samplingPopulation 310 */
+    S4F_R_PROBABILITY,     /* samplingProbability 311 (float64 bits; float32 widened) */
+    S4F_R_SYSINIT,         /* systemInitTimeMilliseconds 160 */
+    S4F_R_IFACE,           /* ingressInterface 10, v9 options scope "interface" (2) */
     S4F_R__COUNT
 };
 
@@ -115,6 +118,7 @@ struct s4f_tpl {
 
 struct s4f_sampler {
     uint64_t id;
+    bool iface; /* learnt from options scoped by interface: id is the ingressInterface */
     uint32_t interval;
     int64_t updated_ms;
 };
@@ -137,6 +141,7 @@ struct s4f_domain {
     uint32_t ntpl;
     struct s4f_sampler *samplers;
     uint32_t nsamplers;
+    bool iface_samplers; /* some sampler is per interface: look at ingressInterface */
 };
 
 struct s4f_exporter {

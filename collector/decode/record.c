@@ -7,8 +7,9 @@
 
 #define NTP_EPOCH_OFFSET 2208988800ull /* seconds from 1900-01-01 to 1970-01-01 */
 #define SAMPLING_ROLES                                                                             \
-    ((1u << S4F_R_SAMPLER_ID) | (1u << S4F_R_INTERVAL) | (1u << S4F_R_PKT_INTERVAL) |              \
-     (1u << S4F_R_PKT_SPACE) | (1u << S4F_R_SIZE) | (1u << S4F_R_POPULATION))
+    ((1u << S4F_R_SAMPLER_ID) | (1u << S4F_R_INTERVAL) | (1u << S4F_R_RANDOM_INTERVAL) |           \
+     (1u << S4F_R_PKT_INTERVAL) | (1u << S4F_R_PKT_SPACE) | (1u << S4F_R_SIZE) |                   \
+     (1u << S4F_R_POPULATION) | (1u << S4F_R_PROBABILITY))
 #define TRAILER_MAX 512 /* times, sampling, exporter, domain, closing brace */
 
 struct roles {
@@ -38,6 +39,25 @@ static inline bool varlen_field(const uint8_t *q, const uint8_t *end, const uint
     return true;
 }
 
+static void role_set(struct roles *rv, const struct s4f_op *op, const uint8_t *p)
+{
+    uint64_t v = s4f_rdn(p, op->len);
+    if (op->role == S4F_R_PROBABILITY) {
+        double d = 0;
+        if (op->len == 4) {
+            uint32_t u = (uint32_t)v;
+            float f;
+            memcpy(&f, &u, 4);
+            d = (double)f;
+        } else if (op->len == 8) {
+            memcpy(&d, &v, 8);
+        }
+        memcpy(&v, &d, 8);
+    }
+    rv->have |= 1u << op->role;
+    rv->v[op->role] = v;
+}
+
 /* Finds the record's length (checking that it fits in avail) and the values of the fields
  * with a role. Returns 0 if the record is truncated. */
 static uint32_t walk_record(const struct s4f_tpl *t, const uint8_t *rec, uint32_t avail,
@@ -48,10 +68,8 @@ static uint32_t walk_record(const struct s4f_tpl *t, const uint8_t *rec, uint32_
         if (t->role_mask) {
             for (uint16_t i = 0; i < t->nops; i++) {
                 const struct s4f_op *op = &t->ops[i];
-                if (op->role) {
-                    rv->have |= 1u << op->role;
-                    rv->v[op->role] = s4f_rdn(rec + op->off, op->len);
-                }
+                if (op->role)
+                    role_set(rv, op, rec + op->off);
             }
         }
         return t->min_len;
@@ -70,46 +88,61 @@ static uint32_t walk_record(const struct s4f_tpl *t, const uint8_t *rec, uint32_
                 return 0;
             fp = q;
             q += op->len;
-            if (op->role) {
-                rv->have |= 1u << op->role;
-                rv->v[op->role] = s4f_rdn(fp, op->len);
-            }
+            if (op->role)
+                role_set(rv, op, fp);
         }
     }
     return (uint32_t)(q - rec);
 }
 
+static inline bool has(const struct roles *rv, enum s4f_role r)
+{
+    return rv->have & (1u << r);
+}
+
+/* The packet sampling rate (1 in N) from any sampling form of RFC 5477 (and NetFlow v9) in the
+ * record, the first non-zero one: samplingInterval, samplerRandomInterval, systematic
+ * count-based (samplingPacketInterval/Space), random n-out-of-N (samplingSize/Population),
+ * uniform probabilistic (samplingProbability). Time-based sampling (307/308) gives no packet
+ * ratio: not used. 0: none. */
 static uint32_t rate_from_roles(const struct roles *rv)
 {
     uint64_t r = 0;
-    if ((rv->have & (1u << S4F_R_INTERVAL)) && rv->v[S4F_R_INTERVAL]) {
+    if (has(rv, S4F_R_INTERVAL) && rv->v[S4F_R_INTERVAL]) {
         r = rv->v[S4F_R_INTERVAL];
-    } else if ((rv->have & (1u << S4F_R_PKT_INTERVAL)) && (rv->have & (1u << S4F_R_PKT_SPACE)) &&
+    } else if (has(rv, S4F_R_RANDOM_INTERVAL) && rv->v[S4F_R_RANDOM_INTERVAL]) {
+        r = rv->v[S4F_R_RANDOM_INTERVAL];
+    } else if (has(rv, S4F_R_PKT_INTERVAL) && has(rv, S4F_R_PKT_SPACE) &&
                rv->v[S4F_R_PKT_INTERVAL]) {
         /* Select interval packets, skip space packets: 1 in (interval + space) / interval. */
         uint64_t i = rv->v[S4F_R_PKT_INTERVAL], s = rv->v[S4F_R_PKT_SPACE];
         if (i <= UINT32_MAX && s <= UINT32_MAX)
-            r = (i + s) / i;
-    } else if ((rv->have & (1u << S4F_R_SIZE)) && (rv->have & (1u << S4F_R_POPULATION)) &&
-               rv->v[S4F_R_SIZE]) {
-        r = rv->v[S4F_R_POPULATION] / rv->v[S4F_R_SIZE];
+            r = (i + s + i / 2) / i;
+    } else if (has(rv, S4F_R_SIZE) && has(rv, S4F_R_POPULATION) && rv->v[S4F_R_SIZE]) {
+        uint64_t n = rv->v[S4F_R_SIZE], pop = rv->v[S4F_R_POPULATION];
+        r = pop / n + (pop % n >= (n + 1) / 2);
+    } else if (has(rv, S4F_R_PROBABILITY)) {
+        double p;
+        memcpy(&p, &rv->v[S4F_R_PROBABILITY], 8);
+        if (p > 0 && p <= 1) /* NaN fails both */
+            r = (uint64_t)(1.0 / p + 0.5);
     }
     return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 }
 
-static struct s4f_sampler *sampler_find(struct s4f_domain *d, uint64_t id)
+static struct s4f_sampler *sampler_find(struct s4f_domain *d, uint64_t id, bool iface)
 {
     for (uint32_t i = 0; i < d->nsamplers; i++)
-        if (d->samplers[i].id == id)
+        if (d->samplers[i].id == id && d->samplers[i].iface == iface)
             return &d->samplers[i];
     return NULL;
 }
 
-static void sampler_set(struct s4f_msg *m, uint64_t id, uint32_t interval)
+static void sampler_set(struct s4f_msg *m, uint64_t id, bool iface, uint32_t interval)
 {
     struct s4f_decoder *dec = m->dec;
     struct s4f_domain *d = m->dom;
-    struct s4f_sampler *s = sampler_find(d, id);
+    struct s4f_sampler *s = sampler_find(d, id, iface);
     if (!s) {
         if (!d->samplers) {
             d->samplers = calloc(dec->o.max_samplers_per_domain, sizeof(*d->samplers));
@@ -131,6 +164,9 @@ static void sampler_set(struct s4f_msg *m, uint64_t id, uint32_t interval)
             dec->st.samplers_evicted++;
         }
         s->id = id;
+        s->iface = iface;
+        if (iface)
+            d->iface_samplers = true;
     }
     s->interval = interval;
     s->updated_ms = m->now_ms;
@@ -148,9 +184,13 @@ static uint32_t record_rate(struct s4f_msg *m, const struct roles *rv)
         return m->hdr_rate;
     struct s4f_domain *d = m->dom;
     if (d && d->nsamplers) {
-        bool has_id = rv->have & (1u << S4F_R_SAMPLER_ID);
-        struct s4f_sampler *s = sampler_find(d, has_id ? rv->v[S4F_R_SAMPLER_ID] : 0);
-        if (!s && !has_id && d->nsamplers == 1)
+        /* The sampler the record names, else the one of its input interface, else the
+         * domain's only (or id 0) sampler that is not tied to an interface. */
+        bool has_id = has(rv, S4F_R_SAMPLER_ID);
+        struct s4f_sampler *s = sampler_find(d, has_id ? rv->v[S4F_R_SAMPLER_ID] : 0, false);
+        if (!s && d->iface_samplers && has(rv, S4F_R_IFACE))
+            s = sampler_find(d, rv->v[S4F_R_IFACE], true);
+        if (!s && !has_id && d->nsamplers == 1 && !d->samplers[0].iface)
             s = &d->samplers[0];
         if (s && s->interval)
             return s->interval;
@@ -161,8 +201,15 @@ static uint32_t record_rate(struct s4f_msg *m, const struct roles *rv)
 static void options_record(struct s4f_msg *m, const struct roles *rv)
 {
     uint32_t r = rate_from_roles(rv);
-    if (r)
-        sampler_set(m, (rv->have & (1u << S4F_R_SAMPLER_ID)) ? rv->v[S4F_R_SAMPLER_ID] : 0, r);
+    if (r) {
+        /* Options scoped by interface apply to that interface only; a sampler id (or none:
+         * the whole domain) as before. A record with both sets both. */
+        bool by_id = has(rv, S4F_R_SAMPLER_ID), by_if = has(rv, S4F_R_IFACE);
+        if (by_id || !by_if)
+            sampler_set(m, by_id ? rv->v[S4F_R_SAMPLER_ID] : 0, false, r);
+        if (by_if)
+            sampler_set(m, rv->v[S4F_R_IFACE], true, r);
+    }
     if ((rv->have & (1u << S4F_R_SYSINIT)) && rv->v[S4F_R_SYSINIT] <= INT64_MAX / 2)
         m->dom->sysinit_ms = (int64_t)rv->v[S4F_R_SYSINIT];
 }
@@ -507,7 +554,9 @@ uint32_t s4f_decode_records(struct s4f_msg *m, struct s4f_tpl *t, const uint8_t 
                                         : S4F_PROTO_IPFIX;
     uint32_t n = 0;
     struct roles rv;
-    bool per_record_rate = (t->role_mask & SAMPLING_ROLES) != 0;
+    bool per_record_rate =
+        (t->role_mask & SAMPLING_ROLES) != 0 ||
+        (m->dom && m->dom->iface_samplers && (t->role_mask & (1u << S4F_R_IFACE)));
     uint32_t set_rate = 0;
     if (!t->options && !per_record_rate) {
         rv.have = 0;

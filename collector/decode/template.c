@@ -45,6 +45,7 @@ static const struct special specials[] = {
     {1, 0, 0, 0, S4F_OPF_RENORM},
     {2, 0, 0, 0, S4F_OPF_RENORM},
     {8, 0, 0, 0, S4F_OPF_SRC},
+    {10, 0, 0, S4F_R_IFACE, 0},
     {19, 0, 0, 0, S4F_OPF_RENORM},
     {20, 0, 0, 0, S4F_OPF_RENORM},
     {21, S4F_K_TIME, S4F_T_SYSUP | S4F_T_END, 0, 0},
@@ -54,7 +55,7 @@ static const struct special specials[] = {
     {27, 0, 0, 0, S4F_OPF_SRC},
     {34, 0, 0, S4F_R_INTERVAL, 0},
     {48, 0, 0, S4F_R_SAMPLER_ID, 0},
-    {50, 0, 0, S4F_R_INTERVAL, 0},
+    {50, 0, 0, S4F_R_RANDOM_INTERVAL, 0},
     {85, 0, 0, 0, S4F_OPF_RENORM},
     {86, 0, 0, 0, S4F_OPF_RENORM},
     {150, S4F_K_TIME, S4F_T_SEC, 0, 0},
@@ -76,6 +77,7 @@ static const struct special specials[] = {
     {306, 0, 0, S4F_R_PKT_SPACE, 0},
     {309, 0, 0, S4F_R_SIZE, 0},
     {310, 0, 0, S4F_R_POPULATION, 0},
+    {311, 0, 0, S4F_R_PROBABILITY, 0},
 };
 
 static const struct special *find_special(uint32_t pen, uint16_t id)
@@ -319,6 +321,8 @@ struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool o
             }
             prefix = "s4f.";
             type = FB_UINT_64;
+            if (fs->id == 2 && fs->len && fs->len <= 8)
+                op->role = S4F_R_IFACE; /* sampling options per interface */
         } else {
             const fbInfoElement_t *ie =
                 fbInfoModelGetElementByID((fbInfoModel_t *)dec->model, fs->id, fs->pen);

@@ -403,6 +403,83 @@ static void test_sequence_restart(void **state)
     s4f_decoder_free(d);
 }
 
+/* Options record (domain 2) with the given sampling fields; data record on interface ifc. */
+static uint64_t sampled_bytes(struct s4f_decoder *d, const uint16_t *ids, const uint16_t *lens,
+                              const uint64_t *vals, int n, uint32_t ifc)
+{
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 2);
+    s4f_mg_set(&g, 3);
+    s4f_mg_opt_tpl(&g, 300, (uint16_t)(n + 1), 1);
+    s4f_mg_field(&g, 149, 4, 0);
+    for (int i = 0; i < n; i++)
+        s4f_mg_field(&g, ids[i], lens[i], 0);
+    s4f_mg_set(&g, 300);
+    s4f_mg_u32(&g, 2);
+    for (int i = 0; i < n; i++) {
+        if (lens[i] == 8)
+            s4f_mg_u64(&g, vals[i]);
+        else if (lens[i] == 4)
+            s4f_mg_u32(&g, (uint32_t)vals[i]);
+        else if (lens[i] == 2)
+            s4f_mg_u16(&g, (uint16_t)vals[i]);
+        else
+            s4f_mg_u8(&g, (uint8_t)vals[i]);
+    }
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 301, 2);
+    s4f_mg_field(&g, 10, 4, 0);
+    s4f_mg_field(&g, 1, 4, 0);
+    s4f_mg_set(&g, 301);
+    s4f_mg_u32(&g, ifc);
+    s4f_mg_u32(&g, 10);
+    tu_clear(&R);
+    feed_mg(d);
+    assert_int_equal(R.n, 1);
+    return (uint64_t)tu_int(&R, 0, "ipfix.octetDeltaCount");
+}
+
+/* 7. Every sampling form of RFC 5477; 34 and 50 apart; per-interface options. */
+static void test_sampling_forms(void **state)
+{
+    struct s4f_decoder *d;
+    uint64_t pbits;
+    double p = 0.01;
+    memcpy(&pbits, &p, 8);
+    struct {
+        int n;
+        uint16_t ids[2], lens[2];
+        uint64_t vals[2];
+        uint64_t want;
+    } cases[] = {
+        {1, {34}, {4}, {100}, 1000},           {1, {50}, {4}, {100}, 1000},
+        {2, {34, 50}, {4, 4}, {100, 0}, 1000}, /* a later 0 must not erase 100 */
+        {2, {50, 34}, {4, 4}, {64, 0}, 640},   {2, {305, 306}, {4, 4}, {1, 99}, 1000},
+        {2, {309, 310}, {4, 4}, {1, 50}, 500}, {1, {311}, {8}, {0}, 1000},
+    };
+    cases[6].vals[0] = pbits;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        d = s4f_decoder_new(NULL);
+        assert_int_equal(
+            sampled_bytes(d, cases[i].ids, cases[i].lens, cases[i].vals, cases[i].n, 1),
+            cases[i].want);
+        s4f_decoder_free(d);
+    }
+    /* Options scoped by ingressInterface: interface 3 sampled 1 in 10, interface 4 in 20,
+     * interface 5 unknown (not renormalised). */
+    d = s4f_decoder_new(NULL);
+    const uint16_t ids[2] = {10, 34}, lens[2] = {4, 4};
+    const uint64_t v3[2] = {3, 10}, v4[2] = {4, 20};
+    sampled_bytes(d, ids, lens, v3, 2, 9);
+    sampled_bytes(d, ids, lens, v4, 2, 9);
+    const uint64_t none[1] = {0};
+    const uint16_t id0[1] = {34}, len0[1] = {4};
+    assert_int_equal(sampled_bytes(d, id0, len0, none, 1, 3), 100);
+    assert_int_equal(sampled_bytes(d, id0, len0, none, 1, 4), 200);
+    assert_int_equal(sampled_bytes(d, id0, len0, none, 1, 5), 10);
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
 int main(void)
 {
     s4f_log_level_current = -1;
@@ -415,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_withdrawal_over_udp),
         cmocka_unit_test(test_trailing_bytes),
         cmocka_unit_test(test_sequence_restart),
+        cmocka_unit_test(test_sampling_forms),
         cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_exporter_key_has_port),
     };
