@@ -124,8 +124,11 @@ static uint32_t rate_from_roles(const struct roles *rv)
     } else if (has(rv, S4F_R_PROBABILITY)) {
         double p;
         memcpy(&p, &rv->v[S4F_R_PROBABILITY], 8);
-        if (p > 0 && p <= 1) /* NaN fails both */
-            r = (uint64_t)(1.0 / p + 0.5);
+        if (p > 0 && p <= 1) { /* NaN fails both */
+            double inv = 1.0 / p + 0.5;
+            /* A tiny probability would overflow the conversion (undefined): saturate first. */
+            r = inv >= 4294967295.0 ? UINT32_MAX : (uint64_t)inv;
+        }
     }
     return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 }

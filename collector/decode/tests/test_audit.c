@@ -457,6 +457,17 @@ static void test_sampling_forms(void **state)
         {2, {309, 310}, {4, 4}, {1, 50}, 500}, {1, {311}, {8}, {0}, 1000},
     };
     cases[6].vals[0] = pbits;
+    {
+        /* A probability of 1e-300 saturates instead of overflowing the conversion. */
+        double tiny = 1e-300;
+        uint64_t tbits;
+        memcpy(&tbits, &tiny, 8);
+        const uint16_t id[1] = {311}, len[1] = {8};
+        const uint64_t val[1] = {tbits};
+        d = s4f_decoder_new(NULL);
+        assert_int_equal(sampled_bytes(d, id, len, val, 1, 1), 10ull * UINT32_MAX);
+        s4f_decoder_free(d);
+    }
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         d = s4f_decoder_new(NULL);
         assert_int_equal(
