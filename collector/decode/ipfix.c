@@ -9,9 +9,14 @@
 
 #include "decode_int.h"
 
-/* The longest record a message can carry: 65535 bytes less the message and set headers. */
-#define MAX_RECORD_IPFIX (65535 - 16 - 4)
-#define MAX_RECORD_V9    (65535 - 20 - 4)
+/* The longest record a message can carry: the largest message (IPFIX over TCP: 65535 bytes;
+ * over UDP what one datagram carries: 65507 bytes over IPv4, 65527 over IPv6) less the message
+ * and set headers. A template whose records cannot fit is refused. */
+static uint32_t max_record(const struct s4f_msg *m)
+{
+    uint32_t msg = m->exp->tcp ? 65535 : m->exp->family == AF_INET6 ? 65527 : 65507;
+    return msg - (m->version == 9 ? 20 : 16) - 4;
+}
 
 struct setids {
     uint16_t tpl, opt;
@@ -125,7 +130,7 @@ static void template_set(struct s4f_msg *m, const uint8_t *p, size_t len, bool o
             s4f_count_err(m, S4F_DR_TEMPLATE_ID, "template id below 256");
         else if (options && (scope == 0 || scope > nfields))
             s4f_count_err(m, S4F_DR_SCOPE_COUNT, "options template scope count");
-        else if (bad_len || min_len > (v9 ? MAX_RECORD_V9 : MAX_RECORD_IPFIX))
+        else if (bad_len || min_len > max_record(m))
             s4f_count_err(m, S4F_DR_FIELD_LENGTH,
                           "record length 0 or more than one message can carry");
         else

@@ -171,9 +171,24 @@ static void test_short_data_set_and_huge_template(void **state)
     s4f_mg_field(&g, 95, 65512, 0);
     assert_int_equal(feed_mg(d), S4F_ERR);
     assert_int_equal(tu_err(d, S4F_DR_FIELD_LENGTH), 1);
+    /* Over UDP/IPv4 a datagram carries at most 65507 bytes: records over 65487 cannot come. */
+    s4f_mg_ipfix(&g, 0x6553f100u, 0, 1);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 401, 2);
+    s4f_mg_field(&g, 8, 4, 0);
+    s4f_mg_field(&g, 95, 65484, 0);
+    assert_int_equal(feed_mg(d), S4F_ERR);
+    assert_int_equal(tu_err(d, S4F_DR_FIELD_LENGTH), 2);
+    /* Over TCP the same template fits (65488 <= 65515). */
+    struct sockaddr_storage peer = tu_addr("192.0.2.9");
+    struct s4f_ipfix_stream *tcp = s4f_ipfix_stream_new(d, &peer);
+    size_t n = s4f_mg_end(&g);
+    s4f_ipfix_stream_feed(tcp, g.buf, n, NOW, tu_collect, &R);
+    assert_int_equal(tu_err(d, S4F_DR_FIELD_LENGTH), 2);
     struct s4f_decode_stats st;
     s4f_decoder_stats(d, &st);
-    assert_int_equal(st.templates_added, 1); /* only 301 from the first datagram */
+    assert_int_equal(st.templates_added, 2); /* 301 from the first datagram, 401 over TCP */
+    s4f_ipfix_stream_free(tcp);
     tu_clear(&R);
     s4f_decoder_free(d);
 }
