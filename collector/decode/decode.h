@@ -13,11 +13,12 @@
  *
  * State
  *   Templates are kept per (exporter address, source port, observation domain) for UDP, as
- *   ipfixcol2 and GoFlow2 do (two exporting processes behind one address never share templates),
- *   per (connection, observation domain) for a TCP stream. NetFlow v9 source ids and IPFIX
- * observation domains are separate namespaces. A template lives template_lifetime_s seconds after
- * it was last (re)announced; templates received over TCP never expire (RFC 7011, section 8.1). All
- * state is bounded by the limits in struct s4f_decoder_opts; what is evicted is counted.
+ *   ipfixcol2 and GoFlow2 do (two exporting processes behind one address never share
+ *   templates), per (connection, observation domain) for a TCP stream. NetFlow v9 source ids and
+ *   IPFIX observation domains are separate namespaces. A template lives template_lifetime_s
+ *   seconds after it was last (re)announced; templates received over TCP live as long as their
+ *   stream (RFC 7011, section 8.1). All state is bounded by the limits in struct
+ *   s4f_decoder_opts, and by one memory budget for all exporters; what is evicted is counted.
  *
  * Output format: see collector/decode/README.md. */
 #ifndef S4F_DECODE_H
@@ -78,7 +79,7 @@ enum s4f_decode_reason {
     S4F_DR_RECORD_TRUNCATED,   /* variable-length field runs past its set */
     S4F_DR_NO_MEMORY,          /* allocation failed; the item was dropped */
     S4F_DR_STREAM_FRAMING,     /* TCP stream: bad version or length, stream closed */
-    S4F_DR_DATA_SET_SHORT,     /* data set (or its tail) shorter than one record of its template */
+    S4F_DR_DATA_SET_SHORT,     /* data set shorter than one record of its template */
     S4F_DR_WITHDRAW_UDP,       /* IPFIX template withdrawal over UDP: ignored (RFC 7011, 8.4) */
     S4F_DR_TRAILING_BYTES,     /* bytes after the IPFIX message length in a datagram (ignored) */
     S4F_DR__COUNT
