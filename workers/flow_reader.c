@@ -631,10 +631,17 @@ done:
         fail(&r, "trailing data after the object");
         goto bad;
     }
-    if ((seen & (1u << K_SRC4)) && (seen & (1u << K_DST4))) {
+    bool have4 = (seen & (1u << K_SRC4)) && (seen & (1u << K_DST4));
+    bool have6 = (seen & (1u << K_SRC6)) && (seen & (1u << K_DST6));
+    /* Dual-stack templates carry both families, the unused one all zero (Cisco v9 template
+     * 313): take the family that is actually set. */
+    static const uint8_t zero16[16];
+    if (have4 && have6 && memcmp(src4.b, zero16, 4) == 0 && memcmp(dst4.b, zero16, 4) == 0)
+        have4 = false;
+    if (have4) {
         out->src = src4;
         out->dst = dst4;
-    } else if ((seen & (1u << K_SRC6)) && (seen & (1u << K_DST6))) {
+    } else if (have6) {
         out->src = src6;
         out->dst = dst6;
     } else {

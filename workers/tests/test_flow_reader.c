@@ -48,6 +48,25 @@ static void test_ipv6_and_escaped_key(void **state)
     assert_int_equal(f.start_ms, 5);
 }
 
+/* Dual-stack template (Cisco v9 template 313): both families present, IPv4 all zero. */
+static void test_dual_stack_takes_the_set_family(void **state)
+{
+    struct s4f_flow f;
+    const char *r = "{\"ipfix.sourceIPv6Address\":\"2001:db8::1\","
+                    "\"ipfix.destinationIPv6Address\":\"2001:db8::2\","
+                    "\"ipfix.sourceIPv4Address\":\"0.0.0.0\","
+                    "\"ipfix.destinationIPv4Address\":\"0.0.0.0\",\"ipfix.protocolIdentifier\":6,"
+                    "\"ipfix.flowEndMilliseconds\":5}";
+    assert_int_equal(parse(r, &f), S4F_OK);
+    assert_int_equal(f.src.family, 6);
+    const char *r4 = "{\"ipfix.sourceIPv6Address\":\"::\",\"ipfix.destinationIPv6Address\":\"::\","
+                     "\"ipfix.sourceIPv4Address\":\"10.0.0.1\","
+                     "\"ipfix.destinationIPv4Address\":\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,"
+                     "\"ipfix.flowEndMilliseconds\":5}";
+    assert_int_equal(parse(r4, &f), S4F_OK);
+    assert_int_equal(f.src.family, 4);
+}
+
 static void test_hostile(void **state)
 {
     static const char *const bad[] = {
@@ -258,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_record),
         cmocka_unit_test(test_ipv6_and_escaped_key),
+        cmocka_unit_test(test_dual_stack_takes_the_set_family),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_string_specials_at_every_offset),
         cmocka_unit_test(test_ipv4_text_like_inet_pton),
