@@ -16,33 +16,6 @@
 
 const char *const s4f_log_level_choices[] = {"error", "warn", "info", "debug", NULL};
 
-/* clang-format off */
-const struct s4f_opt s4f_es_opts[] = {
-    {"urls", S4F_OPT_LIST, "http://127.0.0.1:9200", 0, 0, offsetof(struct s4f_es_conf, urls),
-     "Elasticsearch or OpenSearch node URLs; requests go to the first that answers", NULL},
-    {"username", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, username),
-     "User for HTTP basic authentication", NULL},
-    {"password", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, password),
-     "Password for HTTP basic authentication", NULL},
-    {"api_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, api_key),
-     "Encoded API key (sent as 'Authorization: ApiKey <key>'); wins over basic authentication",
-     NULL},
-    {"ca_file", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, ca_file),
-     "PEM file of the certificate authorities trusted for https:// URLs", NULL},
-    {"client_cert", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, client_cert),
-     "PEM client certificate for mutual TLS", NULL},
-    {"client_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, client_key),
-     "PEM private key of the client certificate", NULL},
-    {"tls_verify", S4F_OPT_BOOL, "true", 0, 0, offsetof(struct s4f_es_conf, tls_verify),
-     "Verify the server certificate and host name", NULL},
-    {"timeout", S4F_OPT_DURATION, "30s", 100, 600000, offsetof(struct s4f_es_conf, timeout_ms),
-     "Timeout of one HTTP request", NULL},
-    {"index_prefix", S4F_OPT_STRING, "stream4flow", 0, 0,
-     offsetof(struct s4f_es_conf, index_prefix),
-     "Prefix of index and template names", NULL},
-    S4F_OPT_END,
-};
-/* clang-format on */
 
 static const char *const known_sections[] = {"kafka", "elasticsearch", "collector", "worker",
                                              "sink",  "web",           NULL};

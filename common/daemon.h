@@ -12,6 +12,7 @@
 #define S4F_DAEMON_H
 
 #include "config.h"
+#include "es.h"
 #include "metrics.h"
 
 #include <stdbool.h>
@@ -36,21 +37,6 @@ extern const char *const s4f_log_level_choices[];
      offsetof(type, common.shutdown_grace_ms),                                                     \
      "How long a drain on SIGTERM may take before the daemon stops at once", NULL}
 /* clang-format on */
-
-/* The shared `elasticsearch:` section, read by the sink and the web server. */
-struct s4f_es_conf {
-    struct s4f_strlist urls;
-    char *username;
-    char *password;
-    char *api_key;
-    char *ca_file;
-    char *client_cert;
-    char *client_key;
-    bool tls_verify;
-    int64_t timeout_ms;
-    char *index_prefix;
-};
-extern const struct s4f_opt s4f_es_opts[];
 
 struct s4f_daemon {
     /* Set by the daemon before s4f_daemon_init(). */
