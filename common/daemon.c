@@ -285,6 +285,9 @@ int s4f_daemon_init(struct s4f_daemon *d, int argc, char **argv)
                                      "elasticsearch", s4f_es_opts, &d->es, tail, left) != 0)
         bad = 1;
     tail = err_tail(err, sizeof(err), &left);
+    if (!bad && d->uses_es && s4f_es_conf_validate(&d->es, tail, left) != 0)
+        bad = 1;
+    tail = err_tail(err, sizeof(err), &left);
     if (!bad && d->validate && d->validate(d, tail, left) != 0)
         bad = 1;
     if (bad) {

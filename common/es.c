@@ -50,6 +50,23 @@ const struct s4f_opt s4f_es_opts[] = {
 };
 /* clang-format on */
 
+int s4f_es_conf_validate(const struct s4f_es_conf *c, char *err, size_t errlen)
+{
+    const char *p = c->index_prefix;
+    size_t n = p ? strlen(p) : 0;
+    int ok = n > 0 && n <= 100 && p[0] != '-' && p[0] != '_' && p[0] != '.';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '_' ||
+             p[i] == '-' || p[i] == '.';
+    if (!ok) {
+        snprintf(err, errlen,
+                 "elasticsearch.index_prefix: want 1-100 characters of [a-z0-9_.-], not starting "
+                 "with -, _ or .");
+        return -1;
+    }
+    return 0;
+}
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init_once(void)

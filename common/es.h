@@ -39,6 +39,11 @@ struct s4f_es_conf {
 };
 extern const struct s4f_opt s4f_es_opts[];
 
+/* Checks what the table cannot: index_prefix names indices and templates, so it must be 1-100
+ * characters of [a-z0-9_.-], not starting with -, _ or . (s4f_daemon_init() calls it for every
+ * daemon that reads the section). 0, or -1 and err. */
+int s4f_es_conf_validate(const struct s4f_es_conf *c, char *err, size_t errlen);
+
 struct s4f_es_client;
 
 struct s4f_es_client_opts {

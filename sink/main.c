@@ -7,29 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Index names must be lowercase and free of the characters Elasticsearch refuses; the prefix
- * also names templates, so the same rule keeps both valid. */
-static int prefix_ok(const char *p)
-{
-    size_t n = strlen(p);
-    if (n == 0 || n > 100 || p[0] == '-' || p[0] == '_' || p[0] == '.')
-        return 0;
-    for (; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
-              *p == '.'))
-            return 0;
-    return 1;
-}
-
 static int validate(struct s4f_daemon *d, char *err, size_t errlen)
 {
     const struct s4f_sink_conf *c = d->conf;
-    if (!d->es.index_prefix || !prefix_ok(d->es.index_prefix)) {
-        snprintf(err, errlen,
-                 "elasticsearch.index_prefix: want 1-100 characters of [a-z0-9_.-], not starting "
-                 "with -, _ or .");
-        return -1;
-    }
     if (c->topics.n == 0 && !c->index_flows) {
         snprintf(err, errlen, "sink.topics: at least one topic is needed");
         return -1;

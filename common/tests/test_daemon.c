@@ -181,6 +181,34 @@ static void a_daemon_takes_its_own_options(void **state)
     rmdir(dir);
 }
 
+/* The sink and the web server checked index_prefix each their own way; now the daemon does. */
+static void index_prefix_is_checked_for_every_es_daemon(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"stream4flow", "ok"}, {"s4f-test_1.x", "ok"}, {"_x", "bad"},  {"-x", "bad"},
+        {".x", "bad"},         {"Upper", "bad"},       {"a*b", "bad"}, {"\"\"", "bad"},
+    };
+    char dir[] = "/tmp/s4f-prefix-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/c.yml", dir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "elasticsearch:\n  index_prefix: %s\n", cases[i][0]);
+        fclose(f);
+        struct test_conf conf = {0};
+        struct s4f_daemon d = {
+            .name = "sink", .summary = "test", .opts = test_opts, .conf = &conf, .uses_es = true};
+        char *argv[] = {"s4f-sink", "-c", path, "-l", "error"};
+        int rc = s4f_daemon_init(&d, 5, argv);
+        s4f_daemon_finish(&d);
+        assert_int_equal(rc, strcmp(cases[i][1], "ok") == 0 ? 0 : -1);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +218,7 @@ int main(void)
         cmocka_unit_test(watchdog_interval_is_read_for_this_process_only),
         cmocka_unit_test(a_stop_request_tells_systemd_once),
         cmocka_unit_test(a_daemon_takes_its_own_options),
+        cmocka_unit_test(index_prefix_is_checked_for_every_es_daemon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
