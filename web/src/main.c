@@ -89,18 +89,8 @@ static int validate(struct s4f_daemon *d, char *err, size_t errlen)
         if (s4f_web_parse_cidr("web.local_networks", c->local_networks.v[i], canon, sizeof(canon),
                                err, errlen) != 0)
             return -1;
-    /* The prefix becomes part of index expressions: keep it to what index names allow. */
-    const char *p = d->es.index_prefix;
-    if (!p || !*p || strlen(p) > 100 || p[0] == '-' || p[0] == '_') {
-        snprintf(err, errlen, "elasticsearch.index_prefix must be 1..100 characters");
-        return -1;
-    }
-    for (; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-              *p == '.')) {
-            snprintf(err, errlen, "elasticsearch.index_prefix may only hold a-z 0-9 . _ -");
-            return -1;
-        }
+    /* elasticsearch.index_prefix, part of every index expression, is checked by
+     * s4f_daemon_init() (common/es.c). */
     return 0;
 }
 
