@@ -211,33 +211,6 @@ enum s4f_status s4f_bulk_doc_meta(enum s4f_doc_kind kind, const char *prefix, co
     return S4F_OK;
 }
 
-int s4f_buf_append(struct s4f_buf *b, const void *data, size_t len)
-{
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-void s4f_buf_free(struct s4f_buf *b)
-{
-    if (!b)
-        return;
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
 /* Appends s as a JSON string, quotes included. */
 static int append_jstring(struct s4f_buf *b, const char *s)
 {

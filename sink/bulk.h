@@ -6,6 +6,7 @@
 #ifndef S4F_SINK_BULK_H
 #define S4F_SINK_BULK_H
 
+#include "buf.h"
 #include "s4f.h"
 
 #include <stdbool.h>
@@ -69,14 +70,6 @@ enum s4f_status s4f_bulk_doc_meta(enum s4f_doc_kind kind, const char *prefix, co
                                   size_t len, const char *topic, int32_t partition, int64_t offset,
                                   int64_t kafka_ts_ms, const struct s4f_bulk_checks *checks,
                                   struct s4f_doc_meta *meta, char *reason, size_t reasonlen);
-
-/* A growing byte buffer. */
-struct s4f_buf {
-    char *p;
-    size_t len, cap;
-};
-int s4f_buf_append(struct s4f_buf *b, const void *data, size_t len);
-void s4f_buf_free(struct s4f_buf *b);
 
 /* Appends {"index":{"_index":..,"_id":..}}\n<doc>\n. Line breaks inside doc (legal JSON white
  * space, fatal to NDJSON) become spaces. 0 or -1 (out of memory). */

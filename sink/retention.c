@@ -39,7 +39,7 @@ enum s4f_status s4f_retention_run(struct s4f_es_client *es, const char *prefix,
         s4f_warn_rl("retention: listing indices: HTTP %ld", resp.status);
         goto out;
     }
-    list = json_loadb(resp.body, resp.len, 0, NULL);
+    list = json_loadb(resp.body.p, resp.body.len, 0, NULL);
     if (!json_is_array(list)) {
         s4f_warn_rl("retention: unexpected answer to %s", path);
         goto out;

@@ -9,7 +9,7 @@
 #ifndef S4F_SINK_RETENTION_H
 #define S4F_SINK_RETENTION_H
 
-#include "es_client.h"
+#include "es.h"
 #include "s4f.h"
 
 #include <stdint.h>

@@ -1,7 +1,7 @@
 #include "sink.h"
 
 #include "bulk.h"
-#include "es_client.h"
+#include "es.h"
 #include "kafka.h"
 #include "log.h"
 #include "retention.h"
@@ -530,7 +530,7 @@ static void drop_if_empty(struct s4f_sink *s, const char *index)
     snprintf(path, sizeof(path), "/%s/_count", index);
     if (s4f_es_request(s->es, "GET", path, NULL, NULL, 0, &r) != S4F_OK || r.status != 200)
         goto lift;
-    answer = json_loadb(r.body, r.len, 0, NULL);
+    answer = json_loadb(r.body.p, r.body.len, 0, NULL);
     count = json_object_get(answer, "count");
     if (!json_is_integer(count) || json_integer_value(count) != 0) {
         full_add(s, index);
@@ -573,7 +573,7 @@ static void capture(struct s4f_sink *s)
 static enum s4f_status send_some(struct s4f_sink *s)
 {
     size_t n = 0;
-    s->body.len = 0;
+    s4f_buf_reset(&s->body);
     for (size_t i = 0; i < s->nitems && n < s->req_limit; i++) {
         struct item *it = &s->items[i];
         if (it->state != IT_PENDING)
@@ -619,7 +619,7 @@ static enum s4f_status send_some(struct s4f_sink *s)
     if (status == 413 ||
         (status == 400 && s->last_bulk_ok_ms && s4f_mono_ms() - s->last_bulk_ok_ms < 600000)) {
         char reason[S4F_BULK_REASON_MAX];
-        snprintf(reason, sizeof(reason), "%ld request refused: %.200s", status, s->resp.body);
+        snprintf(reason, sizeof(reason), "%ld request refused: %.200s", status, s->resp.body.p);
         set_reason(&s->items[s->sent[0]], (int)status, reason);
         s->items[s->sent[0]].state = IT_DEAD_TODO;
         s4f_metric_inc(s->m_dead_mapping);
@@ -627,8 +627,8 @@ static enum s4f_status send_some(struct s4f_sink *s)
         return S4F_OK;
     }
     if (status != 200 ||
-        s4f_bulk_parse_response(s->resp.body, s->resp.len, n, s->results) != S4F_OK) {
-        s4f_warn_rl("bulk request to %s: HTTP %ld: %.200s", s->resp.node, status, s->resp.body);
+        s4f_bulk_parse_response(s->resp.body.p, s->resp.body.len, n, s->results) != S4F_OK) {
+        s4f_warn_rl("bulk request to %s: HTTP %ld: %.200s", s->resp.node, status, s->resp.body.p);
         s4f_metric_inc(s->m_bulk_failed);
         s4f_metric_add(s->m_retried, n);
         return S4F_RETRY;

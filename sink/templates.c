@@ -140,7 +140,7 @@ static enum s4f_status install_one(struct s4f_es_client *es, const struct s4f_tp
         goto out;
     }
     if (resp->status == 200) {
-        answer = json_loadb(resp->body, resp->len, 0, NULL);
+        answer = json_loadb(resp->body.p, resp->body.len, 0, NULL);
         const char *have = installed_hash(answer, component);
         if (have && strcmp(have, want) == 0) {
             res->unchanged++;
@@ -149,7 +149,7 @@ static enum s4f_status install_one(struct s4f_es_client *es, const struct s4f_tp
             goto out;
         }
     } else if (resp->status != 404) {
-        snprintf(err, errlen, "GET %s: HTTP %ld: %.200s", path, resp->status, resp->body);
+        snprintf(err, errlen, "GET %s: HTTP %ld: %.200s", path, resp->status, resp->body.p);
         st = resp->status == 429 || resp->status >= 500 ? S4F_RETRY : S4F_ERR;
         goto out;
     }
@@ -165,7 +165,7 @@ static enum s4f_status install_one(struct s4f_es_client *es, const struct s4f_tp
         goto out;
     }
     if (resp->status != 200) {
-        snprintf(err, errlen, "PUT %s: HTTP %ld: %.300s", path, resp->status, resp->body);
+        snprintf(err, errlen, "PUT %s: HTTP %ld: %.300s", path, resp->status, resp->body.p);
         st = resp->status == 429 || resp->status >= 500 ? S4F_RETRY : S4F_ERR;
         goto out;
     }

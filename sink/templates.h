@@ -9,7 +9,7 @@
 #ifndef S4F_SINK_TEMPLATES_H
 #define S4F_SINK_TEMPLATES_H
 
-#include "es_client.h"
+#include "es.h"
 #include "s4f.h"
 
 #include <jansson.h>

@@ -264,6 +264,7 @@ static int get_range(const struct s4f_web_req *req, int64_t default_ms, struct s
 }
 
 static void do_protocols(struct s4f_web_app *app, const struct s4f_web_req *req,
+                         const struct s4f_web_session_info *s, const char *name,
                          struct s4f_web_answer *ans)
 {
     struct s4f_web_range r;
@@ -283,6 +284,7 @@ static void do_protocols(struct s4f_web_app *app, const struct s4f_web_req *req,
 }
 
 static void do_detections(struct s4f_web_app *app, const struct s4f_web_req *req,
+                          const struct s4f_web_session_info *s, const char *name,
                           struct s4f_web_answer *ans)
 {
     static const char *const allowed[] = {"range",   "from", "to",     "interval", "type",
@@ -323,6 +325,7 @@ bad:
 }
 
 static void do_hosts(struct s4f_web_app *app, const struct s4f_web_req *req,
+                     const struct s4f_web_session_info *s, const char *name,
                      struct s4f_web_answer *ans)
 {
     static const char *const allowed[] = {"range", "from", "to", "net", "order", "size", NULL};
@@ -367,9 +370,11 @@ bad:
     answer_error(ans, 400, "%s", err);
 }
 
-static void do_host(struct s4f_web_app *app, const struct s4f_web_req *req, const char *address,
+static void do_host(struct s4f_web_app *app, const struct s4f_web_req *req,
+                    const struct s4f_web_session_info *s, const char *name,
                     struct s4f_web_answer *ans)
 {
+    const char *address = name;
     struct s4f_web_range r;
     char idx[256], err[256], host[S4F_WEB_ADDR_MAX];
     if (check_args(req, range_args, err, sizeof(err)) != 0 ||
@@ -561,11 +566,100 @@ static int cache_key(const struct s4f_web_req *req, char *key, size_t len)
     return o < len ? 0 : -1;
 }
 
+static void route_login(struct s4f_web_app *app, const struct s4f_web_req *req,
+                        const struct s4f_web_session_info *s, const char *name,
+                        struct s4f_web_answer *ans)
+{
+    do_login(app, req, ans);
+}
+
+static void do_logout(struct s4f_web_app *app, const struct s4f_web_req *req,
+                      const struct s4f_web_session_info *s, const char *name,
+                      struct s4f_web_answer *ans)
+{
+    s4f_web_session_destroy(app->sessions, req->token);
+    session_cookie(app, ans, NULL);
+    answer_json(ans, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void do_session(struct s4f_web_app *app, const struct s4f_web_req *req,
+                       const struct s4f_web_session_info *s, const char *name,
+                       struct s4f_web_answer *ans)
+{
+    answer_json(ans, 200, session_json(app, s));
+}
+
+static void do_components(struct s4f_web_app *app, const struct s4f_web_req *req,
+                          const struct s4f_web_session_info *s, const char *name,
+                          struct s4f_web_answer *ans)
+{
+    char err[128];
+    if (check_args(req, NULL, err, sizeof(err)) != 0) {
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    json_t *c = s4f_web_components_read(app);
+    if (c)
+        answer_json(ans, 200, c);
+    else
+        answer_error(ans, 500, "out of memory");
+}
+
+/* The routes under /api/. A path ending in '/' takes the rest of the URL as name (NULL for an
+ * exact path). method is the one method allowed (GET also answers HEAD) and names the Allow
+ * header of a 405; NULL leaves methods to the handler. Every route but a public one needs a
+ * session; a shared route's answer is the same for every user, so it is cached and may be
+ * sent gzip-compressed. */
+static const struct route {
+    const char *path;
+    const char *method;
+    bool public;
+    bool shared;
+    void (*handle)(struct s4f_web_app *app, const struct s4f_web_req *req,
+                   const struct s4f_web_session_info *s, const char *name,
+                   struct s4f_web_answer *ans);
+} routes[] = {
+    {"login", "POST", .public = true, .handle = route_login},
+    {"logout", "POST", .handle = do_logout},
+    {"session", "GET", .handle = do_session},
+    {"users", NULL, .handle = do_users},
+    {"users/", NULL, .handle = do_users},
+    {"protocols", "GET", .shared = true, .handle = do_protocols},
+    {"detections", "GET", .shared = true, .handle = do_detections},
+    {"hosts", "GET", .shared = true, .handle = do_hosts},
+    {"hosts/", "GET", .shared = true, .handle = do_host},
+    {"components", "GET", .shared = true, .handle = do_components},
+};
+
+static const struct route *find_route(const char *p, const char **name)
+{
+    for (size_t i = 0; i < S4F_ARRAY_SIZE(routes); i++) {
+        const char *r = routes[i].path;
+        size_t n = strlen(r);
+        if (r[n - 1] == '/' ? strncmp(p, r, n) == 0 : strcmp(p, r) == 0) {
+            *name = r[n - 1] == '/' ? p + n : NULL;
+            return &routes[i];
+        }
+    }
+    return NULL;
+}
+
+/* Answers the route's own method check: 0 when the method is allowed, -1 after a 405. */
+static int method_ok(const struct route *rt, const char *method, struct s4f_web_answer *ans)
+{
+    if (!rt->method || strcmp(method, rt->method) == 0 ||
+        (strcmp(rt->method, "GET") == 0 && strcmp(method, "HEAD") == 0))
+        return 0;
+    ans->allow = rt->method;
+    answer_error(ans, 405, "use %s", rt->method);
+    return -1;
+}
+
 void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
                         struct s4f_web_answer *ans)
 {
-    const char *p = req->path + strlen("/api/");
-    int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    const char *name = NULL;
+    const struct route *rt = find_route(req->path + strlen("/api/"), &name);
     memset(ans, 0, sizeof(*ans));
 
     if (is_write(req->method)) {
@@ -579,16 +673,13 @@ void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
             return;
         }
     }
-    if (strcmp(p, "login") == 0) {
-        if (strcmp(req->method, "POST") != 0) {
-            ans->allow = "POST";
-            answer_error(ans, 405, "use POST");
-            return;
-        }
-        do_login(app, req, ans);
+    if (rt && rt->public) {
+        if (method_ok(rt, req->method, ans) == 0)
+            rt->handle(app, req, NULL, name, ans);
         return;
     }
 
+    /* Unknown routes too answer 401 first: without a session nothing about the API shows. */
     struct s4f_web_session_info s;
     if (!req->token || !s4f_web_session_lookup(app->sessions, req->token, s4f_mono_ms(), &s)) {
         s4f_metric_inc(app->c.unauthenticated);
@@ -602,52 +693,17 @@ void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
         answer_error(ans, 403, "missing or wrong X-CSRF-Token header");
         return;
     }
-
-    if (strcmp(p, "logout") == 0) {
-        if (strcmp(req->method, "POST") != 0) {
-            ans->allow = "POST";
-            answer_error(ans, 405, "use POST");
-            return;
-        }
-        s4f_web_session_destroy(app->sessions, req->token);
-        session_cookie(app, ans, NULL);
-        answer_json(ans, 200, json_pack("{s:b}", "ok", 1));
-        return;
-    }
-    if (strcmp(p, "session") == 0) {
-        if (!get) {
-            ans->allow = "GET";
-            answer_error(ans, 405, "use GET");
-            return;
-        }
-        answer_json(ans, 200, session_json(app, &s));
-        return;
-    }
-    if (strcmp(p, "users") == 0 || strncmp(p, "users/", 6) == 0) {
-        do_users(app, req, &s, p[5] == '/' ? p + 6 : NULL, ans);
-        return;
-    }
-
-    int route = 0;
-    if (strcmp(p, "protocols") == 0)
-        route = 1;
-    else if (strcmp(p, "detections") == 0)
-        route = 2;
-    else if (strcmp(p, "hosts") == 0)
-        route = 3;
-    else if (strncmp(p, "hosts/", 6) == 0)
-        route = 4;
-    else if (strcmp(p, "components") == 0)
-        route = 5;
-    if (!route) {
+    if (!rt) {
         answer_error(ans, 404, "no such API route");
         return;
     }
-    if (!get) {
-        ans->allow = "GET";
-        answer_error(ans, 405, "use GET");
+    if (method_ok(rt, req->method, ans) != 0)
+        return;
+    if (!rt->shared) {
+        rt->handle(app, req, &s, name, ans);
         return;
     }
+
     char key[2048];
     int cacheable = cache_key(req, key, sizeof(key)) == 0, must_fill = 0;
     if (cacheable) {
@@ -662,33 +718,7 @@ void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
             return;
         }
     }
-    switch (route) {
-    case 1:
-        do_protocols(app, req, ans);
-        break;
-    case 2:
-        do_detections(app, req, ans);
-        break;
-    case 3:
-        do_hosts(app, req, ans);
-        break;
-    case 4:
-        do_host(app, req, p + 6, ans);
-        break;
-    default: {
-        char err[128];
-        if (check_args(req, NULL, err, sizeof(err)) != 0) {
-            answer_error(ans, 400, "%s", err);
-            break;
-        }
-        json_t *c = s4f_web_components_read(app);
-        if (c)
-            answer_json(ans, 200, c);
-        else
-            answer_error(ans, 500, "out of memory");
-        break;
-    }
-    }
+    rt->handle(app, req, &s, name, ans);
     if (must_fill && ans->status == 200 && ans->body)
         s4f_web_cache_put(app->cache, key, ans->body, ans->len, s4f_mono_ms());
     else if (must_fill)

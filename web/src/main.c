@@ -163,18 +163,8 @@ static int validate(struct s4f_daemon *d, char *err, size_t errlen)
         if (s4f_web_parse_cidr("web.local_networks", c->local_networks.v[i], canon, sizeof(canon),
                                err, errlen) != 0)
             return -1;
-    /* The prefix becomes part of index expressions: keep it to what index names allow. */
-    const char *p = d->es.index_prefix;
-    if (!p || !*p || strlen(p) > 100 || p[0] == '-' || p[0] == '_') {
-        snprintf(err, errlen, "elasticsearch.index_prefix must be 1..100 characters");
-        return -1;
-    }
-    for (; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-              *p == '.')) {
-            snprintf(err, errlen, "elasticsearch.index_prefix may only hold a-z 0-9 . _ -");
-            return -1;
-        }
+    /* elasticsearch.index_prefix, part of every index expression, is checked by
+     * s4f_daemon_init() (common/es.c). */
     return 0;
 }
 
@@ -417,40 +407,26 @@ int main(int argc, char **argv)
     struct s4f_web_conf conf = {0};
     struct s4f_web_app app = {0};
     struct s4f_web_server *srv = NULL;
+    const char *new_user = NULL, *new_role = "admin";
+    const struct s4f_daemon_arg args[] = {
+        {"--add-user", "NAME", "create or reset user NAME (password from stdin), then exit",
+         &new_user},
+        {"--role", "ROLE", "with --add-user: admin (default) or user", &new_role},
+        {NULL, NULL, NULL, NULL},
+    };
     struct s4f_daemon d = {
         .name = "web",
-        .summary = "Dashboard and JSON API over Elasticsearch. Also: --add-user NAME "
-                   "[--role admin|user] creates or resets a user and exits.",
+        .summary = "Dashboard and JSON API over Elasticsearch.",
         .opts = web_opts,
         .conf = &conf,
         .uses_es = true,
+        .args = args,
         .validate = validate,
     };
-    const char *new_user = NULL, *new_role = "admin";
     int exit_code = 1;
     char err[1024];
 
-    /* --add-user and --role are ours; the rest goes to the common command line parser. */
-    char **rest = calloc((size_t)argc + 1, sizeof(char *));
-    int nrest = 0;
-    if (!rest)
-        return 1;
-    for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "--add-user") == 0 || strcmp(argv[i], "--role") == 0) &&
-            i + 1 < argc) {
-            if (argv[i][2] == 'a')
-                new_user = argv[++i];
-            else
-                new_role = argv[++i];
-        } else if (strncmp(argv[i], "--add-user=", 11) == 0) {
-            new_user = argv[i] + 11;
-        } else if (strncmp(argv[i], "--role=", 7) == 0) {
-            new_role = argv[i] + 7;
-        } else {
-            rest[nrest++] = argv[i];
-        }
-    }
-    int rc = s4f_daemon_init(&d, nrest, rest);
+    int rc = s4f_daemon_init(&d, argc, argv);
     if (rc != 0) {
         exit_code = rc < 0 ? 1 : 0;
         goto out;
@@ -502,6 +478,5 @@ out_curl:
     curl_global_cleanup();
 out:
     s4f_daemon_finish(&d);
-    free(rest);
     return exit_code;
 }

@@ -9,7 +9,7 @@
 
 #include "cache.h"
 #include "daemon.h"
-#include "es.h"
+#include "search.h"
 #include "metrics.h"
 #include "session.h"
 #include "users.h"

@@ -1,7 +1,6 @@
 /* Unit tests of the sink's pure parts: document checks and index names, bulk bodies, bulk
- * answers item by item, retention dates, template rendering and gzip bodies. */
+ * answers item by item, retention dates and template rendering. */
 #include "bulk.h"
-#include "es_client.h"
 #include "jscan.h"
 #include "retention.h"
 #include "templates.h"
@@ -11,7 +10,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -359,35 +357,6 @@ static void templates_render_with_prefix_and_stable_hash(void **state)
     }
 }
 
-static void gzip_bodies_round_trip(void **state)
-{
-    (void)state;
-    char in[5000];
-    for (size_t i = 0; i < sizeof(in); i++)
-        in[i] = (char)('a' + i % 7);
-    unsigned char *buf = NULL;
-    size_t cap = 0, len = 0;
-    assert_int_equal(s4f_es_gzip(in, sizeof(in), 1, &buf, &cap, &len), 0);
-    assert_true(len > 18 && len < sizeof(in));
-    assert_int_equal(buf[0], 0x1f); /* gzip magic */
-    assert_int_equal(buf[1], 0x8b);
-    char out[6000];
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
-    zs.next_in = buf;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)out;
-    zs.avail_out = sizeof(out);
-    assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
-    assert_int_equal(zs.total_out, sizeof(in));
-    assert_memory_equal(out, in, sizeof(in));
-    inflateEnd(&zs);
-    /* The buffer is reused when large enough. */
-    assert_int_equal(s4f_es_gzip(in, 100, 1, &buf, &cap, &len), 0);
-    free(buf);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,7 +372,6 @@ int main(void)
         cmocka_unit_test(hostile_results_are_refused_with_their_reason),
         cmocka_unit_test(result_types_are_the_templated_ones),
         cmocka_unit_test(templates_render_with_prefix_and_stable_hash),
-        cmocka_unit_test(gzip_bodies_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
