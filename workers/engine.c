@@ -434,7 +434,7 @@ static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s
         if (v == S4F_DEDUP_FULL)
             s4f_metric_inc(e->m_dedup_full);
     }
-    if (s4f_wengine_flow(e->we, p, offset, f, now_wall) != S4F_OK)
+    if (s4f_wengine_flow(e->we, p, offset, f, now_wall, now_wall) != S4F_OK)
         s4f_wengine_skip(e->we, p, offset);
 }
 
