@@ -419,9 +419,9 @@ fail:
 }
 
 /* Folds one flow read at offset of partition p, through the duplicate filter of a
- * repartitioned input. */
+ * repartitioned input. proc_ms: the message's Kafka timestamp (processing time). */
 static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s4f_flow *f,
-                 int64_t now_wall)
+                 int64_t now_wall, int64_t proc_ms)
 {
     if (e->dedup[p]) {
         enum s4f_dedup_verdict v =
@@ -434,7 +434,7 @@ static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s
         if (v == S4F_DEDUP_FULL)
             s4f_metric_inc(e->m_dedup_full);
     }
-    if (s4f_wengine_flow(e->we, p, offset, f, now_wall, now_wall) != S4F_OK)
+    if (s4f_wengine_flow(e->we, p, offset, f, now_wall, proc_ms) != S4F_OK)
         s4f_wengine_skip(e->we, p, offset);
 }
 
@@ -456,6 +456,11 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
     if (!e->restored[p])
         restore(e, p, m->offset);
     e->next[p] = m->offset + 1;
+    /* Processing time is the message's timestamp, not its arrival: a replay after a restart
+     * must put every record in the window it was counted in before. */
+    int64_t proc_ms = rd_kafka_message_timestamp(m, NULL);
+    if (proc_ms < 0)
+        proc_ms = now_wall;
     struct s4f_flow f;
     const char *why = NULL;
     const char *buf = m->payload;
@@ -470,7 +475,7 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
         for (size_t i = 0; i < cnt; i++) {
             if (s4f_flow_decode_routed(buf + i * S4F_ROUTED_LEN, S4F_ROUTED_LEN, &f, &why) ==
                 S4F_OK)
-                fold(e, p, m->offset, &f, now_wall);
+                fold(e, p, m->offset, &f, now_wall, proc_ms);
             else
                 malformed(e, p, m->offset, why);
         }
@@ -481,7 +486,7 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
     if (st != S4F_OK)
         malformed(e, p, m->offset, why);
     else
-        fold(e, p, m->offset, &f, now_wall);
+        fold(e, p, m->offset, &f, now_wall, proc_ms);
 }
 
 static void *rekey_main(void *arg)

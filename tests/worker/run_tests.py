@@ -488,6 +488,45 @@ def main():
         check(outl is not None and outl >= 1, f"poisoned: outliers counted ({outl})")
         print(f"poisoned: {outl} outlier(s) set aside, results as the clean run", flush=True)
 
+        # ---- processing time across a restart -----------------------------------------------
+        # Regression (issue 23): processing time was the arrival wall clock, so the replay
+        # after a restart put every record in another window (N records counted 2N times).
+        inp7, out7, rep7 = (f"s4f-it-in-proc-{RUN}", f"s4f-it-outproc-{RUN}",
+                            f"s4f-it-repproc-{RUN}")
+        outs += [inp7, out7, rep7, rep7 + ".prof"]
+        for t7 in (inp7, out7, rep7, rep7 + ".prof"):
+            topic(a.topic_tool, "create", t7, "4")
+        cfg7 = os.path.join(tmp, "proc.yml")
+        # lateness 10 min: no window becomes final, so the restart replays every record
+        config(cfg7, inp7, out7, rep7, "\n      time_mode: processing")
+        txt = open(cfg7).read().replace("allowed_lateness: 5s", "allowed_lateness: 10m")
+        txt = txt.replace("worker:\n", f"worker:\n  group_id: s4f-it-t-{RUN}\n", 1)
+        open(cfg7, "w").write(txt)
+        produce(inp7, recs)
+        nflows = lambda ds: sum(v[0] for v in proto_totals(ds).values())
+        lab = '{analysis="protocols_statistics"}'
+        nproto = 0
+        for run7 in ("proc-a", "proc-b", "proc-c"):  # SIGTERM, then kill -9, then SIGTERM
+            procs = run_workers(a.worker, cfg7, 1, tmp, run7)
+            log7 = os.path.join(tmp, f"{run7}-0.log")
+            folded = metric_wait(log7, "s4f_worker_flows_total" + lab, len(recs), 60)
+            check(folded == len(recs), f"processing time, {run7}: every record read ({folded})")
+            if not nproto:
+                docs, _ = wait_for(out7, lambda d: nflows(d) >= len(recs), 60)
+                nproto = len([d for d in docs.values() if d["@type"] == "protocols_statistics"])
+            else:  # the replay's documents are out
+                metric_wait(log7, "s4f_worker_results_total" + lab, nproto, 60)
+            if run7 == "proc-b":
+                procs[0].kill()
+                procs[0].wait()
+                continue
+            stop(procs)
+            docs, _ = consume(out7)
+            check(nflows(docs) == len(recs), f"processing time, {run7}: {nflows(docs)} flows "
+                  f"counted for {len(recs)} records")
+        print(f"processing time: {nflows(docs)} flows for {len(recs)} records after 2 restarts",
+              flush=True)
+
         # ---- late and out-of-order records, idle partition ---------------------------------
         inp3 = f"s4f-it-in-late-{RUN}"
         out = f"s4f-it-outlate-{RUN}"
@@ -518,7 +557,7 @@ def main():
     finally:
         topic(a.topic_tool, "delete", inp, *outs)
         # The consumer groups too (every worker has stopped, so they are empty).
-        groups = [f"s4f-it-{g}-{RUN}.{an}" for g in ("1", "2", "4", "k", "l", "p")
+        groups = [f"s4f-it-{g}-{RUN}.{an}" for g in ("1", "2", "4", "k", "l", "p", "t")
                   for an in ("protocols_statistics", "ports_scan", "host_stats",
                              "host_stats.rekey")]
         r = subprocess.run([a.topic_tool, "delete-groups", *groups], timeout=90,
