@@ -391,7 +391,17 @@ def main():
                 json.dumps({"ipfix.sourceIPv4Address": "10.1.1.3",  # JSON without a side
                             "ipfix.destinationIPv4Address": "198.51.100.1",
                             "ipfix.protocolIdentifier": 6,
-                            "ipfix.flowEndMilliseconds": base}).encode()]
+                            "ipfix.flowEndMilliseconds": base}).encode(),
+                # claims a source offset far beyond the input's end: refused (it would make
+                # every later record of source partition 0 a duplicate), the next one folded
+                routed(1, "10.1.1.4", "198.51.100.1", 0, 1 << 40, base + 1000),
+                routed(1, "10.1.1.5", "198.51.100.1", 0, 9, base + 1000)]
+        # The input's partition 0 holds 20 records (not local: stage one routes none), so
+        # source offsets 7 and 9 are real.
+        data5 = "".join(json.dumps(flow("203.0.113.9", "198.51.100.9", 1, 80, 17, 0, 1, 100,
+                                        base + i)[1]) + "\n" for i in range(20))
+        subprocess.run(["kcat", "-b", BOOT, "-P", "-t", inp5, "-p", "0"], input=data5.encode(),
+                       check=True, timeout=60)
         files = []
         for i, m in enumerate(msgs):
             fn = os.path.join(tmp, f"hostile{i}.bin")
@@ -404,12 +414,16 @@ def main():
         bad = metric_wait(os.path.join(tmp, "hostile-0.log"),
                           "s4f_worker_records_malformed_total" + lab, 4, 60)
         folded = metric_wait(os.path.join(tmp, "hostile-0.log"),
-                             "s4f_worker_flows_total" + lab, 1, 30)
+                             "s4f_worker_flows_total" + lab, 2, 30)
+        beyond = metric_wait(os.path.join(tmp, "hostile-0.log"),
+                             "s4f_worker_repartition_offset_refused_total" + lab, 1, 30)
         check(procs[0].poll() is None, "hostile repartition messages: the worker is still up")
         stop(procs)
         check(bad == 4, f"hostile repartition messages: 4 malformed counted ({bad})")
-        check(folded == 1, f"hostile repartition messages: the good record folded ({folded})")
-        print(f"hostile repartition messages: {bad:.0f} refused, {folded:.0f} folded", flush=True)
+        check(folded == 2, f"hostile repartition messages: the good records folded ({folded})")
+        check(beyond == 1, f"hostile repartition messages: the far source offset refused ({beyond})")
+        print(f"hostile repartition messages: {bad:.0f} malformed, {beyond:.0f} beyond the "
+              f"input, {folded:.0f} folded", flush=True)
 
         # ---- kill -9 mid-stream, restart: same documents -----------------------------------
         inp2 = f"s4f-it-in-kill-{RUN}"
