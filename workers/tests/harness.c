@@ -53,7 +53,8 @@ static enum s4f_status capture_changelog(void *ctx, int32_t partition, const voi
         partition, malloc(klen ? klen : 1), malloc(vlen ? vlen : 1), klen, vlen, win, false};
     assert_true(r->key && r->val);
     memcpy(r->key, key, klen);
-    memcpy(r->val, val, vlen);
+    if (vlen) /* 0: a tombstone, val may be NULL */
+        memcpy(r->val, val, vlen);
     return S4F_OK;
 }
 
