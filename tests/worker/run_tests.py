@@ -541,6 +541,56 @@ def main():
         print(f"processing time: {nflows(docs)} flows for {len(recs)} records after 2 restarts",
               flush=True)
 
+        # ---- host_stats profiles idle for 24 h expire ---------------------------------------
+        # Regression (issue 23): the profile table (capped at max_keys) kept every host it had
+        # seen, in memory and in the changelog: once full, new hosts never got a profile.
+        # max_keys 1: host A's ring, then a day later host B's, which needs A's to go.
+        inp8, out8, rep8 = (f"s4f-it-in-expire-{RUN}", f"s4f-it-outexpire-{RUN}",
+                            f"s4f-it-repexpire-{RUN}")
+        outs += [inp8, out8, rep8, rep8 + ".prof"]
+        for t8 in (inp8, out8, rep8, rep8 + ".prof"):
+            topic(a.topic_tool, "create", t8, "1")
+        cfg8 = os.path.join(tmp, "expire.yml")
+        config(cfg8, inp8, out8, rep8)
+        txt = open(cfg8).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-e-{RUN}\n", 1)
+        txt = txt.replace(f"    host_stats:\n      output_topic: {out8}\n",
+                          f"    host_stats:\n      output_topic: {out8}\n      max_keys: 1\n")
+        open(cfg8, "w").write(txt)
+        h0 = now - now % 3600000 - 2 * 86400000
+        seq8 = [flow("10.5.5.1", "198.51.100.1", 40000, 443, 6, 0x10, 1, 100, h0 + i * 10000)
+                for i in range(420)]  # A: 70 minutes
+        seq8 += [flow("10.5.5.2", "198.51.100.1", 40000, 443, 6, 0x10, 1, 100,
+                      h0 + 26 * 3600000 + i * 10000) for i in range(420)]  # B, 26 hours later
+        produce(inp8, seq8)
+        prof = lambda host, end: (f"host_stats_temporal_profile:{end - 86400000}+86400000:p0:"
+                                  f"{host}")
+        want8 = lambda d: (prof("10.5.5.1", h0 + 3600000) in d
+                           and prof("10.5.5.2", h0 + 27 * 3600000) in d)
+        procs = run_workers(a.worker, cfg8, 1, tmp, "expire-a")
+        docs, ok = wait_for(out8, want8, 90)
+        lab = '{analysis="host_stats"}'
+        gone = metric_wait(os.path.join(tmp, "expire-a-0.log"),
+                           "s4f_worker_profiles_expired_total" + lab, 1, 30)
+        stop(procs)
+        check(ok, f"profile expiry: host B got a profile a day after host A filled max_keys "
+              f"({sorted(i for i in docs if 'profile' in i)})")
+        check(gone == 1, f"profile expiry: host A's ring expired ({gone})")
+        # A restart reads A's ring, its tombstone and B's ring back: all fit in max_keys 1.
+        procs = run_workers(a.worker, cfg8, 1, tmp, "expire-b")
+        log8 = os.path.join(tmp, "expire-b-0.log")
+        end8, restored8 = time.time() + 60, None
+        while time.time() < end8 and not restored8:
+            restored8 = re.findall(r"host_stats: partition 0: (\d+) changelog record\(s\) restored",
+                                   open(log8, errors="replace").read())
+            time.sleep(0.3)
+        refused8 = metric_wait(log8, "s4f_worker_keys_dropped_total" + lab, 0, 30)
+        unread8 = metric_wait(log8, "s4f_worker_changelog_unreadable_total" + lab, 0, 30)
+        stop(procs)
+        check(restored8 and int(restored8[0]) >= 3 and refused8 == 0 and unread8 == 0,
+              f"profile expiry: changelog restored with its tombstone ({restored8} records, "
+              f"{refused8} refused, {unread8} unreadable)")
+        print(f"profile expiry: {gone} ring expired, {restored8} record(s) restored", flush=True)
+
         # ---- late and out-of-order records, idle partition ---------------------------------
         inp3 = f"s4f-it-in-late-{RUN}"
         out = f"s4f-it-outlate-{RUN}"
@@ -571,7 +621,7 @@ def main():
     finally:
         topic(a.topic_tool, "delete", inp, *outs)
         # The consumer groups too (every worker has stopped, so they are empty).
-        groups = [f"s4f-it-{g}-{RUN}.{an}" for g in ("1", "2", "4", "k", "l", "p", "t")
+        groups = [f"s4f-it-{g}-{RUN}.{an}" for g in ("1", "2", "4", "k", "l", "p", "t", "e")
                   for an in ("protocols_statistics", "ports_scan", "host_stats",
                              "host_stats.rekey")]
         r = subprocess.run([a.topic_tool, "delete-groups", *groups], timeout=90,
