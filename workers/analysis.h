@@ -105,8 +105,9 @@ extern const char *const s4f_time_mode_choices[];
      "Event-time flows further than this ahead of the wall clock are refused (one bogus "         \
      "timestamp would otherwise close every window)", NULL},                                      \
     {"watermark_quorum", S4F_OPT_INT, "8", 1, S4F_WM_MAX_QUORUM, offsetof(type, common.wm_quorum), \
-     "The watermark of a partition is the quorum-th largest event time among its last 128 to "    \
-     "256 records, so that a few forged timestamps cannot move it; records further ahead of it "  \
+     "The watermark of a partition is the quorum-th largest event time among the records of its " \
+     "current block of 128 offsets, so that a few forged timestamps cannot move it; records "     \
+     "further ahead of it "                                                                        \
      "than window + allowed_lateness wait aside (outlier_total) until it follows. 1: the "        \
      "largest event time seen, every record trusted (see docs/security.md)", NULL},              \
     {"input_topic", S4F_OPT_STRING, NULL, 0, 0, offsetof(type, common.input_topic),                \

@@ -35,20 +35,18 @@ struct win {
     struct win *next;
 };
 
-/* The watermark statistic: the quorum-th largest event time among the records of the
- * current and the previous block of S4F_WM_BLOCK offsets (so 128 to 256 records). Blocks
- * are aligned on offsets, not on arrival, so a replay that starts mid-stream rebuilds the
- * same blocks from the same records. */
+/* The watermark statistic: the quorum-th largest event time among the records of the current
+ * block of S4F_WM_BLOCK offsets. Blocks are aligned on offsets, not on arrival, so a replay
+ * that starts mid-stream rebuilds the same blocks from the same records. */
 #define S4F_WM_BLOCK 128
 /* Records set aside because they are too far ahead of the watermark: at most this many per
  * partition, each for at most two blocks of offsets. */
 #define S4F_WM_OUTLIERS 32
 
 struct wmstat {
-    int64_t block;                   /* offset / S4F_WM_BLOCK of cur; -1: none yet */
-    int64_t cur[S4F_WM_MAX_QUORUM];  /* largest times of the current block, descending */
-    int64_t prev[S4F_WM_MAX_QUORUM]; /* same, previous block */
-    int ncur, nprev;
+    int64_t block;                  /* offset / S4F_WM_BLOCK of top; -1: none yet */
+    int64_t top[S4F_WM_MAX_QUORUM]; /* largest times of the block: a min-heap */
+    int n;
 };
 
 struct outlier {
@@ -554,35 +552,39 @@ static int64_t floor_div(int64_t a, int64_t b)
 static void emit_window(struct s4f_wengine *e, struct part *p, struct win *w);
 static void finalise(struct s4f_wengine *e, struct part *p, struct win *w);
 
-/* Inserts t into a descending array of at most q times; false when t is not among them. */
-static bool top_insert(int64_t *a, int *n, int q, int64_t t)
+/* Offers t to a min-heap of the q largest times; true when it entered. */
+static bool top_offer(int64_t *h, int *n, int q, int64_t t)
 {
-    if (*n == q && t <= a[q - 1])
+    int i;
+    if (*n < q) {
+        /* sift up */
+        for (i = (*n)++; i > 0 && h[(i - 1) / 2] > t; i = (i - 1) / 2)
+            h[i] = h[(i - 1) / 2];
+        h[i] = t;
+        return true;
+    }
+    if (t <= h[0])
         return false;
-    int i = *n < q ? (*n)++ : q - 1;
-    for (; i > 0 && a[i - 1] < t; i--)
-        a[i] = a[i - 1];
-    a[i] = t;
+    /* replace the smallest, sift down */
+    for (i = 0;;) {
+        int c = 2 * i + 1;
+        if (c >= q)
+            break;
+        if (c + 1 < q && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= t)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = t;
     return true;
 }
 
-/* The q-th largest time of the current and previous blocks (INT64_MIN: fewer than q). */
-static int64_t top_kth(const struct wmstat *s, int q)
-{
-    if (s->ncur + s->nprev < q)
-        return INT64_MIN;
-    int i = 0, j = 0;
-    int64_t v = INT64_MIN;
-    for (int k = 0; k < q; k++)
-        v = j >= s->nprev || (i < s->ncur && s->cur[i] >= s->prev[j]) ? s->cur[i++] : s->prev[j++];
-    return v;
-}
-
 /* Feeds the time of the record at offset to p's watermark: the quorum-th largest time among
- * its current and previous block of offsets, never moving back. A forged time moves it only
- * with quorum - 1 accomplices among 128 to 256 records; an ordered stream holds it quorum
- * records behind its newest. O(quorum) at worst per record, O(1) for most. True when it
- * moved. */
+ * the records of its block of offsets, never moving back. A forged time moves it only with
+ * quorum - 1 accomplices among the same 128 offsets; an ordered stream holds it quorum
+ * records behind its newest. O(log quorum) per record at most. True when it moved. */
 static bool wm_observe(struct s4f_wengine *e, struct part *p, int64_t offset, int64_t t)
 {
     int q = (int)e->o.common->wm_quorum;
@@ -595,21 +597,12 @@ static bool wm_observe(struct s4f_wengine *e, struct part *p, int64_t offset, in
     struct wmstat *s = &p->wms;
     int64_t b = offset / S4F_WM_BLOCK;
     if (b > s->block) {
-        if (b == s->block + 1) {
-            memcpy(s->prev, s->cur, (size_t)s->ncur * sizeof(*s->cur));
-            s->nprev = s->ncur;
-        } else {
-            s->nprev = 0;
-        }
-        s->ncur = 0;
+        s->n = 0;
         s->block = b;
     }
-    if (!top_insert(s->cur, &s->ncur, q, t))
+    if (!top_offer(s->top, &s->n, q, t) || s->n < q || s->top[0] <= p->max_t)
         return false;
-    int64_t c = top_kth(s, q);
-    if (c <= p->max_t)
-        return false;
-    p->max_t = c;
+    p->max_t = s->top[0];
     return true;
 }
 

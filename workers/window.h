@@ -6,8 +6,8 @@
  *   - a flow's time t is its end time (event mode) or its Kafka message timestamp
  *     (processing mode: stable across replays, unlike the arrival wall clock);
  *   - it belongs to every window [s, s + window) with s a multiple of slide and s <= t;
- *   - the watermark is the quorum-th largest t among the records of p's current and previous
- *     block of 128 offsets, never moving back (quorum = watermark_quorum; 1: the largest t
+ *   - the watermark is the quorum-th largest t among the records of p's current block of
+ *     128 offsets, never moving back (quorum = watermark_quorum; 1: the largest t
  *     seen). A flow whose t is beyond watermark + window + allowed_lateness is an outlier:
  *     set aside (at most 32 per partition), folded when the watermark comes within that
  *     distance, dropped (counted) if it has not within two blocks of offsets. In processing
