@@ -463,7 +463,7 @@ static int cmd_cpu(uint64_t n, uint32_t hosts, int64_t seconds, const char *only
         for (uint64_t i = 0; i < n; i++) {
             /* Four partitions keyed by source address, as the collector writes them. */
             if (s4f_flow_parse(r.buf + r.off[i], r.len[i], &f, NULL) == S4F_OK)
-                s4f_wengine_flow(run.we, (int32_t)(s4f_addr_hash(&f.src) & 3), (int64_t)i, &f,
+                s4f_wengine_flow(run.we, (int32_t)(s4f_addr_hash(&f.src) & 3), (int64_t)i, &f, wall,
                                  wall);
             if ((i & 1023) == 1023) {
                 s4f_wengine_tick(run.we, s4f_mono_ms(), wall);
@@ -493,7 +493,8 @@ static int cmd_cpu(uint64_t n, uint32_t hosts, int64_t seconds, const char *only
                     continue;
                 f.side = side;
                 const struct s4f_addr *host = side == S4F_SIDE_SRC ? &f.src : &f.dst;
-                s4f_wengine_flow(run.we, (int32_t)(s4f_addr_hash(host) & 3), (int64_t)i, &f, wall);
+                s4f_wengine_flow(run.we, (int32_t)(s4f_addr_hash(host) & 3), (int64_t)i, &f, wall,
+                                 wall);
             }
             if ((i & 1023) == 1023) {
                 s4f_wengine_tick(run.we, s4f_mono_ms(), wall);
@@ -543,7 +544,7 @@ static int cmd_rss(const char *name, uint32_t hosts)
     for (uint64_t i = 0; i < n; i++) {
         int len = gen_record(&g, buf, sizeof(buf), key, sizeof(key));
         if (s4f_flow_parse(buf, (size_t)len, &f, NULL) == S4F_OK)
-            s4f_wengine_flow(run.we, 0, (int64_t)i, &f, wall);
+            s4f_wengine_flow(run.we, 0, (int64_t)i, &f, wall, wall);
     }
     long after = rss_kb();
     printf("analysis=%s hosts=%u flows=%" PRIu64 " rss_kb=%ld mb_per_100k_hosts=%.1f\n", name,
