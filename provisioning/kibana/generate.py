@@ -23,6 +23,7 @@ DATA_VIEWS = [
     ("s4f-dv-hosts", PREFIX + "-host_stats-*", "@timestamp", "Stream4Flow host statistics"),
     ("s4f-dv-host-profiles", PREFIX + "-host_stats_temporal_profile-*", "@timestamp",
      "Stream4Flow host temporal profiles"),
+    ("s4f-dv-dns", PREFIX + "-dns_statistics-*", "@timestamp", "Stream4Flow DNS statistics"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
      "Stream4Flow raw flows (sink.index_flows)"),
 ]

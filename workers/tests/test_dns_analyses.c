@@ -1,0 +1,182 @@
+/* The DNS analyses on crafted flows through the real window engine: exact documents for a
+ * known mix of queries and answers (every stat type of dns_statistics, the top cut, the
+ * filtered domains), hostile names not counted. */
+#include "harness.h"
+#include "registry.h"
+
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static const struct s4f_analysis *analysis(const char *name)
+{
+    const struct s4f_analysis *a = s4f_analysis_find(name);
+    assert_non_null(a);
+    return a;
+}
+
+static const char *rid(const char *type, int64_t start_rel, int64_t len, const char *key)
+{
+    static char buf[8][300];
+    static int i;
+    char *b = buf[i++ % 8];
+    snprintf(b, 300, "%s:%" PRId64 "+%" PRId64 ":p0:%s", type, TH_T0 + start_rel, len, key);
+    return b;
+}
+
+/* A DNS flow as the reader makes it (both families give the same struct s4f_dns). */
+static struct s4f_flow dnsflow(const char *src, const char *dst, uint16_t sport, uint16_t dport,
+                               const char *name, bool response, uint8_t rcode, uint16_t qtype,
+                               int64_t rel)
+{
+    struct s4f_flow f = th_mkflow(src, dst, 17, dport, 0, 1, 80, TH_T0 + rel);
+    f.sport = sport;
+    f.dns.flags = S4F_DNS_PRESENT | (response ? S4F_DNS_RESPONSE : 0);
+    f.dns.rcode = rcode;
+    f.dns.qtype = f.dns.crr_type = qtype;
+    f.dns.name_len = f.dns.crr_name_len = (uint16_t)strlen(name);
+    memcpy(f.dns.name, name, f.dns.name_len + 1u);
+    memcpy(f.dns.crr_name, name, f.dns.name_len + 1u);
+    return f;
+}
+
+static void put(struct th *t, int64_t *off, struct s4f_flow f)
+{
+    assert_int_equal(th_flow(t, 0, (*off)++, &f), S4F_OK);
+}
+
+static void resp(struct th *t, int64_t *off, const char *to, const char *name, uint8_t rcode,
+                 int64_t rel)
+{
+    put(t, off, dnsflow("8.8.8.8", to, 53, 40000, name, true, rcode, 1, rel));
+}
+
+/* Checks a stat type's data_array: keys and values in order ("ip" too when given). */
+struct kv {
+    const char *key, *ip;
+    int64_t value;
+};
+static void check(struct th *t, const char *stat, const struct kv *want, size_t n)
+{
+    json_t *d = th_doc(t, rid("dns_statistics", 0, 60000, stat));
+    assert_non_null(d);
+    assert_string_equal(th_str(d, "@stat_type"), stat);
+    json_t *a = json_object_get(d, "data_array");
+    assert_int_equal(json_array_size(a), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(a, i);
+        assert_string_equal(th_str(e, "key"), want[i].key);
+        assert_int_equal(th_int(e, "value"), want[i].value);
+        if (want[i].ip)
+            assert_string_equal(th_str(e, "ip"), want[i].ip);
+        else
+            assert_null(json_object_get(e, "ip"));
+    }
+}
+
+static struct th *dns_mix(const char *extra)
+{
+    char path[] = "/tmp/s4f-test-filtered-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "# comment\n uribl \nspamhaus\n\n", 28), 28);
+    close(fd);
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml),
+             "allowed_lateness: 0\nlocal_networks: [10.0.0.0/8]\nfiltered_domains_file: %s\n%s",
+             path, extra);
+    struct th *t = th_new(analysis("dns_statistics"), yaml);
+    unlink(path);
+    int64_t off = 0;
+    for (int i = 0; i < 3; i++)
+        resp(t, &off, "10.0.0.1", "a.com", 0, 1000 + i);
+    resp(t, &off, "10.0.0.2", "b.com", 0, 2000);
+    resp(t, &off, "10.0.0.2", "nx.com", 3, 3000);
+    resp(t, &off, "10.0.0.1", "nx.com", 3, 3001);
+    resp(t, &off, "10.0.0.1", "x.spamhaus.org", 3, 3002);
+    resp(t, &off, "10.0.0.1", "x.spamhaus.org", 3, 3003);
+    resp(t, &off, "10.0.0.2", "r.com", 5, 4000);
+    /* Answers to outside hosts count nowhere. */
+    resp(t, &off, "198.51.100.9", "a.com", 0, 4500);
+    put(t, &off, dnsflow("10.0.0.1", "8.8.8.8", 40000, 53, "a.com", false, 0, 1, 5000));
+    put(t, &off, dnsflow("10.0.0.1", "8.8.8.8", 40001, 53, "a.com", false, 0, 1, 5001));
+    put(t, &off, dnsflow("10.0.0.2", "10.0.0.53", 40002, 53, "c.com", false, 0, 28, 6000));
+    /* Not DNS: ignored. */
+    put(t, &off, th_mkflow("10.0.0.1", "8.8.8.8", 17, 53, 0, 1, 80, TH_T0 + 7000));
+    /* A name the reader had to cut: counted as invalid, nowhere else. */
+    struct s4f_flow h = dnsflow("8.8.8.8", "10.0.0.1", 53, 40000, "cut", true, 0, 1, 8000);
+    h.dns.flags |= S4F_DNS_TRUNCATED;
+    put(t, &off, h);
+    /* The next window closes the first. */
+    put(t, &off, dnsflow("10.0.0.1", "8.8.8.8", 40000, 53, "late.com", false, 0, 1, 61000));
+    th_tick(t);
+    return t;
+}
+
+static void test_dns_statistics_exact(void **state)
+{
+    struct th *t = dns_mix("");
+    check(t, "queried_domain",
+          (struct kv[]){{"a.com", NULL, 3}, {"nx.com", NULL, 2}, {"x.spamhaus.org", NULL, 2}}, 3);
+    check(t, "nonexisting_domain", (struct kv[]){{"nx.com", NULL, 2}}, 1);
+    check(t, "response_code",
+          (struct kv[]){{"NXDomain", NULL, 4}, {"NoError", NULL, 4}, {"Refused", NULL, 1}}, 3);
+    check(t, "record_type", (struct kv[]){{"A", NULL, 2}, {"AAAA", NULL, 1}}, 2);
+    check(t, "queried_local", (struct kv[]){{"8.8.8.8", NULL, 8}}, 1);
+    check(t, "external_dns", (struct kv[]){{"8.8.8.8", NULL, 2}}, 1);
+    check(t, "queried_by_ip", (struct kv[]){{"a.com", "10.0.0.1", 2}, {"c.com", "10.0.0.2", 1}}, 2);
+    assert_int_equal(th_count_type(t, "dns_statistics"), 7);
+    assert_int_equal(th_metric(t, "dns_names_invalid_total"), 1);
+    th_free(t);
+}
+
+static void test_dns_statistics_top(void **state)
+{
+    struct th *t = dns_mix("top: 1\n");
+    check(t, "queried_domain", (struct kv[]){{"a.com", NULL, 3}}, 1);
+    check(t, "queried_by_ip", (struct kv[]){{"a.com", "10.0.0.1", 2}}, 1);
+    /* Not cut: */
+    check(t, "response_code",
+          (struct kv[]){{"NXDomain", NULL, 4}, {"NoError", NULL, 4}, {"Refused", NULL, 1}}, 3);
+    th_free(t);
+}
+
+/* Long names (past the short-key slots) are counted like short ones; max_keys bounds both. */
+static void test_dns_statistics_long_names_and_cap(void **state)
+{
+    struct th *t = th_new(analysis("dns_statistics"),
+                          "allowed_lateness: 0\nlocal_networks: [10.0.0.0/8]\nmax_keys: 3\n");
+    int64_t off = 0;
+    char longname[200];
+    memset(longname, 'l', sizeof(longname) - 5);
+    strcpy(longname + sizeof(longname) - 5, ".com");
+    resp(t, &off, "10.0.0.1", longname, 0, 1000);
+    resp(t, &off, "10.0.0.1", longname, 0, 1001);
+    resp(t, &off, "10.0.0.1", "a.com", 0, 1002);
+    resp(t, &off, "10.0.0.1", "a.com", 0, 1003);
+    /* queried_local 8.8.8.8 is the third key; these two are refused. */
+    resp(t, &off, "10.0.0.1", "b.com", 0, 1004);
+    resp(t, &off, "10.0.0.1", "c.com", 0, 1005);
+    put(t, &off, dnsflow("10.0.0.1", "8.8.8.8", 40000, 53, "late.com", false, 0, 1, 61000));
+    th_tick(t);
+    check(t, "queried_domain", (struct kv[]){{"a.com", NULL, 2}, {longname, NULL, 2}}, 2);
+    assert_int_equal(th_metric(t, "keys_dropped_total"), 2);
+    th_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dns_statistics_exact),
+        cmocka_unit_test(test_dns_statistics_top),
+        cmocka_unit_test(test_dns_statistics_long_names_and_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
