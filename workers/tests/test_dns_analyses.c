@@ -171,12 +171,146 @@ static void test_dns_statistics_long_names_and_cap(void **state)
     th_free(t);
 }
 
+/* ---- reflect_ddos ------------------------------------------------------------------------- */
+
+static struct s4f_flow udp(const char *src, const char *dst, uint16_t sport, uint16_t dport,
+                           uint64_t packets, uint64_t bytes, int64_t rel)
+{
+    struct s4f_flow f = th_mkflow(src, dst, 17, dport, 0, packets, bytes, TH_T0 + rel);
+    f.sport = sport;
+    return f;
+}
+
+static void test_reflect_ddos(void **state)
+{
+    struct th *t = th_new(analysis("reflect_ddos"),
+                          "allowed_lateness: 0\ndns_servers: [10.0.0.53, 10.0.1.0/24]\n");
+    int64_t off = 0;
+    /* Victim 198.51.100.7: 100 bytes of queries, 11 answers of 100 bytes: reported. */
+    put(t, &off, udp("198.51.100.7", "10.0.0.53", 40000, 53, 2, 100, 1000));
+    for (int i = 0; i < 11; i++)
+        put(t, &off, udp("10.0.0.53", "198.51.100.7", 53, 40000, 1, 100, 2000 + i));
+    /* Ratio 3 exactly: not reported (strictly greater). */
+    put(t, &off, udp("198.51.100.8", "10.0.0.53", 40000, 53, 1, 400, 1000));
+    put(t, &off, udp("10.0.0.53", "198.51.100.8", 53, 40000, 20, 1200, 1000));
+    /* 10 packets only: not reported. */
+    put(t, &off, udp("10.0.0.53", "198.51.100.9", 53, 40000, 10, 5000, 1000));
+    /* A biflow (query with its answers as reverse counters) to a server of the prefix:
+     * reported; answers without any query (received 0) too. */
+    struct s4f_flow b = udp("203.0.113.1", "10.0.1.7", 5353, 53, 1, 60, 3000);
+    b.rev_packets = 30;
+    b.rev_bytes = 30000;
+    put(t, &off, b);
+    put(t, &off, udp("10.0.1.7", "203.0.113.2", 53, 1234, 12, 900, 3000));
+    /* Not a watched server, and TCP: ignored. */
+    put(t, &off, udp("192.0.2.53", "203.0.113.3", 53, 1234, 50, 50000, 3000));
+    struct s4f_flow tcp = udp("10.0.0.53", "203.0.113.4", 53, 1234, 50, 50000, 3000);
+    tcp.proto = 6;
+    put(t, &off, tcp);
+    put(t, &off, udp("10.0.0.53", "203.0.113.5", 53, 1234, 1, 1, 21000)); /* closes the window */
+    th_tick(t);
+    json_t *d = th_doc(t, rid("detection.reflectdos", 0, 20000, "198.51.100.7|10.0.0.53"));
+    assert_non_null(d);
+    assert_string_equal(th_str(d, "@sub_type"), "DNS");
+    assert_string_equal(th_str(d, "src_ip"), "198.51.100.7");
+    assert_string_equal(th_str(d, "dns_ip"), "10.0.0.53");
+    assert_int_equal(th_int(d, "data_received"), 100);
+    assert_int_equal(th_int(d, "data_sent"), 1100);
+    assert_int_equal(th_int(d, "outgoing_packets"), 11);
+    assert_int_equal(th_int(d, "outgoing_connections"), 11);
+    d = th_doc(t, rid("detection.reflectdos", 0, 20000, "203.0.113.1|10.0.1.7"));
+    assert_non_null(d);
+    assert_int_equal(th_int(d, "data_received"), 60);
+    assert_int_equal(th_int(d, "data_sent"), 30000);
+    assert_int_equal(th_int(d, "outgoing_packets"), 30);
+    assert_int_equal(th_int(d, "outgoing_connections"), 1);
+    d = th_doc(t, rid("detection.reflectdos", 0, 20000, "203.0.113.2|10.0.1.7"));
+    assert_non_null(d);
+    assert_int_equal(th_int(d, "data_received"), 0);
+    assert_int_equal(th_count_type(t, "detection.reflectdos"), 3);
+    th_free(t);
+}
+
+/* ---- dns_open_resolvers ------------------------------------------------------------------- */
+
+static struct s4f_flow answer(const char *src, const char *dst, const char *name, uint16_t type,
+                              const char *data, uint8_t rcode, int64_t rel)
+{
+    struct s4f_flow f = dnsflow(src, dst, 53, 40000, name, true, rcode, type, rel);
+    f.dns.rdata_len = (uint16_t)strlen(data);
+    memcpy(f.dns.rdata, data, f.dns.rdata_len + 1u);
+    f.dns.flags |= S4F_DNS_HAS_RDATA;
+    return f;
+}
+
+static void test_dns_open_resolvers(void **state)
+{
+    char path[] = "/tmp/s4f-test-white-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "google.com\n", 11), 11);
+    close(fd);
+    char yaml[300];
+    snprintf(yaml, sizeof(yaml),
+             "allowed_lateness: 0\nlocal_networks: [10.0.0.0/8]\nwhitelisted_networks: "
+             "[10.9.0.0/16]\nwhitelisted_domains_file: %s\n",
+             path);
+    struct th *t = th_new(analysis("dns_open_resolvers"), yaml);
+    unlink(path);
+    int64_t off = 0;
+    put(t, &off, answer("10.0.0.53", "198.51.100.1", "evil.com", 1, "192.0.2.1", 0, 1000));
+    put(t, &off, answer("10.0.0.53", "198.51.100.2", "evil.com", 1, "192.0.2.1", 0, 500));
+    put(t, &off, answer("10.0.0.53", "198.51.100.2", "alias.com", 5, "target.com", 0, 1200));
+    /* Not reported: whitelisted domain and subdomain, whitelisted resolver network, to a
+     * local host, NXDOMAIN, MX, no data, a query, from outside. */
+    put(t, &off, answer("10.0.0.53", "198.51.100.1", "google.com", 1, "192.0.2.2", 0, 1000));
+    put(t, &off, answer("10.0.0.53", "198.51.100.1", "www.google.com", 1, "192.0.2.2", 0, 1000));
+    put(t, &off, answer("10.9.0.53", "198.51.100.1", "evil.com", 1, "192.0.2.1", 0, 1000));
+    put(t, &off, answer("10.0.0.53", "10.0.0.9", "evil.com", 1, "192.0.2.1", 0, 1000));
+    put(t, &off, answer("10.0.0.53", "198.51.100.1", "nx.com", 1, "192.0.2.1", 3, 1000));
+    put(t, &off, answer("10.0.0.53", "198.51.100.1", "mx.com", 15, "10 mx.com", 0, 1000));
+    put(t, &off, answer("10.0.0.53", "198.51.100.1", "empty.com", 1, "", 0, 1000));
+    struct s4f_flow q = answer("10.0.0.53", "198.51.100.1", "q.com", 1, "192.0.2.1", 0, 1000);
+    q.dns.flags &= (uint8_t)~S4F_DNS_RESPONSE;
+    put(t, &off, q);
+    put(t, &off, answer("8.8.8.8", "198.51.100.1", "evil.com", 1, "192.0.2.1", 0, 1000));
+    /* google.com.evil.net is not under google.com (the original's regex said it was). */
+    put(t, &off,
+        answer("10.0.0.53", "198.51.100.1", "google.com.evil.net", 1, "192.0.2.3", 0, 1000));
+    put(t, &off, answer("10.0.0.53", "198.51.100.1", "next.com", 1, "192.0.2.4", 0, 6000));
+    th_tick(t);
+    assert_int_equal(th_count_type(t, "open_dns_resolver"), 3);
+    size_t seen = 0;
+    for (size_t i = 0; i < t->ndocs; i++) {
+        json_t *d = t->docs[i].doc;
+        assert_string_equal(th_str(d, "resolver_ip"), "10.0.0.53");
+        const char *name = th_str(d, "resolved_query");
+        if (strcmp(name, "evil.com") == 0) {
+            assert_string_equal(th_str(d, "resolved_data"), "192.0.2.1");
+            assert_int_equal(th_int(d, "flows"), 2);
+            assert_string_equal(th_str(d, "timestamp"), "2025-11-27T06:00:00.000Z");
+            seen |= 1;
+        } else if (strcmp(name, "alias.com") == 0) {
+            assert_string_equal(th_str(d, "resolved_data"), "target.com");
+            assert_int_equal(th_int(d, "flows"), 1);
+            seen |= 2;
+        } else {
+            assert_string_equal(name, "google.com.evil.net");
+            seen |= 4;
+        }
+    }
+    assert_int_equal(seen, 7);
+    th_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dns_statistics_exact),
         cmocka_unit_test(test_dns_statistics_top),
         cmocka_unit_test(test_dns_statistics_long_names_and_cap),
+        cmocka_unit_test(test_reflect_ddos),
+        cmocka_unit_test(test_dns_open_resolvers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
