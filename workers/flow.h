@@ -121,8 +121,8 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
 /* Routed records: what host_stats' first stage writes to the repartition topic, one per local
  * side of a flow. A fixed binary layout (docs/worker.md), all integers little-endian:
  *
- *   0 "S4R" 1    4 side, family, protocol, 0    8 tcp flags, source port, destination
- *   port (u16), 0 (u16)    16 input partition (u32), 0 (u32)    24 input offset, packets,
+ *   0 "S4R" 1    4 side, family, protocol, dns    8 tcp flags, source port, destination
+ *   port (u16), 0 (u16)    16 input partition (u32), answer (4 bytes)    24 input offset, packets,
  *   bytes, start ms, end ms (u64/i64)    64 source address, 80 destination address (16 bytes
  *   each, IPv4 in the first 4)
  *
@@ -130,6 +130,9 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
  * decoder validates it all (length, magic, side, family, reserved bytes, ranges): the topic
  * is writable by anyone with access to the broker. */
 #define S4F_ROUTED_LEN 96
+/* Byte 7: the record is a DNS response with an A answer, whose IPv4 address is in bytes
+ * 20-23 (0 otherwise, and then bytes 20-23 are 0). */
+#define S4F_ROUTED_DNS_A 0x01
 
 /* n bytes of v little-endian at p, and back: the worker's binary records (routed records,
  * changelog records) are defined byte by byte, whatever the host's byte order. */

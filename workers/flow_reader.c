@@ -1029,6 +1029,13 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
     s4f_put_le(out + 10, f->sport, 2);
     s4f_put_le(out + 12, f->dport, 2);
     s4f_put_le(out + 16, (uint32_t)partition, 4);
+    /* A DNS A answer keeps its address (dns_external_resolvers joins on it downstream): flag
+     * in byte 7, the IPv4 address in bytes 20-23. Other DNS fields are not carried. */
+    if ((f->dns.flags & S4F_DNS_RDATA_ADDR) && (f->dns.flags & S4F_DNS_RESPONSE) &&
+        f->dns.crr_type == 1 && f->dns.rdata_addr.family == 4) {
+        out[7] = S4F_ROUTED_DNS_A;
+        memcpy(out + 20, f->dns.rdata_addr.b, 4);
+    }
     s4f_put_le(out + 24, (uint64_t)offset, 8);
     s4f_put_le(out + 32, f->packets, 8);
     s4f_put_le(out + 40, f->bytes, 8);
@@ -1070,7 +1077,8 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
         bad = "routed record: bad side";
         goto fail;
     }
-    if ((b[5] != 4 && b[5] != 6) || b[7] || s4f_get_le(b + 14, 2) || s4f_get_le(b + 20, 4) ||
+    if ((b[5] != 4 && b[5] != 6) || (b[7] & ~S4F_ROUTED_DNS_A) || s4f_get_le(b + 14, 2) ||
+        (!(b[7] & S4F_ROUTED_DNS_A) && s4f_get_le(b + 20, 4)) ||
         (b[5] == 4 && (!all_zero(b + 68, 12) || !all_zero(b + 84, 12)))) {
         bad = "routed record: bad family or reserved bytes";
         goto fail;
@@ -1097,6 +1105,12 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     out->start_ms = (int64_t)st > out->end_ms ? out->end_ms : (int64_t)st;
     memcpy(out->src.b, b + 64, 16);
     memcpy(out->dst.b, b + 80, 16);
+    if (b[7] & S4F_ROUTED_DNS_A) {
+        out->dns.flags = S4F_DNS_PRESENT | S4F_DNS_RESPONSE | S4F_DNS_RDATA_ADDR;
+        out->dns.crr_type = 1;
+        out->dns.rdata_addr.family = 4;
+        memcpy(out->dns.rdata_addr.b, b + 20, 4);
+    }
     return S4F_OK;
 fail:
     s4f_flow_clear(out);

@@ -26,6 +26,8 @@ DATA_VIEWS = [
     ("s4f-dv-dns", PREFIX + "-dns_statistics-*", "@timestamp", "Stream4Flow DNS statistics"),
     ("s4f-dv-open-resolvers", PREFIX + "-open_dns_resolver-*", "@timestamp",
      "Stream4Flow open DNS resolvers"),
+    ("s4f-dv-external-resolvers", PREFIX + "-external_dns_resolver-*", "@timestamp",
+     "Stream4Flow external DNS resolvers"),
     ("s4f-dv-reflectdos", PREFIX + "-detection.reflectdos-*", "@timestamp",
      "Stream4Flow DNS reflection attacks"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",

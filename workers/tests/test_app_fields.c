@@ -149,6 +149,18 @@ static void test_flowmon(void **state)
     assert_string_equal(f.dns.crr_name, "www.example.com");
     assert_string_equal(f.dns.rdata, "192.0.2.1");
     assert_int_equal(f.dns.rdata_addr.family, 4);
+    /* Routed (repartitioned) records keep an A answer's address, nothing else of DNS. */
+    uint8_t routed[S4F_ROUTED_LEN];
+    struct s4f_flow g2;
+    s4f_flow_encode_routed(&f, S4F_SIDE_DST, 3, 77, routed);
+    assert_int_equal(s4f_flow_decode_routed((const char *)routed, sizeof(routed), &g2, NULL),
+                     S4F_OK);
+    assert_int_equal(g2.dns.flags, S4F_DNS_PRESENT | S4F_DNS_RESPONSE | S4F_DNS_RDATA_ADDR);
+    assert_int_equal(g2.dns.crr_type, 1);
+    assert_true(s4f_addr_eq(&g2.dns.rdata_addr, &f.dns.rdata_addr));
+    routed[7] = 0; /* the address bytes without the flag: refused */
+    assert_int_equal(s4f_flow_decode_routed((const char *)routed, sizeof(routed), &g2, NULL),
+                     S4F_ERR);
     s4f_decoder_free(d);
 }
 

@@ -303,6 +303,47 @@ static void test_dns_open_resolvers(void **state)
     th_free(t);
 }
 
+/* ---- dns_external_resolvers --------------------------------------------------------------- */
+
+static void test_dns_external_resolvers(void **state)
+{
+    struct th *t =
+        th_new(analysis("dns_external_resolvers"),
+               "allowed_lateness: 0\nlocal_networks: [10.0.0.0/8]\nrepartition_topic: ''\n");
+    int64_t off = 0;
+    /* 10.0.0.1 asks 8.8.8.8 for a.com = 192.0.2.10 and connects twice within 5 s, once later. */
+    struct s4f_flow a = answer("8.8.8.8", "10.0.0.1", "a.com", 1, "192.0.2.10", 0, 1000);
+    a.dns.flags |= S4F_DNS_RDATA_ADDR;
+    a.dns.rdata_addr = (struct s4f_addr){.b = {192, 0, 2, 10}, .family = 4};
+    struct s4f_flow c1 = th_mkflow("10.0.0.1", "192.0.2.10", 6, 443, 0x02, 3, 180, TH_T0 + 2000);
+    struct s4f_flow c2 = th_mkflow("10.0.0.1", "192.0.2.10", 6, 443, 0x02, 3, 180, TH_T0 + 5000);
+    struct s4f_flow c3 = th_mkflow("10.0.0.1", "192.0.2.10", 6, 443, 0x02, 3, 180, TH_T0 + 30000);
+    /* The flows may come first: the join waits for the window's end. */
+    put(t, &off, c1);
+    put(t, &off, a);
+    put(t, &off, c2);
+    put(t, &off, c3);
+    /* An answer from a local resolver, and one without a following connection: nothing. */
+    struct s4f_flow l = a;
+    l.src = (struct s4f_addr){.b = {10, 0, 0, 53}, .family = 4};
+    l.dst = (struct s4f_addr){.b = {10, 0, 0, 2}, .family = 4};
+    put(t, &off, l);
+    put(t, &off, th_mkflow("10.0.0.2", "192.0.2.10", 6, 443, 0x02, 3, 180, TH_T0 + 2000));
+    struct s4f_flow a3 = a;
+    a3.dst = (struct s4f_addr){.b = {10, 0, 0, 3}, .family = 4};
+    put(t, &off, a3);
+    put(t, &off, th_mkflow("10.0.0.1", "192.0.2.99", 6, 443, 0x02, 1, 1, TH_T0 + 361000));
+    th_tick(t);
+    assert_int_equal(th_count_type(t, "external_dns_resolver"), 1);
+    json_t *d = th_doc(t, rid("external_dns_resolver", 0, 360000, "10.0.0.1|8.8.8.8"));
+    assert_non_null(d);
+    assert_string_equal(th_str(d, "src_ip"), "10.0.0.1");
+    assert_string_equal(th_str(d, "resolver_ip"), "8.8.8.8");
+    assert_int_equal(th_int(d, "flows"), 2);
+    assert_int_equal(th_int(d, "flows_increment"), 2);
+    th_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_dns_statistics_long_names_and_cap),
         cmocka_unit_test(test_reflect_ddos),
         cmocka_unit_test(test_dns_open_resolvers),
+        cmocka_unit_test(test_dns_external_resolvers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
