@@ -344,6 +344,27 @@ static void test_dns_external_resolvers(void **state)
     th_free(t);
 }
 
+/* ---- biflows in protocols_statistics ------------------------------------------------------ */
+
+static void test_protocols_statistics_biflow(void **state)
+{
+    struct th *t = th_new(analysis("protocols_statistics"), "allowed_lateness: 0\n");
+    int64_t off = 0;
+    struct s4f_flow b = udp("10.0.0.1", "8.8.8.8", 40000, 53, 1, 60, 1000);
+    b.rev_packets = 1;
+    b.rev_bytes = 200;
+    put(t, &off, b);
+    put(t, &off, udp("10.0.0.1", "8.8.8.8", 40001, 53, 1, 60, 1000)); /* no answer */
+    put(t, &off, udp("10.0.0.1", "8.8.8.8", 40002, 53, 1, 60, 11000));
+    th_tick(t);
+    json_t *d = th_doc(t, rid("protocols_statistics", 0, 10000, "udp"));
+    assert_non_null(d);
+    assert_int_equal(th_int(d, "flows"), 3);
+    assert_int_equal(th_int(d, "packets"), 3);
+    assert_int_equal(th_int(d, "bytes"), 320);
+    th_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_reflect_ddos),
         cmocka_unit_test(test_dns_open_resolvers),
         cmocka_unit_test(test_dns_external_resolvers),
+        cmocka_unit_test(test_protocols_statistics_biflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
