@@ -250,6 +250,29 @@ static void do_protocols(struct s4f_web_app *app, const struct s4f_web_req *req,
     json_decref(res);
 }
 
+static void do_dns(struct s4f_web_app *app, const struct s4f_web_req *req,
+                   struct s4f_web_answer *ans)
+{
+    static const char *const allowed[] = {"range", "from", "to", "interval", "top", NULL};
+    struct s4f_web_range r;
+    int64_t top = 10;
+    char idx[512], err[256];
+    const char *v;
+    if (check_args(req, allowed, err, sizeof(err)) != 0 ||
+        ((v = arg(req, "top")) && s4f_web_parse_int("top", v, 1, 100, &top, err, sizeof(err)))) {
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    if (get_range(req, S4F_WEB_DEFAULT_RANGE_MS, &r, ans) != 0)
+        return;
+    s4f_web_dns_indices(app->es_conf->index_prefix, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_dns(&r, top), ans);
+    if (!res)
+        return;
+    answer_json(ans, 200, s4f_web_shape_dns(res, &r));
+    json_decref(res);
+}
+
 static void do_detections(struct s4f_web_app *app, const struct s4f_web_req *req,
                           struct s4f_web_answer *ans)
 {
@@ -614,6 +637,8 @@ void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
         route = 4;
     else if (strcmp(p, "components") == 0)
         route = 5;
+    else if (strcmp(p, "dns") == 0)
+        route = 6;
     if (!route) {
         answer_error(ans, 404, "no such API route");
         return;
@@ -649,6 +674,9 @@ void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
         break;
     case 4:
         do_host(app, req, p + 6, ans);
+        break;
+    case 6:
+        do_dns(app, req, ans);
         break;
     default: {
         char err[128];
