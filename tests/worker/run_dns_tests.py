@@ -9,7 +9,9 @@ Reuses the helpers of run_tests.py."""
 import argparse, json, os, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import run_tests as T  # noqa: E402
+import dns_scenario  # noqa: E402
 
 RUN = T.RUN
 
@@ -178,59 +180,73 @@ worker:
 """)
 
 
+def run_case(a, schemas, tmp, name, recs, truth):
+    inp = f"s4f-dns-in-{name}-{RUN}"
+    topics = [inp]
+    T.topic(a.topic_tool, "create", inp, "4")
+    results = {}
+    groups = []
+    try:
+        T.produce(inp, recs)
+        for n in (1, 3):
+            out, rep = f"s4f-dns-out{n}-{name}-{RUN}", f"s4f-dns-rep{n}-{name}-{RUN}"
+            topics += [out, rep]
+            T.topic(a.topic_tool, "create", out, "4")
+            T.topic(a.topic_tool, "create", rep, "4")
+            cfg = os.path.join(tmp, f"{name}-n{n}.yml")
+            group = f"s4f-dns-{n}-{name}-{RUN}"
+            groups += [f"{group}.{an}" for an in ("dns_statistics", "dns_open_resolvers",
+                                                 "reflect_ddos", "dns_external_resolvers",
+                                                 "dns_external_resolvers.rekey")]
+            config(cfg, inp, out, rep, group,
+                   os.path.join(a.data, "dns_statistics_filtered_out_domains.txt"),
+                   os.path.join(a.data, "dns_open_resolvers_whitelisted_domains.txt"))
+            procs = T.run_workers(a.worker, cfg, n, tmp, f"{name}-{n}")
+            docs, ok = T.wait_for(out, lambda d: summarize(d) == truth, 120)
+            T.stop(procs)
+            docs, _ = T.consume(out)
+            got = summarize(docs)
+            for k in truth:
+                T.check(got[k] == truth[k], f"{name} N={n}: {k}: {got[k]} != {truth[k]}")
+            for d in docs.values():
+                errs = T.validate(d, schemas[d["@type"]])
+                T.check(not errs, f"{name} N={n}: {d['id']} schema: {errs[:3]}")
+            if name == "crafted":
+                b = [d for d in docs.values() if d["@type"] == "detection.reflectdos"
+                     and d["src_ip"] == "198.51.100.77"]
+                T.check(len(b) == 1 and b[0]["data_sent"] == 9000 and b[0]["data_received"] == 64
+                        and b[0]["outgoing_packets"] == 20 and b[0]["@sub_type"] == "DNS",
+                        f"N={n}: biflow reflection counted both directions: {b}")
+            results[n] = docs
+            print(f"{name} N={n}: {len(docs)} documents", flush=True)
+        T.check(results[1] == results[3], f"{name}: N=1 and N=3 documents identical")
+    finally:
+        T.topic(a.topic_tool, "delete", *topics)
+        T.subprocess.run([a.topic_tool, "delete-groups", *groups], timeout=90,
+                         env=dict(os.environ, S4F_KAFKA_BOOTSTRAP=T.BOOT))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", required=True)
     ap.add_argument("--topic-tool", required=True)
     ap.add_argument("--schemas", required=True)
     ap.add_argument("--data", required=True, help="the original's data files")
+    ap.add_argument("--seed", type=int, default=None, help="seed of the generated scenario")
     a = ap.parse_args()
     schemas = {fn[:-len(".schema.json")]: json.load(open(os.path.join(a.schemas, fn)))
                for fn in os.listdir(a.schemas) if fn.endswith(".schema.json")}
     tmp = tempfile.mkdtemp(prefix="s4f-worker-dns-")
     now = int(time.time() * 1000)
     base = now - now % 360000 - 720000
-    recs, truth = scenario(base)
-    inp = f"s4f-dns-in-{RUN}"
-    topics = [inp]
-    T.topic(a.topic_tool, "create", inp, "4")
-    results = {}
-    try:
-        T.produce(inp, recs)
-        for n in (1, 3):
-            out, rep = f"s4f-dns-out{n}-{RUN}", f"s4f-dns-rep{n}-{RUN}"
-            topics += [out, rep]
-            T.topic(a.topic_tool, "create", out, "4")
-            T.topic(a.topic_tool, "create", rep, "4")
-            cfg = os.path.join(tmp, f"n{n}.yml")
-            config(cfg, inp, out, rep, f"s4f-dns-{n}-{RUN}",
-                   os.path.join(a.data, "dns_statistics_filtered_out_domains.txt"),
-                   os.path.join(a.data, "dns_open_resolvers_whitelisted_domains.txt"))
-            procs = T.run_workers(a.worker, cfg, n, tmp, f"dns{n}")
-            docs, ok = T.wait_for(out, lambda d: summarize(d) == truth, 120)
-            T.stop(procs)
-            docs, _ = T.consume(out)
-            got = summarize(docs)
-            for k in truth:
-                T.check(got[k] == truth[k], f"N={n}: {k}: {got[k]} != {truth[k]}")
-            for d in docs.values():
-                errs = T.validate(d, schemas[d["@type"]])
-                T.check(not errs, f"N={n}: {d['id']} schema: {errs[:3]}")
-            b = [d for d in docs.values() if d["@type"] == "detection.reflectdos"
-                 and d["src_ip"] == "198.51.100.77"]
-            T.check(len(b) == 1 and b[0]["data_sent"] == 9000 and b[0]["data_received"] == 64
-                    and b[0]["outgoing_packets"] == 20 and b[0]["@sub_type"] == "DNS",
-                    f"N={n}: biflow reflection counted both directions: {b}")
-            results[n] = docs
-            print(f"N={n}: {len(docs)} documents", flush=True)
-        T.check(results[1] == results[3], "N=1 and N=3 documents identical")
-    finally:
-        T.topic(a.topic_tool, "delete", *topics)
-        groups = [f"s4f-dns-{n}-{RUN}.{an}" for n in (1, 3)
-                  for an in ("dns_statistics", "dns_open_resolvers", "reflect_ddos",
-                             "dns_external_resolvers", "dns_external_resolvers.rekey")]
-        T.subprocess.run([a.topic_tool, "delete-groups", *groups], timeout=90,
-                         env=dict(os.environ, S4F_KAFKA_BOOTSTRAP=T.BOOT))
+    cases = [("crafted",) + scenario(base)]
+    # A generated scenario too (--seed picks another; the seed is printed).
+    seed = a.seed if a.seed is not None else 1
+    print("seeded scenario: seed %d" % seed, flush=True)
+    cases.append(("seed%d" % seed,) + dns_scenario.scenario(seed, base))
+    for name, recs, truth in cases:
+        run_case(a, schemas, tmp, name, [("%s" % r["ipfix.sourceIPv4Address"], r)
+                                         if isinstance(r, dict) else r for r in recs], truth)
     if T.FAILS:
         print(f"{len(T.FAILS)} failure(s); logs in {tmp}")
         return 1
