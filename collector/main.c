@@ -2,6 +2,7 @@
 #include "collector.h"
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,15 @@
 
 static const char *const key_modes[] = {"source", "exporter", "none", NULL};
 
-#ifndef S4F_ELEMENTS_DEFAULT
-#define S4F_ELEMENTS_DEFAULT ""
+#ifndef S4F_ELEMENTS_DIR
+#define S4F_ELEMENTS_DIR "/usr/share/stream4flow/elements"
 #endif
-#ifndef S4F_SOURCE_ELEMENTS
-#define S4F_SOURCE_ELEMENTS ""
+#ifndef S4F_SOURCE_ELEMENTS_DIR
+#define S4F_SOURCE_ELEMENTS_DIR "."
 #endif
+/* Both probe families' application elements (collector/decode/elements/). */
+#define S4F_ELEMENTS_DEFAULT                                                                       \
+    "[" S4F_ELEMENTS_DIR "/flowmon.xml, " S4F_ELEMENTS_DIR "/ipfixprobe.xml]"
 
 /* clang-format off */
 const struct s4f_opt collector_opts[] = {
@@ -77,8 +81,8 @@ const struct s4f_opt collector_opts[] = {
      "Sampling interval assumed when an exporter announces none (0: none)", NULL},
     {"element_files", S4F_OPT_LIST, S4F_ELEMENTS_DEFAULT, 0, 0,
      offsetof(struct collector_conf, element_files),
-     "Extra information element definitions (libfixbuf XML registry format), e.g. the Flowmon "
-     "DNS and TLS elements", NULL},
+     "Extra information element definitions (libfixbuf XML registry format): by default the "
+     "Flowmon (PEN 39499) and ipfixprobe (PEN 8057) DNS, HTTP and TLS elements", NULL},
     S4F_OPT_END,
 };
 /* clang-format on */
@@ -138,15 +142,26 @@ int main(int argc, char **argv)
     const char *files[65] = {0};
     for (size_t i = 0; i < conf.element_files.n && i < 64; i++)
         files[i] = conf.element_files.v[i];
-    /* The built-in default names the installed file; a binary run from its build tree (never
-     * installed) falls back to the copy in the source tree, or runs without those elements. */
-    if (conf.element_files.n == 1 && strcmp(files[0], S4F_ELEMENTS_DEFAULT) == 0 &&
-        access(files[0], R_OK) != 0) {
-        files[0] = access(S4F_SOURCE_ELEMENTS, R_OK) == 0 ? S4F_SOURCE_ELEMENTS : NULL;
-        if (!files[0])
-            s4f_warn("%s not found: enterprise elements (Flowmon DNS/TLS) will be reported by "
+    /* The built-in default names the installed files; a binary run from its build tree (never
+     * installed) falls back to the copies in the source tree, or runs without those elements. */
+    static const char *const installed[] = {S4F_ELEMENTS_DIR "/flowmon.xml",
+                                            S4F_ELEMENTS_DIR "/ipfixprobe.xml"};
+    static const char *const in_source[] = {S4F_SOURCE_ELEMENTS_DIR "/flowmon.xml",
+                                            S4F_SOURCE_ELEMENTS_DIR "/ipfixprobe.xml"};
+    bool is_default = conf.element_files.n == S4F_ARRAY_SIZE(installed);
+    for (size_t i = 0; is_default && i < S4F_ARRAY_SIZE(installed); i++)
+        is_default = strcmp(files[i], installed[i]) == 0;
+    for (size_t i = 0, o = 0; is_default && i < S4F_ARRAY_SIZE(installed); i++) {
+        files[o] = access(installed[i], R_OK) == 0   ? installed[i]
+                   : access(in_source[i], R_OK) == 0 ? in_source[i]
+                                                     : NULL;
+        if (files[o])
+            o++;
+        else
+            s4f_warn("%s not found: its enterprise elements (DNS/HTTP/TLS) will be reported by "
                      "number",
-                     S4F_ELEMENTS_DEFAULT);
+                     installed[i]);
+        files[o] = NULL;
     }
     struct s4f_decoder_opts dopts = {
         .template_lifetime_s = (uint32_t)(conf.template_lifetime_ms / 1000),

@@ -55,7 +55,7 @@ static void print_analyses(FILE *out)
 {
     fprintf(out, "\nAnalyses (worker.analyses.<name>):\n");
     for (size_t i = 0; s4f_analyses[i]; i++)
-        fprintf(out, "  %-22s %s\n", s4f_analyses[i]->name, s4f_analyses[i]->summary);
+        fprintf(out, "  %-24s %s\n", s4f_analyses[i]->name, s4f_analyses[i]->summary);
     for (size_t i = 0; s4f_analyses[i]; i++) {
         char section[128];
         snprintf(section, sizeof(section), "worker.analyses.%s", s4f_analyses[i]->name);

@@ -236,11 +236,12 @@ static void test_routed_records(void **state)
     assert_int_equal(g.side, S4F_SIDE_DST);
     assert_int_equal(g.start_ms, g.end_ms);
 
-    /* Hostile: each byte changed where it matters, and every length but the right one. */
+    /* Hostile: each byte changed where it matters (byte 7: a flag other than the DNS A answer;
+     * bytes 20-23: an answer address without the flag), and every length but the right one. */
     struct {
         size_t at;
         uint8_t v;
-    } bad[] = {{0, 'X'}, {3, 2},     {4, 0},     {4, 3},     {5, 5},     {7, 1},     {14, 1},
+    } bad[] = {{0, 'X'}, {3, 2},     {4, 0},     {4, 3},     {5, 5},     {7, 2},     {14, 1},
                {20, 1},  {23, 0x80}, {31, 0x80}, {39, 0x80}, {47, 0x80}, {55, 0x80}, {63, 0x80}};
     s4f_addr_parse("10.1.2.3", 8, &f.src);
     s4f_addr_parse("10.4.5.6", 8, &f.dst);
