@@ -20,6 +20,7 @@ struct collector_conf {
     char *listen;
     char *tcp_listen;
     int64_t tcp_max_connections;
+    int64_t tcp_max_connections_per_address;
     int64_t tcp_idle_timeout_ms;
     int64_t rcvbuf;
     int64_t batch;
@@ -30,6 +31,8 @@ struct collector_conf {
     int64_t template_lifetime_ms;
     int64_t max_exporters;
     int64_t max_templates_per_exporter;
+    int64_t max_fields_per_template;
+    int64_t max_template_memory;
     bool renormalize;
     bool exporter_fields;
     int64_t default_sampling_interval;

@@ -22,6 +22,7 @@
 
 struct tcp_conn {
     int fd;
+    struct sockaddr_storage addr; /* the peer (address compared, not the port) */
     struct s4f_ipfix_stream *stream;
     int64_t last_active;
     char peer[64];
@@ -46,7 +47,9 @@ struct collector_inputs {
     int64_t tcp_idle_ms;
     int64_t next_idle_check;
     uint8_t *tcp_buf;
-    struct s4f_metric *m_tcp_refused, *m_tcp_open, *m_tcp_closed_framing, *m_tcp_closed_idle;
+    size_t max_per_addr;
+    struct s4f_metric *m_tcp_refused, *m_tcp_refused_addr, *m_tcp_open, *m_tcp_closed_framing,
+        *m_tcp_closed_idle;
 };
 
 /* v4-mapped IPv6 senders ("::ffff:192.0.2.1") are keyed and printed as the IPv4 address they
@@ -150,9 +153,17 @@ struct collector_inputs *collector_inputs_new(const struct collector_conf *conf,
     }
     for (size_t i = 0; i < in->max_conns; i++)
         in->conns[i].fd = -1;
-    in->m_tcp_refused = s4f_metrics_counter(
-        m, "tcp_connections_refused_total",
-        "IPFIX/TCP connections refused because tcp_max_connections were open", NULL);
+    in->max_per_addr = (size_t)conf->tcp_max_connections_per_address;
+    in->m_tcp_refused =
+        s4f_metrics_counter(m, "tcp_connections_refused_total",
+                            "IPFIX/TCP connections refused: tcp_max_connections open, or "
+                            "tcp_max_connections_per_address from that address",
+                            "reason=\"max_connections\"");
+    in->m_tcp_refused_addr =
+        s4f_metrics_counter(m, "tcp_connections_refused_total",
+                            "IPFIX/TCP connections refused: tcp_max_connections open, or "
+                            "tcp_max_connections_per_address from that address",
+                            "reason=\"per_address\"");
     in->m_tcp_open = s4f_metrics_gauge(m, "tcp_connections", "Open IPFIX/TCP connections", NULL);
     in->m_tcp_closed_framing =
         s4f_metrics_counter(m, "tcp_connections_closed_total",
@@ -263,6 +274,19 @@ static void conn_close(struct collector_inputs *in, struct tcp_conn *c)
     s4f_metric_add(in->m_tcp_open, (uint64_t)-1);
 }
 
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    return false;
+}
+
 static void accept_tcp(struct collector_inputs *in, int64_t now)
 {
     for (;;) {
@@ -275,6 +299,18 @@ static void accept_tcp(struct collector_inputs *in, int64_t now)
             return;
         }
         unmap_v4(&peer);
+        /* One address must not take every slot (and push real exporters off the collector). */
+        size_t from_peer = 0;
+        for (size_t i = 0; i < in->max_conns; i++)
+            if (in->conns[i].fd >= 0 && same_host(&in->conns[i].addr, &peer))
+                from_peer++;
+        if (from_peer >= in->max_per_addr) {
+            close(fd);
+            s4f_metric_inc(in->m_tcp_refused_addr);
+            s4f_warn_rl("IPFIX/TCP connection refused: %zu connections open from that address",
+                        from_peer);
+            continue;
+        }
         size_t slot;
         for (slot = 0; slot < in->max_conns; slot++)
             if (in->conns[slot].fd < 0)
@@ -290,6 +326,7 @@ static void accept_tcp(struct collector_inputs *in, int64_t now)
         }
         struct tcp_conn *c = &in->conns[slot];
         c->fd = fd;
+        c->addr = peer;
         c->stream = st;
         c->last_active = now;
         char host[INET6_ADDRSTRLEN] = "?";

@@ -2,6 +2,7 @@
 #include "collector.h"
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,15 @@
 
 static const char *const key_modes[] = {"source", "exporter", "none", NULL};
 
-#ifndef S4F_ELEMENTS_DEFAULT
-#define S4F_ELEMENTS_DEFAULT ""
+#ifndef S4F_ELEMENTS_DIR
+#define S4F_ELEMENTS_DIR "/usr/share/stream4flow/elements"
 #endif
-#ifndef S4F_SOURCE_ELEMENTS
-#define S4F_SOURCE_ELEMENTS ""
+#ifndef S4F_SOURCE_ELEMENTS_DIR
+#define S4F_SOURCE_ELEMENTS_DIR "."
 #endif
+/* Both probe families' application elements (collector/decode/elements/). */
+#define S4F_ELEMENTS_DEFAULT                                                                       \
+    "[" S4F_ELEMENTS_DIR "/flowmon.xml, " S4F_ELEMENTS_DIR "/ipfixprobe.xml]"
 
 /* clang-format off */
 const struct s4f_opt collector_opts[] = {
@@ -26,9 +30,13 @@ const struct s4f_opt collector_opts[] = {
     {"tcp_max_connections", S4F_OPT_INT, "64", 1, 10000,
      offsetof(struct collector_conf, tcp_max_connections),
      "Concurrent IPFIX/TCP exporters; further connections are refused and counted", NULL},
-    {"tcp_idle_timeout", S4F_OPT_DURATION, "15m", 1000, 86400000,
+    {"tcp_max_connections_per_address", S4F_OPT_INT, "4", 1, 10000,
+     offsetof(struct collector_conf, tcp_max_connections_per_address),
+     "Concurrent IPFIX/TCP connections from one address (one address must not take every slot); "
+     "further ones are refused and counted", NULL},
+    {"tcp_idle_timeout", S4F_OPT_DURATION, "5m", 1000, 86400000,
      offsetof(struct collector_conf, tcp_idle_timeout_ms),
-     "An IPFIX/TCP connection silent this long is closed", NULL},
+     "An IPFIX/TCP connection silent this long is closed, and its templates with it", NULL},
     {"rcvbuf", S4F_OPT_SIZE, "32M", 65536, 2147483647, offsetof(struct collector_conf, rcvbuf),
      "UDP socket receive buffer (SO_RCVBUF; as root SO_RCVBUFFORCE passes net.core.rmem_max)",
      NULL},
@@ -54,6 +62,14 @@ const struct s4f_opt collector_opts[] = {
     {"max_templates_per_exporter", S4F_OPT_INT, "4096", 1, 65535,
      offsetof(struct collector_conf, max_templates_per_exporter),
      "Templates kept per exporter; the least recently used is evicted (counted)", NULL},
+    {"max_fields_per_template", S4F_OPT_INT, "256", 1, 1024,
+     offsetof(struct collector_conf, max_fields_per_template),
+     "Fields a template may have; longer templates are refused and counted", NULL},
+    {"max_template_memory", S4F_OPT_SIZE, "64M", 1048576, 68719476736.0,
+     offsetof(struct collector_conf, max_template_memory),
+     "One budget for the templates and exporter state of all exporters, in bytes allocated; when "
+     "reached the least recently used templates (of any exporter) are evicted, then the least "
+     "recently seen exporters (counted)", NULL},
     {"renormalize", S4F_OPT_BOOL, "true", 0, 0, offsetof(struct collector_conf, renormalize),
      "Multiply packet and byte counters by the sampling interval (kept in "
      "s4f.sampling_interval)", NULL},
@@ -65,8 +81,8 @@ const struct s4f_opt collector_opts[] = {
      "Sampling interval assumed when an exporter announces none (0: none)", NULL},
     {"element_files", S4F_OPT_LIST, S4F_ELEMENTS_DEFAULT, 0, 0,
      offsetof(struct collector_conf, element_files),
-     "Extra information element definitions (libfixbuf XML registry format), e.g. the Flowmon "
-     "DNS and TLS elements", NULL},
+     "Extra information element definitions (libfixbuf XML registry format): by default the "
+     "Flowmon (PEN 39499) and ipfixprobe (PEN 8057) DNS, HTTP and TLS elements", NULL},
     S4F_OPT_END,
 };
 /* clang-format on */
@@ -126,20 +142,33 @@ int main(int argc, char **argv)
     const char *files[65] = {0};
     for (size_t i = 0; i < conf.element_files.n && i < 64; i++)
         files[i] = conf.element_files.v[i];
-    /* The built-in default names the installed file; a binary run from its build tree (never
-     * installed) falls back to the copy in the source tree, or runs without those elements. */
-    if (conf.element_files.n == 1 && strcmp(files[0], S4F_ELEMENTS_DEFAULT) == 0 &&
-        access(files[0], R_OK) != 0) {
-        files[0] = access(S4F_SOURCE_ELEMENTS, R_OK) == 0 ? S4F_SOURCE_ELEMENTS : NULL;
-        if (!files[0])
-            s4f_warn("%s not found: enterprise elements (Flowmon DNS/TLS) will be reported by "
+    /* The built-in default names the installed files; a binary run from its build tree (never
+     * installed) falls back to the copies in the source tree, or runs without those elements. */
+    static const char *const installed[] = {S4F_ELEMENTS_DIR "/flowmon.xml",
+                                            S4F_ELEMENTS_DIR "/ipfixprobe.xml"};
+    static const char *const in_source[] = {S4F_SOURCE_ELEMENTS_DIR "/flowmon.xml",
+                                            S4F_SOURCE_ELEMENTS_DIR "/ipfixprobe.xml"};
+    bool is_default = conf.element_files.n == S4F_ARRAY_SIZE(installed);
+    for (size_t i = 0; is_default && i < S4F_ARRAY_SIZE(installed); i++)
+        is_default = strcmp(files[i], installed[i]) == 0;
+    for (size_t i = 0, o = 0; is_default && i < S4F_ARRAY_SIZE(installed); i++) {
+        files[o] = access(installed[i], R_OK) == 0   ? installed[i]
+                   : access(in_source[i], R_OK) == 0 ? in_source[i]
+                                                     : NULL;
+        if (files[o])
+            o++;
+        else
+            s4f_warn("%s not found: its enterprise elements (DNS/HTTP/TLS) will be reported by "
                      "number",
-                     S4F_ELEMENTS_DEFAULT);
+                     installed[i]);
+        files[o] = NULL;
     }
     struct s4f_decoder_opts dopts = {
         .template_lifetime_s = (uint32_t)(conf.template_lifetime_ms / 1000),
         .max_exporters = (uint32_t)conf.max_exporters,
         .max_templates_per_exporter = (uint32_t)conf.max_templates_per_exporter,
+        .max_fields_per_template = (uint32_t)conf.max_fields_per_template,
+        .max_template_memory = (size_t)conf.max_template_memory,
         .default_sampling_interval = (uint32_t)conf.default_sampling_interval,
         .no_renormalize = !conf.renormalize,
         .no_exporter_fields = !conf.exporter_fields,

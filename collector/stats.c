@@ -12,7 +12,8 @@ struct collector_stats {
     struct s4f_metric *errors[S4F_DR__COUNT];
     struct s4f_metric *rejected, *options, *tpl_added, *tpl_withdrawn, *tpl_expired, *tpl_evicted,
         *exp_evicted, *seq_lost, *seq_resets, *sampling_updates, *kernel_drops, *truncated,
-        *exporters;
+        *exporters, *tpl_evicted_mem, *exp_evicted_mem, *memory, *seq_reordered;
+    struct s4f_metric *time_fallback[S4F_TF__COUNT];
 };
 
 struct collector_stats *collector_stats_new(struct s4f_metrics *m)
@@ -60,6 +61,25 @@ struct collector_stats *collector_stats_new(struct s4f_metrics *m)
     st->truncated = s4f_metrics_counter(m, "udp_truncated_total",
                                         "Datagrams larger than 64 KiB (dropped)", NULL);
     st->exporters = s4f_metrics_gauge(m, "exporters", "Exporters currently tracked", NULL);
+    st->tpl_evicted_mem = s4f_metrics_counter(
+        m, "templates_evicted_memory_total",
+        "Templates evicted (least recently used of all exporters) by max_template_memory", NULL);
+    st->exp_evicted_mem = s4f_metrics_counter(
+        m, "exporters_evicted_memory_total",
+        "Exporters evicted by max_template_memory once no template was left to evict", NULL);
+    st->memory = s4f_metrics_gauge(m, "template_memory_bytes",
+                                   "Bytes held by templates and exporter state (budget: "
+                                   "max_template_memory)",
+                                   NULL);
+    st->seq_reordered = s4f_metrics_counter(
+        m, "sequence_reordered_total",
+        "Packets whose sequence number was a little behind the expected one (late)", NULL);
+    for (int r = 0; r < S4F_TF__COUNT; r++) {
+        s4f_metrics_labels(l, sizeof(l), "reason", s4f_time_fallback_name(r), NULL);
+        st->time_fallback[r] = s4f_metrics_counter(
+            m, "time_fallback_total",
+            "Flow records whose start/end times were derived rather than exported, by reason", l);
+    }
     return st;
 }
 
@@ -71,10 +91,11 @@ static void set_u64(struct s4f_metric *s, uint64_t v)
 static void per_exporter(void *ctx, const struct s4f_exporter_stats *e)
 {
     struct collector_stats *st = ctx;
-    char l[256], v[8];
+    char l[256], v[8], port[8];
     snprintf(v, sizeof(v), "%u", e->version == 10 ? 10u : e->version);
-    s4f_metrics_labels(l, sizeof(l), "exporter", e->addr_text, "transport", e->tcp ? "tcp" : "udp",
-                       "version", v, NULL);
+    snprintf(port, sizeof(port), "%u", (unsigned)e->port);
+    s4f_metrics_labels(l, sizeof(l), "exporter", e->addr_text, "port", port, "transport",
+                       e->tcp ? "tcp" : "udp", "version", v, NULL);
     set_u64(s4f_metrics_counter(st->m, "exporter_datagrams_total", "Datagrams per exporter", l),
             e->datagrams);
     set_u64(s4f_metrics_counter(st->m, "exporter_flows_total", "Flow records per exporter", l),
@@ -88,7 +109,7 @@ static void per_exporter(void *ctx, const struct s4f_exporter_stats *e)
         if (!e->errors[r])
             continue; /* only reasons that happened: bounded series */
         char lr[320];
-        s4f_metrics_labels(lr, sizeof(lr), "exporter", e->addr_text, "reason",
+        s4f_metrics_labels(lr, sizeof(lr), "exporter", e->addr_text, "port", port, "reason",
                            s4f_decode_reason_name(r), NULL);
         set_u64(s4f_metrics_counter(st->m, "exporter_decode_errors_total",
                                     "Malformed input per exporter, by reason", lr),
@@ -117,6 +138,12 @@ void collector_stats_publish(struct collector_stats *st, const struct s4f_decode
     set_u64(st->seq_lost, s.seq_lost);
     set_u64(st->seq_resets, s.seq_resets);
     set_u64(st->sampling_updates, s.sampling_updates);
+    set_u64(st->tpl_evicted_mem, s.templates_evicted_memory);
+    set_u64(st->exp_evicted_mem, s.exporters_evicted_memory);
+    set_u64(st->memory, s.memory_bytes);
+    set_u64(st->seq_reordered, s.seq_reordered);
+    for (int r = 0; r < S4F_TF__COUNT; r++)
+        set_u64(st->time_fallback[r], s.time_fallback[r]);
     set_u64(st->kernel_drops, collector_inputs_kernel_drops(in));
     set_u64(st->truncated, collector_inputs_truncated(in));
     size_t n = s4f_decoder_foreach_exporter(dec, per_exporter, st);

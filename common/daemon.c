@@ -4,10 +4,15 @@
 #include "s4f.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef S4F_VERSION
@@ -16,40 +21,15 @@
 
 const char *const s4f_log_level_choices[] = {"error", "warn", "info", "debug", NULL};
 
-/* clang-format off */
-const struct s4f_opt s4f_es_opts[] = {
-    {"urls", S4F_OPT_LIST, "http://127.0.0.1:9200", 0, 0, offsetof(struct s4f_es_conf, urls),
-     "Elasticsearch or OpenSearch node URLs; requests go to the first that answers", NULL},
-    {"username", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, username),
-     "User for HTTP basic authentication", NULL},
-    {"password", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, password),
-     "Password for HTTP basic authentication", NULL},
-    {"api_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, api_key),
-     "Encoded API key (sent as 'Authorization: ApiKey <key>'); wins over basic authentication",
-     NULL},
-    {"ca_file", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, ca_file),
-     "PEM file of the certificate authorities trusted for https:// URLs", NULL},
-    {"client_cert", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, client_cert),
-     "PEM client certificate for mutual TLS", NULL},
-    {"client_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, client_key),
-     "PEM private key of the client certificate", NULL},
-    {"tls_verify", S4F_OPT_BOOL, "true", 0, 0, offsetof(struct s4f_es_conf, tls_verify),
-     "Verify the server certificate and host name", NULL},
-    {"timeout", S4F_OPT_DURATION, "30s", 100, 600000, offsetof(struct s4f_es_conf, timeout_ms),
-     "Timeout of one HTTP request", NULL},
-    {"index_prefix", S4F_OPT_STRING, "stream4flow", 0, 0,
-     offsetof(struct s4f_es_conf, index_prefix),
-     "Prefix of index and template names", NULL},
-    S4F_OPT_END,
-};
-/* clang-format on */
-
 static const char *const known_sections[] = {"kafka", "elasticsearch", "collector", "worker",
                                              "sink",  "web",           NULL};
 
 static volatile sig_atomic_t signal_count;
 static int64_t drain_deadline;
 static int64_t grace_ms = 10000;
+static atomic_bool stopping_told;     /* STOPPING=1 sent */
+static int64_t watchdog_every_ms;     /* half of WATCHDOG_USEC; 0: no systemd watchdog */
+static _Atomic int64_t watchdog_next; /* when the next WATCHDOG=1 is due */
 
 static void on_signal(int sig)
 {
@@ -64,11 +44,65 @@ void s4f_daemon_request_stop(void)
         signal_count = 1;
 }
 
+int s4f_sd_notify(const char *state)
+{
+    const char *name = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = name ? strlen(name) : 0;
+    /* Other kinds (vsock:...) are for virtual machines; a daemon here has none to talk to. */
+    if (n == 0 || (name[0] != '/' && name[0] != '@'))
+        return 0;
+    if (n >= sizeof(sa.sun_path))
+        return -1;
+    memcpy(sa.sun_path, name, n);
+    socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    if (name[0] == '@')
+        sa.sun_path[0] = '\0'; /* abstract: the name is exactly n bytes, no terminator */
+    else
+        salen++; /* a path: with its terminating NUL */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(state);
+    ssize_t sent = sendto(fd, state, len, MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
+    close(fd);
+    return sent == (ssize_t)len ? 1 : -1;
+}
+
+int64_t s4f_sd_watchdog_ms(void)
+{
+    const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+    char *end;
+    if (!usec || !*usec)
+        return 0;
+    if (pid && *pid && strtoll(pid, &end, 10) != (long long)getpid())
+        return 0; /* meant for another process (our parent's, say) */
+    errno = 0;
+    unsigned long long us = strtoull(usec, &end, 10);
+    if (errno || *end || us == 0)
+        return 0;
+    return (int64_t)(us / 1000);
+}
+
+/* Sends WATCHDOG=1 when half the interval has passed; one thread wins when several call. */
+static void watchdog_feed(void)
+{
+    if (!watchdog_every_ms)
+        return;
+    int64_t now = s4f_mono_ms();
+    int64_t due = atomic_load_explicit(&watchdog_next, memory_order_relaxed);
+    if (now >= due && atomic_compare_exchange_strong(&watchdog_next, &due, now + watchdog_every_ms))
+        s4f_sd_notify("WATCHDOG=1");
+}
+
 int s4f_daemon_stopping(void)
 {
+    watchdog_feed();
     int n = signal_count;
     if (n == 0)
         return 0;
+    if (!atomic_exchange(&stopping_told, true))
+        s4f_sd_notify("STOPPING=1");
     if (n >= 2)
         return 2;
     int64_t now = s4f_mono_ms();
@@ -98,6 +132,11 @@ static void usage(const struct s4f_daemon *d, FILE *out)
             d->name, d->summary, S4F_DEFAULT_CONFIG);
     if (d->takes_analysis)
         fprintf(out, "  -a, --analysis NAME      run this analysis (a key of worker.analyses)\n");
+    for (const struct s4f_daemon_arg *x = d->args; x && x->name; x++) {
+        char opt[64];
+        snprintf(opt, sizeof(opt), "%s %s", x->name, x->value_name);
+        fprintf(out, "      %-20s %s\n", opt, x->help);
+    }
     fprintf(out, "      --config-reference   print the option reference as Markdown and exit\n"
                  "      --config-example     print a commented configuration section and exit\n"
                  "  -h, --help               this text\n"
@@ -206,8 +245,15 @@ int s4f_daemon_init(struct s4f_daemon *d, int argc, char **argv)
             s4f_conf_print_yaml(stdout, d->name, d->opts, 0);
             return 1;
         } else {
-            fprintf(stderr, "s4f-%s: unknown argument '%s' (try --help)\n", d->name, a);
-            return -1;
+            const struct s4f_daemon_arg *x = d->args;
+            while (x && x->name && !is_opt(a, NULL, x->name))
+                x++;
+            if (!x || !x->name) {
+                fprintf(stderr, "s4f-%s: unknown argument '%s' (try --help)\n", d->name, a);
+                return -1;
+            }
+            if (!(*x->value = arg_value(argc, argv, &i, x->name)))
+                return -1;
         }
     }
 
@@ -237,6 +283,9 @@ int s4f_daemon_init(struct s4f_daemon *d, int argc, char **argv)
     tail = err_tail(err, sizeof(err), &left);
     if (d->uses_es && s4f_conf_apply(d->doc, s4f_node_get(d->doc->root, "elasticsearch"),
                                      "elasticsearch", s4f_es_opts, &d->es, tail, left) != 0)
+        bad = 1;
+    tail = err_tail(err, sizeof(err), &left);
+    if (!bad && d->uses_es && s4f_es_conf_validate(&d->es, tail, left) != 0)
         bad = 1;
     tail = err_tail(err, sizeof(err), &left);
     if (!bad && d->validate && d->validate(d, tail, left) != 0)
@@ -298,7 +347,39 @@ int s4f_daemon_start(struct s4f_daemon *d)
     }
     s4f_info("s4f-%s %s started; metrics on port %d (/metrics, /health)", d->name, S4F_VERSION,
              s4f_http_port(d->http));
+    int64_t wd = s4f_sd_watchdog_ms();
+    watchdog_every_ms = wd / 2;
+    atomic_store(&watchdog_next, s4f_mono_ms() + watchdog_every_ms);
+    if (s4f_sd_notify("READY=1") < 0)
+        s4f_warn("cannot notify systemd (NOTIFY_SOCKET): %s", strerror(errno));
+    else if (wd)
+        s4f_info("systemd watchdog: %lld ms", (long long)wd);
     return 0;
+}
+
+static int64_t exit_watchdog_ms;
+static int exit_watchdog_status;
+
+static void *exit_watchdog(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {(time_t)(exit_watchdog_ms / 1000),
+                          (long)(exit_watchdog_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    s4f_error("shutdown still blocked after %lld ms (Kafka client close): exiting now",
+              (long long)exit_watchdog_ms);
+    _exit(exit_watchdog_status);
+}
+
+void s4f_daemon_exit_watchdog(const struct s4f_daemon *d, int status)
+{
+    const struct s4f_daemon_common *common = d->conf;
+    pthread_t t;
+    exit_watchdog_ms = common->shutdown_grace_ms + 10000;
+    exit_watchdog_status = status;
+    if (pthread_create(&t, NULL, exit_watchdog, NULL) == 0)
+        pthread_detach(t);
 }
 
 void s4f_daemon_finish(struct s4f_daemon *d)

@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include "buf.h"
 #include "log.h"
 #include "s4f.h"
 
@@ -279,53 +280,22 @@ char *s4f_metrics_labels(char *buf, size_t len, ...)
     return buf;
 }
 
-struct strbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct strbuf *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return;
-        b->p = np;
-        b->cap = cap;
-    }
-}
-
 char *s4f_metrics_render(struct s4f_metrics *m, size_t *len)
 {
-    struct strbuf b = {0};
+    struct s4f_buf b = {0};
 
-    sb_printf(&b, "%s", "");
+    s4f_buf_printf(&b, "%s", "");
     pthread_mutex_lock(&m->lock);
     for (struct family *f = m->families; f; f = f->next) {
-        sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-                  f->type == FAM_COUNTER ? "counter" : "gauge");
+        s4f_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
+                       f->type == FAM_COUNTER ? "counter" : "gauge");
         for (struct series *s = f->first; s; s = s->fam_next) {
             const char *lo = *s->labels ? "{" : "", *lc = *s->labels ? "}" : "";
             if (s->fn)
-                sb_printf(&b, "%s%s%s%s %.17g\n", f->name, lo, s->labels, lc, s->fn(s->ctx));
+                s4f_buf_printf(&b, "%s%s%s%s %.17g\n", f->name, lo, s->labels, lc, s->fn(s->ctx));
             else
-                sb_printf(&b, "%s%s%s%s %lld\n", f->name, lo, s->labels, lc,
-                          (long long)s4f_metric_get(&s->m));
+                s4f_buf_printf(&b, "%s%s%s%s %lld\n", f->name, lo, s->labels, lc,
+                               (long long)s4f_metric_get(&s->m));
         }
     }
     pthread_mutex_unlock(&m->lock);

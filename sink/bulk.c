@@ -138,14 +138,15 @@ static const char *const flow_keys[] = {"@type", "id", "@timestamp", "ipfix.flow
 
 enum s4f_status s4f_bulk_doc_meta(enum s4f_doc_kind kind, const char *prefix, const char *payload,
                                   size_t len, const char *topic, int32_t partition, int64_t offset,
-                                  int64_t kafka_ts_ms, struct s4f_doc_meta *meta, char *reason,
-                                  size_t reasonlen)
+                                  int64_t kafka_ts_ms, const struct s4f_bulk_checks *checks,
+                                  struct s4f_doc_meta *meta, char *reason, size_t reasonlen)
 {
     struct s4f_jval v[K_N];
     int64_t when;
     char ts[64];
 
     memset(meta, 0, sizeof(*meta));
+    meta->refused = S4F_REFUSE_INVALID;
     if (!payload || len == 0) {
         snprintf(reason, reasonlen, "empty message");
         return S4F_ERR;
@@ -181,39 +182,33 @@ enum s4f_status s4f_bulk_doc_meta(enum s4f_doc_kind kind, const char *prefix, co
             snprintf(reason, reasonlen, "missing or invalid \"@timestamp\" (want ISO-8601)");
             return S4F_ERR;
         }
+        if (checks && checks->type_known && !checks->type_known(meta->type)) {
+            snprintf(reason, reasonlen, "unknown \"@type\" %s: the sink has no template for it",
+                     meta->type);
+            meta->refused = S4F_REFUSE_TYPE;
+            return S4F_ERR;
+        }
+    }
+    /* The event time names the daily index: bounded, so that a message cannot create indices
+     * for 9999-12-31 or 1970-01-01 that retention would never reach. */
+    if (checks && (when > checks->now_ms + checks->max_future_ms ||
+                   when < checks->now_ms - checks->max_age_ms)) {
+        char w[48], a[48], b[48];
+        snprintf(reason, reasonlen,
+                 "event time %s out of bounds [%s, %s] (sink.max_age, "
+                 "sink.max_future)",
+                 s4f_iso8601_ms(when, w, sizeof(w)),
+                 s4f_iso8601_ms(checks->now_ms - checks->max_age_ms, a, sizeof(a)),
+                 s4f_iso8601_ms(checks->now_ms + checks->max_future_ms, b, sizeof(b)));
+        meta->refused = S4F_REFUSE_TIME;
+        return S4F_ERR;
     }
     if (s4f_bulk_index_name(prefix, meta->type, when, meta->index, sizeof(meta->index)) != 0) {
         snprintf(reason, reasonlen, "index name too long or time out of range");
         return S4F_ERR;
     }
+    meta->refused = S4F_REFUSE_NONE;
     return S4F_OK;
-}
-
-int s4f_buf_append(struct s4f_buf *b, const void *data, size_t len)
-{
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-void s4f_buf_free(struct s4f_buf *b)
-{
-    if (!b)
-        return;
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
 }
 
 /* Appends s as a JSON string, quotes included. */

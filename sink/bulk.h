@@ -6,6 +6,7 @@
 #ifndef S4F_SINK_BULK_H
 #define S4F_SINK_BULK_H
 
+#include "buf.h"
 #include "s4f.h"
 
 #include <stdbool.h>
@@ -21,7 +22,25 @@
  * Kafka coordinates, which is just as deterministic across re-deliveries. */
 enum s4f_doc_kind { S4F_DOC_RESULT, S4F_DOC_FLOW };
 
+/* Why the sink refused a message itself (each has its dead-letter counter). */
+enum s4f_doc_refusal {
+    S4F_REFUSE_NONE,
+    S4F_REFUSE_INVALID, /* not a usable result or flow */
+    S4F_REFUSE_TYPE,    /* a result of a @type without a template */
+    S4F_REFUSE_TIME,    /* event time outside [now - max_age, now + max_future] */
+};
+
+/* What a document must satisfy beyond its shape. */
+struct s4f_bulk_checks {
+    int64_t now_ms;        /* wall clock */
+    int64_t max_future_ms; /* event time at most now + this */
+    int64_t max_age_ms;    /* and at least now - this */
+    /* True for the result types the sink indexes; NULL accepts every well-formed @type. */
+    bool (*type_known)(const char *type);
+};
+
 struct s4f_doc_meta {
+    enum s4f_doc_refusal refused;
     char index[S4F_BULK_INDEX_MAX];
     char id[S4F_BULK_ID_MAX + 1];
     char type[S4F_BULK_TYPE_MAX + 1];
@@ -43,20 +62,14 @@ int s4f_bulk_index_name(const char *prefix, const char *type, int64_t epoch_ms, 
 int s4f_bulk_index_day(const char *prefix, const char *index, int64_t *day_ms);
 
 /* Checks one message and fills meta. For S4F_DOC_FLOW, topic/partition/offset build the id and
- * kafka_ts_ms (-1: none) is the fallback time when the flow has no end or start time.
- * Returns S4F_OK, or S4F_ERR with a reason (the message is dead-lettered). */
+ * kafka_ts_ms (-1: none) is the fallback time when the flow has no end or start time. checks
+ * (NULL: none) bounds the event time (the index's day: a message must not create indices far in
+ * the past or the future) and the result types.
+ * Returns S4F_OK, or S4F_ERR with a reason and meta->refused (the message is dead-lettered). */
 enum s4f_status s4f_bulk_doc_meta(enum s4f_doc_kind kind, const char *prefix, const char *payload,
                                   size_t len, const char *topic, int32_t partition, int64_t offset,
-                                  int64_t kafka_ts_ms, struct s4f_doc_meta *meta, char *reason,
-                                  size_t reasonlen);
-
-/* A growing byte buffer. */
-struct s4f_buf {
-    char *p;
-    size_t len, cap;
-};
-int s4f_buf_append(struct s4f_buf *b, const void *data, size_t len);
-void s4f_buf_free(struct s4f_buf *b);
+                                  int64_t kafka_ts_ms, const struct s4f_bulk_checks *checks,
+                                  struct s4f_doc_meta *meta, char *reason, size_t reasonlen);
 
 /* Appends {"index":{"_index":..,"_id":..}}\n<doc>\n. Line breaks inside doc (legal JSON white
  * space, fatal to NDJSON) become spaces. 0 or -1 (out of memory). */

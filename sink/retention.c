@@ -11,11 +11,17 @@
 
 int s4f_retention_expired(int64_t day_ms, int64_t now_ms, int64_t retention_ms)
 {
-    return day_ms + DAY_MS <= now_ms - retention_ms;
+    return retention_ms > 0 && day_ms + DAY_MS <= now_ms - retention_ms;
+}
+
+int s4f_retention_future(int64_t day_ms, int64_t now_ms, int64_t max_future_ms)
+{
+    return day_ms > now_ms + max_future_ms + DAY_MS;
 }
 
 enum s4f_status s4f_retention_run(struct s4f_es_client *es, const char *prefix,
-                                  int64_t retention_ms, int64_t now_ms, int *deleted)
+                                  int64_t retention_ms, int64_t max_future_ms, int64_t now_ms,
+                                  int *deleted)
 {
     struct s4f_es_response resp = {0};
     enum s4f_status st = S4F_RETRY;
@@ -33,7 +39,7 @@ enum s4f_status s4f_retention_run(struct s4f_es_client *es, const char *prefix,
         s4f_warn_rl("retention: listing indices: HTTP %ld", resp.status);
         goto out;
     }
-    list = json_loadb(resp.body, resp.len, 0, NULL);
+    list = json_loadb(resp.body.p, resp.body.len, 0, NULL);
     if (!json_is_array(list)) {
         s4f_warn_rl("retention: unexpected answer to %s", path);
         goto out;
@@ -46,7 +52,8 @@ enum s4f_status s4f_retention_run(struct s4f_es_client *es, const char *prefix,
         const char *name = json_string_value(json_object_get(row, "index"));
         int64_t day;
         if (!name || s4f_bulk_index_day(prefix, name, &day) != 0 ||
-            !s4f_retention_expired(day, now_ms, retention_ms))
+            !(s4f_retention_expired(day, now_ms, retention_ms) ||
+              s4f_retention_future(day, now_ms, max_future_ms)))
             continue;
         snprintf(path, sizeof(path), "/%s", name);
         if (s4f_es_request(es, "DELETE", path, NULL, NULL, 0, &resp) == S4F_OK &&

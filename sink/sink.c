@@ -1,7 +1,7 @@
 #include "sink.h"
 
 #include "bulk.h"
-#include "es_client.h"
+#include "es.h"
 #include "kafka.h"
 #include "log.h"
 #include "retention.h"
@@ -44,10 +44,19 @@ const struct s4f_opt s4f_sink_opts[] = {
      "Kafka topic receiving documents Elasticsearch refuses for good, with the reason; empty: "
      "log and count only", NULL},
     {"retention", S4F_OPT_DURATION, "30d", 0, 0, offsetof(struct s4f_sink_conf, retention_ms),
-     "Daily indices whose day is older than this are deleted; 0 keeps everything", NULL},
+     "Daily indices whose day is older than this are deleted; 0 keeps every past day (days "
+     "beyond max_future plus one are deleted whatever this says)", NULL},
     {"maintenance_interval", S4F_OPT_DURATION, "1h", 1000, 86400000,
      offsetof(struct s4f_sink_conf, maintenance_interval_ms),
      "How often templates are checked and retention applied (also at start)", NULL},
+    {"max_future", S4F_OPT_DURATION, "1h", 60000, 86400000 * 2.0,
+     offsetof(struct s4f_sink_conf, max_future_ms),
+     "Results (and flows) whose event time lies further than this ahead of the wall clock are "
+     "dead-lettered; must exceed the workers' max_future plus the longest window", NULL},
+    {"max_age", S4F_OPT_DURATION, "30d", 60000, 86400000 * 3650.0,
+     offsetof(struct s4f_sink_conf, max_age_ms),
+     "Results (and flows) whose event time is older than this are dead-lettered; raise it to "
+     "index replays of old captures", NULL},
     {"index_flows", S4F_OPT_BOOL, "false", 0, 0, offsetof(struct s4f_sink_conf, index_flows),
      "Also index the raw flow records of flows_topic into <prefix>-flows-YYYY.MM.DD", NULL},
     {"flows_topic", S4F_OPT_STRING, "ipfix.entry", 0, 0,
@@ -59,6 +68,9 @@ const struct s4f_opt s4f_sink_opts[] = {
     S4F_OPT_END,
 };
 /* clang-format on */
+
+#define FULL_MAX    256 /* indices remembered as holding documents */
+#define UNBLOCK_MAX 16  /* write blocks waiting to be lifted */
 
 enum item_state {
     IT_PENDING,       /* to send to Elasticsearch */
@@ -111,10 +123,19 @@ struct s4f_sink {
     int64_t next_maintenance;
     unsigned rng;
 
-    struct s4f_metric *m_indexed, *m_retried, *m_dead_mapping, *m_dead_invalid, *m_dead_lost,
-        *m_bulk_ok, *m_bulk_partial, *m_bulk_failed, *m_bulk_ms_sum, *m_bulk_ms_last, *m_inflight,
-        *m_es_up, *m_tpl_installed, *m_tpl_unchanged, *m_deleted, *m_commits, *m_bytes_sent,
-        *m_batches;
+    /* Indices known to hold a document (stored by this sink or found non-empty): a refused
+     * document's index is checked for emptiness only when it is not one of these. Cleared at
+     * each maintenance (retention may have deleted some). */
+    char (*full)[S4F_BULK_INDEX_MAX];
+    size_t nfull;
+    /* Indices drop_if_empty() write-blocked and could not unblock yet (node unreachable). */
+    char unblock[UNBLOCK_MAX][S4F_BULK_INDEX_MAX];
+    size_t nunblock;
+
+    struct s4f_metric *m_indexed, *m_retried, *m_dead_mapping, *m_dead_invalid, *m_dead_type,
+        *m_dead_time, *m_dead_lost, *m_empty_deleted, *m_bulk_ok, *m_bulk_partial, *m_bulk_failed,
+        *m_bulk_ms_sum, *m_bulk_ms_last, *m_inflight, *m_es_up, *m_tpl_installed, *m_tpl_unchanged,
+        *m_deleted, *m_commits, *m_bytes_sent, *m_batches;
 };
 
 static const char *const sink_consumer_defaults[] = {
@@ -144,6 +165,15 @@ static void metrics_init(struct s4f_sink *s)
     s->m_dead_invalid =
         s4f_metrics_counter(m, "docs_deadlettered_total", "Documents sent to the dead-letter topic",
                             s4f_metrics_labels(l, sizeof(l), "reason", "invalid", NULL));
+    s->m_dead_type =
+        s4f_metrics_counter(m, "docs_deadlettered_total", "Documents sent to the dead-letter topic",
+                            s4f_metrics_labels(l, sizeof(l), "reason", "unknown_type", NULL));
+    s->m_dead_time =
+        s4f_metrics_counter(m, "docs_deadlettered_total", "Documents sent to the dead-letter topic",
+                            s4f_metrics_labels(l, sizeof(l), "reason", "time_out_of_bounds", NULL));
+    s->m_empty_deleted = s4f_metrics_counter(
+        m, "empty_indices_deleted_total",
+        "Indices deleted because Elasticsearch created them for a document it then refused", NULL);
     s->m_dead_lost = s4f_metrics_counter(
         m, "deadletter_lost_total",
         "Dead letters Kafka refused even without the document (logged, then skipped)", NULL);
@@ -306,12 +336,19 @@ static void batch_add(struct s4f_sink *s, rd_kafka_message_t *msg)
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
 
+    const struct s4f_bulk_checks checks = {
+        .now_ms = s4f_wall_ms(),
+        .max_future_ms = s->conf->max_future_ms,
+        .max_age_ms = s->conf->max_age_ms,
+        .type_known = s4f_tpl_result_type,
+    };
+
     memset(it, 0, sizeof(*it));
     it->msg = msg;
     if (s->nitems == 1)
         s->batch_first_ms = s4f_mono_ms();
     if (s4f_bulk_doc_meta(kind, s->prefix, msg->payload, msg->len, topic, msg->partition,
-                          msg->offset, ts, &it->meta, reason, sizeof(reason)) == S4F_OK) {
+                          msg->offset, ts, &checks, &it->meta, reason, sizeof(reason)) == S4F_OK) {
         it->meta_ok = true;
         it->state = IT_PENDING;
     } else {
@@ -319,7 +356,9 @@ static void batch_add(struct s4f_sink *s, rd_kafka_message_t *msg)
                     (long long)msg->offset, reason);
         set_reason(it, 0, reason);
         it->state = IT_DEAD_TODO;
-        s4f_metric_inc(s->m_dead_invalid);
+        s4f_metric_inc(it->meta.refused == S4F_REFUSE_TYPE   ? s->m_dead_type
+                       : it->meta.refused == S4F_REFUSE_TIME ? s->m_dead_time
+                                                             : s->m_dead_invalid);
     }
     s->batch_bytes += msg->len + 128;
     s4f_metric_set(s->m_inflight, (int64_t)s->nitems);
@@ -423,6 +462,102 @@ static enum s4f_status produce_deadletters(struct s4f_sink *s)
     return S4F_OK;
 }
 
+/* ---- indices left behind by refused documents ------------------------------------------- */
+
+static bool full_has(const struct s4f_sink *s, const char *index)
+{
+    for (size_t i = 0; i < s->nfull; i++)
+        if (strcmp(s->full[i], index) == 0)
+            return true;
+    return false;
+}
+
+static void full_add(struct s4f_sink *s, const char *index)
+{
+    if (s->nfull < FULL_MAX && !full_has(s, index))
+        s4f_strlcpy(s->full[s->nfull++], index, S4F_BULK_INDEX_MAX);
+}
+
+/* Lifts the write block put by drop_if_empty(). 0, or -1 (kept for a later attempt). */
+static int unblock(struct s4f_sink *s, const char *index)
+{
+    static const char body[] = "{\"index.blocks.write\":null}";
+    char path[S4F_BULK_INDEX_MAX + 32];
+    struct s4f_es_response r = {0};
+    snprintf(path, sizeof(path), "/%s/_settings", index);
+    int rc = s4f_es_request(s->es, "PUT", path, NULL, body, sizeof(body) - 1, &r) == S4F_OK &&
+                     (r.status == 200 || r.status == 404)
+                 ? 0
+                 : -1;
+    if (rc != 0)
+        s4f_warn_rl("index %s: cannot lift its write block yet (HTTP %ld %s): retrying", index,
+                    r.status, r.error);
+    s4f_es_response_free(&r);
+    return rc;
+}
+
+static void unblock_pending(struct s4f_sink *s)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < s->nunblock; i++)
+        if (unblock(s, s->unblock[i]) != 0)
+            memmove(s->unblock[w++], s->unblock[i], S4F_BULK_INDEX_MAX);
+    s->nunblock = w;
+}
+
+/* Elasticsearch creates the index of a document before it parses it, so a refused document
+ * leaves an empty index behind: a way to create indices at will. When a refused document's
+ * index holds nothing, delete it. Race-free against documents other sinks write meanwhile: the
+ * index is write-blocked first (the _block API waits for in-flight writes), refreshed and
+ * counted; writes that meet the block get cluster_block_exception, which every sink retries, and
+ * they recreate the index after the deletion. An index found non-empty is unblocked. */
+static void drop_if_empty(struct s4f_sink *s, const char *index)
+{
+    char path[S4F_BULK_INDEX_MAX + 32];
+    struct s4f_es_response r = {0};
+    json_t *answer = NULL, *count;
+
+    snprintf(path, sizeof(path), "/%s/_block/write", index);
+    if (s4f_es_request(s->es, "PUT", path, NULL, NULL, 0, &r) != S4F_OK || r.status != 200) {
+        if (r.status != 404)
+            s4f_warn_rl("index %s: cannot check it for emptiness (HTTP %ld %s)", index, r.status,
+                        r.error);
+        goto out;
+    }
+    snprintf(path, sizeof(path), "/%s/_refresh", index);
+    if (s4f_es_request(s->es, "POST", path, NULL, NULL, 0, &r) != S4F_OK || r.status != 200)
+        goto lift;
+    snprintf(path, sizeof(path), "/%s/_count", index);
+    if (s4f_es_request(s->es, "GET", path, NULL, NULL, 0, &r) != S4F_OK || r.status != 200)
+        goto lift;
+    answer = json_loadb(r.body.p, r.body.len, 0, NULL);
+    count = json_object_get(answer, "count");
+    if (!json_is_integer(count) || json_integer_value(count) != 0) {
+        full_add(s, index);
+        goto lift;
+    }
+    snprintf(path, sizeof(path), "/%s", index);
+    if (s4f_es_request(s->es, "DELETE", path, NULL, NULL, 0, &r) == S4F_OK &&
+        (r.status == 200 || r.status == 404)) {
+        s4f_log_rl(S4F_LOG_INFO,
+                   "deleted index %s: created for a refused document, it holds nothing", index);
+        s4f_metric_inc(s->m_empty_deleted);
+        goto out;
+    }
+lift:
+    if (unblock(s, index) != 0) {
+        if (s->nunblock < UNBLOCK_MAX)
+            s4f_strlcpy(s->unblock[s->nunblock++], index, S4F_BULK_INDEX_MAX);
+        else
+            s4f_error_rl("index %s stays write-blocked: lift it with PUT /%s/_settings "
+                         "{\"index.blocks.write\":null}",
+                         index, index);
+    }
+out:
+    json_decref(answer);
+    s4f_es_response_free(&r);
+}
+
 /* ---- bulk requests ------------------------------------------------------------------------ */
 
 static void capture(struct s4f_sink *s)
@@ -438,7 +573,7 @@ static void capture(struct s4f_sink *s)
 static enum s4f_status send_some(struct s4f_sink *s)
 {
     size_t n = 0;
-    s->body.len = 0;
+    s4f_buf_reset(&s->body);
     for (size_t i = 0; i < s->nitems && n < s->req_limit; i++) {
         struct item *it = &s->items[i];
         if (it->state != IT_PENDING)
@@ -484,7 +619,7 @@ static enum s4f_status send_some(struct s4f_sink *s)
     if (status == 413 ||
         (status == 400 && s->last_bulk_ok_ms && s4f_mono_ms() - s->last_bulk_ok_ms < 600000)) {
         char reason[S4F_BULK_REASON_MAX];
-        snprintf(reason, sizeof(reason), "%ld request refused: %.200s", status, s->resp.body);
+        snprintf(reason, sizeof(reason), "%ld request refused: %.200s", status, s->resp.body.p);
         set_reason(&s->items[s->sent[0]], (int)status, reason);
         s->items[s->sent[0]].state = IT_DEAD_TODO;
         s4f_metric_inc(s->m_dead_mapping);
@@ -492,8 +627,8 @@ static enum s4f_status send_some(struct s4f_sink *s)
         return S4F_OK;
     }
     if (status != 200 ||
-        s4f_bulk_parse_response(s->resp.body, s->resp.len, n, s->results) != S4F_OK) {
-        s4f_warn_rl("bulk request to %s: HTTP %ld: %.200s", s->resp.node, status, s->resp.body);
+        s4f_bulk_parse_response(s->resp.body.p, s->resp.body.len, n, s->results) != S4F_OK) {
+        s4f_warn_rl("bulk request to %s: HTTP %ld: %.200s", s->resp.node, status, s->resp.body.p);
         s4f_metric_inc(s->m_bulk_failed);
         s4f_metric_add(s->m_retried, n);
         return S4F_RETRY;
@@ -504,6 +639,7 @@ static enum s4f_status send_some(struct s4f_sink *s)
         const struct s4f_bulk_item_result *r = &s->results[k];
         if (r->outcome == S4F_ITEM_OK) {
             it->state = IT_DONE;
+            full_add(s, it->meta.index);
             s4f_metric_inc(s->m_indexed);
         } else if (r->outcome == S4F_ITEM_RETRY) {
             retry++;
@@ -516,6 +652,12 @@ static enum s4f_status send_some(struct s4f_sink *s)
             s4f_metric_inc(s->m_dead_mapping);
             dead++;
         }
+    }
+    /* Only documents that go through may create indices: remove what refused ones created. */
+    for (size_t k = 0; dead && k < n; k++) {
+        const struct item *it = &s->items[s->sent[k]];
+        if (s->results[k].outcome == S4F_ITEM_DEAD && !full_has(s, it->meta.index))
+            drop_if_empty(s, it->meta.index);
     }
     if (retry) {
         s4f_warn_rl("bulk request: %zu of %zu documents must be retried (first: %s)", retry, n,
@@ -623,6 +765,8 @@ static int flush(struct s4f_sink *s)
             failed = true;
         if (s->dl)
             s4f_kafka_producer_poll(s->dl, 0);
+        if (s->nunblock)
+            unblock_pending(s);
         if (resolved(s, &pending, &dl_wait))
             break;
         if (s4f_daemon_stopping() == 2) {
@@ -661,11 +805,13 @@ static enum s4f_status maintenance(struct s4f_sink *s)
             s4f_warn_rl("index templates: %s", err);
         return st;
     }
-    if (s->conf->retention_ms > 0) {
-        int deleted = 0;
-        s4f_retention_run(s->es, s->prefix, s->conf->retention_ms, s4f_wall_ms(), &deleted);
-        s4f_metric_add(s->m_deleted, (uint64_t)deleted);
-    }
+    /* Always: besides expired days (none when retention is 0) it removes future-dated ones. */
+    int deleted = 0;
+    s4f_retention_run(s->es, s->prefix, s->conf->retention_ms, s->conf->max_future_ms,
+                      s4f_wall_ms(), &deleted);
+    s4f_metric_add(s->m_deleted, (uint64_t)deleted);
+    s->nfull = 0; /* retention may have deleted some */
+    unblock_pending(s);
     s->next_maintenance = s4f_mono_ms() + s->conf->maintenance_interval_ms;
     return S4F_OK;
 }
@@ -689,7 +835,8 @@ struct s4f_sink *s4f_sink_new(struct s4f_daemon *d, const struct s4f_sink_conf *
     s->items = calloc(s->cap, sizeof(*s->items));
     s->sent = calloc(s->cap, sizeof(*s->sent));
     s->results = calloc(s->cap, sizeof(*s->results));
-    if (!s->items || !s->sent || !s->results) {
+    s->full = calloc(FULL_MAX, sizeof(*s->full));
+    if (!s->items || !s->sent || !s->results || !s->full) {
         s4f_error("out of memory");
         goto fail;
     }
@@ -829,5 +976,6 @@ void s4f_sink_free(struct s4f_sink *s)
     free(s->items);
     free(s->sent);
     free(s->results);
+    free(s->full);
     free(s);
 }

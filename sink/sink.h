@@ -40,6 +40,8 @@ struct s4f_sink_conf {
     char *deadletter_topic;
     int64_t retention_ms;
     int64_t maintenance_interval_ms;
+    int64_t max_future_ms;
+    int64_t max_age_ms;
     bool index_flows;
     char *flows_topic;
     char *capture_file;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S4F_TPL_NAME_MAX 128
+
 static uint64_t fnv1a(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -94,6 +96,21 @@ json_t *s4f_tpl_render(const struct s4f_tpl_file *f, const char *prefix, char *p
     return t;
 }
 
+bool s4f_tpl_result_type(const char *type)
+{
+    char name[S4F_TPL_NAME_MAX], pattern[S4F_TPL_NAME_MAX];
+    if (strcmp(type, "flows") == 0)
+        return false;
+    int n = snprintf(name, sizeof(name), "index-%s.json", type);
+    int m = snprintf(pattern, sizeof(pattern), "\"{{prefix}}-%s-*\"", type);
+    if (n <= 0 || (size_t)n >= sizeof(name) || m <= 0 || (size_t)m >= sizeof(pattern))
+        return false;
+    for (size_t i = 0; i < s4f_tpl_nfiles; i++)
+        if (strcmp(s4f_tpl_files[i].name, name) == 0)
+            return strstr(s4f_tpl_files[i].text, pattern) != NULL;
+    return false;
+}
+
 /* Reads _meta.s4f_hash of an installed template out of a GET answer. */
 static const char *installed_hash(json_t *answer, int component)
 {
@@ -123,7 +140,7 @@ static enum s4f_status install_one(struct s4f_es_client *es, const struct s4f_tp
         goto out;
     }
     if (resp->status == 200) {
-        answer = json_loadb(resp->body, resp->len, 0, NULL);
+        answer = json_loadb(resp->body.p, resp->body.len, 0, NULL);
         const char *have = installed_hash(answer, component);
         if (have && strcmp(have, want) == 0) {
             res->unchanged++;
@@ -132,7 +149,7 @@ static enum s4f_status install_one(struct s4f_es_client *es, const struct s4f_tp
             goto out;
         }
     } else if (resp->status != 404) {
-        snprintf(err, errlen, "GET %s: HTTP %ld: %.200s", path, resp->status, resp->body);
+        snprintf(err, errlen, "GET %s: HTTP %ld: %.200s", path, resp->status, resp->body.p);
         st = resp->status == 429 || resp->status >= 500 ? S4F_RETRY : S4F_ERR;
         goto out;
     }
@@ -148,7 +165,7 @@ static enum s4f_status install_one(struct s4f_es_client *es, const struct s4f_tp
         goto out;
     }
     if (resp->status != 200) {
-        snprintf(err, errlen, "PUT %s: HTTP %ld: %.300s", path, resp->status, resp->body);
+        snprintf(err, errlen, "PUT %s: HTTP %ld: %.300s", path, resp->status, resp->body.p);
         st = resp->status == 429 || resp->status >= 500 ? S4F_RETRY : S4F_ERR;
         goto out;
     }

@@ -9,10 +9,11 @@
 #ifndef S4F_SINK_TEMPLATES_H
 #define S4F_SINK_TEMPLATES_H
 
-#include "es_client.h"
+#include "es.h"
 #include "s4f.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct s4f_tpl_file {
@@ -28,6 +29,13 @@ extern const size_t s4f_tpl_nfiles;
  * JSON or not a template file (a build error, reported in err). */
 json_t *s4f_tpl_render(const struct s4f_tpl_file *f, const char *prefix, char *path, size_t pathlen,
                        char *err, size_t errlen);
+
+/* True when type is a result type the sink indexes: an embedded "index-<type>.json" exists
+ * whose index pattern is exactly "{{prefix}}-<type>-*". Raw flows ("flows") and the catch-all
+ * "<prefix>-*" are not result types. Results of any other @type are refused (dead-lettered), so
+ * that a message cannot create an index whose mapping is left to guesswork (a string src_ip
+ * mapped as keyword breaks every query that expects an ip across "<prefix>-*"). */
+bool s4f_tpl_result_type(const char *type);
 
 struct s4f_tpl_result {
     int installed; /* PUT because missing or changed */

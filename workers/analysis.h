@@ -56,8 +56,11 @@
 
 enum s4f_time_mode {
     S4F_TIME_EVENT = 0,      /* flow end time: windows are reproducible, ids stable */
-    S4F_TIME_PROCESSING = 1, /* arrival time: for replays of old captures as if live */
+    S4F_TIME_PROCESSING = 1, /* Kafka message timestamp: replays of old captures as if live */
 };
+
+/* Largest watermark_quorum (the statistic keeps this many event times per block). */
+#define S4F_WM_MAX_QUORUM 64
 
 struct s4f_analysis_common {
     int64_t window_ms;
@@ -66,6 +69,7 @@ struct s4f_analysis_common {
     int64_t idle_ms;
     int time_mode;
     int64_t max_future_ms;
+    int64_t wm_quorum; /* records that must reach a time before the watermark does */
     char *input_topic; /* NULL: worker.input_topic */
     char *output_topic;
     int64_t max_keys;
@@ -95,11 +99,18 @@ extern const char *const s4f_time_mode_choices[];
      "A partition without records for this long (wall clock) has its open windows emitted",       \
      NULL},                                                                                        \
     {"time_mode", S4F_OPT_ENUM, "event", 0, 0, offsetof(type, common.time_mode),                   \
-     "event: windows on flow end time; processing: on arrival time (replays of old captures)",    \
+     "event: windows on flow end time; processing: on the Kafka message timestamp (replays of "   \
+     "old captures; not with a repartition topic)",                                               \
      s4f_time_mode_choices},                                                                       \
     {"max_future", S4F_OPT_DURATION, "10m", 0, 86400000, offsetof(type, common.max_future_ms),     \
      "Event-time flows further than this ahead of the wall clock are refused (one bogus "         \
      "timestamp would otherwise close every window)", NULL},                                      \
+    {"watermark_quorum", S4F_OPT_INT, "8", 1, S4F_WM_MAX_QUORUM, offsetof(type, common.wm_quorum), \
+     "The watermark of a partition is the quorum-th largest event time among the records of its " \
+     "current block of 128 offsets, so that a few forged timestamps cannot move it; records "     \
+     "further ahead of it "                                                                        \
+     "than window + allowed_lateness wait aside (outlier_total) until it follows. 1: the "        \
+     "largest event time seen, every record trusted (see docs/security.md)", NULL},              \
     {"input_topic", S4F_OPT_STRING, NULL, 0, 0, offsetof(type, common.input_topic),                \
      "Input topic; default worker.input_topic", NULL},                                            \
     {"output_topic", S4F_OPT_STRING, "results.output", 0, 0, offsetof(type, common.output_topic),  \

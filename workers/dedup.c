@@ -283,3 +283,41 @@ bad:
     s4f_dedup_snapshot(d, offset);
     return -1;
 }
+
+enum s4f_dedup_bound s4f_dedup_bound(int64_t so, int64_t hwm, int64_t age_ms)
+{
+    if (so < 0)
+        return S4F_DEDUP_BOUND_BEYOND;
+    if (hwm >= 0 && so < hwm)
+        return S4F_DEDUP_BOUND_OK;
+    if (age_ms >= S4F_DEDUP_HWM_REFRESH_MS)
+        return S4F_DEDUP_BOUND_QUERY;
+    if (hwm < 0)
+        return S4F_DEDUP_BOUND_OK;
+    if (age_ms == 0)
+        return S4F_DEDUP_BOUND_BEYOND;
+    return so - hwm < S4F_DEDUP_HWM_SLACK ? S4F_DEDUP_BOUND_OK : S4F_DEDUP_BOUND_BEYOND;
+}
+
+size_t s4f_dedup_drop_if(struct s4f_dedup *d, bool (*bad)(void *ctx, int32_t sp, int64_t so),
+                         void *ctx)
+{
+    size_t w = 0, dropped = 0;
+    for (size_t r = 0; r < d->n; r++) {
+        const struct dkey *k = &d->keys[r];
+        /* The largest offset covered: the end of the last interval. */
+        if (k->n && bad(ctx, k->sp, k->hi[k->n - 1])) {
+            dropped++;
+            continue;
+        }
+        d->keys[w++] = d->keys[r];
+    }
+    d->n = w;
+    if (dropped && d->nsnaps) {
+        /* The snapshot restore() took at the committed offset: the same maxima, cleaned. */
+        struct snap *s = &d->snaps[d->nsnaps - 1];
+        memcpy(s->keys, d->keys, d->n * sizeof(*s->keys));
+        s->n = d->n;
+    }
+    return dropped;
+}

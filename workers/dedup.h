@@ -20,6 +20,11 @@
  * formats its maxima for the commit metadata. After a crash, restore() reloads them and the
  * replay drops the first stage's duplicates again.
  *
+ * A record's so must be below its source partition's high-water mark in the input topic (the
+ * caller queries it; s4f_dedup_bound decides when): one forged record claiming a far offset
+ * would otherwise make every later record of its (sp, side) a duplicate, and the value would
+ * live on in the commit metadata (s4f_dedup_drop_if cleans restored maxima).
+ *
  * Bounds: at most S4F_DEDUP_MAX_GAPS intervals per pair (past it the oldest gap is taken as
  * filled), S4F_DEDUP_MAX_KEYS (sp, side) pairs (past it records are not deduplicated:
  * counted by the caller) and S4F_DEDUP_MAX_SNAPSHOTS snapshots (the older half is thinned, so
@@ -35,6 +40,11 @@
 #define S4F_DEDUP_MAX_SNAPSHOTS 128
 /* Intervals of written offsets per (sp, side): gaps left by failed writes, until refilled. */
 #define S4F_DEDUP_MAX_GAPS 8
+/* A high-water mark is queried again at most this often per source partition; meanwhile a
+ * source offset up to S4F_DEDUP_HWM_SLACK beyond the last one is believed (the input grows
+ * while stage two reads). */
+#define S4F_DEDUP_HWM_REFRESH_MS 1000
+#define S4F_DEDUP_HWM_SLACK      (INT64_C(1) << 20)
 
 enum s4f_dedup_verdict {
     S4F_DEDUP_NEW = 0,  /* first time seen: fold it */
@@ -43,6 +53,18 @@ enum s4f_dedup_verdict {
 };
 
 struct s4f_dedup;
+
+enum s4f_dedup_bound {
+    S4F_DEDUP_BOUND_OK = 0,     /* so below what the input holds: plausible */
+    S4F_DEDUP_BOUND_QUERY = 1,  /* ask the broker for the high-water mark, then decide */
+    S4F_DEDUP_BOUND_BEYOND = 2, /* far beyond the input's end: refuse the record */
+};
+
+/* Whether source offset so can be real, given the source partition's last known high-water
+ * mark hwm (-1: unknown) queried age_ms ago. After a query, call again with age_ms 0: a
+ * fresh mark admits only so < hwm (stage one writes what it has read); an older one admits
+ * up to S4F_DEDUP_HWM_SLACK more; an unknown one (query failed) admits everything. */
+enum s4f_dedup_bound s4f_dedup_bound(int64_t so, int64_t hwm, int64_t age_ms);
 
 struct s4f_dedup *s4f_dedup_new(void);
 void s4f_dedup_free(struct s4f_dedup *d);
@@ -63,5 +85,9 @@ int64_t s4f_dedup_commit_point(struct s4f_dedup *d, int64_t safe, char *meta, si
 /* Loads maxima committed at offset (the "d=..." text, len bytes, may be 0) as the state at
  * that offset. 0, or -1 on malformed text (state left empty). */
 int s4f_dedup_restore(struct s4f_dedup *d, const char *meta, size_t len, int64_t offset);
+/* Forgets the restored maxima for which bad(ctx, sp, max) holds (after restore(), before the
+ * first check). Returns how many. */
+size_t s4f_dedup_drop_if(struct s4f_dedup *d, bool (*bad)(void *ctx, int32_t sp, int64_t so),
+                         void *ctx);
 
 #endif

@@ -72,6 +72,12 @@ struct s4f_engine {
     pthread_t rekey_thread;
     atomic_bool rekey_stop;
     struct s4f_metric *m_malformed, *m_commits, *m_dups, *m_dedup_full, *m_meta_big;
+    /* Stage two: the input topic's high-water marks, that routed records' source offsets
+     * must stay below (s4f_dedup_bound); src_topic above names it. */
+    struct {
+        int64_t hwm, at; /* at: monotonic ms of the query (0: never) */
+    } srcb[S4F_MAX_PARTITIONS];
+    struct s4f_metric *m_src_beyond;
     bool changelog; /* the analysis's long-term state goes to common->changelog_topic */
     struct s4f_metric *m_restored, *m_restore_bad, *m_restore_failed;
     struct s4f_metric *m_lost, *m_assign_retry;
@@ -94,6 +100,36 @@ static enum s4f_status changelog_cb(void *ctx, int32_t partition, const void *ke
     struct s4f_engine *e = ctx;
     return s4f_kafka_produce_to(e->prod, e->common->changelog_topic, partition, key, klen, val,
                                 vlen, win);
+}
+
+/* Whether a routed record's source offset can be real: below its input partition's
+ * high-water mark, queried from the broker when needed (at most once a second each). */
+static bool src_offset_ok(struct s4f_engine *e, int32_t sp, int64_t so)
+{
+    if (sp < 0 || sp >= S4F_MAX_PARTITIONS)
+        return false;
+    int64_t now = s4f_mono_ms();
+    int64_t age = e->srcb[sp].at ? now - e->srcb[sp].at : INT64_MAX;
+    enum s4f_dedup_bound v = s4f_dedup_bound(so, e->srcb[sp].hwm, age);
+    if (v == S4F_DEDUP_BOUND_QUERY) {
+        int64_t lo, hi;
+        e->srcb[sp].at = now;
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            s4f_kafka_consumer_handle(e->cons), e->src_topic, sp, &lo, &hi, 2000);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            e->srcb[sp].hwm = hi;
+        else
+            s4f_warn_rl("%s: high-water mark of %s/%d: %s (source offsets unchecked)",
+                        e->o.analysis->name, e->src_topic, (int)sp, rd_kafka_err2str(err));
+        v = s4f_dedup_bound(so, e->srcb[sp].hwm, err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1);
+    }
+    return v == S4F_DEDUP_BOUND_OK;
+}
+
+static bool src_offset_bad(void *ctx, int32_t sp, int64_t so)
+{
+    /* A restored maximum is the offset of a record read: below the mark too. */
+    return !src_offset_ok(ctx, sp, so);
 }
 
 struct restore_ctx {
@@ -291,6 +327,11 @@ static bool restore(struct s4f_engine *e, int32_t p, int64_t first_offset)
         s4f_error_rl("%s: partition %d: unreadable duplicate filter state in the commit "
                      "metadata: starting empty",
                      e->o.analysis->name, (int)p);
+    size_t bad = s4f_dedup_drop_if(e->dedup[p], src_offset_bad, e);
+    if (bad)
+        s4f_error_rl("%s: partition %d: %zu duplicate filter maxima in the commit metadata lie "
+                     "beyond the input's end: forgotten",
+                     e->o.analysis->name, (int)p, bad);
     return true;
 }
 
@@ -471,6 +512,9 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
     e->m_dedup_full = s4f_metrics_counter(
         opts->metrics, "repartition_unfiltered_total",
         "Repartitioned records folded without duplicate check (filter full)", e->labels);
+    e->m_src_beyond = s4f_metrics_counter(
+        opts->metrics, "repartition_offset_refused_total",
+        "Repartitioned records refused: source offset beyond the input partition's end", e->labels);
     e->m_meta_big = s4f_metrics_counter(
         opts->metrics, "commit_metadata_too_large_total",
         "Commits done without the duplicate filter state (too large for Kafka)", e->labels);
@@ -576,6 +620,7 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
     if (!e->cons)
         goto fail;
     for (int i = 0; i < S4F_MAX_PARTITIONS; i++) {
+        e->srcb[i].hwm = -1;
         e->committed[i] = -1;
         e->committed_h[i] = INT64_MIN;
         e->next[i] = -1;
@@ -587,11 +632,19 @@ fail:
 }
 
 /* Folds one flow read at offset of partition p, through the duplicate filter of a
- * repartitioned input. */
+ * repartitioned input. proc_ms: the message's Kafka timestamp (processing time). */
 static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s4f_flow *f,
-                 int64_t now_wall)
+                 int64_t now_wall, int64_t proc_ms)
 {
     if (e->dedup[p]) {
+        if (!src_offset_ok(e, f->src_partition, f->src_offset)) {
+            s4f_metric_inc(e->m_src_beyond);
+            s4f_warn_rl("%s: record at %d/%" PRId64 " claims source offset %" PRId64
+                        " of partition %d, beyond the input's end: refused",
+                        e->o.analysis->name, (int)p, offset, f->src_offset, (int)f->src_partition);
+            s4f_wengine_skip(e->we, p, offset);
+            return;
+        }
         enum s4f_dedup_verdict v =
             s4f_dedup_check(e->dedup[p], f->src_partition, f->side, f->src_offset, f->src_gap);
         if (v == S4F_DEDUP_DUP) {
@@ -602,7 +655,7 @@ static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s
         if (v == S4F_DEDUP_FULL)
             s4f_metric_inc(e->m_dedup_full);
     }
-    if (s4f_wengine_flow(e->we, p, offset, f, now_wall) != S4F_OK)
+    if (s4f_wengine_flow(e->we, p, offset, f, now_wall, proc_ms) != S4F_OK)
         s4f_wengine_skip(e->we, p, offset);
 }
 
@@ -684,6 +737,11 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
         return;
     }
     e->next[p] = m->offset + 1;
+    /* Processing time is the message's timestamp, not its arrival: a replay after a restart
+     * must put every record in the window it was counted in before. */
+    int64_t proc_ms = rd_kafka_message_timestamp(m, NULL);
+    if (proc_ms < 0)
+        proc_ms = now_wall;
     struct s4f_flow f;
     const char *why = NULL;
     const char *buf = m->payload;
@@ -703,7 +761,7 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
             } else if (f.side == S4F_SIDE_MARK) {
                 mark(e, p, &f, now_wall);
             } else {
-                fold(e, p, m->offset, &f, now_wall);
+                fold(e, p, m->offset, &f, now_wall, proc_ms);
                 any = true;
             }
         }
@@ -718,7 +776,7 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
     else if (f.side == S4F_SIDE_MARK)
         malformed(e, p, m->offset, "a watermark mark outside a pack");
     else
-        fold(e, p, m->offset, &f, now_wall);
+        fold(e, p, m->offset, &f, now_wall, proc_ms);
 }
 
 /* How many partitions stage one's input has (every minute: the set of source partitions

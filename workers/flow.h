@@ -14,6 +14,17 @@
  * ipfix.flowStartMilliseconds (the end time when absent). A repeated key: the last one wins,
  * as in most JSON readers.
  *
+ * Biflows (RFC 5103): ipfix.reversePacketDeltaCount and ipfix.reverseOctetDeltaCount, the
+ * traffic from the destination to the source, go to rev_packets / rev_bytes (0 when absent).
+ *
+ * Application-layer DNS fields of both probe families are mapped onto one set (struct
+ * s4f_dns; docs/worker.md "Application-layer fields"): Flowmon's ipfix.DNSName,
+ * ipfix.DNSFlagsCodes, ipfix.DNSQType, ipfix.DNSCrrName, ipfix.DNSCrrType, ipfix.DNSRData,
+ * ipfix.DNSAnswers and ipfixprobe's ipfix.DNS_NAME, ipfix.DNS_RCODE, ipfix.DNS_QTYPE,
+ * ipfix.DNS_ATYPE, ipfix.DNS_RDATA, ipfix.DNS_ANSWERS. An analysis never needs to know which
+ * probe sent the flow. Names are decoded from JSON into valid UTF-8 without NUL (anything else
+ * becomes U+FFFD) and cut at S4F_DNS_TEXT_MAX bytes (flagged S4F_DNS_TRUNCATED).
+ *
  * Records the worker itself repartitioned (host_stats' second stage, see docs/worker.md)
  * carry three more keys: s4f.r.side (which address the record is routed for: 1 source,
  * 2 destination), s4f.r.partition and s4f.r.offset (where the flow was read in the input
@@ -26,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define S4F_FLOW_MAX_DEPTH 16
 /* Longest record accepted; the collector's records are well under 1 KiB. */
@@ -59,6 +71,30 @@ struct s4f_addr {
     uint8_t family; /* 4 or 6 */
 };
 
+/* The longest DNS name is 253 characters; longer text is hostile or not a name. */
+#define S4F_DNS_TEXT_MAX 255
+
+enum {
+    S4F_DNS_PRESENT = 0x01,    /* the record carries a DNS name (DNSName or DNS_NAME) */
+    S4F_DNS_RESPONSE = 0x02,   /* a response: Flowmon's QR bit; ipfixprobe: source port 53 */
+    S4F_DNS_RDATA_ADDR = 0x04, /* rdata_addr is the answer's address (type A or AAAA) */
+    S4F_DNS_TRUNCATED = 0x08,  /* a name or the data was cut at S4F_DNS_TEXT_MAX bytes */
+    S4F_DNS_HAS_RDATA = 0x10,  /* the record carries answer data (rdata may still be "") */
+};
+
+struct s4f_dns {
+    uint8_t flags; /* S4F_DNS_* */
+    uint8_t rcode; /* Flowmon: DNSFlagsCodes & 15; ipfixprobe: DNS_RCODE */
+    uint16_t qtype;
+    uint16_t crr_type; /* type of the first answer (ipfixprobe: DNS_ATYPE, else DNS_QTYPE) */
+    uint16_t answers;
+    uint16_t name_len, crr_name_len, rdata_len;
+    struct s4f_addr rdata_addr; /* with S4F_DNS_RDATA_ADDR */
+    /* NUL-terminated text; crr_name is the name when the probe has no answer name; rdata is
+     * the address text for A/AAAA, else the data as text (as the original's converter did). */
+    char name[S4F_DNS_TEXT_MAX + 1], crr_name[S4F_DNS_TEXT_MAX + 1], rdata[S4F_DNS_TEXT_MAX + 1];
+};
+
 struct s4f_flow {
     struct s4f_addr src, dst;
     uint16_t sport, dport;
@@ -78,8 +114,18 @@ struct s4f_flow {
      * are 1 + the input offset of the last record routed to this repartition partition for
      * the source and destination side (0: none since the writer began). */
     bool mark_idle;
-    int64_t mark_from; /* marks: the input offset the writer's claims start at */
+    int64_t mark_from;               /* marks: the input offset the writer's claims start at */
+    uint64_t rev_packets, rev_bytes; /* biflow: destination to source */
+    /* Last: the text buffers are not cleared per record (s4f_flow_clear()). */
+    struct s4f_dns dns;
 };
+
+/* Resets a flow without touching the DNS text buffers (only their lengths and terminators). */
+static inline void s4f_flow_clear(struct s4f_flow *f)
+{
+    memset(f, 0, offsetof(struct s4f_flow, dns) + offsetof(struct s4f_dns, name));
+    f->dns.name[0] = f->dns.crr_name[0] = f->dns.rdata[0] = '\0';
+}
 
 /* Parses one record. buf need not be terminated. S4F_OK or S4F_ERR (*why, if non-NULL, gets a
  * static string naming the reason: for the rate-limited log). */
@@ -88,8 +134,9 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
 /* Routed records: what host_stats' first stage writes to the repartition topic, one per local
  * side of a flow. A fixed binary layout (docs/worker.md), all integers little-endian:
  *
- *   0 "S4R" 2    4 side, family, protocol, flags    8 tcp flags, source port, destination
- *   port (u16), 0 (u16)    16 input partition (u32), claim (u32)    24 input offset, packets,
+ *   0 "S4R" 2    4 side, family, protocol, flags (mark: idle; flow: DNS A answer)    8 tcp
+ *   flags, source port, destination port (u16), 0 (u16)    16 input partition (u32), claim
+ *   (u32)    24 input offset, packets,
  *   bytes, start ms, end ms (u64/i64)    64 source address, 80 destination address (16 bytes
  *   each, IPv4 in the first 4)
  *
@@ -97,6 +144,9 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
  * decoder validates it all (length, magic, side, family, reserved bytes, ranges): the topic
  * is writable by anyone with access to the broker. */
 #define S4F_ROUTED_LEN 96
+/* Byte 7 of a flow record: the record is a DNS response with an A answer over IPv4, whose
+ * address is in bytes 68-71 (the unused part of the IPv4 source address; 0 otherwise). */
+#define S4F_ROUTED_DNS_A 0x01
 
 /* n bytes of v little-endian at p, and back: the worker's binary records (routed records,
  * changelog records) are defined byte by byte, whatever the host's byte order. */

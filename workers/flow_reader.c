@@ -33,7 +33,26 @@ enum key_id {
     K_SIDE,
     K_SRC_PART,
     K_SRC_OFF,
+    K_RPACKETS,
+    K_RBYTES,
+    /* Flowmon (PEN 39499) */
+    K_FM_NAME,
+    K_FM_FLAGS,
+    K_FM_QTYPE,
+    K_FM_CRRNAME,
+    K_FM_CRRTYPE,
+    K_FM_RDATA,
+    K_FM_ANSWERS,
+    /* ipfixprobe (PEN 8057) */
+    K_XP_NAME,
+    K_XP_RCODE,
+    K_XP_QTYPE,
+    K_XP_ATYPE,
+    K_XP_RDATA,
+    K_XP_ANSWERS,
+    K_COUNT /* at most 32: `seen` is a 32-bit mask */
 };
+_Static_assert(K_COUNT <= 32, "seen is a 32-bit mask");
 
 #define KEY(name, id)                                                                              \
     {                                                                                              \
@@ -44,12 +63,33 @@ static const struct {
     size_t len;
     enum key_id id;
 } keys[] = {
-    KEY("ipfix.sourceIPv4Address", K_SRC4),      KEY("ipfix.destinationIPv4Address", K_DST4),
-    KEY("ipfix.sourceIPv6Address", K_SRC6),      KEY("ipfix.destinationIPv6Address", K_DST6),
-    KEY("ipfix.sourceTransportPort", K_SPORT),   KEY("ipfix.destinationTransportPort", K_DPORT),
-    KEY("ipfix.protocolIdentifier", K_PROTO),    KEY("ipfix.tcpControlBits", K_FLAGS),
-    KEY("ipfix.packetDeltaCount", K_PACKETS),    KEY("ipfix.octetDeltaCount", K_BYTES),
-    KEY("ipfix.flowStartMilliseconds", K_START), KEY("ipfix.flowEndMilliseconds", K_END),
+    KEY("ipfix.sourceIPv4Address", K_SRC4),
+    KEY("ipfix.destinationIPv4Address", K_DST4),
+    KEY("ipfix.sourceIPv6Address", K_SRC6),
+    KEY("ipfix.destinationIPv6Address", K_DST6),
+    KEY("ipfix.sourceTransportPort", K_SPORT),
+    KEY("ipfix.destinationTransportPort", K_DPORT),
+    KEY("ipfix.protocolIdentifier", K_PROTO),
+    KEY("ipfix.tcpControlBits", K_FLAGS),
+    KEY("ipfix.packetDeltaCount", K_PACKETS),
+    KEY("ipfix.octetDeltaCount", K_BYTES),
+    KEY("ipfix.flowStartMilliseconds", K_START),
+    KEY("ipfix.flowEndMilliseconds", K_END),
+    KEY("ipfix.reversePacketDeltaCount", K_RPACKETS),
+    KEY("ipfix.reverseOctetDeltaCount", K_RBYTES),
+    KEY("ipfix.DNSName", K_FM_NAME),
+    KEY("ipfix.DNSFlagsCodes", K_FM_FLAGS),
+    KEY("ipfix.DNSQType", K_FM_QTYPE),
+    KEY("ipfix.DNSCrrName", K_FM_CRRNAME),
+    KEY("ipfix.DNSCrrType", K_FM_CRRTYPE),
+    KEY("ipfix.DNSRData", K_FM_RDATA),
+    KEY("ipfix.DNSAnswers", K_FM_ANSWERS),
+    KEY("ipfix.DNS_NAME", K_XP_NAME),
+    KEY("ipfix.DNS_RCODE", K_XP_RCODE),
+    KEY("ipfix.DNS_QTYPE", K_XP_QTYPE),
+    KEY("ipfix.DNS_ATYPE", K_XP_ATYPE),
+    KEY("ipfix.DNS_RDATA", K_XP_RDATA),
+    KEY("ipfix.DNS_ANSWERS", K_XP_ANSWERS),
 };
 
 /* The worker's own keys on repartitioned records (see engine.c): same "prefix." length. */
@@ -436,6 +476,217 @@ static int read_addr(struct rd *r, int family, struct s4f_addr *out)
     return 0;
 }
 
+/* Appends one code point as UTF-8 if it fits in max bytes; false (nothing written) if not. */
+static bool put_utf8(char *out, size_t max, size_t *o, uint32_t cp)
+{
+    char tmp[4];
+    size_t n;
+    if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        cp = 0xFFFD; /* NUL would cut the C string; lone surrogates are not text */
+    if (cp < 0x80) {
+        tmp[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        tmp[0] = (char)(0xC0 | cp >> 6);
+        tmp[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        tmp[0] = (char)(0xE0 | cp >> 12);
+        tmp[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        tmp[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        tmp[0] = (char)(0xF0 | cp >> 18);
+        tmp[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+        tmp[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+        tmp[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    if (*o + n > max)
+        return false;
+    memcpy(out + *o, tmp, n);
+    *o += n;
+    return true;
+}
+
+/* One UTF-8 sequence at s (n bytes available): its code point and length, or 0xFFFD and 1
+ * for an invalid, overlong or truncated sequence. */
+static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *len)
+{
+    unsigned char c = s[0];
+    uint32_t cp;
+    size_t k;
+    if (c < 0x80) {
+        *len = 1;
+        return c;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        cp = c & 0x1F;
+        k = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        cp = c & 0x0F;
+        k = 3;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        cp = c & 0x07;
+        k = 4;
+    } else {
+        *len = 1;
+        return 0xFFFD;
+    }
+    if (k > n)
+        goto bad;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            goto bad;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        goto bad;
+    *len = k;
+    return cp;
+bad:
+    *len = 1;
+    return 0xFFFD;
+}
+
+/* The text of a JSON string, fully decoded (escapes, \u surrogate pairs) into valid UTF-8
+ * without NUL, cut at max bytes on a character boundary (*cut set). The raw contents
+ * [s, s + n) are already validated by scan_string. */
+static size_t decode_text(const char *s, size_t n, char *out, size_t max, bool *cut)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    size_t o = 0;
+    while (p < end) {
+        uint32_t cp;
+        if (*p == '\\') {
+            p++;
+            switch (*p) {
+            case 'b':
+                cp = '\b';
+                break;
+            case 'f':
+                cp = '\f';
+                break;
+            case 'n':
+                cp = '\n';
+                break;
+            case 'r':
+                cp = '\r';
+                break;
+            case 't':
+                cp = '\t';
+                break;
+            case 'u':
+                cp = (uint32_t)(hexval((char)p[1]) << 12 | hexval((char)p[2]) << 8 |
+                                hexval((char)p[3]) << 4 | hexval((char)p[4]));
+                p += 4;
+                if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 7 && p[1] == '\\' && p[2] == 'u') {
+                    uint32_t lo = (uint32_t)(hexval((char)p[3]) << 12 | hexval((char)p[4]) << 8 |
+                                             hexval((char)p[5]) << 4 | hexval((char)p[6]));
+                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                        p += 6;
+                    }
+                }
+                break;
+            default: /* " \ / */
+                cp = *p;
+                break;
+            }
+            p++;
+        } else {
+            size_t k;
+            cp = utf8_next(p, (size_t)(end - p), &k);
+            p += k;
+        }
+        if (!put_utf8(out, max, &o, cp)) {
+            *cut = true;
+            break;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int read_text(struct rd *r, char *out, uint16_t *len, bool *cut)
+{
+    const char *s;
+    size_t n;
+    ws(r);
+    if (r->p >= r->end || *r->p != '"')
+        return fail(r, "DNS name is not a string");
+    if (scan_string(r, &s, &n, NULL, 0) != 0)
+        return -1;
+    *len = (uint16_t)decode_text(s, n, out, S4F_DNS_TEXT_MAX, cut);
+    return 0;
+}
+
+/* A string value kept raw (its JSON contents, escapes undecoded): the answer data, decoded
+ * when the whole record (and so the record type) is known. */
+static int read_raw(struct rd *r, const char **s, size_t *n)
+{
+    ws(r);
+    if (r->p >= r->end || *r->p != '"')
+        return fail(r, "DNS data is not a string");
+    return scan_string(r, s, n, NULL, 0);
+}
+
+/* The answer data: the collector writes octetArray values as "0x<hex>". Flowmon sends A and
+ * AAAA data as the 4 or 16 address bytes, ipfixprobe as address text; other types are text
+ * (names, "10 mx.example.com"), as the original's DNSResponseConverter read them. */
+static void decode_rdata(struct s4f_dns *d, const char *s, size_t n, bool *cut)
+{
+    unsigned char bytes[S4F_DNS_TEXT_MAX];
+    size_t nb = 0;
+    bool hex = n >= 2 && s[0] == '0' && s[1] == 'x' && n % 2 == 0;
+    for (size_t i = 2; hex && i < n; i += 2) {
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0) {
+            hex = false;
+            break;
+        }
+        if (nb == sizeof(bytes)) {
+            *cut = true;
+            break;
+        }
+        bytes[nb++] = (unsigned char)(hi << 4 | lo);
+    }
+    d->flags |= S4F_DNS_HAS_RDATA;
+    if (!hex) { /* not what the collector writes: keep the text as it is */
+        d->rdata_len = (uint16_t)decode_text(s, n, d->rdata, S4F_DNS_TEXT_MAX, cut);
+        nb = 0;
+    } else if (d->crr_type == 1 && nb == 4) {
+        memset(&d->rdata_addr, 0, sizeof(d->rdata_addr));
+        memcpy(d->rdata_addr.b, bytes, 4);
+        d->rdata_addr.family = 4;
+        d->flags |= S4F_DNS_RDATA_ADDR;
+    } else if (d->crr_type == 28 && nb == 16) {
+        memcpy(d->rdata_addr.b, bytes, 16);
+        d->rdata_addr.family = 6;
+        d->flags |= S4F_DNS_RDATA_ADDR;
+    } else {
+        size_t o = 0;
+        for (size_t i = 0; i < nb;) {
+            size_t k;
+            uint32_t cp = utf8_next(bytes + i, nb - i, &k);
+            i += k;
+            if (!put_utf8(d->rdata, S4F_DNS_TEXT_MAX, &o, cp)) {
+                *cut = true;
+                break;
+            }
+        }
+        d->rdata[o] = '\0';
+        d->rdata_len = (uint16_t)o;
+        if ((d->crr_type == 1 || d->crr_type == 28) &&
+            s4f_addr_parse(d->rdata, o, &d->rdata_addr) == 0 &&
+            d->rdata_addr.family == (d->crr_type == 1 ? 4 : 6))
+            d->flags |= S4F_DNS_RDATA_ADDR;
+    }
+    if (d->flags & S4F_DNS_RDATA_ADDR) {
+        s4f_addr_str(&d->rdata_addr, d->rdata, sizeof(d->rdata));
+        d->rdata_len = (uint16_t)strlen(d->rdata);
+    }
+}
+
 /* Byte equality by 8-byte words (the last word overlapping), inline: a libc memcmp call per
  * key of every record was a visible share of the reader's time. n >= 8. */
 static inline bool bytes_eq(const char *a, const char *b, size_t n)
@@ -490,6 +741,52 @@ static _Thread_local struct kcache {
     enum key_id id;
 } kcache[KCACHE_KEYS];
 
+/* What the two families sent, before mapping. */
+struct dns_raw {
+    uint64_t fm_flags, xp_rcode, fm_qtype, xp_qtype, fm_crrtype, xp_atype, fm_answers, xp_answers;
+    const char *fm_rdata;
+    size_t fm_rdata_n;
+    const char *xp_rdata;
+    size_t xp_rdata_n;
+    const char *xp_name;
+    uint16_t xp_name_len;
+};
+
+/* Both families onto struct s4f_dns. Flowmon's keys win when a record has both. */
+static void map_dns(struct s4f_flow *f, unsigned seen, const struct dns_raw *x, bool *cut)
+{
+    struct s4f_dns *d = &f->dns;
+    bool fm = seen & (1u << K_FM_NAME);
+    d->flags |= S4F_DNS_PRESENT;
+    if (!fm) {
+        memcpy(d->name, x->xp_name, (size_t)x->xp_name_len + 1);
+        d->name_len = x->xp_name_len;
+    }
+    if (seen & (1u << K_FM_FLAGS)) {
+        if (x->fm_flags & 0x8000)
+            d->flags |= S4F_DNS_RESPONSE;
+        d->rcode = (uint8_t)(x->fm_flags & 0x0F);
+    } else {
+        /* ipfixprobe exports no QR bit: a flow from port 53 carries the answer. */
+        if (f->sport == 53)
+            d->flags |= S4F_DNS_RESPONSE;
+        d->rcode = (uint8_t)x->xp_rcode;
+    }
+    d->qtype = (uint16_t)((seen & (1u << K_FM_QTYPE)) ? x->fm_qtype : x->xp_qtype);
+    d->crr_type = (uint16_t)((seen & (1u << K_FM_CRRTYPE)) ? x->fm_crrtype
+                             : (seen & (1u << K_XP_ATYPE)) ? x->xp_atype
+                                                           : d->qtype);
+    d->answers = (uint16_t)((seen & (1u << K_FM_ANSWERS)) ? x->fm_answers : x->xp_answers);
+    if (!(seen & (1u << K_FM_CRRNAME))) {
+        memcpy(d->crr_name, d->name, (size_t)d->name_len + 1);
+        d->crr_name_len = d->name_len;
+    }
+    if (x->fm_rdata)
+        decode_rdata(d, x->fm_rdata, x->fm_rdata_n, cut);
+    else if (x->xp_rdata)
+        decode_rdata(d, x->xp_rdata, x->xp_rdata_n, cut);
+}
+
 enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out, const char **why)
 {
     struct rd r = {buf, buf + len, NULL};
@@ -497,8 +794,15 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
     unsigned seen = 0;
     uint64_t v;
     char keybuf[64];
+    const char *fm_rdata = NULL, *xp_rdata = NULL;
+    size_t fm_rdata_n = 0, xp_rdata_n = 0;
+    uint64_t fm_flags = 0, xp_rcode = 0, fm_qtype = 0, xp_qtype = 0, fm_crrtype = 0, xp_atype = 0,
+             fm_answers = 0, xp_answers = 0;
+    uint16_t xp_name_len = 0;
+    bool cut = false;
+    char xp_name[S4F_DNS_TEXT_MAX + 1];
 
-    memset(out, 0, sizeof(*out));
+    s4f_flow_clear(out);
     if (len > S4F_FLOW_MAX_LEN) {
         r.why = "record too long";
         goto bad;
@@ -605,6 +909,53 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
             if ((rc = read_uint(&r, INT64_MAX, &v)) == 0)
                 out->src_offset = (int64_t)v;
             break;
+        case K_RPACKETS:
+            rc = read_uint(&r, INT64_MAX, &out->rev_packets);
+            break;
+        case K_RBYTES:
+            rc = read_uint(&r, INT64_MAX, &out->rev_bytes);
+            break;
+        case K_FM_NAME:
+            rc = read_text(&r, out->dns.name, &out->dns.name_len, &cut);
+            break;
+        case K_FM_CRRNAME:
+            rc = read_text(&r, out->dns.crr_name, &out->dns.crr_name_len, &cut);
+            break;
+        case K_XP_NAME:
+            rc = read_text(&r, xp_name, &xp_name_len, &cut);
+            break;
+        case K_FM_FLAGS:
+            rc = read_uint(&r, 65535, &fm_flags);
+            break;
+        case K_XP_RCODE:
+            rc = read_uint(&r, 255, &xp_rcode);
+            break;
+        case K_FM_QTYPE:
+            rc = read_uint(&r, 65535, &fm_qtype);
+            break;
+        case K_XP_QTYPE:
+            rc = read_uint(&r, 65535, &xp_qtype);
+            break;
+        case K_FM_CRRTYPE:
+            rc = read_uint(&r, 65535, &fm_crrtype);
+            break;
+        case K_XP_ATYPE:
+            rc = read_uint(&r, 65535, &xp_atype);
+            break;
+        case K_FM_ANSWERS:
+            rc = read_uint(&r, 65535, &fm_answers);
+            break;
+        case K_XP_ANSWERS:
+            rc = read_uint(&r, 65535, &xp_answers);
+            break;
+        case K_FM_RDATA:
+            rc = read_raw(&r, &fm_rdata, &fm_rdata_n);
+            break;
+        case K_XP_RDATA:
+            rc = read_raw(&r, &xp_rdata, &xp_rdata_n);
+            break;
+        case K_COUNT:
+            break;
         }
         if (rc != 0)
             goto bad;
@@ -631,10 +982,17 @@ done:
         fail(&r, "trailing data after the object");
         goto bad;
     }
-    if ((seen & (1u << K_SRC4)) && (seen & (1u << K_DST4))) {
+    bool have4 = (seen & (1u << K_SRC4)) && (seen & (1u << K_DST4));
+    bool have6 = (seen & (1u << K_SRC6)) && (seen & (1u << K_DST6));
+    /* Dual-stack templates carry both families, the unused one all zero (Cisco v9 template
+     * 313): take the family that is actually set. */
+    static const uint8_t zero16[16];
+    if (have4 && have6 && memcmp(src4.b, zero16, 4) == 0 && memcmp(dst4.b, zero16, 4) == 0)
+        have4 = false;
+    if (have4) {
         out->src = src4;
         out->dst = dst4;
-    } else if ((seen & (1u << K_SRC6)) && (seen & (1u << K_DST6))) {
+    } else if (have6) {
         out->src = src6;
         out->dst = dst6;
     } else {
@@ -661,6 +1019,14 @@ done:
     }
     if (!(seen & (1u << K_START)) || out->start_ms > out->end_ms)
         out->start_ms = out->end_ms;
+    if (seen & (1u << K_FM_NAME | 1u << K_XP_NAME))
+        map_dns(out, seen,
+                &(struct dns_raw){fm_flags, xp_rcode, fm_qtype, xp_qtype, fm_crrtype, xp_atype,
+                                  fm_answers, xp_answers, fm_rdata, fm_rdata_n, xp_rdata,
+                                  xp_rdata_n, xp_name, xp_name_len},
+                &cut);
+    if (cut)
+        out->dns.flags |= S4F_DNS_TRUNCATED;
     return S4F_OK;
 bad:
     if (why)
@@ -680,6 +1046,11 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
     s4f_put_le(out + 10, f->sport, 2);
     s4f_put_le(out + 12, f->dport, 2);
     s4f_put_le(out + 16, (uint32_t)partition, 4);
+    /* A DNS A answer keeps its address (dns_external_resolvers joins on it downstream): flag
+     * in byte 7, the IPv4 address in bytes 68-71, which an IPv4 source address leaves unused
+     * (bytes 20-23 are the claim). Other DNS fields are not carried; over IPv6 not even that. */
+    bool dns_a = (f->dns.flags & S4F_DNS_RDATA_ADDR) && (f->dns.flags & S4F_DNS_RESPONSE) &&
+                 f->dns.crr_type == 1 && f->dns.rdata_addr.family == 4 && f->src.family == 4;
     s4f_put_le(out + 24, (uint64_t)offset, 8);
     s4f_put_le(out + 32, f->packets, 8);
     s4f_put_le(out + 40, f->bytes, 8);
@@ -687,6 +1058,10 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
     s4f_put_le(out + 56, (uint64_t)f->end_ms, 8);
     memcpy(out + 64, f->src.b, 16);
     memcpy(out + 80, f->dst.b, 16);
+    if (dns_a) {
+        out[7] = S4F_ROUTED_DNS_A;
+        memcpy(out + 68, f->dns.rdata_addr.b, 4);
+    }
 }
 
 void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool idle,
@@ -730,7 +1105,7 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
         }
         return S4F_OK;
     }
-    memset(out, 0, sizeof(*out));
+    s4f_flow_clear(out);
     /* Version 1 (earlier workers): no claim, no marks; version 2 adds both. */
     if (len != S4F_ROUTED_LEN || memcmp(b, "S4R", 3) != 0 || (b[3] != 1 && b[3] != 2)) {
         bad = "not a routed record (length or magic)";
@@ -741,9 +1116,13 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
         bad = "routed record: bad side";
         goto fail;
     }
-    if ((b[5] != 4 && b[5] != 6) || (b[7] && !(mark && b[7] == 1)) || s4f_get_le(b + 14, 2) ||
-        (!v2 && s4f_get_le(b + 20, 4)) ||
-        (b[5] == 4 && !mark && (!all_zero(b + 68, 12) || !all_zero(b + 84, 12)))) {
+    /* Byte 7: a mark's idle bit, or a flow's DNS A answer flag (IPv4 flows only: the answer
+     * sits in bytes 68-71, unused by an IPv4 source address). */
+    bool dns_a = !mark && b[7] == S4F_ROUTED_DNS_A && b[5] == 4;
+    if ((b[5] != 4 && b[5] != 6) || (b[7] && !(mark && b[7] == 1) && !dns_a) ||
+        s4f_get_le(b + 14, 2) || (!v2 && s4f_get_le(b + 20, 4)) ||
+        (b[5] == 4 && !mark &&
+         (!all_zero(b + (dns_a ? 72 : 68), dns_a ? 8 : 12) || !all_zero(b + 84, 12)))) {
         bad = "routed record: bad family or reserved bytes";
         goto fail;
     }
@@ -783,10 +1162,16 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     if (mark) {
         out->mark_from = (int64_t)s4f_get_le(b + 64, 8);
         memset(out->src.b, 0, 16);
+    } else if (dns_a) {
+        out->dns.flags = S4F_DNS_PRESENT | S4F_DNS_RESPONSE | S4F_DNS_RDATA_ADDR;
+        out->dns.crr_type = 1;
+        out->dns.rdata_addr.family = 4;
+        memcpy(out->dns.rdata_addr.b, b + 68, 4);
+        memset(out->src.b + 4, 0, 12);
     }
     return S4F_OK;
 fail:
-    memset(out, 0, sizeof(*out));
+    s4f_flow_clear(out);
     if (why)
         *why = bad;
     return S4F_ERR;

@@ -128,6 +128,31 @@ void *s4f_htab_find(const struct s4f_htab *h, const void *key, uint64_t hash)
     }
 }
 
+bool s4f_htab_remove(struct s4f_htab *h, const void *key, uint64_t hash)
+{
+    unsigned char *v = s4f_htab_find(h, key, hash);
+    if (!v)
+        return false;
+    size_t mask = h->cap - 1, i = (size_t)(v - VOFF(h) - h->mem) / h->slot;
+    /* Pull back each later entry of the run whose home slot does not lie cyclically in
+     * (i, j]: it was placed past i because i was taken. */
+    for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+        uint64_t hv;
+        memcpy(&hv, slot_at(h, j), 8);
+        if (!hv)
+            break;
+        size_t home = hv & mask;
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            memcpy(slot_at(h, i), slot_at(h, j), h->slot);
+            i = j;
+        }
+    }
+    memset(slot_at(h, i), 0, h->slot);
+    h->n--;
+    return true;
+}
+
 void *s4f_htab_insert(struct s4f_htab *h, const void *key, uint64_t hash, bool *created)
 {
     *created = false;

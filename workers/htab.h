@@ -27,6 +27,9 @@ void *s4f_htab_find(const struct s4f_htab *h, const void *key, uint64_t hash);
 /* The value of key, created zeroed if absent (*created set). NULL: cap reached or out of
  * memory. */
 void *s4f_htab_insert(struct s4f_htab *h, const void *key, uint64_t hash, bool *created);
+/* Removes key (backward shift: no tombstones, probe sequences stay short). True when it was
+ * there. Entries may move: do not keep their addresses across it. */
+bool s4f_htab_remove(struct s4f_htab *h, const void *key, uint64_t hash);
 /* Grows the table to hold n entries (at most max) without growing again: a hint from the
  * previous window spares the doublings. 0, or -1 when out of memory (nothing lost). */
 int s4f_htab_reserve(struct s4f_htab *h, size_t n);

@@ -5,6 +5,7 @@
 #include "engine.h"
 #include "log.h"
 #include "registry.h"
+#include "window.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -54,7 +55,7 @@ static void print_analyses(FILE *out)
 {
     fprintf(out, "\nAnalyses (worker.analyses.<name>):\n");
     for (size_t i = 0; s4f_analyses[i]; i++)
-        fprintf(out, "  %-22s %s\n", s4f_analyses[i]->name, s4f_analyses[i]->summary);
+        fprintf(out, "  %-24s %s\n", s4f_analyses[i]->name, s4f_analyses[i]->summary);
     for (size_t i = 0; s4f_analyses[i]; i++) {
         char section[128];
         snprintf(section, sizeof(section), "worker.analyses.%s", s4f_analyses[i]->name);
@@ -82,13 +83,9 @@ static int add_job(struct s4f_daemon *d, const struct s4f_analysis *a, const str
     snprintf(path, sizeof(path), "worker.analyses.%s", a->name);
     if (s4f_conf_apply(d->doc, n, path, a->opts, j->conf, err, errlen) != 0)
         return -1;
-    const struct s4f_analysis_common *c = j->conf;
-    int64_t slide = c->slide_ms ? c->slide_ms : c->window_ms;
-    if (c->window_ms % slide != 0 || c->window_ms / slide > 60) {
-        snprintf(err, errlen,
-                 "%s: window must be a multiple of slide, at most 60 slides (window %lld ms, "
-                 "slide %lld ms)",
-                 path, (long long)c->window_ms, (long long)slide);
+    char why[256];
+    if (s4f_window_conf_check(j->conf, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
         return -1;
     }
     return 0;

@@ -6,11 +6,19 @@
 extern const struct s4f_analysis s4f_analysis_protocols_statistics;
 extern const struct s4f_analysis s4f_analysis_ports_scan;
 extern const struct s4f_analysis s4f_analysis_host_stats;
+extern const struct s4f_analysis s4f_analysis_dns_statistics;
+extern const struct s4f_analysis s4f_analysis_dns_open_resolvers;
+extern const struct s4f_analysis s4f_analysis_reflect_ddos;
+extern const struct s4f_analysis s4f_analysis_dns_external_resolvers;
 
 const struct s4f_analysis *const s4f_analyses[] = {
     &s4f_analysis_protocols_statistics,
     &s4f_analysis_ports_scan,
     &s4f_analysis_host_stats,
+    &s4f_analysis_dns_statistics,
+    &s4f_analysis_dns_open_resolvers,
+    &s4f_analysis_reflect_ddos,
+    &s4f_analysis_dns_external_resolvers,
     NULL,
 };
 

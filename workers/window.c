@@ -36,11 +36,34 @@ struct win {
     struct win *next;
 };
 
+/* The watermark statistic: the quorum-th largest event time among the records of the current
+ * block of S4F_WM_BLOCK offsets. Blocks are aligned on offsets, not on arrival, so a replay
+ * that starts mid-stream rebuilds the same blocks from the same records. */
+#define S4F_WM_BLOCK 128
+/* Records set aside because they are too far ahead of the watermark: at most this many per
+ * partition, each for at most two blocks of offsets. */
+#define S4F_WM_OUTLIERS 32
+
+struct wmstat {
+    int64_t block;                  /* offset / S4F_WM_BLOCK of top; -1: none yet */
+    int64_t top[S4F_WM_MAX_QUORUM]; /* largest times of the block: a min-heap */
+    int n;
+};
+
+struct outlier {
+    int64_t offset, t;
+    struct s4f_flow f;
+};
+
 struct part {
     bool used;
     int32_t id;
-    int64_t max_t; /* largest event time seen */
-    bool ext;      /* the watermark is set from outside (s4f_wengine_set_watermark) */
+    int64_t max_t; /* watermark: only moves forward (see wm_observe) */
+    struct wmstat wms;
+    struct outlier *outl; /* S4F_WM_OUTLIERS, allocated on the first outlier */
+    int nout;
+    int64_t outl_min_t; /* smallest time set aside (INT64_MAX: none) */
+    bool ext;           /* the watermark is set from outside (s4f_wengine_set_watermark) */
     int64_t ext_wm;
     int64_t horizon;     /* windows ending at or before it are final */
     int64_t restored_h;  /* the horizon a previous owner committed (set_horizon) */
@@ -72,7 +95,8 @@ struct s4f_wengine {
     int64_t inflight, nwindows;
     struct s4f_emit em;
     struct s4f_metric *m_flows, *m_late_folded, *m_late_dropped, *m_future, *m_nomem, *m_results,
-        *m_refused, *m_windows_forced, *m_windows_gauge, *m_idle, *m_replayed;
+        *m_refused, *m_windows_forced, *m_windows_gauge, *m_idle, *m_outliers, *m_outliers_dropped,
+        *m_replayed;
     int64_t clock_mono; /* monotonic ms of the current batch (0: read the clock) */
 };
 
@@ -366,6 +390,12 @@ struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts)
                                           "Flows refused: end time beyond max_future ahead", l);
         e->m_nomem =
             s4f_metrics_counter(m, "nomem_dropped_total", "Flows dropped: out of memory", l);
+        e->m_outliers = s4f_metrics_counter(
+            m, "outlier_total",
+            "Flows set aside: event time too far ahead of the watermark (folded if it follows)", l);
+        e->m_outliers_dropped = s4f_metrics_counter(
+            m, "outlier_dropped_total",
+            "Outliers dropped: the watermark did not follow them within two blocks of records", l);
         e->m_results = s4f_metrics_counter(m, "results_total", "Result documents produced", l);
         e->m_refused =
             s4f_metrics_counter(m, "results_refused_total", "Result documents lost for good", l);
@@ -377,6 +407,38 @@ struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts)
         e->m_windows_gauge = s4f_metrics_gauge(m, "windows_open", "Windows held in memory", l);
     }
     return e;
+}
+
+int s4f_window_conf_check(const struct s4f_analysis_common *c, char *err, size_t errlen)
+{
+    int64_t slide = c->slide_ms ? c->slide_ms : c->window_ms;
+    if (c->window_ms % slide != 0 || c->window_ms / slide > 60) {
+        snprintf(err, errlen,
+                 "window must be a multiple of slide, at most 60 slides (window %lld ms, slide "
+                 "%lld ms)",
+                 (long long)c->window_ms, (long long)slide);
+        return -1;
+    }
+    /* Open windows per partition: those still within lateness behind the watermark, and
+     * those of flows up to window + lateness ahead of it (further ones wait as outliers).
+     * Past the cap, a flow within lateness would lose its window. */
+    int64_t need = 2 * ((c->window_ms + c->lateness_ms) / slide) + 1;
+    if (need > S4F_MAX_WINDOWS_PER_PARTITION) {
+        snprintf(err, errlen,
+                 "2 * (window + allowed_lateness) / slide + 1 = %lld open windows per "
+                 "partition, more than the %d the worker holds: lengthen the slide or shorten "
+                 "the lateness",
+                 (long long)need, S4F_MAX_WINDOWS_PER_PARTITION);
+        return -1;
+    }
+    if (c->time_mode == S4F_TIME_PROCESSING && c->repartition_topic && c->repartition_topic[0]) {
+        /* Stage two would see stage one's write times, which a replay of stage one changes. */
+        snprintf(err, errlen,
+                 "time_mode processing needs repartition_topic '' (the "
+                 "repartition topic's timestamps are not the input's)");
+        return -1;
+    }
+    return 0;
 }
 
 static void win_release(struct s4f_wengine *e, struct win *w)
@@ -400,8 +462,10 @@ static struct part *part_get(struct s4f_wengine *e, int32_t id, bool create)
         return NULL;
     p->id = id;
     p->max_t = INT64_MIN;
-    p->ext_wm = INT64_MIN;
+    p->wms.block = -1;
+    p->outl_min_t = INT64_MAX;
     p->horizon = INT64_MIN;
+    p->ext_wm = INT64_MIN;
     p->restored_h = INT64_MIN;
     p->next_offset = -1;
     p->last_flow_mono = s4f_mono_ms();
@@ -436,6 +500,7 @@ void s4f_wengine_drop_partition(struct s4f_wengine *e, int32_t id)
     }
     if (p->pstate && e->o.analysis->partition_free)
         e->o.analysis->partition_free(e->o.inst, p->pstate);
+    free(p->outl);
     free(p);
     e->parts[id] = NULL;
 }
@@ -503,8 +568,126 @@ static int64_t floor_div(int64_t a, int64_t b)
 static void emit_window(struct s4f_wengine *e, struct part *p, struct win *w);
 static void finalise(struct s4f_wengine *e, struct part *p, struct win *w);
 
+/* Offers t to a min-heap of the q largest times; true when it entered. */
+static bool top_offer(int64_t *h, int *n, int q, int64_t t)
+{
+    int i;
+    if (*n < q) {
+        /* sift up */
+        for (i = (*n)++; i > 0 && h[(i - 1) / 2] > t; i = (i - 1) / 2)
+            h[i] = h[(i - 1) / 2];
+        h[i] = t;
+        return true;
+    }
+    if (t <= h[0])
+        return false;
+    /* replace the smallest, sift down */
+    for (i = 0;;) {
+        int c = 2 * i + 1;
+        if (c >= q)
+            break;
+        if (c + 1 < q && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= t)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = t;
+    return true;
+}
+
+/* Feeds the time of the record at offset to p's watermark: the quorum-th largest time among
+ * the records of its block of offsets, never moving back. A forged time moves it only with
+ * quorum - 1 accomplices among the same 128 offsets; an ordered stream holds it quorum
+ * records behind its newest. O(log quorum) per record at most. True when it moved. */
+static bool wm_observe(struct s4f_wengine *e, struct part *p, int64_t offset, int64_t t)
+{
+    int q = (int)e->o.common->wm_quorum;
+    if (q <= 1) {
+        if (t <= p->max_t)
+            return false;
+        p->max_t = t;
+        return true;
+    }
+    struct wmstat *s = &p->wms;
+    int64_t b = offset / S4F_WM_BLOCK;
+    if (b > s->block) {
+        s->n = 0;
+        s->block = b;
+    }
+    if (!top_offer(s->top, &s->n, q, t) || s->n < q || s->top[0] <= p->max_t)
+        return false;
+    p->max_t = s->top[0];
+    return true;
+}
+
+/* How far ahead of the watermark a record may be and still be folded at once. */
+static bool too_far_ahead(struct s4f_wengine *e, const struct part *p, int64_t t)
+{
+    /* A watermark set from outside (stage two of a repartitioned analysis) is not this
+     * partition's statistic: records ahead of it are a backlog catching up, not outliers. */
+    return !p->ext && e->o.common->wm_quorum > 1 && p->max_t != INT64_MIN &&
+           t > p->max_t + e->lateness + e->size;
+}
+
+static void outlier_remove(struct s4f_wengine *e, struct part *p, int i, bool dropped)
+{
+    if (dropped)
+        s4f_metric_inc(e->m_outliers_dropped);
+    memmove(&p->outl[i], &p->outl[i + 1], (size_t)(p->nout - i - 1) * sizeof(*p->outl));
+    p->nout--;
+    p->outl_min_t = INT64_MAX;
+    for (int k = 0; k < p->nout; k++)
+        if (p->outl[k].t < p->outl_min_t)
+            p->outl_min_t = p->outl[k].t;
+}
+
+static enum s4f_status fold(struct s4f_wengine *e, struct part *p, int64_t offset,
+                            const struct s4f_flow *f, int64_t t);
+
+/* Sets a record aside until the watermark comes within reach of it (the oldest goes when
+ * full). */
+static enum s4f_status outlier_keep(struct s4f_wengine *e, struct part *p, int64_t offset,
+                                    const struct s4f_flow *f, int64_t t)
+{
+    if (!p->outl && !(p->outl = malloc(S4F_WM_OUTLIERS * sizeof(*p->outl)))) {
+        s4f_metric_inc(e->m_nomem);
+        return S4F_ERR;
+    }
+    if (p->nout == S4F_WM_OUTLIERS)
+        outlier_remove(e, p, 0, true);
+    p->outl[p->nout++] = (struct outlier){offset, t, *f};
+    if (t < p->outl_min_t)
+        p->outl_min_t = t;
+    s4f_metric_inc(e->m_outliers);
+    s4f_warn_rl("partition %d: flow end time %" PRId64 " is %" PRId64
+                " ms ahead of the watermark: set aside",
+                (int)p->id, t, t - p->max_t);
+    return S4F_OK;
+}
+
+/* Folds the outliers the watermark has come close to; drops those it did not follow within
+ * two blocks of offsets (a function of the record sequence, so replays agree). */
+static void outliers_update(struct s4f_wengine *e, struct part *p, int64_t offset)
+{
+    while (p->nout && p->outl[0].offset + 2 * S4F_WM_BLOCK <= offset)
+        outlier_remove(e, p, 0, true);
+    if (!p->nout || too_far_ahead(e, p, p->outl_min_t))
+        return;
+    for (int i = 0; i < p->nout;) {
+        if (too_far_ahead(e, p, p->outl[i].t)) {
+            i++;
+            continue;
+        }
+        struct outlier o = p->outl[i];
+        outlier_remove(e, p, i, false);
+        fold(e, p, o.offset, &o.f, o.t);
+    }
+}
+
 enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64_t offset,
-                                 const struct s4f_flow *f, int64_t now_wall)
+                                 const struct s4f_flow *f, int64_t now_wall, int64_t proc_ms)
 {
     struct part *p = part_get(e, partition, true);
     if (!p) {
@@ -518,15 +701,25 @@ enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64
     p->idle_emitted = false;
     int64_t t = f->end_ms;
     if (e->o.common->time_mode == S4F_TIME_PROCESSING) {
-        t = now_wall;
+        t = proc_ms;
     } else if (t > now_wall + e->o.common->max_future_ms) {
         s4f_metric_inc(e->m_future);
         s4f_warn_rl("flow end time %" PRId64 " is %" PRId64 " ms ahead of the clock: refused", t,
                     t - now_wall);
         return S4F_ERR;
     }
-    if (t > p->max_t)
-        p->max_t = t;
+    bool moved = wm_observe(e, p, offset, t);
+    enum s4f_status st =
+        too_far_ahead(e, p, t) ? outlier_keep(e, p, offset, f, t) : fold(e, p, offset, f, t);
+    if (p->nout && (moved || p->outl[0].offset + 2 * S4F_WM_BLOCK <= offset))
+        outliers_update(e, p, offset);
+    return st;
+}
+
+/* Folds flow f (time t, read at offset) into p's windows. */
+static enum s4f_status fold(struct s4f_wengine *e, struct part *p, int64_t offset,
+                            const struct s4f_flow *f, int64_t t)
+{
     /* Windows containing t: starts s = k * slide with s <= t < s + size. */
     int64_t last = floor_div(t, e->slide) * e->slide;
     int folded = 0, late = 0, replayed = 0;
@@ -685,8 +878,13 @@ void s4f_wengine_tick(struct s4f_wengine *e, int64_t now_mono, int64_t now_wall)
         struct part *p = e->parts[i];
         if (!p)
             continue;
-        int64_t wm = e->o.common->time_mode == S4F_TIME_PROCESSING ? now_wall : wmark(p);
         bool idle = now_mono - p->last_flow_mono >= e->o.common->idle_ms;
+        /* Processing time: the records' Kafka timestamps move the watermark as event times
+         * do (replays agree); the wall clock only takes over on an idle partition, so that
+         * its last windows become final. */
+        int64_t wm = wmark(p);
+        if (e->o.common->time_mode == S4F_TIME_PROCESSING && idle && now_wall > wm)
+            wm = now_wall;
         if (idle && !p->idle_emitted) {
             p->idle_emitted = true;
             for (struct win *w = p->wins; w; w = w->next)
@@ -761,6 +959,9 @@ int64_t s4f_wengine_safe_offset(struct s4f_wengine *e, int32_t partition, int64_
     for (struct win *w = p->wins; w; w = w->next)
         if (w->min_offset < safe)
             safe = w->min_offset;
+    for (int i = 0; i < p->nout; i++)
+        if (p->outl[i].offset < safe)
+            safe = p->outl[i].offset;
     *horizon = p->horizon;
     return safe;
 }
@@ -770,6 +971,10 @@ void s4f_wengine_set_horizon(struct s4f_wengine *e, int32_t partition, int64_t h
     struct part *p = part_get(e, partition, true);
     if (p && horizon > p->horizon)
         p->horizon = horizon;
+    /* The watermark had reached horizon + lateness when that window became final: a floor
+     * for the replay's, so that outliers are recognised from its first record. */
+    if (p && horizon != INT64_MIN && horizon + e->lateness > p->max_t)
+        p->max_t = horizon + e->lateness;
     if (p && horizon > p->restored_h)
         p->restored_h = horizon;
 }

@@ -3,9 +3,15 @@
  * to commit. No Kafka here, so unit tests drive it directly.
  *
  * Semantics, per partition p (partitions never share state):
- *   - a flow's time t is its end time (event mode) or the arrival wall time (processing mode);
+ *   - a flow's time t is its end time (event mode) or its Kafka message timestamp
+ *     (processing mode: stable across replays, unlike the arrival wall clock);
  *   - it belongs to every window [s, s + window) with s a multiple of slide and s <= t;
- *   - the watermark is the largest t seen on p (processing mode: the wall clock);
+ *   - the watermark is the quorum-th largest t among the records of p's current block of
+ *     128 offsets, never moving back (quorum = watermark_quorum; 1: the largest t
+ *     seen). A flow whose t is beyond watermark + window + allowed_lateness is an outlier:
+ *     set aside (at most 32 per partition), folded when the watermark comes within that
+ *     distance, dropped (counted) if it has not within two blocks of offsets. In processing
+ *     mode an idle partition's watermark follows the wall clock;
  *   - a window is emitted once the watermark reaches its end, and kept for allowed_lateness more:
  *     a flow arriving for it meanwhile is folded in and the window re-emitted (same ids) at
  *     most every S4F_REEMIT_INTERVAL_MS, and when it becomes final; a re-emission may carry
@@ -32,8 +38,10 @@
 #include <stdint.h>
 
 #define S4F_MAX_PARTITIONS 4096
-/* Windows one partition may hold; far more than window/slide + lateness/slide needs, so only
- * a hostile spread of timestamps reaches it (the oldest window is then forced final). */
+/* Windows one partition may hold. A configuration needs about (window + lateness) / slide
+ * of them, plus as many again for flows up to window + lateness ahead of the watermark: the
+ * configuration is refused when 2 * (window + lateness) / slide + 1 exceeds it (main.c), so
+ * only a failure of that bound reaches it (the oldest window is then forced final). */
 #define S4F_MAX_WINDOWS_PER_PARTITION 512
 /* A window receiving late flows is re-emitted at most this often (the flows of a lagging
  * partition trickle in; one re-emission per flow would flood the output). */
@@ -59,14 +67,20 @@ struct s4f_wengine_opts {
     void *ctx;
 };
 
+/* Checks what the option table cannot: window a multiple of slide (at most 60 slides), the
+ * open windows the settings need within S4F_MAX_WINDOWS_PER_PARTITION, no processing time
+ * with a repartition topic. 0, or -1 with a message in err. */
+int s4f_window_conf_check(const struct s4f_analysis_common *c, char *err, size_t errlen);
+
 struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts);
 void s4f_wengine_free(struct s4f_wengine *e);
 
-/* Folds one flow read at `offset` of `partition`. now_wall is the arrival time (processing
- * mode, future check). S4F_OK: folded; S4F_ERR: refused (late, future, out of memory:
+/* Folds one flow read at `offset` of `partition`. now_wall is the wall clock (future check);
+ * proc_ms the record's processing time (its Kafka timestamp; used in processing mode).
+ * S4F_OK: folded, or set aside as an outlier; S4F_ERR: refused (late, future, out of memory:
  * counted). */
 enum s4f_status s4f_wengine_flow(struct s4f_wengine *e, int32_t partition, int64_t offset,
-                                 const struct s4f_flow *f, int64_t now_wall);
+                                 const struct s4f_flow *f, int64_t now_wall, int64_t proc_ms);
 /* Records that `offset` was read but carried no usable flow (malformed): it moves the next
  * offset to read. */
 void s4f_wengine_skip(struct s4f_wengine *e, int32_t partition, int64_t offset);

@@ -11,6 +11,10 @@
  *   bench-worker rss ANALYSIS HOSTS                   resident memory of one window holding
  *                                                    HOSTS active hosts
  *
+ * With S4F_BENCH_DNS_PCT=N in the environment, N % of the records are DNS (Flowmon keys:
+ * queries from local hosts and answers to them, names drawn from HOSTS distinct domains, 5 %
+ * NXDOMAIN), so `rss` measures the state per distinct domain for the DNS analyses.
+ *
  * Every command prints one line of key=value pairs. The broker is $S4F_KAFKA_BOOTSTRAP
  * (default 127.0.0.1:9092). */
 #include "flow.h"
@@ -32,6 +36,7 @@
 struct gen {
     uint64_t s;
     uint32_t hosts;
+    unsigned dns_pct; /* S4F_BENCH_DNS_PCT */
     int64_t t0, span_ms;
     uint64_t n, i;
 };
@@ -52,6 +57,8 @@ static void gen_init(struct gen *g, uint64_t n, uint32_t hosts, int64_t span_ms)
     g->n = n ? n : 1;
     g->span_ms = span_ms;
     g->i = 0;
+    const char *dp = getenv("S4F_BENCH_DNS_PCT");
+    g->dns_pct = dp ? (unsigned)strtoul(dp, NULL, 10) % 101 : 0;
     /* Two hours ago, on a minute boundary: well inside max_future, windows close as the
      * watermark moves, and the last ones by the idle timeout. */
     int64_t now = s4f_wall_ms() - 2 * 3600000LL;
@@ -75,9 +82,50 @@ static void remote_addr(char *buf, size_t len, uint32_t r, bool v6)
         snprintf(buf, len, "198.18.%u.%u", (r >> 8) & 255, r & 255);
 }
 
+/* A DNS record as the collector writes Flowmon's: a local host's query to one of four outside
+ * resolvers, or the answer (A, 4 address bytes) back; names from `hosts` distinct domains. */
+static int gen_dns(struct gen *g, char *buf, size_t len, char *key, size_t keylen)
+{
+    uint64_t r = rnd(g);
+    uint32_t host = (uint32_t)(rnd(g) % g->hosts), dom = (uint32_t)(rnd(g) % g->hosts);
+    char la[64], ra[64];
+    local_addr(la, sizeof(la), host, false);
+    snprintf(ra, sizeof(ra), "198.18.255.%u", (unsigned)(r % 4) + 1);
+    bool answer = (r >> 8) & 1;
+    unsigned rcode = (r >> 16) % 20 == 0 ? 3 : 0;
+    static const int qtypes[] = {1, 1, 1, 1, 1, 1, 28, 28, 15, 16};
+    int qtype = qtypes[(r >> 24) % 10];
+    int64_t end = g->t0 + (int64_t)((g->i * (uint64_t)g->span_ms) / g->n);
+    g->i++;
+    const char *src = answer ? ra : la, *dst = answer ? la : ra;
+    s4f_strlcpy(key, src, keylen);
+    int n = snprintf(
+        buf, len,
+        "{\"@type\":\"ipfix.entry\",\"ipfix.sourceIPv4Address\":\"%s\","
+        "\"ipfix.destinationIPv4Address\":\"%s\",\"ipfix.sourceTransportPort\":%d,"
+        "\"ipfix.destinationTransportPort\":%d,\"ipfix.protocolIdentifier\":17,"
+        "\"ipfix.packetDeltaCount\":1,\"ipfix.octetDeltaCount\":%d,"
+        "\"ipfix.flowStartMilliseconds\":%" PRId64 ",\"ipfix.flowEndMilliseconds\":%" PRId64
+        ",\"ipfix.DNSTransactionID\":%u,\"ipfix.DNSFlagsCodes\":%u,\"ipfix.DNSAnswers\":%d,"
+        "\"ipfix.DNSCrrName\":\"d%u.example%u.com\",\"ipfix.DNSCrrType\":%d,"
+        "\"ipfix.DNSRData\":\"%s\",\"ipfix.DNSName\":\"d%u.example%u.com\","
+        "\"ipfix.DNSQType\":%d,\"s4f.exporter\":\"192.0.2.1\",\"s4f.observation_domain\":1}",
+        src, dst, answer ? 53 : 1024 + (int)(r % 60000), answer ? 1024 + (int)(r % 60000) : 53,
+        answer ? 120 : 60, end, end, (unsigned)(r >> 32) & 0xffff,
+        answer ? 0x8180u | rcode : 0x0100u, answer && !rcode, dom, dom % 50, qtype,
+        answer && !rcode && qtype == 1 ? "0xc6120001" : "0x", dom, dom % 50, qtype);
+    if (n < 0 || (size_t)n >= len) {
+        fprintf(stderr, "record longer than %zu bytes\n", len);
+        exit(1);
+    }
+    return n;
+}
+
 /* One record like the collector's (same keys, ~480 bytes); key = source address. */
 static int gen_record(struct gen *g, char *buf, size_t len, char *key, size_t keylen)
 {
+    if (g->dns_pct && rnd(g) % 100 < g->dns_pct)
+        return gen_dns(g, buf, len, key, keylen);
     uint64_t r = rnd(g);
     uint32_t host = (uint32_t)(rnd(g) % g->hosts);
     uint32_t peer = (uint32_t)(rnd(g) % 65536);
@@ -463,7 +511,7 @@ static int cmd_cpu(uint64_t n, uint32_t hosts, int64_t seconds, const char *only
         for (uint64_t i = 0; i < n; i++) {
             /* Four partitions keyed by source address, as the collector writes them. */
             if (s4f_flow_parse(r.buf + r.off[i], r.len[i], &f, NULL) == S4F_OK)
-                s4f_wengine_flow(run.we, (int32_t)(s4f_addr_hash(&f.src) & 3), (int64_t)i, &f,
+                s4f_wengine_flow(run.we, (int32_t)(s4f_addr_hash(&f.src) & 3), (int64_t)i, &f, wall,
                                  wall);
             if ((i & 1023) == 1023) {
                 s4f_wengine_tick(run.we, s4f_mono_ms(), wall);
@@ -493,7 +541,8 @@ static int cmd_cpu(uint64_t n, uint32_t hosts, int64_t seconds, const char *only
                     continue;
                 f.side = side;
                 const struct s4f_addr *host = side == S4F_SIDE_SRC ? &f.src : &f.dst;
-                s4f_wengine_flow(run.we, (int32_t)(s4f_addr_hash(host) & 3), (int64_t)i, &f, wall);
+                s4f_wengine_flow(run.we, (int32_t)(s4f_addr_hash(host) & 3), (int64_t)i, &f, wall,
+                                 wall);
             }
             if ((i & 1023) == 1023) {
                 s4f_wengine_tick(run.we, s4f_mono_ms(), wall);
@@ -543,9 +592,10 @@ static int cmd_rss(const char *name, uint32_t hosts)
     for (uint64_t i = 0; i < n; i++) {
         int len = gen_record(&g, buf, sizeof(buf), key, sizeof(key));
         if (s4f_flow_parse(buf, (size_t)len, &f, NULL) == S4F_OK)
-            s4f_wengine_flow(run.we, 0, (int64_t)i, &f, wall);
+            s4f_wengine_flow(run.we, 0, (int64_t)i, &f, wall, wall);
     }
     long after = rss_kb();
+    /* With S4F_BENCH_DNS_PCT, `hosts` is also the number of distinct domains. */
     printf("analysis=%s hosts=%u flows=%" PRIu64 " rss_kb=%ld mb_per_100k_hosts=%.1f\n", name,
            hosts, n, after - before, (double)(after - before) / 1024.0 * 100000.0 / hosts);
     run_close(&run);

@@ -12,11 +12,13 @@
  *   (decode, feed, expire, free); reading statistics is allowed.
  *
  * State
- *   Templates are kept per (exporter address, observation domain) for UDP, per (connection,
- *   observation domain) for a TCP stream. NetFlow v9 source ids and IPFIX observation domains
- *   are separate namespaces. A template lives template_lifetime_s seconds after it was last
- *   (re)announced; templates received over TCP never expire (RFC 7011, section 8.1). All state
- *   is bounded by the limits in struct s4f_decoder_opts; what is evicted is counted.
+ *   Templates are kept per (exporter address, source port, observation domain) for UDP, as
+ *   ipfixcol2 and GoFlow2 do (two exporting processes behind one address never share
+ *   templates), per (connection, observation domain) for a TCP stream. NetFlow v9 source ids and
+ *   IPFIX observation domains are separate namespaces. A template lives template_lifetime_s
+ *   seconds after it was last (re)announced; templates received over TCP live as long as their
+ *   stream (RFC 7011, section 8.1). All state is bounded by the limits in struct
+ *   s4f_decoder_opts, and by one memory budget for all exporters; what is evicted is counted.
  *
  * Output format: see collector/decode/README.md. */
 #ifndef S4F_DECODE_H
@@ -36,9 +38,16 @@ struct s4f_decoder_opts {
     uint32_t max_templates_per_exporter; /* 0: 4096; least recently used is evicted */
     uint32_t max_domains_per_exporter;   /* 0: 256; least recently used is evicted */
     uint32_t max_samplers_per_domain;    /* 0: 64; least recently updated is evicted */
-    uint32_t max_fields_per_template;    /* 0: 512 (hard upper bound 1024) */
-    /* A sequence number more than this far ahead of or behind the expected one is an exporter
-     * restart (resync), not a loss. 0: 1,000,000. */
+    uint32_t max_fields_per_template;    /* 0: 256 (hard upper bound 1024) */
+    /* One budget, in bytes actually allocated, for all templates and exporter state (exporters,
+     * domains, sampler tables, TCP streams) of the decoder. When it is reached the least
+     * recently used templates of all exporters are evicted, then the least recently seen UDP
+     * exporters. 0: 64 MiB. */
+    size_t max_template_memory;
+    /* A sequence number more than this far ahead of the expected one is an exporter restart
+     * (resync), not a loss. Behind it, only a small window (64 v9 packets, 4096 v5/IPFIX
+     * records) is reordering; further behind, 3 "late" packets in a row, or the exporter's
+     * uptime/export time going back is a restart. 0: 1,000,000. */
     uint32_t seq_reset_threshold;
     /* Applied to records whose sampling interval is unknown. 0: none. */
     uint32_t default_sampling_interval;
@@ -63,17 +72,32 @@ enum s4f_decode_reason {
     S4F_DR_TEMPLATE_TRUNCATED, /* template record runs past its set */
     S4F_DR_TEMPLATE_ID,        /* template id < 256 */
     S4F_DR_FIELD_COUNT,        /* zero fields or more than max_fields_per_template */
-    S4F_DR_FIELD_LENGTH,       /* template's record length is 0 or over 65535 */
+    S4F_DR_FIELD_LENGTH,       /* template's record length is 0 or over what a message carries */
     S4F_DR_SCOPE_COUNT,        /* options template scope count 0 or > field count */
     S4F_DR_TEMPLATE_CHANGED,   /* template id reused with a different layout (replaced) */
     S4F_DR_WITHDRAW_UNKNOWN,   /* withdrawal of a template that is not known */
     S4F_DR_RECORD_TRUNCATED,   /* variable-length field runs past its set */
     S4F_DR_NO_MEMORY,          /* allocation failed; the item was dropped */
     S4F_DR_STREAM_FRAMING,     /* TCP stream: bad version or length, stream closed */
+    S4F_DR_DATA_SET_SHORT,     /* data set shorter than one record of its template */
+    S4F_DR_WITHDRAW_UDP,       /* IPFIX template withdrawal over UDP: ignored (RFC 7011, 8.4) */
+    S4F_DR_TRAILING_BYTES,     /* bytes after the IPFIX message length in a datagram (ignored) */
     S4F_DR__COUNT
 };
 /* Stable snake_case name of a reason ("missing_template"), for metrics labels. */
 const char *s4f_decode_reason_name(enum s4f_decode_reason reason);
+
+/* Why a flow record's times were not taken from its own fields as exported (counted, the
+ * record is still emitted with flowStart/EndMilliseconds). */
+enum s4f_time_fallback {
+    /* IPFIX flowStart/EndSysUpTime without a known systemInitTimeMilliseconds: the uptimes are
+     * taken relative to the export time (the flow's end is the export time). */
+    S4F_TF_NO_SYSINIT,
+    S4F_TF_NO_TIME, /* no usable time field: start and end are the export time */
+    S4F_TF__COUNT
+};
+/* "no_sysinit", "no_time". */
+const char *s4f_time_fallback_name(enum s4f_time_fallback reason);
 
 enum s4f_proto { S4F_PROTO_V5, S4F_PROTO_V9, S4F_PROTO_IPFIX, S4F_PROTO__COUNT };
 /* "netflow_v5", "netflow_v9", "ipfix". */
@@ -90,19 +114,24 @@ struct s4f_decode_stats {
     uint64_t templates_refreshed;         /* same layout announced again */
     uint64_t templates_withdrawn;
     uint64_t templates_expired;
-    uint64_t templates_evicted; /* max_templates_per_exporter reached */
-    uint64_t exporters_evicted; /* max_exporters reached */
-    uint64_t domains_evicted;   /* max_domains_per_exporter reached */
-    uint64_t samplers_evicted;  /* max_samplers_per_domain reached */
-    uint64_t sampling_updates;  /* sampling intervals learnt from options records */
-    uint64_t seq_lost;          /* v5 and IPFIX: flows, v9: packets, by sequence gaps */
-    uint64_t seq_resets;        /* jumps larger than seq_reset_threshold */
-    uint64_t seq_reordered;     /* sequence numbers behind the expected one */
+    uint64_t templates_evicted;            /* max_templates_per_exporter reached */
+    uint64_t templates_evicted_memory;     /* max_template_memory reached */
+    uint64_t exporters_evicted_memory;     /* max_template_memory reached, no template left */
+    uint64_t memory_bytes;                 /* current template and exporter state (a gauge) */
+    uint64_t exporters_evicted;            /* max_exporters reached */
+    uint64_t domains_evicted;              /* max_domains_per_exporter reached */
+    uint64_t samplers_evicted;             /* max_samplers_per_domain reached */
+    uint64_t sampling_updates;             /* sampling intervals learnt from options records */
+    uint64_t seq_lost;                     /* v5 and IPFIX: flows, v9: packets, by sequence gaps */
+    uint64_t seq_resets;                   /* exporter restarts detected (count starts over) */
+    uint64_t seq_reordered;                /* sequence numbers a little behind expected */
+    uint64_t time_fallback[S4F_TF__COUNT]; /* flow records whose times were derived */
 };
 
 /* One exporter's counters, for s4f_decoder_foreach_exporter(). */
 struct s4f_exporter_stats {
-    const struct sockaddr_storage *addr; /* address (port 0); a TCP stream's peer as given */
+    const struct sockaddr_storage *addr; /* address and port; a TCP stream's peer as given */
+    uint16_t port;                       /* source port (part of the exporter's key) */
     const char *addr_text;               /* "192.0.2.1", "2001:db8::1" */
     bool tcp;                            /* an IPFIX-over-TCP connection */
     uint8_t version;                     /* last version seen: 5, 9 or 10 */
@@ -145,11 +174,10 @@ struct s4f_decoder *s4f_decoder_new(const struct s4f_decoder_opts *opts);
 /* Frees the decoder. NULL-safe. All streams created from it must be freed first. */
 void s4f_decoder_free(struct s4f_decoder *dec);
 
-/* Decodes one UDP datagram from exporter (the sender's address; only the address is used as the
- * key, not the port). now_ms: wall-clock epoch ms, used for template lifetimes. Calls cb once
- * per flow record. Returns S4F_OK if the whole datagram was decoded cleanly, S4F_ERR if anything
- * in it was rejected (counted by reason; records before and after a bad set are still
- * delivered). Never retains buf. */
+/* Decodes one UDP datagram from exporter (the sender's address and port: both are the key). now_ms:
+ * wall-clock epoch ms, used for template lifetimes. Calls cb once per flow record. Returns S4F_OK
+ * if the whole datagram was decoded cleanly, S4F_ERR if anything in it was rejected (counted by
+ * reason; records before and after a bad set are still delivered). Never retains buf. */
 enum s4f_status s4f_decode_datagram(struct s4f_decoder *dec,
                                     const struct sockaddr_storage *exporter, const uint8_t *buf,
                                     size_t len, int64_t now_ms, s4f_record_cb cb, void *ctx);

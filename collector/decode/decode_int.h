@@ -9,6 +9,7 @@
 #define S4F_DECODE_INT_H
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,13 +55,16 @@ enum s4f_time_unit {
 /* Roles a field plays for sampling and time conversion (op.role). */
 enum s4f_role {
     S4F_R_NONE,
-    S4F_R_SAMPLER_ID,   /* samplerId 48, selectorId 302 */
-    S4F_R_INTERVAL,     /* samplingInterval 34, samplerRandomInterval 50 */
-    S4F_R_PKT_INTERVAL, /* samplingPacketInterval 305 */
-    S4F_R_PKT_SPACE,    /* samplingPacketSpace 306 */
-    S4F_R_SIZE,         /* samplingSize 309 */
-    S4F_R_POPULATION,   /* samplingPopulation 310 */
-    S4F_R_SYSINIT,      /* systemInitTimeMilliseconds 160 */
+    S4F_R_SAMPLER_ID,      /* samplerId 48, selectorId 302 */
+    S4F_R_INTERVAL,        /* samplingInterval 34 */
+    S4F_R_RANDOM_INTERVAL, /* samplerRandomInterval 50 (its own slot: a 0 must not erase 34) */
+    S4F_R_PKT_INTERVAL,    /* samplingPacketInterval 305 */
+    S4F_R_PKT_SPACE,       /* samplingPacketSpace 306 */
+    S4F_R_SIZE,            /* samplingSize 309 */
+    S4F_R_POPULATION,      /* samplingPopulation 310 */
+    S4F_R_PROBABILITY,     /* samplingProbability 311 (float64 bits; float32 widened) */
+    S4F_R_SYSINIT,         /* systemInitTimeMilliseconds 160 */
+    S4F_R_IFACE,           /* ingressInterface 10, v9 options scope "interface" (2) */
     S4F_R__COUNT
 };
 
@@ -89,9 +93,11 @@ struct s4f_domain;
 
 /* A compiled template: the decode program for its records. */
 struct s4f_tpl {
-    struct s4f_tpl *hnext;               /* domain hash chain */
-    struct s4f_tpl *lru_prev, *lru_next; /* exporter LRU list, most recent first */
-    struct s4f_domain *dom;              /* NULL once unlinked */
+    struct s4f_tpl *hnext;                 /* domain hash chain */
+    struct s4f_tpl *lru_prev, *lru_next;   /* exporter LRU list, most recent first */
+    struct s4f_tpl *glru_prev, *glru_next; /* decoder-wide LRU list (memory budget) */
+    size_t mem;                            /* bytes allocated for it (counted while cached) */
+    struct s4f_domain *dom;                /* NULL once unlinked */
     uint32_t refcnt;
     uint16_t id;
     bool options;
@@ -112,6 +118,7 @@ struct s4f_tpl {
 
 struct s4f_sampler {
     uint64_t id;
+    bool iface; /* learnt from options scoped by interface: id is the ingressInterface */
     uint32_t interval;
     int64_t updated_ms;
 };
@@ -124,13 +131,17 @@ struct s4f_domain {
     uint32_t id;
     uint8_t version;
     bool seq_valid;
+    uint8_t behind_run; /* consecutive packets behind the expected sequence number */
     uint32_t seq_next;
-    int64_t sysinit_ms; /* from options records (IPFIX), 0 unknown */
+    uint32_t last_sysup;    /* v5/v9 header uptime of the last in-order packet */
+    int64_t last_export_ms; /* header export time of the last in-order packet */
+    int64_t sysinit_ms;     /* from options records (IPFIX), 0 unknown */
     struct s4f_tpl **tbl;
     uint32_t tmask; /* buckets - 1 */
     uint32_t ntpl;
     struct s4f_sampler *samplers;
     uint32_t nsamplers;
+    bool iface_samplers; /* some sampler is per interface: look at ingressInterface */
 };
 
 struct s4f_exporter {
@@ -139,6 +150,7 @@ struct s4f_exporter {
     struct sockaddr_storage addr;
     uint8_t family;
     uint8_t key[16];
+    uint16_t port; /* UDP source port (part of the key), TCP peer port */
     bool tcp;
     char text[INET6_ADDRSTRLEN];
     char exp_json[96]; /* `,"ipfix.exporterIPv4Address":"..."` */
@@ -176,6 +188,8 @@ struct s4f_decoder {
     struct s4f_exporter *lru_head, *lru_tail;
     struct s4f_exporter *streams; /* TCP streams' exporters (lru_prev/next links) */
     struct s4f_tpl *v5tpl;
+    struct s4f_tpl *gtpl_head, *gtpl_tail; /* all cached templates, most recently used first */
+    size_t mem_used;                       /* bytes of templates and exporter state */
     struct s4f_jbuf jb;
     struct s4f_decode_stats st;
     int64_t next_sweep_ms;
@@ -205,7 +219,17 @@ struct s4f_msg {
     const struct sockaddr_storage *exp_addr;
 };
 
+/* Bytes actually allocated for p (malloc's usable size), for the memory budget. */
+static inline size_t s4f_msize(const void *p)
+{
+    return p ? malloc_usable_size((void *)p) : 0;
+}
+
 /* decoder.c */
+/* Evicts templates (least recently used first, never the most recent one), then UDP exporters
+ * other than keep, until the memory budget holds. Must not run while a template it could free
+ * is being decoded without a reference (options data sets). */
+void s4f_mem_enforce(struct s4f_decoder *dec, const struct s4f_exporter *keep);
 void s4f_count_err(struct s4f_msg *m, enum s4f_decode_reason r, const char *detail);
 struct s4f_domain *s4f_domain_get(struct s4f_msg *m, uint32_t id);
 void s4f_seq_check(struct s4f_msg *m, uint32_t seq);

@@ -28,7 +28,22 @@ static const char *const reason_names[S4F_DR__COUNT] = {
     [S4F_DR_RECORD_TRUNCATED] = "record_truncated",
     [S4F_DR_NO_MEMORY] = "no_memory",
     [S4F_DR_STREAM_FRAMING] = "stream_framing",
+    [S4F_DR_DATA_SET_SHORT] = "data_set_short",
+    [S4F_DR_WITHDRAW_UDP] = "withdrawal_over_udp",
+    [S4F_DR_TRAILING_BYTES] = "trailing_bytes",
 };
+
+const char *s4f_time_fallback_name(enum s4f_time_fallback reason)
+{
+    switch (reason) {
+    case S4F_TF_NO_SYSINIT:
+        return "no_sysinit";
+    case S4F_TF_NO_TIME:
+        return "no_time";
+    default:
+        return "unknown";
+    }
+}
 
 const char *s4f_decode_reason_name(enum s4f_decode_reason reason)
 {
@@ -65,18 +80,25 @@ void s4f_count_err(struct s4f_msg *m, enum s4f_decode_reason r, const char *deta
 
 /* ---- exporters ---- */
 
-static void addr_key(const struct sockaddr_storage *ss, uint8_t *family, uint8_t key[16])
+/* Exporters are keyed by (address, port), their domains by observation domain inside: the
+ * (address, port, domain) key of ipfixcol2 and GoFlow2, so two exporting processes behind one
+ * address (or NAT) never share templates or sequence numbers. */
+static void addr_key(const struct sockaddr_storage *ss, uint8_t *family, uint8_t key[16],
+                     uint16_t *port)
 {
     memset(key, 0, 16);
     *family = 0;
+    *port = 0;
     if (!ss)
         return;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
         *family = AF_INET;
+        *port = ntohs(sin->sin_port);
         memcpy(key, &sin->sin_addr, 4);
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        *port = ntohs(sin6->sin6_port);
         if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
             *family = AF_INET;
             memcpy(key, sin6->sin6_addr.s6_addr + 12, 4);
@@ -119,6 +141,7 @@ static void domain_free(struct s4f_decoder *dec, struct s4f_domain *d)
             while (d->tbl[b])
                 s4f_tpl_unlink(dec, d->tbl[b]);
     }
+    dec->mem_used -= s4f_msize(d) + s4f_msize(d->tbl) + s4f_msize(d->samplers);
     free(d->tbl);
     free(d->samplers);
     free(d);
@@ -135,9 +158,10 @@ void s4f_exporter_clear(struct s4f_decoder *dec, struct s4f_exporter *e)
     e->ndomains = 0;
 }
 
-static inline uint32_t exp_hash(const struct s4f_decoder *dec, uint8_t family, const uint8_t *k)
+static inline uint32_t exp_hash(const struct s4f_decoder *dec, uint8_t family, const uint8_t *k,
+                                uint16_t port)
 {
-    uint32_t h = 2166136261u ^ family;
+    uint32_t h = (2166136261u ^ family ^ ((uint32_t)port << 8)) * 16777619u;
     for (int i = 0; i < 16; i++)
         h = (h ^ k[i]) * 16777619u;
     return h & dec->emask;
@@ -169,7 +193,7 @@ static void exp_lru_push(struct s4f_decoder *dec, struct s4f_exporter *e)
 
 static void exp_remove(struct s4f_decoder *dec, struct s4f_exporter *e)
 {
-    struct s4f_exporter **pp = &dec->etbl[exp_hash(dec, e->family, e->key)];
+    struct s4f_exporter **pp = &dec->etbl[exp_hash(dec, e->family, e->key, e->port)];
     while (*pp && *pp != e)
         pp = &(*pp)->hnext;
     if (*pp)
@@ -177,16 +201,36 @@ static void exp_remove(struct s4f_decoder *dec, struct s4f_exporter *e)
     exp_lru_remove(dec, e);
     dec->nexp--;
     s4f_exporter_clear(dec, e);
+    dec->mem_used -= s4f_msize(e);
     free(e);
+}
+
+void s4f_mem_enforce(struct s4f_decoder *dec, const struct s4f_exporter *keep)
+{
+    while (dec->mem_used > dec->o.max_template_memory) {
+        if (dec->gtpl_tail && dec->gtpl_tail != dec->gtpl_head) {
+            dec->st.templates_evicted_memory++;
+            s4f_tpl_unlink(dec, dec->gtpl_tail);
+            continue;
+        }
+        struct s4f_exporter *e = dec->lru_tail;
+        if (e == keep)
+            e = e->lru_prev;
+        if (!e)
+            break;
+        dec->st.exporters_evicted_memory++;
+        exp_remove(dec, e);
+    }
 }
 
 static struct s4f_exporter *exporter_get(struct s4f_decoder *dec, const struct sockaddr_storage *ss)
 {
     uint8_t family, key[16];
-    addr_key(ss, &family, key);
-    uint32_t h = exp_hash(dec, family, key);
+    uint16_t port;
+    addr_key(ss, &family, key, &port);
+    uint32_t h = exp_hash(dec, family, key, port);
     for (struct s4f_exporter *e = dec->etbl[h]; e; e = e->hnext) {
-        if (e->family == family && memcmp(e->key, key, 16) == 0) {
+        if (e->family == family && e->port == port && memcmp(e->key, key, 16) == 0) {
             if (dec->lru_head != e) {
                 exp_lru_remove(dec, e);
                 exp_lru_push(dec, e);
@@ -202,14 +246,17 @@ static struct s4f_exporter *exporter_get(struct s4f_decoder *dec, const struct s
     if (!e)
         return NULL;
     e->family = family;
+    e->port = port;
     memcpy(e->key, key, 16);
     if (family == AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&e->addr;
         sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
         memcpy(&sin->sin_addr, key, 4);
     } else if (family == AF_INET6) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&e->addr;
         sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
         memcpy(sin6->sin6_addr.s6_addr, key, 16);
     }
     s4f_exporter_init_text(e);
@@ -217,6 +264,8 @@ static struct s4f_exporter *exporter_get(struct s4f_decoder *dec, const struct s
     dec->etbl[h] = e;
     exp_lru_push(dec, e);
     dec->nexp++;
+    dec->mem_used += s4f_msize(e);
+    s4f_mem_enforce(dec, e);
     return e;
 }
 
@@ -257,28 +306,62 @@ struct s4f_domain *s4f_domain_get(struct s4f_msg *m, uint32_t id)
     d->next = e->domains;
     e->domains = d;
     e->ndomains++;
+    m->dec->mem_used += s4f_msize(d);
+    s4f_mem_enforce(m->dec, e);
     return d;
+}
+
+/* Reordering is only believed within a small window: v9 counts packets, v5 and IPFIX count
+ * flow records (up to ~64 per packet). Further behind, or SEQ_BEHIND_RUN packets behind in a
+ * row, or the exporter's clock going back, is an exporter restart: the count starts over, so
+ * the losses of the restarted exporter are seen again. */
+#define SEQ_WINDOW_PACKETS 64
+#define SEQ_WINDOW_RECORDS 4096
+#define SEQ_BEHIND_RUN     3
+#define SYSUP_BACK_MS      10000 /* uptime going back more than this: rebooted */
+#define EXPORT_BACK_MS     60000 /* export time going back more than this: restarted */
+
+static bool clock_went_back(const struct s4f_msg *m, const struct s4f_domain *d)
+{
+    if (m->version != 10 && d->last_sysup > m->sysup_ms + SYSUP_BACK_MS &&
+        d->last_sysup - m->sysup_ms < 0x80000000u)
+        return true; /* (a 49.7-day wrap moves it back by almost 2^32: not a reboot) */
+    return d->last_export_ms > m->unix_ms + EXPORT_BACK_MS;
+}
+
+static void seq_restart(struct s4f_msg *m)
+{
+    m->dec->st.seq_resets++;
+    m->exp->seq_resets++;
+    m->dom->behind_run = 0;
 }
 
 void s4f_seq_check(struct s4f_msg *m, uint32_t seq)
 {
     struct s4f_domain *d = m->dom;
-    if (!d->seq_valid)
-        return;
-    uint32_t ahead = seq - d->seq_next, behind = d->seq_next - seq;
-    uint32_t thr = m->dec->o.seq_reset_threshold;
-    if (ahead == 0)
-        return;
-    if (ahead < thr) {
-        m->dec->st.seq_lost += ahead;
-        m->exp->seq_lost += ahead;
-    } else if (behind < thr) {
-        /* Late or duplicated: already counted as lost when the gap opened. */
-        m->dec->st.seq_reordered++;
-        m->seq_stale = true;
-    } else {
-        m->dec->st.seq_resets++;
-        m->exp->seq_resets++;
+    if (d->seq_valid) {
+        uint32_t ahead = seq - d->seq_next, behind = d->seq_next - seq;
+        uint32_t thr = m->dec->o.seq_reset_threshold;
+        uint32_t window = m->version == 9 ? SEQ_WINDOW_PACKETS : SEQ_WINDOW_RECORDS;
+        if (ahead != 0 && clock_went_back(m, d)) {
+            seq_restart(m);
+        } else if (ahead == 0) {
+            d->behind_run = 0;
+        } else if (ahead < thr) {
+            m->dec->st.seq_lost += ahead;
+            m->exp->seq_lost += ahead;
+            d->behind_run = 0;
+        } else if (behind <= window && ++d->behind_run < SEQ_BEHIND_RUN) {
+            /* Late or duplicated: already counted as lost when the gap opened. */
+            m->dec->st.seq_reordered++;
+            m->seq_stale = true;
+        } else {
+            seq_restart(m); /* far behind, a run of "late" packets, or a jump */
+        }
+    }
+    if (!m->seq_stale) {
+        d->last_sysup = m->sysup_ms;
+        d->last_export_ms = m->unix_ms;
     }
 }
 
@@ -319,7 +402,9 @@ struct s4f_decoder *s4f_decoder_new(const struct s4f_decoder_opts *opts)
     if (!o->max_samplers_per_domain)
         o->max_samplers_per_domain = 64;
     if (!o->max_fields_per_template)
-        o->max_fields_per_template = 512;
+        o->max_fields_per_template = 256;
+    if (!o->max_template_memory)
+        o->max_template_memory = (size_t)64 << 20;
     if (o->max_fields_per_template > S4F_MAX_FIELDS_LIMIT)
         o->max_fields_per_template = S4F_MAX_FIELDS_LIMIT;
     if (!o->seq_reset_threshold)
@@ -445,6 +530,7 @@ void s4f_decoder_expire(struct s4f_decoder *dec, int64_t now_ms)
 void s4f_decoder_stats(const struct s4f_decoder *dec, struct s4f_decode_stats *out)
 {
     *out = dec->st;
+    out->memory_bytes = dec->mem_used;
 }
 
 static void visit(const struct s4f_exporter *e, s4f_exporter_stats_cb cb, void *ctx)
@@ -452,6 +538,7 @@ static void visit(const struct s4f_exporter *e, s4f_exporter_stats_cb cb, void *
     struct s4f_exporter_stats st = {
         .addr = &e->addr,
         .addr_text = e->text,
+        .port = e->port,
         .tcp = e->tcp,
         .version = e->version,
         .datagrams = e->datagrams,
@@ -463,7 +550,8 @@ static void visit(const struct s4f_exporter *e, s4f_exporter_stats_cb cb, void *
         .last_seen_ms = e->last_seen_ms,
     };
     memcpy(st.errors, e->errors, sizeof(st.errors));
-    cb(ctx, &st);
+    if (cb)
+        cb(ctx, &st);
 }
 
 size_t s4f_decoder_foreach_exporter(const struct s4f_decoder *dec, s4f_exporter_stats_cb cb,

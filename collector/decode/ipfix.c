@@ -9,6 +9,15 @@
 
 #include "decode_int.h"
 
+/* The longest record a message can carry: the largest message (IPFIX over TCP: 65535 bytes;
+ * over UDP what one datagram carries: 65507 bytes over IPv4, 65527 over IPv6) less the message
+ * and set headers. A template whose records cannot fit is refused. */
+static uint32_t max_record(const struct s4f_msg *m)
+{
+    uint32_t msg = m->exp->tcp ? 65535 : m->exp->family == AF_INET6 ? 65527 : 65507;
+    return msg - (m->version == 9 ? 20 : 16) - 4;
+}
+
 struct setids {
     uint16_t tpl, opt;
 };
@@ -67,8 +76,12 @@ static void template_set(struct s4f_msg *m, const uint8_t *p, size_t len, bool o
         if (tid == 0 && fc == 0 && all_zero(p, len))
             return; /* padding */
         if (!v9 && fc == 0) {
-            /* Withdrawal (RFC 7011, 8.1): the set id as template id withdraws them all. */
-            if (tid == (options ? 3 : 2))
+            /* Withdrawal (RFC 7011, 8.1): the set id as template id withdraws them all. Over
+             * UDP withdrawals are forbidden (8.4) and would let one spoofed datagram wipe a
+             * domain's templates: ignored and counted. */
+            if (!m->exp->tcp)
+                s4f_count_err(m, S4F_DR_WITHDRAW_UDP, "template withdrawal over UDP ignored");
+            else if (tid == (options ? 3 : 2))
                 s4f_tpl_withdraw_all(m, options);
             else if (tid >= 256)
                 s4f_tpl_withdraw(m, tid);
@@ -117,8 +130,9 @@ static void template_set(struct s4f_msg *m, const uint8_t *p, size_t len, bool o
             s4f_count_err(m, S4F_DR_TEMPLATE_ID, "template id below 256");
         else if (options && (scope == 0 || scope > nfields))
             s4f_count_err(m, S4F_DR_SCOPE_COUNT, "options template scope count");
-        else if (bad_len || min_len > 65535)
-            s4f_count_err(m, S4F_DR_FIELD_LENGTH, "record length 0 or over 65535 bytes");
+        else if (bad_len || min_len > max_record(m))
+            s4f_count_err(m, S4F_DR_FIELD_LENGTH,
+                          "record length 0 or more than one message can carry");
         else
             s4f_tpl_announce(m, tid, options, f, (uint16_t)nfields, scope, p, (uint32_t)rec_len);
         p += rec_len;
@@ -193,6 +207,8 @@ void s4f_decode_ipfix_msg(struct s4f_msg *m, const uint8_t *buf, size_t len)
         m->rejected = true;
         return;
     }
+    if (len > mlen)
+        s4f_count_err(m, S4F_DR_TRAILING_BYTES, "bytes after the message length ignored");
     uint32_t seq = s4f_rd32(buf + 8);
     m->version = 10;
     m->unix_ms = (int64_t)s4f_rd32(buf + 4) * 1000;

@@ -7,8 +7,9 @@
 
 #define NTP_EPOCH_OFFSET 2208988800ull /* seconds from 1900-01-01 to 1970-01-01 */
 #define SAMPLING_ROLES                                                                             \
-    ((1u << S4F_R_SAMPLER_ID) | (1u << S4F_R_INTERVAL) | (1u << S4F_R_PKT_INTERVAL) |              \
-     (1u << S4F_R_PKT_SPACE) | (1u << S4F_R_SIZE) | (1u << S4F_R_POPULATION))
+    ((1u << S4F_R_SAMPLER_ID) | (1u << S4F_R_INTERVAL) | (1u << S4F_R_RANDOM_INTERVAL) |           \
+     (1u << S4F_R_PKT_INTERVAL) | (1u << S4F_R_PKT_SPACE) | (1u << S4F_R_SIZE) |                   \
+     (1u << S4F_R_POPULATION) | (1u << S4F_R_PROBABILITY))
 #define TRAILER_MAX 512 /* times, sampling, exporter, domain, closing brace */
 
 struct roles {
@@ -38,6 +39,25 @@ static inline bool varlen_field(const uint8_t *q, const uint8_t *end, const uint
     return true;
 }
 
+static void role_set(struct roles *rv, const struct s4f_op *op, const uint8_t *p)
+{
+    uint64_t v = s4f_rdn(p, op->len);
+    if (op->role == S4F_R_PROBABILITY) {
+        double d = 0;
+        if (op->len == 4) {
+            uint32_t u = (uint32_t)v;
+            float f;
+            memcpy(&f, &u, 4);
+            d = (double)f;
+        } else if (op->len == 8) {
+            memcpy(&d, &v, 8);
+        }
+        memcpy(&v, &d, 8);
+    }
+    rv->have |= 1u << op->role;
+    rv->v[op->role] = v;
+}
+
 /* Finds the record's length (checking that it fits in avail) and the values of the fields
  * with a role. Returns 0 if the record is truncated. */
 static uint32_t walk_record(const struct s4f_tpl *t, const uint8_t *rec, uint32_t avail,
@@ -48,10 +68,8 @@ static uint32_t walk_record(const struct s4f_tpl *t, const uint8_t *rec, uint32_
         if (t->role_mask) {
             for (uint16_t i = 0; i < t->nops; i++) {
                 const struct s4f_op *op = &t->ops[i];
-                if (op->role) {
-                    rv->have |= 1u << op->role;
-                    rv->v[op->role] = s4f_rdn(rec + op->off, op->len);
-                }
+                if (op->role)
+                    role_set(rv, op, rec + op->off);
             }
         }
         return t->min_len;
@@ -70,46 +88,64 @@ static uint32_t walk_record(const struct s4f_tpl *t, const uint8_t *rec, uint32_
                 return 0;
             fp = q;
             q += op->len;
-            if (op->role) {
-                rv->have |= 1u << op->role;
-                rv->v[op->role] = s4f_rdn(fp, op->len);
-            }
+            if (op->role)
+                role_set(rv, op, fp);
         }
     }
     return (uint32_t)(q - rec);
 }
 
+static inline bool has(const struct roles *rv, enum s4f_role r)
+{
+    return rv->have & (1u << r);
+}
+
+/* The packet sampling rate (1 in N) from any sampling form of RFC 5477 (and NetFlow v9) in the
+ * record, the first non-zero one: samplingInterval, samplerRandomInterval, systematic
+ * count-based (samplingPacketInterval/Space), random n-out-of-N (samplingSize/Population),
+ * uniform probabilistic (samplingProbability). Time-based sampling (307/308) gives no packet
+ * ratio: not used. 0: none. */
 static uint32_t rate_from_roles(const struct roles *rv)
 {
     uint64_t r = 0;
-    if ((rv->have & (1u << S4F_R_INTERVAL)) && rv->v[S4F_R_INTERVAL]) {
+    if (has(rv, S4F_R_INTERVAL) && rv->v[S4F_R_INTERVAL]) {
         r = rv->v[S4F_R_INTERVAL];
-    } else if ((rv->have & (1u << S4F_R_PKT_INTERVAL)) && (rv->have & (1u << S4F_R_PKT_SPACE)) &&
+    } else if (has(rv, S4F_R_RANDOM_INTERVAL) && rv->v[S4F_R_RANDOM_INTERVAL]) {
+        r = rv->v[S4F_R_RANDOM_INTERVAL];
+    } else if (has(rv, S4F_R_PKT_INTERVAL) && has(rv, S4F_R_PKT_SPACE) &&
                rv->v[S4F_R_PKT_INTERVAL]) {
         /* Select interval packets, skip space packets: 1 in (interval + space) / interval. */
         uint64_t i = rv->v[S4F_R_PKT_INTERVAL], s = rv->v[S4F_R_PKT_SPACE];
         if (i <= UINT32_MAX && s <= UINT32_MAX)
-            r = (i + s) / i;
-    } else if ((rv->have & (1u << S4F_R_SIZE)) && (rv->have & (1u << S4F_R_POPULATION)) &&
-               rv->v[S4F_R_SIZE]) {
-        r = rv->v[S4F_R_POPULATION] / rv->v[S4F_R_SIZE];
+            r = (i + s + i / 2) / i;
+    } else if (has(rv, S4F_R_SIZE) && has(rv, S4F_R_POPULATION) && rv->v[S4F_R_SIZE]) {
+        uint64_t n = rv->v[S4F_R_SIZE], pop = rv->v[S4F_R_POPULATION];
+        r = pop / n + (pop % n >= (n + 1) / 2);
+    } else if (has(rv, S4F_R_PROBABILITY)) {
+        double p;
+        memcpy(&p, &rv->v[S4F_R_PROBABILITY], 8);
+        if (p > 0 && p <= 1) { /* NaN fails both */
+            double inv = 1.0 / p + 0.5;
+            /* A tiny probability would overflow the conversion (undefined): saturate first. */
+            r = inv >= 4294967295.0 ? UINT32_MAX : (uint64_t)inv;
+        }
     }
     return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 }
 
-static struct s4f_sampler *sampler_find(struct s4f_domain *d, uint64_t id)
+static struct s4f_sampler *sampler_find(struct s4f_domain *d, uint64_t id, bool iface)
 {
     for (uint32_t i = 0; i < d->nsamplers; i++)
-        if (d->samplers[i].id == id)
+        if (d->samplers[i].id == id && d->samplers[i].iface == iface)
             return &d->samplers[i];
     return NULL;
 }
 
-static void sampler_set(struct s4f_msg *m, uint64_t id, uint32_t interval)
+static void sampler_set(struct s4f_msg *m, uint64_t id, bool iface, uint32_t interval)
 {
     struct s4f_decoder *dec = m->dec;
     struct s4f_domain *d = m->dom;
-    struct s4f_sampler *s = sampler_find(d, id);
+    struct s4f_sampler *s = sampler_find(d, id, iface);
     if (!s) {
         if (!d->samplers) {
             d->samplers = calloc(dec->o.max_samplers_per_domain, sizeof(*d->samplers));
@@ -117,6 +153,9 @@ static void sampler_set(struct s4f_msg *m, uint64_t id, uint32_t interval)
                 s4f_count_err(m, S4F_DR_NO_MEMORY, "sampler table");
                 return;
             }
+            /* Counted, not enforced here: an options record is being decoded without a
+             * reference on its template. The next template or exporter enforces it. */
+            dec->mem_used += s4f_msize(d->samplers);
         }
         if (d->nsamplers < dec->o.max_samplers_per_domain) {
             s = &d->samplers[d->nsamplers++];
@@ -128,6 +167,9 @@ static void sampler_set(struct s4f_msg *m, uint64_t id, uint32_t interval)
             dec->st.samplers_evicted++;
         }
         s->id = id;
+        s->iface = iface;
+        if (iface)
+            d->iface_samplers = true;
     }
     s->interval = interval;
     s->updated_ms = m->now_ms;
@@ -145,9 +187,13 @@ static uint32_t record_rate(struct s4f_msg *m, const struct roles *rv)
         return m->hdr_rate;
     struct s4f_domain *d = m->dom;
     if (d && d->nsamplers) {
-        bool has_id = rv->have & (1u << S4F_R_SAMPLER_ID);
-        struct s4f_sampler *s = sampler_find(d, has_id ? rv->v[S4F_R_SAMPLER_ID] : 0);
-        if (!s && !has_id && d->nsamplers == 1)
+        /* The sampler the record names, else the one of its input interface, else the
+         * domain's only (or id 0) sampler that is not tied to an interface. */
+        bool has_id = has(rv, S4F_R_SAMPLER_ID);
+        struct s4f_sampler *s = sampler_find(d, has_id ? rv->v[S4F_R_SAMPLER_ID] : 0, false);
+        if (!s && d->iface_samplers && has(rv, S4F_R_IFACE))
+            s = sampler_find(d, rv->v[S4F_R_IFACE], true);
+        if (!s && !has_id && d->nsamplers == 1 && !d->samplers[0].iface)
             s = &d->samplers[0];
         if (s && s->interval)
             return s->interval;
@@ -158,8 +204,15 @@ static uint32_t record_rate(struct s4f_msg *m, const struct roles *rv)
 static void options_record(struct s4f_msg *m, const struct roles *rv)
 {
     uint32_t r = rate_from_roles(rv);
-    if (r)
-        sampler_set(m, (rv->have & (1u << S4F_R_SAMPLER_ID)) ? rv->v[S4F_R_SAMPLER_ID] : 0, r);
+    if (r) {
+        /* Options scoped by interface apply to that interface only; a sampler id (or none:
+         * the whole domain) as before. A record with both sets both. */
+        bool by_id = has(rv, S4F_R_SAMPLER_ID), by_if = has(rv, S4F_R_IFACE);
+        if (by_id || !by_if)
+            sampler_set(m, by_id ? rv->v[S4F_R_SAMPLER_ID] : 0, false, r);
+        if (by_if)
+            sampler_set(m, rv->v[S4F_R_IFACE], true, r);
+    }
     if ((rv->have & (1u << S4F_R_SYSINIT)) && rv->v[S4F_R_SYSINIT] <= INT64_MAX / 2)
         m->dom->sysinit_ms = (int64_t)rv->v[S4F_R_SYSINIT];
 }
@@ -186,6 +239,31 @@ static char *put_ntp(char *p, uint64_t v, uint64_t scale)
     int64_t secs = (int64_t)(v >> 32) - (int64_t)NTP_EPOCH_OFFSET;
     uint64_t frac = ((v & 0xffffffffu) * scale) >> 32;
     return s4f_json_i64(p, secs * (int64_t)scale + (int64_t)frac);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* Dual-stack templates (Cisco v9 template 313) carry sourceIPv4Address and sourceIPv6Address,
+ * the one of the other family all zero: the key is the address that is actually set, the first
+ * one when both (or neither) are. */
+static bool src_better(const struct s4f_flow_out *out, const uint8_t *a, size_t n)
+{
+    if (!out->src_family)
+        return true;
+    size_t have = out->src_family == AF_INET ? 4 : 16;
+    return all_zero(out->src_addr, have) && !all_zero(a, n);
+}
+
+static inline int64_t add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
 }
 
 static const char hdr_entry[] = "{\"@type\":\"ipfix.entry\"";
@@ -218,6 +296,7 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
     uint64_t mult = (!dec->o.no_renormalize && rate > 1) ? rate : 1;
     int64_t start = 0, end = 0, dur = -1;
     int srank = 0, erank = 0;
+    bool rel_uptime = false;
     /* systemInitTimeMilliseconds in the record itself beats the options value. */
     int64_t sysinit = m->dom ? m->dom->sysinit_ms : 0;
     if ((rv->have & (1u << S4F_R_SYSINIT)) && rv->v[S4F_R_SYSINIT] <= INT64_MAX / 2)
@@ -296,7 +375,7 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
             p = s4f_json_mac(p, fp);
             break;
         case S4F_K_IPV4:
-            if (op->flags & S4F_OPF_SRC) {
+            if ((op->flags & S4F_OPF_SRC) && src_better(&out, fp, 4)) {
                 out.src_family = AF_INET;
                 memcpy(out.src_addr, fp, 4);
                 src_off = (size_t)(p - jb->buf);
@@ -304,7 +383,7 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
             p = s4f_json_ipv4(p, fp);
             break;
         case S4F_K_IPV6:
-            if (op->flags & S4F_OPF_SRC) {
+            if ((op->flags & S4F_OPF_SRC) && src_better(&out, fp, 16)) {
                 out.src_family = AF_INET6;
                 memcpy(out.src_addr, fp, 16);
                 src_off = (size_t)(p - jb->buf);
@@ -335,7 +414,7 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
             switch (op->aux & 0x0f) {
             case S4F_T_SEC:
                 ok = v <= INT64_MAX / 1000;
-                ms = (int64_t)v * 1000;
+                ms = ok ? (int64_t)v * 1000 : 0; /* no multiplication before the check */
                 rank = 1;
                 break;
             case S4F_T_MS:
@@ -355,9 +434,16 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
                      * exporters whose uptime field went "negative" (softflowd -r sets its
                      * boot time from the capture, so early flows have uptimes just below
                      * 2^32). */
-                    ok = sysinit != 0 && v <= UINT32_MAX;
-                    uint32_t up_at_export = (uint32_t)(m->unix_ms - sysinit);
-                    ms = m->unix_ms + (int32_t)((uint32_t)v - up_at_export);
+                    ok = v <= UINT32_MAX;
+                    if (sysinit != 0) {
+                        uint32_t up_at_export = (uint32_t)(m->unix_ms - sysinit);
+                        ms = m->unix_ms + (int32_t)((uint32_t)v - up_at_export);
+                    } else {
+                        /* No systemInitTimeMilliseconds (yet): keep the raw uptime, anchored
+                         * to the export time once the record is read (see below). */
+                        ms = (int64_t)v;
+                        rel_uptime = true;
+                    }
                 } else {
                     /* Signed 32-bit difference: survives the 49.7-day uptime wrap. */
                     ms = m->unix_ms + (int32_t)((uint32_t)v - m->sysup_ms);
@@ -393,11 +479,31 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
         }
     }
 
+    if (rel_uptime && (srank == 2 || erank == 2)) {
+        /* IPFIX uptimes without the exporter's boot time (Cisco IOS-XR sends no
+         * systemInitTimeMilliseconds): as pmacct does, take them relative to the export time,
+         * the flow's end being the export time; the duration is kept. */
+        uint32_t anchor = (uint32_t)(erank == 2 ? end : start);
+        if (srank == 2)
+            start = m->unix_ms + (int32_t)((uint32_t)start - anchor);
+        if (erank == 2)
+            end = m->unix_ms;
+        dec->st.time_fallback[S4F_TF_NO_SYSINIT]++;
+    }
+    if (!srank && !erank && !is_options) {
+        /* Every flow record carries its times: without a usable time field the export time
+         * (the receive time if the header has none) stands for both. */
+        int64_t at = m->unix_ms ? m->unix_ms : m->now_ms;
+        srank = erank = 1;
+        start = dur >= 0 ? add_sat(at, -dur) : at;
+        end = at;
+        dec->st.time_fallback[S4F_TF_NO_TIME]++;
+    }
     if (srank || erank) {
         if (!erank)
-            end = dur >= 0 ? start + dur : start;
+            end = dur >= 0 ? add_sat(start, dur) : start;
         if (!srank)
-            start = dur >= 0 ? end - dur : end;
+            start = dur >= 0 ? add_sat(end, -dur) : end;
         PUT_LIT(p, key_start);
         p = s4f_json_i64(p, start);
         PUT_LIT(p, key_end);
@@ -451,11 +557,18 @@ uint32_t s4f_decode_records(struct s4f_msg *m, struct s4f_tpl *t, const uint8_t 
                                         : S4F_PROTO_IPFIX;
     uint32_t n = 0;
     struct roles rv;
-    bool per_record_rate = (t->role_mask & SAMPLING_ROLES) != 0;
+    bool per_record_rate =
+        (t->role_mask & SAMPLING_ROLES) != 0 ||
+        (m->dom && m->dom->iface_samplers && (t->role_mask & (1u << S4F_R_IFACE)));
     uint32_t set_rate = 0;
     if (!t->options && !per_record_rate) {
         rv.have = 0;
         set_rate = record_rate(m, &rv);
+    }
+    if (len < t->min_len) {
+        /* Shorter than one record: not padding (padding follows records), a broken set. */
+        s4f_count_err(m, S4F_DR_DATA_SET_SHORT, "data set shorter than one record");
+        return 0;
     }
     while (len >= t->min_len) {
         uint32_t rl = walk_record(t, p, len, &rv);

@@ -30,6 +30,10 @@ struct s4f_ipfix_stream *s4f_ipfix_stream_new(struct s4f_decoder *dec,
     e->version = 10;
     if (peer) {
         e->addr = *peer;
+        if (peer->ss_family == AF_INET)
+            e->port = ntohs(((const struct sockaddr_in *)peer)->sin_port);
+        else if (peer->ss_family == AF_INET6)
+            e->port = ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
         if (peer->ss_family == AF_INET) {
             e->family = AF_INET;
             memcpy(e->key, &((const struct sockaddr_in *)peer)->sin_addr, 4);
@@ -45,6 +49,7 @@ struct s4f_ipfix_stream *s4f_ipfix_stream_new(struct s4f_decoder *dec,
         }
     }
     s4f_exporter_init_text(e);
+    dec->mem_used += s4f_msize(st);
     e->lru_next = dec->streams;
     if (dec->streams)
         dec->streams->lru_prev = e;
@@ -65,6 +70,7 @@ void s4f_ipfix_stream_free(struct s4f_ipfix_stream *st)
     if (e->lru_next)
         e->lru_next->lru_prev = e->lru_prev;
     s4f_exporter_clear(dec, e);
+    dec->mem_used -= s4f_msize(st);
     free(st->buf);
     free(st);
 }

@@ -45,6 +45,7 @@ static const struct special specials[] = {
     {1, 0, 0, 0, S4F_OPF_RENORM},
     {2, 0, 0, 0, S4F_OPF_RENORM},
     {8, 0, 0, 0, S4F_OPF_SRC},
+    {10, 0, 0, S4F_R_IFACE, 0},
     {19, 0, 0, 0, S4F_OPF_RENORM},
     {20, 0, 0, 0, S4F_OPF_RENORM},
     {21, S4F_K_TIME, S4F_T_SYSUP | S4F_T_END, 0, 0},
@@ -54,7 +55,7 @@ static const struct special specials[] = {
     {27, 0, 0, 0, S4F_OPF_SRC},
     {34, 0, 0, S4F_R_INTERVAL, 0},
     {48, 0, 0, S4F_R_SAMPLER_ID, 0},
-    {50, 0, 0, S4F_R_INTERVAL, 0},
+    {50, 0, 0, S4F_R_RANDOM_INTERVAL, 0},
     {85, 0, 0, 0, S4F_OPF_RENORM},
     {86, 0, 0, 0, S4F_OPF_RENORM},
     {150, S4F_K_TIME, S4F_T_SEC, 0, 0},
@@ -76,6 +77,7 @@ static const struct special specials[] = {
     {306, 0, 0, S4F_R_PKT_SPACE, 0},
     {309, 0, 0, S4F_R_SIZE, 0},
     {310, 0, 0, S4F_R_POPULATION, 0},
+    {311, 0, 0, S4F_R_PROBABILITY, 0},
 };
 
 static const struct special *find_special(uint32_t pen, uint16_t id)
@@ -255,13 +257,18 @@ static bool keyset_add(struct keyset *ks, const char *k, size_t len)
     }
 }
 
-static void keyset_init(struct keyset *ks)
+static void keyset_init(struct keyset *ks, uint8_t version)
 {
-    static const char *const reserved[] = {key_start, key_end,   key_rate,
-                                           key_type,  key_etype, key_eid};
+    static const char *const reserved[] = {key_start, key_end, key_rate, key_type};
     memset(ks, 0, sizeof(*ks));
     for (size_t i = 0; i < S4F_ARRAY_SIZE(reserved); i++)
         keyset_add(ks, reserved[i], strlen(reserved[i]));
+    /* Only NetFlow v5 derives engineType/engineId from its header; v9 and IPFIX records carry
+     * them as ordinary fields (38/39). */
+    if (version == 5) {
+        keyset_add(ks, key_etype, strlen(key_etype));
+        keyset_add(ks, key_eid, strlen(key_eid));
+    }
 }
 
 struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool options,
@@ -284,7 +291,7 @@ struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool o
     t->expires_ms = INT64_MAX;
 
     struct keyset ks;
-    keyset_init(&ks);
+    keyset_init(&ks, version);
 
     size_t kpos = 0;
     uint32_t off = 0;
@@ -314,6 +321,8 @@ struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool o
             }
             prefix = "s4f.";
             type = FB_UINT_64;
+            if (fs->id == 2 && fs->len && fs->len <= 8)
+                op->role = S4F_R_IFACE; /* sampling options per interface */
         } else {
             const fbInfoElement_t *ie =
                 fbInfoModelGetElementByID((fbInfoModel_t *)dec->model, fs->id, fs->pen);
@@ -382,6 +391,18 @@ struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool o
             t->out_bound += op->key_len + value_bound(op->kind, fs->len);
     }
     t->min_len = off;
+    /* The keys were laid out in a worst-case buffer (n * KEY_MAX bytes); keep only what is used,
+     * so that the memory budget counts real bytes. */
+    char *keys = malloc(kpos ? kpos : 1);
+    if (keys) {
+        memcpy(keys, t->keys, kpos);
+        for (uint16_t i = 0; i < n; i++)
+            if (t->ops[i].key_len)
+                t->ops[i].key = keys + (t->ops[i].key - t->keys);
+        free(t->keys);
+        t->keys = keys;
+    }
+    t->mem = s4f_msize(t) + s4f_msize(t->keys) + s4f_msize(t->raw);
     return t;
 fail:
     free(t->keys);
@@ -428,12 +449,50 @@ static void lru_push(struct s4f_exporter *e, struct s4f_tpl *t)
         e->tpl_tail = t;
 }
 
+static void glru_remove(struct s4f_decoder *dec, struct s4f_tpl *t)
+{
+    if (t->glru_prev)
+        t->glru_prev->glru_next = t->glru_next;
+    else
+        dec->gtpl_head = t->glru_next;
+    if (t->glru_next)
+        t->glru_next->glru_prev = t->glru_prev;
+    else
+        dec->gtpl_tail = t->glru_prev;
+    t->glru_prev = t->glru_next = NULL;
+}
+
+static void glru_push(struct s4f_decoder *dec, struct s4f_tpl *t)
+{
+    t->glru_prev = NULL;
+    t->glru_next = dec->gtpl_head;
+    if (dec->gtpl_head)
+        dec->gtpl_head->glru_prev = t;
+    dec->gtpl_head = t;
+    if (!dec->gtpl_tail)
+        dec->gtpl_tail = t;
+}
+
+/* Marks a cached template used: front of its exporter's and the decoder's LRU lists. */
+static void touch(struct s4f_decoder *dec, struct s4f_exporter *e, struct s4f_tpl *t)
+{
+    if (e->tpl_head != t) {
+        lru_remove(e, t);
+        lru_push(e, t);
+    }
+    if (dec->gtpl_head != t) {
+        glru_remove(dec, t);
+        glru_push(dec, t);
+    }
+}
+
 void s4f_tpl_unlink(struct s4f_decoder *dec, struct s4f_tpl *t)
 {
-    (void)dec;
     struct s4f_domain *d = t->dom;
     if (!d)
         return;
+    glru_remove(dec, t);
+    dec->mem_used -= t->mem;
     struct s4f_tpl **pp = &d->tbl[tpl_bucket(d, t->id)];
     while (*pp && *pp != t)
         pp = &(*pp)->hnext;
@@ -467,14 +526,11 @@ struct s4f_tpl *s4f_tpl_lookup(struct s4f_msg *m, uint16_t id)
         s4f_tpl_unlink(m->dec, t);
         return NULL;
     }
-    if (m->exp->tpl_head != t) {
-        lru_remove(m->exp, t);
-        lru_push(m->exp, t);
-    }
+    touch(m->dec, m->exp, t);
     return t;
 }
 
-static bool grow_table(struct s4f_domain *d)
+static bool grow_table(struct s4f_decoder *dec, struct s4f_domain *d)
 {
     uint32_t nb = d->tbl ? (d->tmask + 1) * 2 : 16;
     struct s4f_tpl **tbl = calloc(nb, sizeof(*tbl));
@@ -492,6 +548,8 @@ static bool grow_table(struct s4f_domain *d)
             tbl[h] = t;
         }
     }
+    dec->mem_used += s4f_msize(tbl);
+    dec->mem_used -= s4f_msize(ot);
     free(ot);
     return true;
 }
@@ -508,17 +566,14 @@ void s4f_tpl_announce(struct s4f_msg *m, uint16_t id, bool options, const struct
         memcmp(old->raw, raw, raw_len) == 0) {
         old->expires_ms = expires;
         dec->st.templates_refreshed++;
-        if (e->tpl_head != old) {
-            lru_remove(e, old);
-            lru_push(e, old);
-        }
+        touch(dec, e, old);
         return;
     }
     if (old) {
         s4f_count_err(m, S4F_DR_TEMPLATE_CHANGED, "template id reused with another layout");
         s4f_tpl_unlink(dec, old);
     }
-    if ((!d->tbl || d->ntpl >= 2 * (d->tmask + 1)) && !grow_table(d) && !d->tbl) {
+    if ((!d->tbl || d->ntpl >= 2 * (d->tmask + 1)) && !grow_table(dec, d) && !d->tbl) {
         s4f_count_err(m, S4F_DR_NO_MEMORY, "template table");
         return;
     }
@@ -540,7 +595,10 @@ void s4f_tpl_announce(struct s4f_msg *m, uint16_t id, bool options, const struct
     d->ntpl++;
     e->ntpl++;
     lru_push(e, t);
+    glru_push(dec, t);
+    dec->mem_used += t->mem;
     dec->st.templates_added++;
+    s4f_mem_enforce(dec, e);
 }
 
 void s4f_tpl_withdraw(struct s4f_msg *m, uint16_t id)

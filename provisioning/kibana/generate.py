@@ -23,6 +23,13 @@ DATA_VIEWS = [
     ("s4f-dv-hosts", PREFIX + "-host_stats-*", "@timestamp", "Stream4Flow host statistics"),
     ("s4f-dv-host-profiles", PREFIX + "-host_stats_temporal_profile-*", "@timestamp",
      "Stream4Flow host temporal profiles"),
+    ("s4f-dv-dns", PREFIX + "-dns_statistics-*", "@timestamp", "Stream4Flow DNS statistics"),
+    ("s4f-dv-open-resolvers", PREFIX + "-open_dns_resolver-*", "@timestamp",
+     "Stream4Flow open DNS resolvers"),
+    ("s4f-dv-external-resolvers", PREFIX + "-external_dns_resolver-*", "@timestamp",
+     "Stream4Flow external DNS resolvers"),
+    ("s4f-dv-reflectdos", PREFIX + "-detection.reflectdos-*", "@timestamp",
+     "Stream4Flow DNS reflection attacks"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
      "Stream4Flow raw flows (sink.index_flows)"),
 ]

@@ -34,6 +34,10 @@ CACHE_DIR=${S4F_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stream4flow}
 KAFKA_PORT=${S4F_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${S4F_KAFKA_CONTROLLER_PORT:-9093}
 KAFKA_HEAP=${S4F_KAFKA_HEAP:-512m}
+# Optional second Kafka listener, SASL_SSL with SCRAM-SHA-512 on 127.0.0.1 (empty: none). The
+# PLAINTEXT loopback listener stays as it is for the other tests; see "Secured listener" in
+# README.md.
+KAFKA_SASL_PORT=${S4F_KAFKA_SASL_PORT:-}
 ES_PORT=${S4F_ES_PORT:-9200}
 ES_TRANSPORT_PORT=${S4F_ES_TRANSPORT_PORT:-$((ES_PORT + 100))}
 ES_HEAP=${S4F_ES_HEAP:-1g}
@@ -351,6 +355,12 @@ log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
+	if [[ -n $KAFKA_SASL_PORT ]]; then
+		kafka_secure_material
+		kafka_secure_config >>"$conf/server.properties"
+		# It holds the keystore password.
+		chmod 600 "$conf/server.properties"
+	fi
 	# The cluster id is generated once per stack dir and kept.
 	if [[ ! -s $conf/cluster.id ]]; then
 		# 16 random bytes, base64url without padding (Kafka's Uuid format);
@@ -363,12 +373,136 @@ EOF
 	fi
 	if [[ ! -f $data/meta.properties ]]; then
 		log "formatting Kafka storage in $data (cluster id $(cat "$conf/cluster.id"))"
+		# With the secured listener, the SCRAM users are written into the fresh metadata log
+		# here, which saves starting one JVM per user later.
+		local scram=() u
+		if [[ -n $KAFKA_SASL_PORT ]]; then
+			for u in "${KAFKA_SCRAM_USERS[@]}"; do
+				scram+=(--add-scram "SCRAM-SHA-512=[name=$u,iterations=4096,password=$(kafka_secure_password "$u")]")
+			done
+		fi
 		if ! kafka_tool kafka.tools.StorageTool format -t "$(cat "$conf/cluster.id")" \
-			-c "$conf/server.properties" >"$LOG_DIR/kafka-format.log" 2>&1; then
+			-c "$conf/server.properties" "${scram[@]}" >"$LOG_DIR/kafka-format.log" 2>&1; then
 			tail_logs "$LOG_DIR/kafka-format.log"
 			die "kafka storage format failed"
 		fi
+		if [[ -n $KAFKA_SASL_PORT ]]; then touch "$data/.s4f-scram-users"; fi
 	fi
+}
+
+# ------------------------------------------------ kafka: secured listener --
+#
+# With S4F_KAFKA_SASL_PORT set, the broker also listens on SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
+# (SCRAM-SHA-512 over TLS) and runs the KRaft StandardAuthorizer with the ACLs of the shipped
+# Ansible role (collector writes ipfix.entry, workers write results.output, ...). Everything lives
+# in $(kafka_secure_dir), keys and passwords 0600: a throwaway CA, the broker's certificate
+# (PKCS#12) and one password file per SCRAM user. The PLAINTEXT listener and the controller stay
+# on loopback and their (anonymous) principal is a super user, so the other tests see no change.
+
+KAFKA_SCRAM_USERS=(s4f-admin s4f-collector s4f-worker s4f-sink)
+
+kafka_secure_dir() { printf '%s\n' "$(kafka_conf_dir)/secure"; }
+
+# password USER: the user's password, created once (random, 0600).
+kafka_secure_password() {
+	local f
+	f=$(kafka_secure_dir)/$1.password
+	if [[ ! -s $f ]]; then
+		(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$f")
+	fi
+	cat "$f"
+}
+
+kafka_secure_material() {
+	local d u
+	d=$(kafka_secure_dir)
+	need openssl
+	(umask 077 && mkdir -p "$d")
+	chmod 700 "$d"
+	for u in "${KAFKA_SCRAM_USERS[@]}" keystore; do kafka_secure_password "$u" >/dev/null; done
+	[[ -s $d/broker.p12 && -s $d/ca.crt ]] && return 0
+	log "creating a throwaway CA and broker certificate in $d"
+	(
+		umask 077
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" \
+			-days 365 -subj "/CN=Stream4Flow stack CA" &&
+			openssl req -newkey rsa:2048 -nodes -keyout "$d/broker.key" -out "$d/broker.csr" \
+				-subj "/CN=localhost" &&
+			printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/broker.ext" &&
+			openssl x509 -req -in "$d/broker.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+				-CAcreateserial -out "$d/broker.crt" -days 365 -extfile "$d/broker.ext" &&
+			openssl pkcs12 -export -in "$d/broker.crt" -inkey "$d/broker.key" -certfile "$d/ca.crt" \
+				-name broker -out "$d/broker.p12.tmp" -passout "file:$d/keystore.password" &&
+			mv "$d/broker.p12.tmp" "$d/broker.p12"
+	) >"$LOG_DIR/kafka-certs.log" 2>&1 || {
+		tail_logs "$LOG_DIR/kafka-certs.log"
+		die "openssl could not create the stack's Kafka certificates"
+	}
+	# The CA certificate is public: clients read it to verify the broker.
+	chmod 644 "$d/ca.crt"
+}
+
+kafka_secure_config() {
+	local d
+	d=$(kafka_secure_dir)
+	cat <<EOF
+# Secured listener (S4F_KAFKA_SASL_PORT): SASL_SSL, SCRAM-SHA-512, StandardAuthorizer ACLs.
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$d/broker.p12
+listener.name.sasl_ssl.ssl.keystore.password=$(kafka_secure_password keystore)
+listener.name.sasl_ssl.ssl.key.password=$(kafka_secure_password keystore)
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+# Loopback PLAINTEXT and the controller are anonymous: super users, as without this listener.
+super.users=User:ANONYMOUS;User:s4f-admin
+EOF
+}
+
+# The ACLs of the Ansible role (roles/kafka/tasks: "Kafka ACLs"), for the stack's users.
+KAFKA_STACK_ACLS=(
+	"--allow-principal User:s4f-collector --operation Write --operation Describe --topic ipfix.entry"
+	"--allow-principal User:s4f-worker --operation Read --operation Describe --topic ipfix.entry"
+	"--allow-principal User:s4f-worker --operation Write --operation Describe --topic results.output"
+	"--allow-principal User:s4f-worker --operation All --resource-pattern-type prefixed --topic s4f."
+	"--allow-principal User:s4f-worker --operation Read --resource-pattern-type prefixed --group s4f-worker"
+	"--allow-principal User:s4f-sink --operation Read --operation Describe --topic results.output"
+	"--allow-principal User:s4f-sink --operation Write --operation Describe --topic results.deadletter"
+	"--allow-principal User:s4f-sink --operation Read --resource-pattern-type prefixed --group s4f-sink"
+)
+
+# SCRAM users and ACLs live in the cluster metadata: created once per data directory (marker
+# files), through the PLAINTEXT loopback listener, one JVM each, side by side. A fresh storage
+# already has the users (kafka_write_config formats it with --add-scram).
+kafka_secure_setup() {
+	local data=$STACK_DIR/data/kafka pids=() failed=0 p u acl
+	[[ -f $data/.s4f-scram-users && -f $data/.s4f-acls ]] && return 0
+	log "creating the SCRAM users and ACLs"
+	: >"$LOG_DIR/kafka-secure-setup.log"
+	# Users only when the storage was formatted without them (an older stack directory).
+	[[ -f $data/.s4f-scram-users ]] || for u in "${KAFKA_SCRAM_USERS[@]}"; do
+		kafka_tool kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter \
+			--entity-type users --entity-name "$u" \
+			--add-config "SCRAM-SHA-512=[iterations=4096,password=$(kafka_secure_password "$u")]" \
+			>>"$LOG_DIR/kafka-secure-setup.log" 2>&1 &
+		pids+=($!)
+	done
+	for acl in "${KAFKA_STACK_ACLS[@]}"; do
+		# shellcheck disable=SC2086 # one ACL's options, split on purpose
+		kafka_tool kafka.admin.AclCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --add $acl \
+			>>"$LOG_DIR/kafka-secure-setup.log" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || failed=1; done
+	if [[ $failed -ne 0 ]]; then
+		tail_logs "$LOG_DIR/kafka-secure-setup.log"
+		die "could not create the Kafka SCRAM users or ACLs"
+	fi
+	touch "$data/.s4f-scram-users" "$data/.s4f-acls"
 }
 
 # Topic names known to the broker, one per line (empty on failure).
@@ -452,6 +586,13 @@ up_kafka() {
 	t0=$(now)
 	deadline=$((t0 + KAFKA_TIMEOUT))
 	if pid=$(svc_pid kafka); then
+		if [[ -n $KAFKA_SASL_PORT ]] && port_open "$KAFKA_PORT" && ! port_open "$KAFKA_SASL_PORT"; then
+			log "kafka is running without the SASL_SSL listener on $KAFKA_SASL_PORT: restarting it"
+			stop_service kafka
+			pid=
+		fi
+	fi
+	if [[ -n ${pid:-} ]]; then
 		if port_open "$KAFKA_PORT"; then
 			log "kafka already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
 		else
@@ -463,6 +604,9 @@ up_kafka() {
 		fi
 		if port_open "$KAFKA_CONTROLLER_PORT"; then
 			die "controller port $KAFKA_CONTROLLER_PORT is already used by another process"
+		fi
+		if [[ -n $KAFKA_SASL_PORT ]] && port_open "$KAFKA_SASL_PORT"; then
+			die "SASL port $KAFKA_SASL_PORT is already used by another process"
 		fi
 		fetch_service kafka
 		kafka_write_config
@@ -489,6 +633,13 @@ up_kafka() {
 	fi
 	kafka_wait_ready "$deadline"
 	kafka_create_topics
+	if [[ -n $KAFKA_SASL_PORT ]]; then
+		kafka_secure_setup
+		until port_open "$KAFKA_SASL_PORT"; do
+			(($(now) < deadline)) || die "SASL_SSL listener not open on 127.0.0.1:$KAFKA_SASL_PORT"
+			sleep 0.2
+		done
+	fi
 	until kafka_topics_ready; do
 		if (($(now) >= deadline)); then
 			tail_logs "$LOG_DIR/kafka.log" "$LOG_DIR/kafka-topics.log"
@@ -726,7 +877,12 @@ summary() {
 	echo "Stream4Flow local stack ($STACK_DIR)"
 	for s in "$@"; do
 		case $s in
-		kafka) echo "  Kafka bootstrap : 127.0.0.1:$KAFKA_PORT   topics: $TOPICS" ;;
+		kafka)
+			echo "  Kafka bootstrap : 127.0.0.1:$KAFKA_PORT   topics: $TOPICS"
+			if [[ -n $KAFKA_SASL_PORT ]]; then
+				echo "  Kafka SASL_SSL  : 127.0.0.1:$KAFKA_SASL_PORT   (SCRAM-SHA-512; CA and passwords in $(kafka_secure_dir))"
+			fi
+			;;
 		es) echo "  Elasticsearch   : http://127.0.0.1:$ES_PORT" ;;
 		opensearch) echo "  OpenSearch      : http://127.0.0.1:$OS_PORT" ;;
 		esac
@@ -843,6 +999,15 @@ export S4F_KAFKA_PORT=$KAFKA_PORT
 export S4F_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT
 export S4F_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 export S4F_TOPICS='$TOPICS'
+EOF
+	if [[ -n $KAFKA_SASL_PORT ]]; then
+		cat <<EOF
+export S4F_KAFKA_SASL_PORT=$KAFKA_SASL_PORT
+export S4F_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$KAFKA_SASL_PORT
+export S4F_KAFKA_SECRETS='$(kafka_secure_dir)'
+EOF
+	fi
+	cat <<EOF
 export S4F_ES_PORT=$ES_PORT
 export S4F_ES_URL=http://127.0.0.1:$ES_PORT
 export S4F_OS_PORT=$OS_PORT

@@ -61,7 +61,7 @@ want=(
 	"$PREFIX/lib/systemd/system/s4f-web.service"
 	"$PREFIX/lib/systemd/system/stream4flow.target"
 	"$PREFIX/lib/sysusers.d/stream4flow.conf"
-	"$PREFIX/share/stream4flow/elements/flowmon.xml"
+	"$PREFIX/share/stream4flow/elements/flowmon.xml" "$PREFIX/share/stream4flow/elements/ipfixprobe.xml"
 	"$PREFIX/share/stream4flow/schemas/ipfix-entry.schema.json"
 	"$PREFIX/share/stream4flow/prometheus/stream4flow-alerts.yml"
 	"$PREFIX/share/man/man8/s4f-collector.8" "$PREFIX/share/man/man8/s4f-worker.8"

@@ -12,7 +12,7 @@ BUILD=${S4F_BUILD_DIR:-$SRC/build}
 SINK_BIN=${S4F_SINK_BIN:-$BUILD/sink/s4f-sink}
 # The shared test client (tests/tools/testkafka.c) creates and deletes topics.
 ADMIN=${S4F_KAFKA_ADMIN:-$BUILD/tests/tools/s4f-testkafka}
-PY=$SRC/tests/sink/s4ftest.py
+PY=$SRC/tests/sink/sink_docs.py
 TOPICS_CREATED=()
 SINK_PIDS=()
 EXTRA_CLEANUP=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # index_flows: raw flow records of the flows topic are indexed too, into <prefix>-flows-<day of
 # the flow end>, with the Kafka coordinates as _id (a re-delivery overwrites), addresses typed
-# ip and flow times typed date; bulk bodies are gzip-compressed on the way (gzip: true).
+# ip and flow times typed date; bulk bodies are gzip-compressed on the way (gzip: true); flow
+# times outside the sink's time window are dead-lettered.
 . "$(dirname "$0")/lib.sh"
 t_init flows
 
@@ -14,6 +15,10 @@ for i in $(seq 1 200); do
 		$((i / 250)) $((i % 250)) $((1024 + i)) $((now - 2000)) "$now"
 done >"$WORK/flows.ndjson"
 printf '{"@type":"ipfix.entry","ipfix.sourceIPv6Address":"2001:db8::1","ipfix.destinationIPv6Address":"2001:db8::2","ipfix.protocolIdentifier":58,"ipfix.flowEndMilliseconds":%d}\n' "$now" >>"$WORK/flows.ndjson"
+# Flow times far from now are refused like results' (issue 13): no 9999.12.31 or 1970 index.
+for end in 253402214400000 86400000; do
+	printf '{"@type":"ipfix.entry","ipfix.sourceIPv4Address":"10.9.9.9","ipfix.flowEndMilliseconds":%d}\n' "$end"
+done >>"$WORK/flows.ndjson"
 python3 "$PY" gen 20 >"$WORK/docs.ndjson"
 
 t_conf "$WORK/sink.yml" "index_flows: true" "flows_topic: $RUN-flows" "gzip: true" \
@@ -36,4 +41,8 @@ hits=$(curl -s "$ES/$RUN-flows-*/_count" -H 'Content-Type: application/json' \
 	-d '{"query":{"term":{"ipfix.sourceIPv4Address":"10.0.0.0/24"}}}' | jq .count)
 [[ $hits == 200 ]] || t_fail "CIDR query on flows: $hits"
 t_metric_ge bulk_bytes_total 1 || t_fail "no bulk bytes counted"
+t_wait "out-of-bounds flows dead-lettered" 30 \
+	t_metric_ge 'docs_deadlettered_total{reason="time_out_of_bounds"}' 2
+[[ $(curl -s "$ES/_cat/indices/$RUN-flows-*?h=index") == "$RUN-flows-$day" ]] ||
+	t_fail "flow indices: $(curl -s "$ES/_cat/indices/$RUN-flows-*?h=index")"
 t_sink_stop

@@ -65,14 +65,21 @@ class Web:
             if p.returncode != 0:
                 raise RuntimeError("--add-user failed: " + p.stderr)
         self.log = open(os.path.join(self.tmp, "web.log"), "w+")
-        self.proc = subprocess.Popen([binary, "-c", self.conf], stdout=self.log,
+        self.start()
+
+    def start(self):
+        """Starts the process (again, after stop(): same configuration and users file)."""
+        if self.log.closed:
+            self.log = open(self.log.name, "a+")
+        self.log_offset = self.log.tell()
+        self.proc = subprocess.Popen([self.binary, "-c", self.conf], stdout=self.log,
                                      stderr=subprocess.STDOUT, text=True)
         self.url = wait_for(self._find_url, 30, "the dashboard URL in the log")
 
     def _find_url(self):
         if self.proc.poll() is not None:
             raise RuntimeError("s4f-web exited: " + self.logtext())
-        m = re.search(r"dashboard at (http\S+/)", self.logtext())
+        m = re.search(r"dashboard at (http\S+/)", self.logtext()[self.log_offset:])
         return m.group(1).rstrip("/") if m else None
 
     def logtext(self):

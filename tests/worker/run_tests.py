@@ -604,7 +604,17 @@ def main():
                 json.dumps({"ipfix.sourceIPv4Address": "10.1.1.3",  # JSON without a side
                             "ipfix.destinationIPv4Address": "198.51.100.1",
                             "ipfix.protocolIdentifier": 6,
-                            "ipfix.flowEndMilliseconds": base}).encode()]
+                            "ipfix.flowEndMilliseconds": base}).encode(),
+                # claims a source offset far beyond the input's end: refused (it would make
+                # every later record of source partition 0 a duplicate), the next one folded
+                routed(1, "10.1.1.4", "198.51.100.1", 0, 1 << 40, base + 1000),
+                routed(1, "10.1.1.5", "198.51.100.1", 0, 9, base + 1000)]
+        # The input's partition 0 holds 20 records (not local: stage one routes none), so
+        # source offsets 7 and 9 are real.
+        data5 = "".join(json.dumps(flow("203.0.113.9", "198.51.100.9", 1, 80, 17, 0, 1, 100,
+                                        base + i)[1]) + "\n" for i in range(20))
+        subprocess.run(["kcat", "-b", BOOT, "-P", "-t", inp5, "-p", "0"], input=data5.encode(),
+                       check=True, timeout=60)
         files = []
         for i, m in enumerate(msgs):
             fn = os.path.join(tmp, f"hostile{i}.bin")
@@ -617,12 +627,16 @@ def main():
         bad = metric_wait(os.path.join(tmp, "hostile-0.log"),
                           "s4f_worker_records_malformed_total" + lab, 4, 60)
         folded = metric_wait(os.path.join(tmp, "hostile-0.log"),
-                             "s4f_worker_flows_total" + lab, 1, 30)
+                             "s4f_worker_flows_total" + lab, 2, 30)
+        beyond = metric_wait(os.path.join(tmp, "hostile-0.log"),
+                             "s4f_worker_repartition_offset_refused_total" + lab, 1, 30)
         check(procs[0].poll() is None, "hostile repartition messages: the worker is still up")
         stop(procs)
         check(bad == 4, f"hostile repartition messages: 4 malformed counted ({bad})")
-        check(folded == 1, f"hostile repartition messages: the good record folded ({folded})")
-        print(f"hostile repartition messages: {bad:.0f} refused, {folded:.0f} folded", flush=True)
+        check(folded == 2, f"hostile repartition messages: the good records folded ({folded})")
+        check(beyond == 1, f"hostile repartition messages: the far source offset refused ({beyond})")
+        print(f"hostile repartition messages: {bad:.0f} malformed, {beyond:.0f} beyond the "
+              f"input, {folded:.0f} folded", flush=True)
 
         # ---- kill -9 mid-stream, restart: same documents -----------------------------------
         inp2 = f"s4f-it-in-kill-{RUN}"
@@ -664,6 +678,132 @@ def main():
               f"({restored})")
         print(f"kill -9: {sum(map(int, restored))} profile record(s) restored", flush=True)
 
+        # ---- event-time poisoning: one flow 9 minutes ahead every 30 s ----------------------
+        # Regression (issue 13): one such flow moved its partition's watermark and every real
+        # flow after it was dropped as late. Now the results are those of the clean run.
+        inp6, out6, rep6 = (f"s4f-it-in-poison-{RUN}", f"s4f-it-outpoison-{RUN}",
+                            f"s4f-it-reppoison-{RUN}")
+        outs += [inp6, out6, rep6, rep6 + ".prof"]
+        for t6 in (inp6, out6, rep6, rep6 + ".prof"):
+            topic(a.topic_tool, "create", t6, "4")
+        cfg6 = os.path.join(tmp, "poison.yml")
+        config(cfg6, inp6, out6, rep6)
+        txt = open(cfg6).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-p-{RUN}\n", 1)
+        open(cfg6, "w").write(txt)
+        poisoned = list(recs)
+        # At 30, 60, .. 150 s, each after the real flows of its time (from 30 s on: a partition's
+        # very first records have no watermark to be measured against yet).
+        for k6 in range(1, 6):
+            at = next((i for i, r in enumerate(poisoned)
+                       if r[1]["ipfix.flowEndMilliseconds"] > base + k6 * 30000), len(poisoned))
+            poisoned.insert(at, flow(f"203.0.113.{200 + k6}", "198.51.100.250", 1234, 80, 17, 0, 1,
+                                     100, base + k6 * 30000 + 540000))
+        produce(inp6, poisoned)
+        procs = run_workers(a.worker, cfg6, 1, tmp, "poison")
+        docs, ok = wait_for(out6, lambda d: proto_totals(d) == exp and len(scans(d)) >= 2, 90)
+        lab = '{analysis="protocols_statistics"}'
+        outl = metric_wait(os.path.join(tmp, "poison-0.log"), "s4f_worker_outlier_total" + lab,
+                           1, 30)
+        stop(procs)
+        docs, _ = consume(out6)
+        plain = lambda ds: {i: d for i, d in ds.items() if d["@type"] != "host_stats"
+                            and d["@type"] != "host_stats_temporal_profile"}
+        check(ok and proto_totals(docs) == exp, "poisoned: protocol totals exact")
+        check(scans(docs) == scans(results[1]), f"poisoned: same scans ({scans(docs)})")
+        check(plain(docs) == plain(results[1]),
+              "poisoned: protocols_statistics and ports_scan documents equal to the clean run")
+        check(outl is not None and outl >= 1, f"poisoned: outliers counted ({outl})")
+        print(f"poisoned: {outl} outlier(s) set aside, results as the clean run", flush=True)
+
+        # ---- processing time across a restart -----------------------------------------------
+        # Regression (issue 23): processing time was the arrival wall clock, so the replay
+        # after a restart put every record in another window (N records counted 2N times).
+        inp7, out7, rep7 = (f"s4f-it-in-proc-{RUN}", f"s4f-it-outproc-{RUN}",
+                            f"s4f-it-repproc-{RUN}")
+        outs += [inp7, out7, rep7, rep7 + ".prof"]
+        for t7 in (inp7, out7, rep7, rep7 + ".prof"):
+            topic(a.topic_tool, "create", t7, "4")
+        cfg7 = os.path.join(tmp, "proc.yml")
+        # lateness 10 min: no window becomes final, so the restart replays every record
+        config(cfg7, inp7, out7, rep7, "\n      time_mode: processing")
+        txt = open(cfg7).read().replace("allowed_lateness: 5s", "allowed_lateness: 10m")
+        txt = txt.replace("worker:\n", f"worker:\n  group_id: s4f-it-t-{RUN}\n", 1)
+        open(cfg7, "w").write(txt)
+        produce(inp7, recs)
+        nflows = lambda ds: sum(v[0] for v in proto_totals(ds).values())
+        lab = '{analysis="protocols_statistics"}'
+        nproto = 0
+        for run7 in ("proc-a", "proc-b", "proc-c"):  # SIGTERM, then kill -9, then SIGTERM
+            procs = run_workers(a.worker, cfg7, 1, tmp, run7)
+            log7 = os.path.join(tmp, f"{run7}-0.log")
+            folded = metric_wait(log7, "s4f_worker_flows_total" + lab, len(recs), 60)
+            check(folded == len(recs), f"processing time, {run7}: every record read ({folded})")
+            if not nproto:
+                docs, _ = wait_for(out7, lambda d: nflows(d) >= len(recs), 60)
+                nproto = len([d for d in docs.values() if d["@type"] == "protocols_statistics"])
+            else:  # the replay's documents are out
+                metric_wait(log7, "s4f_worker_results_total" + lab, nproto, 60)
+            if run7 == "proc-b":
+                procs[0].kill()
+                procs[0].wait()
+                continue
+            stop(procs)
+            docs, _ = consume(out7)
+            check(nflows(docs) == len(recs), f"processing time, {run7}: {nflows(docs)} flows "
+                  f"counted for {len(recs)} records")
+        print(f"processing time: {nflows(docs)} flows for {len(recs)} records after 2 restarts",
+              flush=True)
+
+        # ---- host_stats profiles idle for 24 h expire ---------------------------------------
+        # Regression (issue 23): the profile table (capped at max_keys) kept every host it had
+        # seen, in memory and in the changelog: once full, new hosts never got a profile.
+        # max_keys 1: host A's ring, then a day later host B's, which needs A's to go.
+        inp8, out8, rep8 = (f"s4f-it-in-expire-{RUN}", f"s4f-it-outexpire-{RUN}",
+                            f"s4f-it-repexpire-{RUN}")
+        outs += [inp8, out8, rep8, rep8 + ".prof"]
+        for t8 in (inp8, out8, rep8, rep8 + ".prof"):
+            topic(a.topic_tool, "create", t8, "1")
+        cfg8 = os.path.join(tmp, "expire.yml")
+        config(cfg8, inp8, out8, rep8)
+        txt = open(cfg8).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-e-{RUN}\n", 1)
+        txt = txt.replace(f"    host_stats:\n      output_topic: {out8}\n",
+                          f"    host_stats:\n      output_topic: {out8}\n      max_keys: 1\n")
+        open(cfg8, "w").write(txt)
+        h0 = now - now % 3600000 - 2 * 86400000
+        seq8 = [flow("10.5.5.1", "198.51.100.1", 40000, 443, 6, 0x10, 1, 100, h0 + i * 10000)
+                for i in range(420)]  # A: 70 minutes
+        seq8 += [flow("10.5.5.2", "198.51.100.1", 40000, 443, 6, 0x10, 1, 100,
+                      h0 + 26 * 3600000 + i * 10000) for i in range(420)]  # B, 26 hours later
+        produce(inp8, seq8)
+        prof = lambda host, end: (f"host_stats_temporal_profile:{end - 86400000}+86400000:p0:"
+                                  f"{host}")
+        want8 = lambda d: (prof("10.5.5.1", h0 + 3600000) in d
+                           and prof("10.5.5.2", h0 + 27 * 3600000) in d)
+        procs = run_workers(a.worker, cfg8, 1, tmp, "expire-a")
+        docs, ok = wait_for(out8, want8, 90)
+        lab = '{analysis="host_stats"}'
+        gone = metric_wait(os.path.join(tmp, "expire-a-0.log"),
+                           "s4f_worker_profiles_expired_total" + lab, 1, 30)
+        stop(procs)
+        check(ok, f"profile expiry: host B got a profile a day after host A filled max_keys "
+              f"({sorted(i for i in docs if 'profile' in i)})")
+        check(gone == 1, f"profile expiry: host A's ring expired ({gone})")
+        # A restart reads A's ring, its tombstone and B's ring back: all fit in max_keys 1.
+        procs = run_workers(a.worker, cfg8, 1, tmp, "expire-b")
+        log8 = os.path.join(tmp, "expire-b-0.log")
+        end8, restored8 = time.time() + 60, None
+        while time.time() < end8 and not restored8:
+            restored8 = re.findall(r"host_stats: partition 0: (\d+) changelog record\(s\) restored",
+                                   open(log8, errors="replace").read())
+            time.sleep(0.3)
+        refused8 = metric_wait(log8, "s4f_worker_keys_dropped_total" + lab, 0, 30)
+        unread8 = metric_wait(log8, "s4f_worker_changelog_unreadable_total" + lab, 0, 30)
+        stop(procs)
+        check(restored8 and int(restored8[0]) >= 3 and refused8 == 0 and unread8 == 0,
+              f"profile expiry: changelog restored with its tombstone ({restored8} records, "
+              f"{refused8} refused, {unread8} unreadable)")
+        print(f"profile expiry: {gone} ring expired, {restored8} record(s) restored", flush=True)
+
         # ---- late and out-of-order records, idle partition ---------------------------------
         inp3 = f"s4f-it-in-late-{RUN}"
         out = f"s4f-it-outlate-{RUN}"
@@ -674,7 +814,9 @@ def main():
         topic(a.topic_tool, "create", rep, "1")
         topic(a.topic_tool, "create", rep + ".prof", "1")
         cfg = os.path.join(tmp, "late.yml")
-        config(cfg, inp3, out, rep)
+        # watermark_quorum 1: the watermark is the largest end time, so that one record (40 s)
+        # closes the first window here (the default needs 8 records to agree).
+        config(cfg, inp3, out, rep, "\n      watermark_quorum: 1")
         txt = open(cfg).read().replace("worker:\n", f"worker:\n  group_id: s4f-it-l-{RUN}\n", 1)
         open(cfg, "w").write(txt)
         k = lambda t, proto=17: flow("10.1.1.1", "10.2.2.2", 1, 53, proto, 0, 1, 100, t)
@@ -700,7 +842,7 @@ def main():
                 "failed_write": ["failw"]}
         sel = [g for c in (a.only.split(",") if a.only else CASES) for g in tags[c]]
         if not a.only:
-            sel += ["1", "2", "4", "k", "l"]
+            sel += ["1", "2", "4", "k", "l", "p", "t", "e"]
         groups = [f"s4f-it-{g}-{RUN}.{an}" for g in sel
                   for an in ("protocols_statistics", "ports_scan", "host_stats",
                              "host_stats.rekey")]

@@ -144,18 +144,47 @@ static json_t *session_json(const struct s4f_web_app *app, const struct s4f_web_
                      (json_int_t)app->conf->refresh_ms);
 }
 
+/* Checks name's password under the throttle: the attempt is counted before the (slow, memory
+ * hungry) hash runs, and only max_hashing hashes run at once. 0 right, -1 answered (401/403 via
+ * wrong_status, or 429). */
+static int checked_password(struct s4f_web_app *app, const struct s4f_web_req *req,
+                            const char *name, const char *pw, int wrong_status,
+                            enum s4f_web_role *role, struct s4f_web_answer *ans)
+{
+    if (!s4f_web_throttle_hash_enter(app->throttle)) {
+        s4f_metric_inc(app->c.login_busy);
+        ans->retry_after_s = 1;
+        answer_error(ans, 429, "too many logins at once; try again in 1 s");
+        return -1;
+    }
+    int64_t now = s4f_mono_ms();
+    int known = s4f_web_users_role(app->users, name) >= 0;
+    int64_t wait = s4f_web_throttle_begin(app->throttle, req->client, name, known, now);
+    if (wait > 0) {
+        s4f_web_throttle_hash_leave(app->throttle);
+        s4f_metric_inc(app->c.login_throttled);
+        ans->retry_after_s = (long)((wait + 999) / 1000);
+        answer_error(ans, 429, "too many failed logins; try again in %ld s", ans->retry_after_s);
+        return -1;
+    }
+    int ok = s4f_web_users_verify(app->users, name, pw, role);
+    s4f_web_throttle_hash_leave(app->throttle);
+    if (!ok) {
+        s4f_metric_inc(app->c.login_failed);
+        s4f_warn_rl("failed login for a user name of %zu characters from %s", strlen(name),
+                    req->client);
+        answer_error(ans, wrong_status,
+                     wrong_status == 401 ? "wrong user name or password"
+                                         : "the current password is wrong");
+        return -1;
+    }
+    s4f_web_throttle_refund(app->throttle, req->client, name, now);
+    return 0;
+}
+
 static void do_login(struct s4f_web_app *app, const struct s4f_web_req *req,
                      struct s4f_web_answer *ans)
 {
-    int64_t now = s4f_mono_ms();
-    int64_t wait = s4f_web_throttle_check(app->throttle, req->client, now);
-    if (wait > 0) {
-        s4f_metric_inc(app->c.login_throttled);
-        ans->retry_after_s = (long)((wait + 999) / 1000);
-        answer_error(ans, 429, "too many failed logins from this address; try again in %ld s",
-                     ans->retry_after_s);
-        return;
-    }
     json_t *b = body_object(req, ans);
     if (!b)
         return;
@@ -169,19 +198,22 @@ static void do_login(struct s4f_web_app *app, const struct s4f_web_req *req,
         goto out;
     }
     enum s4f_web_role role;
-    if (!s4f_web_users_verify(app->users, user, pw, &role)) {
-        s4f_web_throttle_fail(app->throttle, req->client, now);
-        s4f_metric_inc(app->c.login_failed);
-        s4f_warn_rl("failed login for a user name of %zu characters from %s", strlen(user),
-                    req->client);
-        answer_error(ans, 401, "wrong user name or password");
+    if (checked_password(app, req, user, pw, 401, &role, ans) != 0)
         goto out;
-    }
-    s4f_web_throttle_success(app->throttle, req->client);
     char token[S4F_WEB_TOKEN_LEN + 1];
     struct s4f_web_session_info info;
-    if (s4f_web_session_create(app->sessions, user, role, now, token, &info) != 0) {
-        answer_error(ans, 500, "cannot create a session");
+    enum s4f_status st =
+        s4f_web_session_create(app->sessions, user, role, s4f_mono_ms(), token, &info);
+    if (st != S4F_OK) {
+        if (st == S4F_RETRY) {
+            s4f_metric_inc(app->c.sessions_refused);
+            s4f_warn_rl("login of '%s' refused: %lld live sessions (web.max_sessions)", user,
+                        (long long)app->conf->max_sessions);
+            ans->retry_after_s = 60;
+        }
+        answer_error(ans, 503,
+                     st == S4F_RETRY ? "too many sessions; try again later"
+                                     : "cannot create a session");
         goto out;
     }
     s4f_metric_inc(app->c.login_ok);
@@ -232,6 +264,7 @@ static int get_range(const struct s4f_web_req *req, int64_t default_ms, struct s
 }
 
 static void do_protocols(struct s4f_web_app *app, const struct s4f_web_req *req,
+                         const struct s4f_web_session_info *s, const char *name,
                          struct s4f_web_answer *ans)
 {
     struct s4f_web_range r;
@@ -250,7 +283,32 @@ static void do_protocols(struct s4f_web_app *app, const struct s4f_web_req *req,
     json_decref(res);
 }
 
+static void do_dns(struct s4f_web_app *app, const struct s4f_web_req *req,
+                   const struct s4f_web_session_info *s, const char *name,
+                   struct s4f_web_answer *ans)
+{
+    static const char *const allowed[] = {"range", "from", "to", "interval", "top", NULL};
+    struct s4f_web_range r;
+    int64_t top = 10;
+    char idx[512], err[256];
+    const char *v;
+    if (check_args(req, allowed, err, sizeof(err)) != 0 ||
+        ((v = arg(req, "top")) && s4f_web_parse_int("top", v, 1, 100, &top, err, sizeof(err)))) {
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    if (get_range(req, S4F_WEB_DEFAULT_RANGE_MS, &r, ans) != 0)
+        return;
+    s4f_web_dns_indices(app->es_conf->index_prefix, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_dns(&r, top), ans);
+    if (!res)
+        return;
+    answer_json(ans, 200, s4f_web_shape_dns(res, &r));
+    json_decref(res);
+}
+
 static void do_detections(struct s4f_web_app *app, const struct s4f_web_req *req,
+                          const struct s4f_web_session_info *s, const char *name,
                           struct s4f_web_answer *ans)
 {
     static const char *const allowed[] = {"range",   "from", "to",     "interval", "type",
@@ -291,6 +349,7 @@ bad:
 }
 
 static void do_hosts(struct s4f_web_app *app, const struct s4f_web_req *req,
+                     const struct s4f_web_session_info *s, const char *name,
                      struct s4f_web_answer *ans)
 {
     static const char *const allowed[] = {"range", "from", "to", "net", "order", "size", NULL};
@@ -335,9 +394,11 @@ bad:
     answer_error(ans, 400, "%s", err);
 }
 
-static void do_host(struct s4f_web_app *app, const struct s4f_web_req *req, const char *address,
+static void do_host(struct s4f_web_app *app, const struct s4f_web_req *req,
+                    const struct s4f_web_session_info *s, const char *name,
                     struct s4f_web_answer *ans)
 {
+    const char *address = name;
     struct s4f_web_range r;
     char idx[256], err[256], host[S4F_WEB_ADDR_MAX];
     if (check_args(req, range_args, err, sizeof(err)) != 0 ||
@@ -439,19 +500,12 @@ static void do_users(struct s4f_web_app *app, const struct s4f_web_req *req,
         if (self && pw) {
             /* Somebody at an unlocked screen must not be able to lock the owner out, nor guess
              * the current password faster than at the login form. */
-            int64_t now = s4f_mono_ms();
-            int64_t wait = s4f_web_throttle_check(app->throttle, req->client, now);
-            if (wait > 0) {
-                ans->retry_after_s = (long)((wait + 999) / 1000);
-                answer_error(ans, 429, "too many wrong passwords; try again in %ld s",
-                             ans->retry_after_s);
-                goto out;
-            }
-            if (!cur || !s4f_web_users_verify(app->users, name, cur, NULL)) {
-                s4f_web_throttle_fail(app->throttle, req->client, now);
+            if (!cur) {
                 answer_error(ans, 403, "the current password is wrong");
                 goto out;
             }
+            if (checked_password(app, req, name, cur, 403, NULL, ans) != 0)
+                goto out;
         }
         if (s4f_web_users_role(app->users, name) < 0) {
             answer_error(ans, 404, "no user '%s'", name);
@@ -536,11 +590,101 @@ static int cache_key(const struct s4f_web_req *req, char *key, size_t len)
     return o < len ? 0 : -1;
 }
 
+static void route_login(struct s4f_web_app *app, const struct s4f_web_req *req,
+                        const struct s4f_web_session_info *s, const char *name,
+                        struct s4f_web_answer *ans)
+{
+    do_login(app, req, ans);
+}
+
+static void do_logout(struct s4f_web_app *app, const struct s4f_web_req *req,
+                      const struct s4f_web_session_info *s, const char *name,
+                      struct s4f_web_answer *ans)
+{
+    s4f_web_session_destroy(app->sessions, req->token);
+    session_cookie(app, ans, NULL);
+    answer_json(ans, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void do_session(struct s4f_web_app *app, const struct s4f_web_req *req,
+                       const struct s4f_web_session_info *s, const char *name,
+                       struct s4f_web_answer *ans)
+{
+    answer_json(ans, 200, session_json(app, s));
+}
+
+static void do_components(struct s4f_web_app *app, const struct s4f_web_req *req,
+                          const struct s4f_web_session_info *s, const char *name,
+                          struct s4f_web_answer *ans)
+{
+    char err[128];
+    if (check_args(req, NULL, err, sizeof(err)) != 0) {
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    json_t *c = s4f_web_components_read(app);
+    if (c)
+        answer_json(ans, 200, c);
+    else
+        answer_error(ans, 500, "out of memory");
+}
+
+/* The routes under /api/. A path ending in '/' takes the rest of the URL as name (NULL for an
+ * exact path). method is the one method allowed (GET also answers HEAD) and names the Allow
+ * header of a 405; NULL leaves methods to the handler. Every route but a public one needs a
+ * session; a shared route's answer is the same for every user, so it is cached and may be
+ * sent gzip-compressed. */
+static const struct route {
+    const char *path;
+    const char *method;
+    bool public;
+    bool shared;
+    void (*handle)(struct s4f_web_app *app, const struct s4f_web_req *req,
+                   const struct s4f_web_session_info *s, const char *name,
+                   struct s4f_web_answer *ans);
+} routes[] = {
+    {"login", "POST", .public = true, .handle = route_login},
+    {"logout", "POST", .handle = do_logout},
+    {"session", "GET", .handle = do_session},
+    {"users", NULL, .handle = do_users},
+    {"users/", NULL, .handle = do_users},
+    {"protocols", "GET", .shared = true, .handle = do_protocols},
+    {"detections", "GET", .shared = true, .handle = do_detections},
+    {"hosts", "GET", .shared = true, .handle = do_hosts},
+    {"hosts/", "GET", .shared = true, .handle = do_host},
+    {"components", "GET", .shared = true, .handle = do_components},
+    {"dns", "GET", .shared = true, .handle = do_dns},
+};
+
+static const struct route *find_route(const char *p, const char **name)
+{
+    for (size_t i = 0; i < S4F_ARRAY_SIZE(routes); i++) {
+        const char *r = routes[i].path;
+        size_t n = strlen(r);
+        if (r[n - 1] == '/' ? strncmp(p, r, n) == 0 : strcmp(p, r) == 0) {
+            *name = r[n - 1] == '/' ? p + n : NULL;
+            return &routes[i];
+        }
+    }
+    return NULL;
+}
+
+/* Answers the route's own method check: 0 when the method is allowed, -1 after a 405. */
+static int method_ok(const struct route *rt, const char *method, struct s4f_web_answer *ans)
+{
+    if (!rt->method || strcmp(method, rt->method) == 0 ||
+        (strcmp(rt->method, "GET") == 0 && strcmp(method, "HEAD") == 0))
+        return 0;
+    ans->allow = rt->method;
+    answer_error(ans, 405, "use %s", rt->method);
+    return -1;
+}
+
 void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
                         struct s4f_web_answer *ans)
 {
-    const char *p = req->path + strlen("/api/");
-    int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    const char *name = NULL;
+    const struct route *rt = find_route(req->path + strlen("/api/"), &name);
     memset(ans, 0, sizeof(*ans));
 
     if (is_write(req->method)) {
@@ -554,16 +698,13 @@ void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
             return;
         }
     }
-    if (strcmp(p, "login") == 0) {
-        if (strcmp(req->method, "POST") != 0) {
-            ans->allow = "POST";
-            answer_error(ans, 405, "use POST");
-            return;
-        }
-        do_login(app, req, ans);
+    if (rt && rt->public) {
+        if (method_ok(rt, req->method, ans) == 0)
+            rt->handle(app, req, NULL, name, ans);
         return;
     }
 
+    /* Unknown routes too answer 401 first: without a session nothing about the API shows. */
     struct s4f_web_session_info s;
     if (!req->token || !s4f_web_session_lookup(app->sessions, req->token, s4f_mono_ms(), &s)) {
         s4f_metric_inc(app->c.unauthenticated);
@@ -577,52 +718,17 @@ void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
         answer_error(ans, 403, "missing or wrong X-CSRF-Token header");
         return;
     }
-
-    if (strcmp(p, "logout") == 0) {
-        if (strcmp(req->method, "POST") != 0) {
-            ans->allow = "POST";
-            answer_error(ans, 405, "use POST");
-            return;
-        }
-        s4f_web_session_destroy(app->sessions, req->token);
-        session_cookie(app, ans, NULL);
-        answer_json(ans, 200, json_pack("{s:b}", "ok", 1));
-        return;
-    }
-    if (strcmp(p, "session") == 0) {
-        if (!get) {
-            ans->allow = "GET";
-            answer_error(ans, 405, "use GET");
-            return;
-        }
-        answer_json(ans, 200, session_json(app, &s));
-        return;
-    }
-    if (strcmp(p, "users") == 0 || strncmp(p, "users/", 6) == 0) {
-        do_users(app, req, &s, p[5] == '/' ? p + 6 : NULL, ans);
-        return;
-    }
-
-    int route = 0;
-    if (strcmp(p, "protocols") == 0)
-        route = 1;
-    else if (strcmp(p, "detections") == 0)
-        route = 2;
-    else if (strcmp(p, "hosts") == 0)
-        route = 3;
-    else if (strncmp(p, "hosts/", 6) == 0)
-        route = 4;
-    else if (strcmp(p, "components") == 0)
-        route = 5;
-    if (!route) {
+    if (!rt) {
         answer_error(ans, 404, "no such API route");
         return;
     }
-    if (!get) {
-        ans->allow = "GET";
-        answer_error(ans, 405, "use GET");
+    if (method_ok(rt, req->method, ans) != 0)
+        return;
+    if (!rt->shared) {
+        rt->handle(app, req, &s, name, ans);
         return;
     }
+
     char key[2048];
     int cacheable = cache_key(req, key, sizeof(key)) == 0, must_fill = 0;
     if (cacheable) {
@@ -637,33 +743,7 @@ void s4f_web_api_handle(struct s4f_web_app *app, const struct s4f_web_req *req,
             return;
         }
     }
-    switch (route) {
-    case 1:
-        do_protocols(app, req, ans);
-        break;
-    case 2:
-        do_detections(app, req, ans);
-        break;
-    case 3:
-        do_hosts(app, req, ans);
-        break;
-    case 4:
-        do_host(app, req, p + 6, ans);
-        break;
-    default: {
-        char err[128];
-        if (check_args(req, NULL, err, sizeof(err)) != 0) {
-            answer_error(ans, 400, "%s", err);
-            break;
-        }
-        json_t *c = s4f_web_components_read(app);
-        if (c)
-            answer_json(ans, 200, c);
-        else
-            answer_error(ans, 500, "out of memory");
-        break;
-    }
-    }
+    rt->handle(app, req, &s, name, ans);
     if (must_fill && ans->status == 200 && ans->body)
         s4f_web_cache_put(app->cache, key, ans->body, ans->len, s4f_mono_ms());
     else if (must_fill)

@@ -1,11 +1,12 @@
 #include "cache.h"
 
+#include "buf.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 struct slot {
     char *key;
@@ -80,29 +81,14 @@ static char *copy_body(const struct slot *s, int gzip_ok, size_t *len, int *gzip
 
 char *s4f_web_gzip(const char *body, size_t len, size_t *out_len)
 {
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    /* 15 + 16: gzip framing; level 6 is zlib's default trade-off. */
-    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return NULL;
-    size_t cap = deflateBound(&z, (uLong)len);
-    char *out = malloc(cap);
-    if (!out) {
-        deflateEnd(&z);
+    /* Level 6 is zlib's default trade-off: answers are compressed once and served many times. */
+    struct s4f_buf z = {0};
+    if (s4f_gzip(body, len, 6, &z) != 0 || z.len >= len) {
+        s4f_buf_free(&z);
         return NULL;
     }
-    z.next_in = (Bytef *)(uintptr_t)body;
-    z.avail_in = (uInt)len;
-    z.next_out = (Bytef *)out;
-    z.avail_out = (uInt)cap;
-    int rc = deflate(&z, Z_FINISH);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END || *out_len >= len) {
-        free(out);
-        return NULL;
-    }
-    return out;
+    *out_len = z.len;
+    return z.p;
 }
 
 static int64_t mono_ms(void)

@@ -35,8 +35,8 @@ void s4f_web_cache_free(struct s4f_web_cache *c);
  * With gzip_ok, the body may come gzip-compressed: then *gzipped is 1. */
 char *s4f_web_cache_lookup(struct s4f_web_cache *c, const char *key, int64_t now_ms, int gzip_ok,
                            size_t *len, int *gzipped, int *must_fill);
-/* Compresses body with gzip into a malloc'ed buffer (NULL on failure or when it would not
- * shrink). */
+/* Compresses body with gzip (common/buf.h) into a malloc'ed buffer the caller frees; NULL on
+ * failure or when it would not shrink. */
 char *s4f_web_gzip(const char *body, size_t len, size_t *out_len);
 /* Stores body (and its gzip form, computed once here) for key and wakes the requests waiting
  * for it. */

@@ -1,5 +1,6 @@
 #include "components.h"
 
+#include "buf.h"
 #include "log.h"
 #include "s4f.h"
 
@@ -88,28 +89,9 @@ json_t *s4f_web_prom_parse(const char *text, size_t len, size_t max_series)
 
 struct fetch {
     CURL *h;
-    char *p;
-    size_t n;
-    int overflow;
+    struct s4f_buf body;
+    struct s4f_buf_sink sink; /* bounds body at S4F_WEB_PROM_MAX_BYTES */
 };
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct fetch *f = ud;
-    size_t len = size * nmemb;
-    if (f->n + len + 1 > S4F_WEB_PROM_MAX_BYTES) {
-        f->overflow = 1;
-        return 0;
-    }
-    char *p = realloc(f->p, f->n + len + 1);
-    if (!p)
-        return 0;
-    f->p = p;
-    memcpy(f->p + f->n, ptr, len);
-    f->n += len;
-    f->p[f->n] = '\0';
-    return len;
-}
 
 static CURL *easy(struct fetch *f, const char *base, const char *path, long timeout_ms)
 {
@@ -119,8 +101,9 @@ static CURL *easy(struct fetch *f, const char *base, const char *path, long time
     if (!h)
         return NULL;
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+    f->sink = (struct s4f_buf_sink){.buf = &f->body, .max = S4F_WEB_PROM_MAX_BYTES};
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s4f_buf_curl_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &f->sink);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -164,7 +147,7 @@ json_t *s4f_web_components_read(const struct s4f_web_app *app)
         const char *health = "unreachable";
         json_t *reason = NULL;
         if (hcode == 200 || hcode == 503) {
-            json_t *hj = hf->p ? json_loadb(hf->p, hf->n, 0, NULL) : NULL;
+            json_t *hj = hf->body.p ? json_loadb(hf->body.p, hf->body.len, 0, NULL) : NULL;
             health = hcode == 200 ? "ok" : "degraded";
             const char *r = json_string_value(json_object_get(hj, "reason"));
             if (r)
@@ -173,10 +156,11 @@ json_t *s4f_web_components_read(const struct s4f_web_app *app)
         }
         json_object_set_new(c, "health", json_string(health));
         json_object_set_new(c, "reason", reason ? reason : json_null());
-        json_object_set_new(c, "metrics",
-                            mcode == 200 && mf->p
-                                ? s4f_web_prom_parse(mf->p, mf->n, S4F_WEB_PROM_MAX_SERIES)
-                                : json_array());
+        json_object_set_new(
+            c, "metrics",
+            mcode == 200 && mf->body.p
+                ? s4f_web_prom_parse(mf->body.p, mf->body.len, S4F_WEB_PROM_MAX_SERIES)
+                : json_array());
         json_array_append_new(list, c);
     }
     /* The dashboard itself, read in process. */
@@ -194,7 +178,7 @@ out:
             curl_multi_remove_handle(m, f[i].h);
             curl_easy_cleanup(f[i].h);
         }
-        free(f[i].p);
+        s4f_buf_free(&f[i].body);
     }
     free(f);
     if (m)

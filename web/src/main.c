@@ -5,8 +5,9 @@
  *                                     create or reset a user (password read from the terminal,
  *                                     or from the first line of standard input) and exit
  *
- * With no user at all at start, the daemon creates "admin" with a random one-time password and
- * prints it once: there is no default password. */
+ * With no user at all at start, the daemon creates "admin" with a random one-time password,
+ * written to a 0600 file beside the users file (the log names the file, never the password):
+ * there is no default password. */
 #include "components.h"
 #include "daemon.h"
 #include "log.h"
@@ -14,7 +15,9 @@
 #include "server.h"
 #include "web.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,23 +34,43 @@ static const struct s4f_opt web_opts[] = {
      "PEM certificate (chain) for HTTPS; with tls_key, the dashboard serves HTTPS only", NULL},
     {"tls_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_web_conf, tls_key),
      "PEM private key of tls_cert", NULL},
+    {"allow_insecure_listen", S4F_OPT_BOOL, "false", 0, 0,
+     offsetof(struct s4f_web_conf, allow_insecure_listen),
+     "Serve plain HTTP on a non-loopback listen address (passwords and session cookies in "
+     "clear); without it such a listen address needs tls_cert and tls_key", NULL},
     {"users_file", S4F_OPT_STRING, "/var/lib/stream4flow/users.json", 0, 0,
      offsetof(struct s4f_web_conf, users_file),
      "JSON file of users and password hashes (written with mode 0600)", NULL},
     {"session_idle_timeout", S4F_OPT_DURATION, "30m", 60000, 86400000,
      offsetof(struct s4f_web_conf, session_idle_ms),
      "A session without requests for this long is signed out", NULL},
+    {"session_lifetime", S4F_OPT_DURATION, "12h", 60000, 2592000000,
+     offsetof(struct s4f_web_conf, session_lifetime_ms),
+     "A session is signed out this long after its login, however active", NULL},
     {"max_sessions", S4F_OPT_INT, "1000", 1, 100000, offsetof(struct s4f_web_conf, max_sessions),
-     "Sessions kept at most; past it the least recently used is dropped", NULL},
+     "Sessions kept at most; when all are live, further logins get HTTP 503 (no user's live "
+     "session is ended to make room)", NULL},
+    {"max_sessions_per_user", S4F_OPT_INT, "10", 1, 1000,
+     offsetof(struct s4f_web_conf, max_sessions_per_user),
+     "Sessions of one user at most; a further login ends that user's oldest", NULL},
     {"login_max_failures", S4F_OPT_INT, "5", 1, 1000,
      offsetof(struct s4f_web_conf, login_max_failures),
-     "Failed logins from one address within login_failure_window before it is locked out", NULL},
+     "Failed logins from one address (IPv6: one /64) within login_failure_window before it is "
+     "locked out", NULL},
+    {"login_account_max_failures", S4F_OPT_INT, "10", 1, 1000,
+     offsetof(struct s4f_web_conf, login_account_max_failures),
+     "Failed logins for one user name, from any address, within login_failure_window before "
+     "the name is locked out", NULL},
     {"login_failure_window", S4F_OPT_DURATION, "15m", 1000, 86400000,
      offsetof(struct s4f_web_conf, login_failure_window_ms),
      "Window over which failed logins are counted", NULL},
     {"login_lockout", S4F_OPT_DURATION, "5m", 1000, 86400000,
      offsetof(struct s4f_web_conf, login_lockout_ms),
-     "How long a locked-out address gets HTTP 429 on login", NULL},
+     "How long a locked-out address or user name gets HTTP 429 on login", NULL},
+    {"login_concurrency", S4F_OPT_INT, "2", 1, 64,
+     offsetof(struct s4f_web_conf, login_concurrency),
+     "Password checks running at once (each takes yescrypt's memory); further logins get HTTP "
+     "429 with Retry-After: 1", NULL},
     {"components", S4F_OPT_LIST,
      "collector=http://127.0.0.1:9101,worker=http://127.0.0.1:9102,sink=http://127.0.0.1:9103", 0,
      0, offsetof(struct s4f_web_conf, components),
@@ -57,9 +80,16 @@ static const struct s4f_opt web_opts[] = {
     {"max_connections", S4F_OPT_INT, "512", 1, 65536,
      offsetof(struct s4f_web_conf, max_connections),
      "Open connections at most (each has its own thread)", NULL},
-    {"max_connections_per_ip", S4F_OPT_INT, "128", 1, 65536,
+    {"max_connections_per_ip", S4F_OPT_INT, "32", 1, 65536,
      offsetof(struct s4f_web_conf, max_connections_per_ip),
-     "Open connections from one client address at most", NULL},
+     "Open connections from one client address (IPv6: one /64) at most", NULL},
+    {"header_timeout", S4F_OPT_DURATION, "10s", 1000, 300000,
+     offsetof(struct s4f_web_conf, header_timeout_ms),
+     "A connection that has not sent a request's complete header this long after the request "
+     "began is closed", NULL},
+    {"server_names", S4F_OPT_LIST, NULL, 0, 0, offsetof(struct s4f_web_conf, server_names),
+     "Host names the dashboard answers to (besides IP addresses and localhost); a request with "
+     "another Host header gets HTTP 421 (DNS rebinding)", NULL},
     {"cache_ttl", S4F_OPT_DURATION, "2s", 0, 60000, offsetof(struct s4f_web_conf, cache_ttl_ms),
      "How long an API answer is reused for identical requests (0: never)", NULL},
     {"refresh", S4F_OPT_DURATION, "5s", 1000, 5000, offsetof(struct s4f_web_conf, refresh_ms),
@@ -71,6 +101,37 @@ static const struct s4f_opt web_opts[] = {
 };
 /* clang-format on */
 
+/* Logins and session cookies cross the wire: plain HTTP only where nobody else can listen
+ * (loopback, e.g. behind a TLS reverse proxy on the same host), or when the operator says so. */
+static int check_listen(const struct s4f_web_conf *c, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    unsigned socklen = 0;
+    if (s4f_parse_hostport(c->listen, &ss, &socklen) != 0) {
+        snprintf(err, errlen, "web.listen: cannot parse '%s' (host:port)", c->listen);
+        return -1;
+    }
+    if (c->tls_cert || c->allow_insecure_listen)
+        return 0;
+    bool loopback = false;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
+        loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
+        loopback = IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    if (!loopback) {
+        snprintf(err, errlen,
+                 "web.listen: %s is not a loopback address and the dashboard has no TLS: set "
+                 "web.tls_cert and web.tls_key (or web.allow_insecure_listen: true to serve "
+                 "plain HTTP there anyway)",
+                 c->listen);
+        return -1;
+    }
+    return 0;
+}
+
 static int validate(struct s4f_daemon *d, char *err, size_t errlen)
 {
     const struct s4f_web_conf *c = d->conf;
@@ -79,28 +140,31 @@ static int validate(struct s4f_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "web: tls_cert and tls_key go together");
         return -1;
     }
+    if (check_listen(c, err, errlen) != 0)
+        return -1;
     for (size_t i = 0; i < c->components.n; i++) {
         struct s4f_web_component comp = {0};
         if (s4f_web_component_parse(c->components.v[i], &comp, err, errlen) != 0)
             return -1;
         free(comp.url);
     }
+    for (size_t i = 0; i < c->server_names.n; i++) {
+        const char *n = c->server_names.v[i];
+        size_t len = strlen(n), ok = len > 0 && len <= 253;
+        for (const char *p = n; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '-' || *p == '.';
+        if (!ok) {
+            snprintf(err, errlen, "web.server_names: '%.64s' is not a host name", n);
+            return -1;
+        }
+    }
     for (size_t i = 0; i < c->local_networks.n; i++)
         if (s4f_web_parse_cidr("web.local_networks", c->local_networks.v[i], canon, sizeof(canon),
                                err, errlen) != 0)
             return -1;
-    /* The prefix becomes part of index expressions: keep it to what index names allow. */
-    const char *p = d->es.index_prefix;
-    if (!p || !*p || strlen(p) > 100 || p[0] == '-' || p[0] == '_') {
-        snprintf(err, errlen, "elasticsearch.index_prefix must be 1..100 characters");
-        return -1;
-    }
-    for (; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-              *p == '.')) {
-            snprintf(err, errlen, "elasticsearch.index_prefix may only hold a-z 0-9 . _ -");
-            return -1;
-        }
+    /* elasticsearch.index_prefix, part of every index expression, is checked by
+     * s4f_daemon_init() (common/es.c). */
     return 0;
 }
 
@@ -169,26 +233,50 @@ out:
     return rc;
 }
 
-/* First start without users: create "admin" with a random password shown once. */
+/* users_file with its ".json" ending (if any) replaced by suffix; malloc'ed. */
+static char *sibling_path(const char *users_file, const char *suffix)
+{
+    size_t n = strlen(users_file);
+    if (n > 5 && strcmp(users_file + n - 5, ".json") == 0)
+        n -= 5;
+    char *p = malloc(n + strlen(suffix) + 1);
+    if (p) {
+        memcpy(p, users_file, n);
+        strcpy(p + n, suffix);
+    }
+    return p;
+}
+
+/* First start without users: create "admin" with a random password. The password goes to a
+ * file of mode 0600 beside the users file, never to the log (the journal is readable by more
+ * people than the users file); the log names the file. */
 static int first_admin(struct s4f_web_users *u, const char *path)
 {
     char pw[25], err[256];
+    int rc = -1;
     if (s4f_web_users_count(u) > 0)
         return 0;
-    if (s4f_web_random_hex(pw, 12) != 0)
-        return -1;
+    char *pwfile = sibling_path(path, ".admin-password");
+    if (!pwfile || s4f_web_random_hex(pw, 12) != 0)
+        goto out;
+    if (s4f_web_write_private(pwfile, pw, err, sizeof(err)) != S4F_OK) {
+        s4f_error("cannot create the first admin: %s", err);
+        goto out;
+    }
     if (s4f_web_users_add(u, "admin", pw, S4F_WEB_ROLE_ADMIN, 0, err, sizeof(err)) != S4F_OK) {
         s4f_error("cannot create the first admin in %s: %s", path, err);
-        return -1;
+        unlink(pwfile);
+        goto out;
     }
-    /* Printed on stderr once, never logged again; change it on the System page. */
-    fprintf(stderr,
-            "\n  s4f-web: no users were configured. Created user 'admin' with the one-time\n"
-            "  password  %s\n  Sign in and change it on the System page (or run\n"
-            "  s4f-web --add-user NAME to choose your own).\n\n",
-            pw);
+    s4f_warn("no users were configured: created user 'admin' with a one-time password, which is "
+             "in %s (mode 0600). Sign in, change it on the System page, and delete the file "
+             "(or run s4f-web --add-user NAME to choose your own)",
+             pwfile);
+    rc = 0;
+out:
     explicit_bzero(pw, sizeof(pw));
-    return 0;
+    free(pwfile);
+    return rc;
 }
 
 static int app_init(struct s4f_web_app *app, struct s4f_daemon *d, char *err, size_t errlen)
@@ -212,6 +300,21 @@ static int app_init(struct s4f_web_app *app, struct s4f_daemon *d, char *err, si
     app->c.login_failed = s4f_metrics_counter(m, "login_failures_total", "Failed logins", NULL);
     app->c.login_throttled =
         s4f_metrics_counter(m, "login_throttled_total", "Logins refused with 429", NULL);
+    app->c.login_busy = s4f_metrics_counter(
+        m, "login_busy_total", "Logins refused with 429 while login_concurrency checks ran", NULL);
+    app->c.sessions_refused = s4f_metrics_counter(
+        m, "sessions_refused_total", "Logins refused with 503: max_sessions live sessions", NULL);
+    app->c.bad_host = s4f_metrics_counter(
+        m, "bad_host_total", "Requests refused for a Host header not in server_names", NULL);
+    app->c.conn_refused = s4f_metrics_counter(
+        m, "connections_refused_total",
+        "Connections refused at max_connections_per_ip, or at max_connections with none to end",
+        NULL);
+    app->c.header_timeouts = s4f_metrics_counter(
+        m, "header_timeouts_total",
+        "Connections closed for a request header not complete within header_timeout, or ended "
+        "early to make room at max_connections",
+        NULL);
     app->c.es_errors =
         s4f_metrics_counter(m, "es_errors_total", "Elasticsearch queries that failed", NULL);
     app->c.cache_hits =
@@ -221,9 +324,37 @@ static int app_init(struct s4f_web_app *app, struct s4f_daemon *d, char *err, si
         return -1;
     if (!(app->users = s4f_web_users_open(conf->users_file, err, errlen)))
         return -1;
-    app->sessions = s4f_web_sessions_new(conf->session_idle_ms, (size_t)conf->max_sessions);
-    app->throttle = s4f_web_throttle_new(
-        (int)conf->login_max_failures, conf->login_failure_window_ms, conf->login_lockout_ms, 4096);
+    if (!(app->sessions_path = sibling_path(conf->users_file, ".sessions.json"))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct s4f_web_sessions_conf sc = {
+        .idle_ms = conf->session_idle_ms,
+        .lifetime_ms = conf->session_lifetime_ms,
+        .max = (size_t)conf->max_sessions,
+        .max_per_user = (size_t)conf->max_sessions_per_user,
+        .path = app->sessions_path,
+    };
+    struct s4f_web_throttle_conf tc = {
+        .addr_max_failures = (int)conf->login_max_failures,
+        .user_max_failures = (int)conf->login_account_max_failures,
+        .window_ms = conf->login_failure_window_ms,
+        .lockout_ms = conf->login_lockout_ms,
+        .max_entries = 4096,
+        .max_hashing = (int)conf->login_concurrency,
+    };
+    app->sessions = s4f_web_sessions_new(&sc);
+    app->throttle = s4f_web_throttle_new(&tc);
+    size_t dropped = 0;
+    char why[512];
+    /* Losing saved sessions only means signing in again: no reason to refuse to start. The
+     * next save replaces the file (a link in its place included). */
+    if (app->sessions && s4f_web_sessions_load(app->sessions, app->users, s4f_mono_ms(), &dropped,
+                                               why, sizeof(why)) != 0)
+        s4f_warn("%s; starting without saved sessions", why);
+    else if (app->sessions)
+        s4f_info("%zu session(s) restored from %s (%zu expired or stale dropped)",
+                 s4f_web_sessions_count(app->sessions, s4f_mono_ms()), app->sessions_path, dropped);
     /* Waiting for a first answer longer than Elasticsearch may take would only add a second
      * query behind the first. */
     app->cache = s4f_web_cache_new(conf->cache_ttl_ms, app->es_conf->timeout_ms);
@@ -254,6 +385,7 @@ static void app_release(struct s4f_web_app *app)
     s4f_web_es_free(app->es);
     s4f_web_users_free(app->users);
     s4f_web_sessions_free(app->sessions);
+    free(app->sessions_path);
     s4f_web_throttle_free(app->throttle);
     s4f_web_cache_free(app->cache);
     for (size_t i = 0; i < app->n_components; i++)
@@ -275,40 +407,26 @@ int main(int argc, char **argv)
     struct s4f_web_conf conf = {0};
     struct s4f_web_app app = {0};
     struct s4f_web_server *srv = NULL;
+    const char *new_user = NULL, *new_role = "admin";
+    const struct s4f_daemon_arg args[] = {
+        {"--add-user", "NAME", "create or reset user NAME (password from stdin), then exit",
+         &new_user},
+        {"--role", "ROLE", "with --add-user: admin (default) or user", &new_role},
+        {NULL, NULL, NULL, NULL},
+    };
     struct s4f_daemon d = {
         .name = "web",
-        .summary = "Dashboard and JSON API over Elasticsearch. Also: --add-user NAME "
-                   "[--role admin|user] creates or resets a user and exits.",
+        .summary = "Dashboard and JSON API over Elasticsearch.",
         .opts = web_opts,
         .conf = &conf,
         .uses_es = true,
+        .args = args,
         .validate = validate,
     };
-    const char *new_user = NULL, *new_role = "admin";
     int exit_code = 1;
     char err[1024];
 
-    /* --add-user and --role are ours; the rest goes to the common command line parser. */
-    char **rest = calloc((size_t)argc + 1, sizeof(char *));
-    int nrest = 0;
-    if (!rest)
-        return 1;
-    for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "--add-user") == 0 || strcmp(argv[i], "--role") == 0) &&
-            i + 1 < argc) {
-            if (argv[i][2] == 'a')
-                new_user = argv[++i];
-            else
-                new_role = argv[++i];
-        } else if (strncmp(argv[i], "--add-user=", 11) == 0) {
-            new_user = argv[i] + 11;
-        } else if (strncmp(argv[i], "--role=", 7) == 0) {
-            new_role = argv[i] + 7;
-        } else {
-            rest[nrest++] = argv[i];
-        }
-    }
-    int rc = s4f_daemon_init(&d, nrest, rest);
+    int rc = s4f_daemon_init(&d, argc, argv);
     if (rc != 0) {
         exit_code = rc < 0 ? 1 : 0;
         goto out;
@@ -360,6 +478,5 @@ out_curl:
     curl_global_cleanup();
 out:
     s4f_daemon_finish(&d);
-    free(rest);
     return exit_code;
 }

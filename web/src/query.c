@@ -22,10 +22,28 @@ void s4f_web_index(const char *prefix, const char *type, char *buf, size_t len)
     snprintf(buf, len, "%s-%s-*", prefix, type);
 }
 
+const char *const s4f_web_detection_types[] = {"portscan_horizontal", "portscan_vertical",
+                                               "detection.reflectdos", NULL};
+
 void s4f_web_detection_indices(const char *prefix, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s-*,-%s-%s-*,-%s-%s-*,-%s-%s-*", prefix, prefix, S4F_WEB_T_PROTOCOLS,
-             prefix, S4F_WEB_T_HOSTS, prefix, S4F_WEB_T_PROFILE);
+    size_t w = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; s4f_web_detection_types[i] && w < len; i++) {
+        int n = snprintf(buf + w, len - w, "%s%s-%s-*", i ? "," : "", prefix,
+                         s4f_web_detection_types[i]);
+        if (n < 0)
+            break;
+        w += (size_t)n;
+    }
+}
+
+void s4f_web_dns_indices(const char *prefix, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s-%s-*,%s-%s-*,%s-%s-*", prefix, S4F_WEB_T_DNS, prefix, S4F_WEB_T_OPEN_DNS,
+             prefix, S4F_WEB_T_EXT_DNS);
 }
 
 static char *iso(int64_t ms, char *buf, size_t len)
@@ -513,5 +531,104 @@ json_t *s4f_web_shape_host(const json_t *es, const json_t *es_profile,
     } else {
         json_object_set_new(out, "profile", json_null());
     }
+    return out;
+}
+
+/* ---- DNS page ----------------------------------------------------------------------------- */
+
+/* terms ordered by the sum of `field` (sub-aggregation "v"). */
+static json_t *terms_by_sum(const char *key, int size, const char *field, json_t *more)
+{
+    json_t *sub = json_pack("{s:o}", "v", sum(field));
+    if (more)
+        json_object_update(sub, more), json_decref(more);
+    json_t *t = terms(key, size, sub);
+    json_object_set_new(json_object_get(t, "terms"), "order", json_pack("{s:s}", "v", "desc"));
+    return t;
+}
+
+json_t *s4f_web_q_dns(const struct s4f_web_range *r, int64_t top)
+{
+    int n = (int)top;
+    json_t *items = terms_by_sum("data_array.key", n, "data_array.value",
+                                 json_pack("{s:o}", "ip", terms("data_array.ip", 1, NULL)));
+    json_t *stats = json_pack(
+        "{s:{s:{s:s}}, s:{s:{s:{s:s}, s:{s:o}}}}", "filter", "term", "@type", S4F_WEB_T_DNS, "aggs",
+        "st", "terms", "field", "@stat_type", "aggs", "items",
+        json_pack("{s:{s:s}, s:{s:o}}", "nested", "path", "data_array", "aggs", "k", items));
+    json_object_set_new(
+        json_object_get(json_object_get(json_object_get(stats, "aggs"), "st"), "terms"), "size",
+        json_integer(10));
+    json_t *open = json_pack(
+        "{s:{s:{s:s}}, s:{s:o}}", "filter", "term", "@type", S4F_WEB_T_OPEN_DNS, "aggs", "r",
+        terms_by_sum(
+            "resolver_ip", n, "flows",
+            json_pack("{s:o}", "q",
+                      terms_by_sum("resolved_query", 5, "flows",
+                                   json_pack("{s:o}", "d", terms("resolved_data", 1, NULL))))));
+    json_t *ext = json_pack(
+        "{s:{s:{s:s}}, s:{s:o}}", "filter", "term", "@type", S4F_WEB_T_EXT_DNS, "aggs", "c",
+        terms_by_sum("src_ip", n, "flows",
+                     json_pack("{s:o}", "r", terms_by_sum("resolver_ip", 5, "flows", NULL))));
+    return json_pack("{s:i, s:{s:{s:[o]}}, s:{s:o, s:o, s:o}}", "size", 0, "query", "bool",
+                     "filter", range_filter(r->from_ms, r->to_ms), "aggs", "stats", stats, "open",
+                     open, "ext", ext);
+}
+
+static json_int_t sum_v(const json_t *b)
+{
+    return agg_int(b, "v");
+}
+
+json_t *s4f_web_shape_dns(const json_t *es, const struct s4f_web_range *r)
+{
+    char a[32], b[32];
+    json_t *out = json_pack("{s:s, s:s}", "from", iso(r->from_ms, a, sizeof(a)), "to",
+                            iso(r->to_ms, b, sizeof(b)));
+    if (!out)
+        return NULL;
+    json_t *stats = json_object();
+    size_t i, j, k;
+    json_t *sb, *kb, *qb;
+    const json_t *st = json_object_get(agg(es, "stats"), "st");
+    json_array_foreach(buckets(st), i, sb)
+    {
+        const char *name = json_string_value(json_object_get(sb, "key"));
+        if (!name)
+            continue;
+        json_t *arr = json_array();
+        json_array_foreach(buckets(json_object_get(json_object_get(sb, "items"), "k")), j, kb)
+        {
+            json_t *o =
+                json_pack("{s:O, s:I}", "key", json_object_get(kb, "key"), "value", sum_v(kb));
+            json_t *ipb = json_array_get(buckets(json_object_get(kb, "ip")), 0);
+            if (ipb)
+                json_object_set(o, "ip", json_object_get(ipb, "key"));
+            json_array_append_new(arr, o);
+        }
+        json_object_set_new(stats, name, arr);
+    }
+    json_object_set_new(out, "stats", stats);
+    json_t *open = json_array();
+    json_array_foreach(buckets(json_object_get(agg(es, "open"), "r")), i, sb)
+    {
+        json_array_foreach(buckets(json_object_get(sb, "q")), k, qb)
+        {
+            json_t *db = json_array_get(buckets(json_object_get(qb, "d")), 0);
+            json_array_append_new(
+                open, json_pack("{s:O, s:O, s:O, s:I}", "resolver_ip", json_object_get(sb, "key"),
+                                "resolved_query", json_object_get(qb, "key"), "resolved_data",
+                                db ? json_object_get(db, "key") : json_null(), "flows", sum_v(qb)));
+        }
+    }
+    json_object_set_new(out, "open_resolvers", open);
+    json_t *ext = json_array();
+    json_array_foreach(buckets(json_object_get(agg(es, "ext"), "c")), i, sb)
+    {
+        json_array_foreach(buckets(json_object_get(sb, "r")), k, qb) json_array_append_new(
+            ext, json_pack("{s:O, s:O, s:I}", "src_ip", json_object_get(sb, "key"), "resolver_ip",
+                           json_object_get(qb, "key"), "flows", sum_v(qb)));
+    }
+    json_object_set_new(out, "external_resolvers", ext);
     return out;
 }

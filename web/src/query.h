@@ -19,14 +19,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Result types the dashboard reads by name; detections are every other type with a src_ip. */
+/* Result types the dashboard reads by name. */
 #define S4F_WEB_T_PROTOCOLS "protocols_statistics"
 #define S4F_WEB_T_HOSTS     "host_stats"
 #define S4F_WEB_T_PROFILE   "host_stats_temporal_profile"
+/* The DNS page's types (not detections, though external_dns_resolver has a src_ip). */
+#define S4F_WEB_T_DNS      "dns_statistics"
+#define S4F_WEB_T_OPEN_DNS "open_dns_resolver"
+#define S4F_WEB_T_EXT_DNS  "external_dns_resolver"
+
+/* The detection types (NULL-terminated): an analysis that emits a new one adds it here. Only
+ * their indices are queried, never "<prefix>-*": an index of another type, whatever its mapping
+ * (src_ip as keyword), must not make the Detections query fail for everyone (issue 13). */
+extern const char *const s4f_web_detection_types[];
 
 /* "<prefix>-<type>-*" into buf. */
 void s4f_web_index(const char *prefix, const char *type, char *buf, size_t len);
-/* Every detection index: "<prefix>-*" minus the statistics types. */
+/* Every detection index: "<prefix>-<type>-*" for each detection type, comma-separated. */
 void s4f_web_detection_indices(const char *prefix, char *buf, size_t len);
 
 /* Overview: flows, packets and bytes per protocol per interval, totals of the last 5 minutes
@@ -41,6 +50,13 @@ struct s4f_web_det_filter {
 };
 json_t *s4f_web_q_detections(const struct s4f_web_range *r, const struct s4f_web_det_filter *f);
 json_t *s4f_web_shape_detections(const json_t *es, const struct s4f_web_range *r);
+
+/* The DNS page, one search over the three DNS indices ("<prefix>-dns_statistics-*,..."):
+ * per dns_statistics stat type the top `top` keys by summed value (queried_by_ip: with the
+ * top address of each), open resolvers and external resolvers by summed flows. */
+void s4f_web_dns_indices(const char *prefix, char *buf, size_t len);
+json_t *s4f_web_q_dns(const struct s4f_web_range *r, int64_t top);
+json_t *s4f_web_shape_dns(const json_t *es, const struct s4f_web_range *r);
 
 /* Sort keys accepted by /api/hosts. */
 extern const char *const s4f_web_host_orders[];

@@ -9,11 +9,29 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
+
+/* One open connection, kept in the server's list from libmicrohttpd's STARTED to its CLOSED
+ * notification (the socket is closed only after CLOSED, so its fd stays ours to shut down while
+ * the entry is listed). */
+struct tracked {
+    struct tracked *prev, *next;
+    int fd;
+    char group[72];        /* s4f_web_addr_group of the peer */
+    int64_t waiting_since; /* > 0: waiting for a request's complete header since then */
+    bool ended;            /* shut down by us; the connection's thread is finishing */
+};
+
+/* libmicrohttpd's own connection ceiling sits this far above max_connections: connections we
+ * shut down still count for it until their threads finish. */
+#define CONN_SLACK 64
 
 struct s4f_web_server {
     struct MHD_Daemon *d;
@@ -21,6 +39,14 @@ struct s4f_web_server {
     char *tls_cert_pem;
     char *tls_key_pem;
     int port;
+    pthread_mutex_t lock;
+    struct tracked *head;
+    size_t open; /* listed and not ended */
+    pthread_t watchdog;
+    bool watchdog_started;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    bool stopping;
 };
 
 /* Per-request state: the body as it arrives. */
@@ -194,6 +220,169 @@ static enum MHD_Result serve_api(struct MHD_Connection *c, struct s4f_web_app *a
     return respond(c, app, ans.status, r);
 }
 
+static void sockaddr_group(const struct sockaddr *sa, char *out, size_t len)
+{
+    char buf[INET6_ADDRSTRLEN] = "unknown";
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
+                  sizeof(buf));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
+                  sizeof(buf));
+    s4f_web_addr_group(buf, out, len);
+}
+
+/* Ends a connection from outside its thread: its poll wakes up to end of file and
+ * libmicrohttpd closes it. Called with the lock held. */
+static void end_connection(struct s4f_web_server *srv, struct tracked *t)
+{
+    shutdown(t->fd, SHUT_RDWR);
+    t->ended = true;
+    srv->open--;
+    s4f_metric_inc(srv->app->c.header_timeouts);
+}
+
+/* Runs in libmicrohttpd's listening thread before a connection is set up: at most
+ * max_connections_per_ip per address (IPv6: per /64), and at max_connections the connection
+ * that has waited longest for a request header makes room; with none waiting, refuse. A
+ * half-sent request cannot hold a place that a complete one (say /health) needs. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct s4f_web_server *srv = cls;
+    const struct s4f_web_conf *conf = srv->app->conf;
+    char group[72];
+    enum MHD_Result ok = MHD_YES;
+    (void)addrlen;
+    sockaddr_group(addr, group, sizeof(group));
+    pthread_mutex_lock(&srv->lock);
+    size_t same = 0;
+    struct tracked *oldest = NULL;
+    for (struct tracked *t = srv->head; t; t = t->next) {
+        if (t->ended)
+            continue;
+        same += strcmp(t->group, group) == 0;
+        if (t->waiting_since > 0 && (!oldest || t->waiting_since < oldest->waiting_since))
+            oldest = t;
+    }
+    if (same >= (size_t)conf->max_connections_per_ip)
+        ok = MHD_NO;
+    else if (srv->open >= (size_t)conf->max_connections) {
+        if (oldest)
+            end_connection(srv, oldest);
+        else
+            ok = MHD_NO;
+    }
+    pthread_mutex_unlock(&srv->lock);
+    if (ok == MHD_NO) {
+        s4f_metric_inc(srv->app->c.conn_refused);
+        s4f_warn_rl("connection from %s refused: connection limit", group);
+    }
+    return ok;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct s4f_web_server *srv = cls;
+    struct tracked *t = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (!fd || !(t = calloc(1, sizeof(*t))))
+            return; /* untracked: counts for libmicrohttpd's ceiling only */
+        t->fd = fd->connect_fd;
+        sockaddr_group(ci ? ci->client_addr : NULL, t->group, sizeof(t->group));
+        t->waiting_since = s4f_mono_ms();
+        pthread_mutex_lock(&srv->lock);
+        t->next = srv->head;
+        if (srv->head)
+            srv->head->prev = t;
+        srv->head = t;
+        srv->open++;
+        pthread_mutex_unlock(&srv->lock);
+        *socket_context = t;
+    } else if (t) {
+        pthread_mutex_lock(&srv->lock);
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            srv->head = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        if (!t->ended)
+            srv->open--;
+        pthread_mutex_unlock(&srv->lock);
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+/* Marks the connection's header complete (waiting = 0) or the wait for the next one begun. */
+static void header_state(struct s4f_web_server *srv, struct MHD_Connection *c, bool waiting)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct tracked *t = ci ? ci->socket_context : NULL;
+    if (!t)
+        return;
+    pthread_mutex_lock(&srv->lock);
+    t->waiting_since = waiting ? s4f_mono_ms() : 0;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Closes connections whose request header is late: libmicrohttpd's idle timeout alone lets a
+ * client that sends a byte now and then hold a connection forever. */
+static void *watchdog(void *arg)
+{
+    struct s4f_web_server *srv = arg;
+    int64_t limit = srv->app->conf->header_timeout_ms;
+    int64_t step = limit / 4 < 250 ? limit / 4 : 250;
+    pthread_mutex_lock(&srv->stop_lock);
+    while (!srv->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(step % 1000) * 1000000L;
+        ts.tv_sec += (time_t)(step / 1000) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&srv->stop_cond, &srv->stop_lock, &ts);
+        int64_t now = s4f_mono_ms();
+        pthread_mutex_lock(&srv->lock);
+        for (struct tracked *t = srv->head; t; t = t->next)
+            if (!t->ended && t->waiting_since > 0 && now - t->waiting_since > limit)
+                end_connection(srv, t);
+        pthread_mutex_unlock(&srv->lock);
+    }
+    pthread_mutex_unlock(&srv->stop_lock);
+    return NULL;
+}
+
+/* DNS rebinding: a page of another site whose name resolves to this host sends its own name as
+ * Host. IP literals and localhost cannot be rebound; other names must be in server_names. */
+static int host_ok(const struct s4f_web_conf *conf, const char *host)
+{
+    char name[256];
+    if (!host)
+        return 1; /* HTTP/1.0 without Host: no browser sends that */
+    if (host[0] == '[')
+        return strchr(host, ']') != NULL;
+    s4f_strlcpy(name, host, sizeof(name));
+    char *colon = strrchr(name, ':');
+    if (colon)
+        *colon = '\0';
+    size_t n = strlen(name);
+    if (n && name[n - 1] == '.')
+        name[--n] = '\0';
+    struct in_addr a4;
+    if (inet_pton(AF_INET, name, &a4) == 1 || strcasecmp(name, "localhost") == 0)
+        return 1;
+    for (size_t i = 0; i < conf->server_names.n; i++)
+        if (strcasecmp(name, conf->server_names.v[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -202,6 +391,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct conn *st = *con_cls;
     (void)version;
     if (!st) {
+        header_state(srv, c, false);
         st = calloc(1, sizeof(*st));
         if (!st)
             return MHD_NO;
@@ -228,10 +418,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->body[st->len] = '\0';
         return MHD_YES;
     }
-    if (strncmp(url, "/api/", 5) == 0)
-        return serve_api(c, srv->app, url, method, st);
+    /* /health says nothing a rebinding page could use, and monitors may call it by any name. */
     if (strcmp(url, "/health") == 0)
         return send_text(c, srv->app, 200, "application/json", "{\"status\":\"ok\"}");
+    if (!host_ok(srv->app->conf, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))) {
+        s4f_metric_inc(srv->app->c.bad_host);
+        return send_text(c, srv->app, 421, "text/plain; charset=utf-8",
+                         "unknown host name; add it to web.server_names\n");
+    }
+    if (strncmp(url, "/api/", 5) == 0)
+        return serve_api(c, srv->app, url, method, st);
     return serve_asset(c, srv->app, url, method);
 }
 
@@ -239,9 +435,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct conn *st = *con_cls;
-    (void)cls;
-    (void)c;
     (void)toe;
+    /* A kept-alive connection now waits for its next request's header. */
+    header_state(cls, c, true);
     if (st) {
         free(st->body);
         free(st);
@@ -292,6 +488,9 @@ struct s4f_web_server *s4f_web_server_start(struct s4f_web_app *app, char *err, 
         return NULL;
     }
     srv->app = app;
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_mutex_init(&srv->stop_lock, NULL);
+    pthread_cond_init(&srv->stop_cond, NULL);
     if (s4f_parse_hostport(conf->listen, &ss, &socklen) != 0) {
         snprintf(err, errlen, "web.listen: cannot parse '%s' (host:port)", conf->listen);
         goto fail;
@@ -318,17 +517,17 @@ struct s4f_web_server *s4f_web_server_start(struct s4f_web_app *app, char *err, 
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)conf->max_connections, NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)conf->max_connections_per_ip, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)conf->max_connections + CONN_SLACK, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv},
         {app->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert_pem},
         {app->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, srv->tls_key_pem},
         {MHD_OPTION_END, 0, NULL},
     };
     /* clang-format on */
-    srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts,
+    srv->d = MHD_start_daemon(flags, 0, on_accept, srv, on_request, srv, MHD_OPTION_ARRAY, opts,
                               MHD_OPTION_END);
     if (!srv->d) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or TLS files invalid?)",
@@ -337,6 +536,11 @@ struct s4f_web_server *s4f_web_server_start(struct s4f_web_app *app, char *err, 
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : 0;
+    if (pthread_create(&srv->watchdog, NULL, watchdog, srv) != 0) {
+        snprintf(err, errlen, "cannot start the header watchdog thread");
+        goto fail;
+    }
+    srv->watchdog_started = true;
     return srv;
 fail:
     s4f_web_server_stop(srv);
@@ -352,8 +556,18 @@ void s4f_web_server_stop(struct s4f_web_server *s)
 {
     if (!s)
         return;
+    if (s->watchdog_started) {
+        pthread_mutex_lock(&s->stop_lock);
+        s->stopping = true;
+        pthread_cond_signal(&s->stop_cond);
+        pthread_mutex_unlock(&s->stop_lock);
+        pthread_join(s->watchdog, NULL);
+    }
     if (s->d)
         MHD_stop_daemon(s->d);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->stop_lock);
+    pthread_cond_destroy(&s->stop_cond);
     if (s->tls_key_pem)
         explicit_bzero(s->tls_key_pem, strlen(s->tls_key_pem));
     free(s->tls_key_pem);

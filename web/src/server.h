@@ -3,7 +3,10 @@
  *
  * An API call blocks its connection's thread while Elasticsearch answers (bounded by
  * elasticsearch.timeout); other connections are not held up. Threads are bounded by
- * max_connections and max_connections_per_ip. */
+ * max_connections and max_connections_per_ip (IPv6: per /64). A request header must be complete
+ * within header_timeout, and at max_connections a new connection ends the one that has waited
+ * longest for its header, so half-sent requests cannot lock out complete ones (/health).
+ * Requests whose Host is not an IP address, localhost or in server_names get 421. */
 #ifndef S4F_WEB_SERVER_H
 #define S4F_WEB_SERVER_H
 

@@ -135,28 +135,24 @@ static void stamp(char *buf, size_t len)
     s4f_iso8601_ms(s4f_wall_ms(), buf, len);
 }
 
-/* Writes the whole store next to the target and renames it over: readers see the old or the
- * new file, never a mixture. Called with the lock held. */
-static enum s4f_status save(struct s4f_web_users *u, char *err, size_t errlen)
+enum s4f_status s4f_web_write_private(const char *path, const char *text, char *err, size_t errlen)
 {
     enum s4f_status st = S4F_ERR;
-    char *tmp = NULL, *text = NULL;
+    size_t plen = strlen(path) + 8;
+    char *tmp = malloc(plen);
     int fd = -1;
-    json_t *root = json_object(), *arr = json_array();
-    if (!root || !arr)
-        goto out;
-    json_object_set_new(root, "users", arr);
-    for (size_t i = 0; i < u->n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "name", u->v[i].name, "role",
-                                             s4f_web_role_name(u->v[i].role), "hash", u->v[i].hash,
-                                             "changed", u->v[i].changed));
-    text = json_dumps(root, JSON_INDENT(2));
-    size_t plen = strlen(u->path) + 16;
-    tmp = malloc(plen);
-    if (!text || !tmp)
-        goto out;
-    snprintf(tmp, plen, "%s.tmp", u->path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (!tmp) {
+        snprintf(err, errlen, "out of memory");
+        return S4F_ERR;
+    }
+    snprintf(tmp, plen, "%s.tmp", path);
+    /* Exclusive and without following links: a link planted at the temporary name cannot
+     * redirect the write. A leftover of a crash is removed once (unlink removes a link, not its
+     * target). */
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    fd = open(tmp, flags, 0600);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+        fd = open(tmp, flags, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
@@ -178,8 +174,10 @@ static enum s4f_status save(struct s4f_web_users *u, char *err, size_t errlen)
     }
     close(fd);
     fd = -1;
-    if (rename(tmp, u->path) != 0) {
-        snprintf(err, errlen, "cannot replace %s: %s", u->path, strerror(errno));
+    /* rename replaces a link at path itself rather than writing through it. */
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
+        unlink(tmp);
         goto out;
     }
     st = S4F_OK;
@@ -188,32 +186,76 @@ out:
         close(fd);
         unlink(tmp);
     }
+    free(tmp);
+    return st;
+}
+
+json_t *s4f_web_json_load_private(const char *path, int *missing, char *err, size_t errlen)
+{
+    json_error_t je;
+    struct stat sb;
+    *missing = 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            *missing = 1;
+        else if (errno == ELOOP)
+            snprintf(err, errlen, "%s is a symbolic link; refusing to follow it", path);
+        else
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    if (sb.st_mode & 077)
+        s4f_warn("%s is readable by group or others; it should have mode 0600", path);
+    json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &je);
+    close(fd);
+    if (!root)
+        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    return root;
+}
+
+/* Writes the whole store beside the target and renames it over: readers see the old or the
+ * new file, never a mixture. Called with the lock held. */
+static enum s4f_status save(struct s4f_web_users *u, char *err, size_t errlen)
+{
+    enum s4f_status st = S4F_ERR;
+    char *text = NULL;
+    json_t *root = json_object(), *arr = json_array();
+    if (!root || !arr) {
+        json_decref(arr);
+        goto out;
+    }
+    json_object_set_new(root, "users", arr);
+    for (size_t i = 0; i < u->n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "name", u->v[i].name, "role",
+                                             s4f_web_role_name(u->v[i].role), "hash", u->v[i].hash,
+                                             "changed", u->v[i].changed));
+    text = json_dumps(root, JSON_INDENT(2));
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    st = s4f_web_write_private(u->path, text, err, errlen);
+out:
     if (text) {
         explicit_bzero(text, strlen(text));
         free(text);
     }
-    free(tmp);
     json_decref(root);
     return st;
 }
 
 static int load(struct s4f_web_users *u, char *err, size_t errlen)
 {
-    json_error_t je;
-    struct stat sb;
-    if (stat(u->path, &sb) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(err, errlen, "%s: %s", u->path, strerror(errno));
-        return -1;
-    }
-    if (sb.st_mode & 077)
-        s4f_warn("users file %s is readable by group or others; it should have mode 0600", u->path);
-    json_t *root = json_load_file(u->path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        snprintf(err, errlen, "%s:%d:%d: %s", u->path, je.line, je.column, je.text);
-        return -1;
-    }
+    int missing;
+    json_t *root = s4f_web_json_load_private(u->path, &missing, err, errlen);
+    if (!root)
+        return missing ? 0 : -1;
     int rc = -1;
     json_t *arr = json_object_get(root, "users");
     if (!json_is_array(arr)) {

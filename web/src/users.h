@@ -4,7 +4,8 @@
  *
  * Hashes come from libcrypt (yescrypt "$y$", the Debian default); bcrypt "$2b$" hashes written by
  * other tools are accepted too. The file is rewritten atomically (temporary file, fsync, rename)
- * with mode 0600 at every change, so a crash never leaves half a file behind.
+ * with mode 0600 at every change, so a crash never leaves half a file behind; it is opened
+ * without following symbolic links.
  *
  * Thread-safety: every function takes the store's mutex, so the HTTP threads may share one store.
  * Password checks run outside the mutex: a slow hash does not serialise other requests. */
@@ -61,6 +62,15 @@ enum s4f_status s4f_web_users_delete(struct s4f_web_users *u, const char *name, 
  * unknown name a dummy hash is still computed, so timing does not reveal which names exist. */
 int s4f_web_users_verify(struct s4f_web_users *u, const char *name, const char *password,
                          enum s4f_web_role *role);
+/* Replaces path with text atomically (a temporary file beside it, fsync, rename), mode 0600;
+ * the temporary file is created exclusively and never through a symbolic link. S4F_OK or
+ * S4F_ERR with err. */
+enum s4f_status s4f_web_write_private(const char *path, const char *text, char *err, size_t errlen);
+/* Parses the JSON file path, opened without following a symbolic link; a file readable by group
+ * or others is read with a warning. NULL with *missing = 1 when there is no file, NULL with
+ * err when it cannot be read or parsed. The caller owns the reference. */
+json_t *s4f_web_json_load_private(const char *path, int *missing, char *err, size_t errlen);
+
 /* Role of an existing user, or -1. */
 int s4f_web_users_role(struct s4f_web_users *u, const char *name);
 /* [{"name":..., "role":..., "changed":...}] without hashes; the caller owns the reference. */

@@ -9,7 +9,7 @@
 
 #include "cache.h"
 #include "daemon.h"
-#include "es.h"
+#include "search.h"
 #include "metrics.h"
 #include "session.h"
 #include "users.h"
@@ -22,16 +22,23 @@ struct s4f_web_conf {
     char *listen;
     char *tls_cert;
     char *tls_key;
+    bool allow_insecure_listen;
     char *users_file;
     int64_t session_idle_ms;
+    int64_t session_lifetime_ms;
     int64_t max_sessions;
+    int64_t max_sessions_per_user;
     int64_t login_max_failures;
+    int64_t login_account_max_failures;
+    int64_t login_concurrency;
     int64_t login_failure_window_ms;
     int64_t login_lockout_ms;
     struct s4f_strlist components;
     struct s4f_strlist local_networks;
     int64_t max_connections;
     int64_t max_connections_per_ip;
+    int64_t header_timeout_ms;
+    struct s4f_strlist server_names;
     int64_t cache_ttl_ms;
     int64_t refresh_ms;
     int64_t component_timeout_ms;
@@ -52,6 +59,11 @@ struct s4f_web_counters {
     struct s4f_metric *login_ok;
     struct s4f_metric *login_failed;
     struct s4f_metric *login_throttled;
+    struct s4f_metric *login_busy;
+    struct s4f_metric *sessions_refused;
+    struct s4f_metric *bad_host;
+    struct s4f_metric *conn_refused;
+    struct s4f_metric *header_timeouts;
     struct s4f_metric *es_errors;
     struct s4f_metric *cache_hits;
 };
@@ -62,6 +74,7 @@ struct s4f_web_app {
     struct s4f_web_es *es;
     struct s4f_web_users *users;
     struct s4f_web_sessions *sessions;
+    char *sessions_path; /* beside the users file */
     struct s4f_web_throttle *throttle;
     struct s4f_web_cache *cache;
     struct s4f_metrics *metrics;

@@ -104,7 +104,7 @@ function setSession(j) {
   $("login").hidden = true;
 }
 
-/* Routes: #/overview, #/detections, #/hosts, #/hosts/<address>, #/system */
+/* Routes: #/overview, #/detections, #/hosts, #/hosts/<address>, #/dns, #/system */
 async function route() {
   if (!S.csrf) return;
   stopTimer();
@@ -113,7 +113,7 @@ async function route() {
   const arg = decodeURIComponent(rest.join("/"));
   for (const p of document.querySelectorAll(".page")) p.hidden = true;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === name);
-  const pages = { overview: loadOverview, detections: loadDetections, hosts: arg ? loadHost : loadHosts, system: loadSystem };
+  const pages = { overview: loadOverview, detections: loadDetections, hosts: arg ? loadHost : loadHosts, dns: loadDns, system: loadSystem };
   const fn = pages[name] || loadOverview;
   const section = fn === loadHost ? "host" : (pages[name] ? name : "overview");
   $("page-" + section).hidden = false;
@@ -186,6 +186,47 @@ function showDetection(d) {
   }
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
+}
+
+/* ---- DNS ---- */
+const DNS_STATS = [["queried_domain", "Queried domains"], ["nonexisting_domain", "Non-existing domains (NXDOMAIN)"],
+  ["response_code", "Response codes"], ["record_type", "Record types"], ["queried_by_ip", "Queried by host"],
+  ["external_dns", "External DNS servers used"], ["queried_local", "Resolvers answering local hosts"]];
+
+/* A top-N chart: one row per key, a bar proportional to its value. */
+function barList(title, items) {
+  const card = el("div", "", "card dns-card");
+  card.appendChild(el("h3", title));
+  const t = el("table", "", "grid bars");
+  const tb = document.createElement("tbody");
+  const max = Math.max(1, ...items.map((i) => i.value));
+  for (const i of items) {
+    const tr = document.createElement("tr");
+    tr.appendChild(el("td", i.ip ? i.key + " (" + i.ip + ")" : String(i.key)));
+    const td = el("td", "", "bar");
+    const bar = el("span", "", "barfill");
+    bar.style.width = (100 * i.value / max).toFixed(1) + "%";
+    td.appendChild(bar);
+    tr.appendChild(td);
+    tr.appendChild(el("td", i.value, "num"));
+    tb.appendChild(tr);
+  }
+  if (!items.length) tb.appendChild(el("tr", "no data"));
+  t.appendChild(tb);
+  card.appendChild(t);
+  return card;
+}
+
+async function loadDns() {
+  let j;
+  try { j = await api("GET", "/api/dns" + qs({ range: $("dns-range").value, top: $("dns-top").value })); $("dns-error").textContent = ""; }
+  catch (e) { if (e.status !== 401) $("dns-error").textContent = e.message; return; }
+  const box = $("dns-stats");
+  box.replaceChildren();
+  for (const [k, title] of DNS_STATS) box.appendChild(barList(title, j.stats[k] || []));
+  fillTable("dns-open", j.open_resolvers.map((o) => ({ cells: [o.resolver_ip, o.resolved_query, o.resolved_data || "", o.flows] })));
+  fillTable("dns-ext", j.external_resolvers.map((o) => ({ cells: [o.src_ip, o.resolver_ip, o.flows], data: o.src_ip })),
+    (ip) => { location.hash = "#/hosts/" + encodeURIComponent(ip); });
 }
 
 /* ---- Hosts ---- */
@@ -303,7 +344,7 @@ function wire() {
   for (const id of ["det-range", "det-type"]) $(id).addEventListener("change", route);
   $("det-apply").addEventListener("click", route);
   $("det-address").addEventListener("keydown", (e) => { if (e.key === "Enter") route(); });
-  for (const id of ["hosts-range", "hosts-order"]) $(id).addEventListener("change", route);
+  for (const id of ["hosts-range", "hosts-order", "dns-range", "dns-top"]) $(id).addEventListener("change", route);
   $("host-range").addEventListener("change", route);
   $("host-search").addEventListener("submit", (ev) => { ev.preventDefault(); const a = $("host-address").value.trim(); if (a) location.hash = "#/hosts/" + encodeURIComponent(a); });
   $("pw-form").addEventListener("submit", async (ev) => {

@@ -79,7 +79,7 @@ struct hs {
     const struct hs_conf *conf;
     struct s4f_cidr nets[MAX_NET];
     size_t nnets;
-    struct s4f_metric *m_keys_dropped, *m_members_dropped, *m_tops_nomem;
+    struct s4f_metric *m_keys_dropped, *m_members_dropped, *m_tops_nomem, *m_prof_expired;
     /* Table sizes new windows start at, sparing the doublings (each a fresh table the
      * kernel zeroes) on the hot path: the largest a live window reached since the last
      * window was freed, which resets them to its own sizes (so they follow a falling load).
@@ -131,6 +131,9 @@ static void pool_release(struct tpool *p)
 struct hwin {
     int64_t start;
     struct s4f_htab hosts, peers, ports;
+    /* max_keys or max_members refused something: every document of the window says so
+     * ("partial": true); partial_new: not all of them have said it yet. */
+    bool partial, partial_new;
 };
 
 struct slot {
@@ -145,8 +148,14 @@ struct prof {
     struct slot s[SLOTS];
 };
 
+/* Rings not folded into for this long are forgotten (a tombstone in the changelog): else the
+ * table, capped at max_keys, would fill up for good with hosts seen once. */
+#define PROF_IDLE_MS (SLOTS * (int64_t)HOUR_MS)
+
 struct hpart {
     struct s4f_htab profile; /* hkey -> struct prof */
+    int64_t swept_hour;      /* hour of the last expiry sweep */
+    int64_t refused_end;     /* end of the last window a ring was refused in (max_keys) */
 };
 
 /* Changelog record of a profile (value; the key is the 17 bytes of struct hkey): "S4P" 1,
@@ -199,6 +208,10 @@ static void *hs_init(const void *conf, const struct s4f_analysis_ctx *ctx, char 
     h->m_keys_dropped =
         s4f_metrics_counter(ctx->metrics, "keys_dropped_total",
                             "Keys refused because a window reached max_keys", ctx->labels);
+    h->m_prof_expired = s4f_metrics_counter(
+        ctx->metrics, "profiles_expired_total",
+        "Temporal profiles forgotten after 24 hours without a flow (tombstone written)",
+        ctx->labels);
     h->m_members_dropped = s4f_metrics_counter(
         ctx->metrics, "members_dropped_total",
         "Peers or ports not counted because a window reached max_members", ctx->labels);
@@ -256,6 +269,12 @@ static void hkey_of(struct hkey *k, const struct s4f_addr *a)
     k->family = a->family;
 }
 
+static void mark_partial(struct hwin *w)
+{
+    if (!w->partial)
+        w->partial = w->partial_new = true;
+}
+
 static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
                  const struct s4f_addr *peer, const struct s4f_flow *f, bool out)
 {
@@ -265,6 +284,7 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     struct hval *v = s4f_htab_insert(&w->hosts, &k, s4f_hash_bytes(&k, sizeof(k)), &created);
     if (!v) {
         s4f_metric_inc(h->m_keys_dropped);
+        mark_partial(w);
         return;
     }
     if (created) {
@@ -299,6 +319,7 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
         (*pc)++;
     } else {
         s4f_metric_inc(h->m_members_dropped);
+        mark_partial(w);
     }
     struct portkey ok;
     memset(&ok, 0, sizeof(ok));
@@ -314,6 +335,7 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
         (*oc)++;
     } else {
         s4f_metric_inc(h->m_members_dropped);
+        mark_partial(w);
     }
 }
 
@@ -478,6 +500,10 @@ static void emit_host(struct hs *h, struct hwin *w, const struct tops *t, const 
         s4f_jb_raw(b, "}");
     }
     s4f_jb_raw(b, "]");
+    if (w->partial) {
+        s4f_jb_key(b, "partial");
+        s4f_jb_raw(b, "true");
+    }
     s4f_result_end(out);
 }
 
@@ -495,13 +521,54 @@ static void hs_on_window_close(void *inst, void *pstate, void *wstate, const str
     for (size_t i = 0; i < w->hosts.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
         struct hval *v = k ? s4f_htab_val_at(&w->hosts, i) : NULL;
-        /* Late flows touch a few hosts: the others' documents stand downstream. */
-        if (!v || (win->changed_only && !v->changed))
+        /* Late flows touch a few hosts: the others' documents stand downstream (unless
+         * they have yet to say the window is partial). */
+        if (!v || (win->changed_only && !v->changed && !w->partial_new))
             continue;
         emit_host(h, w, &t, k, v, out);
         v->changed = 0;
     }
+    w->partial_new = false;
     tops_release(&t);
+}
+
+/* Forgets the rings last folded into at or before `before` (event time, so replays agree),
+ * with a tombstone each in the changelog. The table has no delete: it is rebuilt, once an
+ * hour at most. */
+static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4f_emit *out)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < p->profile.cap; i++)
+        if (s4f_htab_key_at(&p->profile, i) &&
+            ((struct prof *)s4f_htab_val_at(&p->profile, i))->last_end > before)
+            live++;
+    if (live == p->profile.n)
+        return;
+    struct s4f_htab nt;
+    s4f_htab_init(&nt, sizeof(struct hkey), sizeof(struct prof), (size_t)h->conf->common.max_keys);
+    if (live && s4f_htab_reserve(&nt, live) != 0) {
+        s4f_error_rl("host_stats: out of memory expiring idle profiles (kept for now)");
+        return;
+    }
+    bool changelog = s4f_emit_has_changelog(out);
+    for (size_t i = 0; i < p->profile.cap; i++) {
+        const struct hkey *k = s4f_htab_key_at(&p->profile, i);
+        if (!k)
+            continue;
+        const struct prof *pr = s4f_htab_val_at(&p->profile, i);
+        if (pr->last_end <= before) {
+            if (changelog)
+                s4f_emit_changelog(out, k, sizeof(*k), NULL, 0);
+            s4f_metric_inc(h->m_prof_expired);
+            continue;
+        }
+        bool created;
+        struct prof *dst = s4f_htab_insert(&nt, k, s4f_hash_bytes(k, sizeof(*k)), &created);
+        if (dst) /* reserved: cannot fail */
+            *dst = *pr;
+    }
+    s4f_htab_release(&p->profile);
+    p->profile = nt;
 }
 
 static void hs_on_window_final(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
@@ -515,6 +582,10 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
     int64_t hour = win->start_ms - ((win->start_ms % HOUR_MS) + HOUR_MS) % HOUR_MS;
     int idx = (int)((hour / HOUR_MS) % SLOTS);
     bool changelog = s4f_emit_has_changelog(out);
+    if (hour > p->swept_hour) {
+        p->swept_hour = hour;
+        prof_expire(h, p, win->end_ms - PROF_IDLE_MS, out);
+    }
     for (size_t i = 0; i < w->hosts.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
         if (!k)
@@ -524,6 +595,7 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
         struct prof *pr = s4f_htab_insert(&p->profile, k, s4f_hash_bytes(k, sizeof(*k)), &created);
         if (!pr) {
             s4f_metric_inc(h->m_keys_dropped);
+            p->refused_end = win->end_ms;
             continue;
         }
         if (win->end_ms <= pr->last_end) {
@@ -588,6 +660,11 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
             s4f_jb_raw(b, "}");
         }
         s4f_jb_raw(b, "]");
+        /* max_keys refused some host a ring within these 24 hours: the set is incomplete. */
+        if (p->refused_end > from) {
+            s4f_jb_key(b, "partial");
+            s4f_jb_raw(b, "true");
+        }
         s4f_result_end(out);
     }
 }
@@ -601,6 +678,12 @@ static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, c
     const uint8_t *b = val;
     struct hkey k;
     static const uint8_t magic[8] = {'S', '4', 'P', 1, 0, 0, 0, 0};
+    if (klen == sizeof(k) && vlen == 0) {
+        /* A tombstone (an expired ring) not yet compacted away: the ring is gone. */
+        memcpy(&k, key, sizeof(k));
+        s4f_htab_remove(&p->profile, &k, s4f_hash_bytes(&k, sizeof(k)));
+        return true;
+    }
     if (klen != sizeof(k) || vlen != PROF_REC_LEN || memcmp(b, magic, sizeof(magic)) != 0)
         return false;
     memcpy(&k, key, sizeof(k));

@@ -1,6 +1,9 @@
 /* protocols_statistics: flows, packets and bytes per transport protocol and window, as the
  * original Stream4Flow application, except that ICMP and ICMPv6 get their own rows (the
- * original lumped them into "other"). One row per protocol seen in the window. */
+ * original lumped them into "other"). One row per protocol seen in the window. A biflow record
+ * (RFC 5103) counts its reverse direction too, as the flow from destination to source it
+ * stands for: its reverse packets and bytes, and one more flow when it has reverse packets,
+ * so biflow and uniflow exporters give the same figures. */
 #include "analysis.h"
 
 #include <stdlib.h>
@@ -55,9 +58,9 @@ static void ps_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
         p = P_OTHER;
         break;
     }
-    w->flows[p]++;
-    w->packets[p] += f->packets;
-    w->bytes[p] += f->bytes;
+    w->flows[p] += 1 + (f->rev_packets > 0);
+    w->packets[p] += f->packets + f->rev_packets;
+    w->bytes[p] += f->bytes + f->rev_bytes;
 }
 
 static void ps_on_window_close(void *inst, void *pstate, void *wstate, const struct s4f_window *win,

@@ -49,9 +49,11 @@ struct th {
     enum s4f_status answer; /* what emit() answers: S4F_OK unless a test simulates trouble */
     int64_t wall;           /* now_wall handed to flow() and tick() */
     int64_t mono_skew;      /* added to the monotonic clock at tick(): idle timeouts */
+    int64_t ts;             /* the records' Kafka timestamp (processing time); 0: wall */
 };
 
 /* Builds the analysis from a YAML section (its option table) and an engine over it. */
+/* yaml: the analysis's options; watermark_quorum is 1 (the largest event time) unless set. */
 struct th *th_new(const struct s4f_analysis *a, const char *yaml);
 void th_free(struct th *t);
 

@@ -367,6 +367,84 @@ static void test_host_stats_max_keys(void **state)
     th_tick(t);
     assert_int_equal(th_int(th_doc(t, rid("host_stats", 0, 60000, "10.0.0.1")), "flows_out"), 2);
     assert_null(th_doc(t, rid("host_stats", 0, 60000, "10.0.0.2")));
+    /* The results say they are incomplete, not only the counter. */
+    assert_true(json_is_true(
+        json_object_get(th_doc(t, rid("host_stats", 0, 60000, "10.0.0.1")), "partial")));
+    th_free(t);
+}
+
+static void test_host_stats_partial_reemits_every_host(void **state)
+{
+    /* A window already emitted, then a late flow refused by max_keys: every host's document
+     * is emitted again with "partial", not only the changed ones. */
+    struct th *t = th_new(analysis("host_stats"),
+                          "local_networks: [10.0.0.0/8]\nmax_keys: 2\nallowed_lateness: 1m\n");
+    int64_t off = 0;
+    flow(t, &off, "10.0.0.1", "198.51.100.1", 6, 443, 0x10, 1, 100, 1000);
+    flow(t, &off, "10.0.0.2", "198.51.100.1", 6, 443, 0x10, 1, 100, 2000);
+    flow(t, &off, "192.0.2.1", "192.0.2.2", 6, 80, 0x10, 1, 1, 61000);
+    th_tick(t);
+    assert_null(json_object_get(th_doc(t, rid("host_stats", 0, 60000, "10.0.0.1")), "partial"));
+    flow(t, &off, "10.0.0.3", "198.51.100.1", 6, 443, 0x10, 1, 100, 3000); /* late, refused */
+    assert_int_equal(th_metric(t, "keys_dropped_total"), 1);
+    t->mono_skew = 2000; /* past the re-emission interval */
+    th_tick(t);
+    assert_int_equal(th_emits(t, rid("host_stats", 0, 60000, "10.0.0.1")), 2);
+    assert_int_equal(th_emits(t, rid("host_stats", 0, 60000, "10.0.0.2")), 2);
+    assert_true(json_is_true(
+        json_object_get(th_doc(t, rid("host_stats", 0, 60000, "10.0.0.2")), "partial")));
+    th_free(t);
+}
+
+static bool has_tombstone(const struct th *t, const char *host)
+{
+    struct s4f_flow f = th_mkflow(host, host, 6, 1, 0, 1, 1, 0);
+    for (size_t i = 0; i < t->nrecs; i++)
+        if (t->recs[i].vlen == 0 && t->recs[i].klen == 17 &&
+            memcmp(t->recs[i].key, f.src.b, 16) == 0)
+            return true;
+    return false;
+}
+
+static void test_host_stats_idle_profiles_expire(void **state)
+{
+    /* Regression (issue 23): the profile table, capped at max_keys, kept every host it ever
+     * saw: once full, new hosts never got a profile, across restarts too (changelog). Rings
+     * idle for 24 hours are now forgotten, with a tombstone; profiles emitted while one was
+     * refused say "partial". */
+    const char *yaml = "local_networks: [10.0.0.0/8]\ntop_n: 0\nallowed_lateness: 0\nmax_keys: 1\n";
+    struct th *t = th_new(analysis("host_stats"), yaml);
+    t->wall = TH_T0 + 3 * 86400000LL;
+    int64_t off = 0;
+    flow(t, &off, "10.0.0.1", "198.51.100.1", 6, 443, 0x10, 1, 100, 1000);
+    flow(t, &off, "10.0.0.2", "198.51.100.1", 6, 443, 0x10, 1, 100, 3599000); /* no ring */
+    flow(t, &off, "192.0.2.1", "192.0.2.2", 6, 80, 0x10, 1, 1, 3600000 + 60000);
+    th_tick(t);
+    th_ack_all(t, true);
+    assert_int_equal(th_metric(t, "keys_dropped_total"), 1);
+    json_t *d =
+        th_doc(t, rid("host_stats_temporal_profile", 3600000 - 86400000, 86400000, "10.0.0.1"));
+    assert_non_null(d);
+    assert_true(json_is_true(json_object_get(d, "partial")));
+    /* A day later the first ring is idle: forgotten, and the new host gets one. */
+    int64_t day = 86400000 + 3600000;
+    flow(t, &off, "10.0.0.2", "198.51.100.1", 6, 443, 0x10, 1, 100, day + 3599000);
+    flow(t, &off, "192.0.2.1", "192.0.2.2", 6, 80, 0x10, 1, 1, day + 3600000 + 60000);
+    th_tick(t);
+    th_ack_all(t, true);
+    assert_int_equal(th_metric(t, "profiles_expired_total"), 1);
+    assert_int_equal(th_metric(t, "keys_dropped_total"), 1);
+    assert_true(has_tombstone(t, "10.0.0.1"));
+    d = th_doc(t,
+               rid("host_stats_temporal_profile", day + 3600000 - 86400000, 86400000, "10.0.0.2"));
+    assert_non_null(d);
+    assert_null(json_object_get(d, "partial"));
+    assert_int_equal(th_int(member(json_object_get(d, "hours"), 0), "flows"), 1);
+    /* A restart reads the ring, its tombstone, and the new ring: it all fits in max_keys. */
+    struct th *u = th_new(analysis("host_stats"), yaml);
+    assert_int_equal(th_restore(u, t), 0);
+    assert_int_equal(th_metric(u, "keys_dropped_total"), 0);
+    th_free(u);
     th_free(t);
 }
 
@@ -440,6 +518,8 @@ int main(void)
         cmocka_unit_test(test_host_stats_profile_restored),
         cmocka_unit_test(test_host_stats_changelog_resent),
         cmocka_unit_test(test_host_stats_max_keys),
+        cmocka_unit_test(test_host_stats_partial_reemits_every_host),
+        cmocka_unit_test(test_host_stats_idle_profiles_expire),
         cmocka_unit_test(test_host_stats_repartitioned_sides),
         cmocka_unit_test(test_host_stats_late_reemits_changed_hosts_only),
     };

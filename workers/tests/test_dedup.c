@@ -4,6 +4,7 @@
 #include "dedup.h"
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -143,6 +144,45 @@ static void test_failed_write_gap_refilled(void **state)
     s4f_dedup_free(r);
 }
 
+static void test_source_offset_bound(void **state)
+{
+    /* Regression (issue 13): one record claiming a far source offset made every later
+     * record of its source partition a duplicate. */
+    int64_t slack = S4F_DEDUP_HWM_SLACK;
+    assert_int_equal(s4f_dedup_bound(10, -1, INT64_MAX), S4F_DEDUP_BOUND_QUERY); /* never asked */
+    assert_int_equal(s4f_dedup_bound(10, 100, 5), S4F_DEDUP_BOUND_OK);
+    assert_int_equal(s4f_dedup_bound(100, 100, 0), S4F_DEDUP_BOUND_BEYOND); /* fresh mark */
+    assert_int_equal(s4f_dedup_bound(100, 100, 10), S4F_DEDUP_BOUND_OK);    /* input grew */
+    assert_int_equal(s4f_dedup_bound(100 + slack, 100, 10), S4F_DEDUP_BOUND_BEYOND);
+    assert_int_equal(s4f_dedup_bound(INT64_MAX, 100, 10), S4F_DEDUP_BOUND_BEYOND);
+    assert_int_equal(s4f_dedup_bound(200, 100, S4F_DEDUP_HWM_REFRESH_MS), S4F_DEDUP_BOUND_QUERY);
+    assert_int_equal(s4f_dedup_bound(-1, 100, 10), S4F_DEDUP_BOUND_BEYOND);
+    assert_int_equal(s4f_dedup_bound(5, -1, 10), S4F_DEDUP_BOUND_OK); /* query failed */
+}
+
+static bool beyond_50(void *ctx, int32_t sp, int64_t so)
+{
+    (void)ctx;
+    (void)sp;
+    return so >= 50;
+}
+
+static void test_restored_maxima_cleaned(void **state)
+{
+    /* A bad maximum that reached the commit metadata is forgotten on restore, in the
+     * commit point too. */
+    const char *meta = "d=0.1:40,1.1:9000000000,2.2:7";
+    struct s4f_dedup *d = s4f_dedup_new();
+    assert_int_equal(s4f_dedup_restore(d, meta, strlen(meta), 100), 0);
+    assert_int_equal(s4f_dedup_drop_if(d, beyond_50, NULL), 1);
+    assert_int_equal(s4f_dedup_check(d, 1, 1, 10, 0), S4F_DEDUP_NEW);
+    assert_int_equal(s4f_dedup_check(d, 0, 1, 40, 0), S4F_DEDUP_DUP);
+    char out[128];
+    assert_int_equal(s4f_dedup_commit_point(d, 100, out, sizeof(out)), 100);
+    assert_string_equal(out, "d=0.1:40,2.2:7");
+    s4f_dedup_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +191,8 @@ int main(void)
         cmocka_unit_test(test_hostile_metadata),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_failed_write_gap_refilled),
+        cmocka_unit_test(test_source_offset_bound),
+        cmocka_unit_test(test_restored_maxima_cleaned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

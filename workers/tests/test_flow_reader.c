@@ -72,6 +72,25 @@ static void test_zero_times_refused(void **state)
     assert_int_equal(s4f_flow_decode_routed((const char *)rec, sizeof(rec), &f, NULL), S4F_ERR);
 }
 
+/* Dual-stack template (Cisco v9 template 313): both families present, IPv4 all zero. */
+static void test_dual_stack_takes_the_set_family(void **state)
+{
+    struct s4f_flow f;
+    const char *r = "{\"ipfix.sourceIPv6Address\":\"2001:db8::1\","
+                    "\"ipfix.destinationIPv6Address\":\"2001:db8::2\","
+                    "\"ipfix.sourceIPv4Address\":\"0.0.0.0\","
+                    "\"ipfix.destinationIPv4Address\":\"0.0.0.0\",\"ipfix.protocolIdentifier\":6,"
+                    "\"ipfix.flowEndMilliseconds\":5}";
+    assert_int_equal(parse(r, &f), S4F_OK);
+    assert_int_equal(f.src.family, 6);
+    const char *r4 = "{\"ipfix.sourceIPv6Address\":\"::\",\"ipfix.destinationIPv6Address\":\"::\","
+                     "\"ipfix.sourceIPv4Address\":\"10.0.0.1\","
+                     "\"ipfix.destinationIPv4Address\":\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,"
+                     "\"ipfix.flowEndMilliseconds\":5}";
+    assert_int_equal(parse(r4, &f), S4F_OK);
+    assert_int_equal(f.src.family, 4);
+}
+
 static void test_hostile(void **state)
 {
     static const char *const bad[] = {
@@ -241,12 +260,14 @@ static void test_routed_records(void **state)
     assert_int_equal(g.side, S4F_SIDE_DST);
     assert_int_equal(g.start_ms, g.end_ms);
 
-    /* Hostile: each byte changed where it matters, and every length but the right one. */
+    /* Hostile: each byte changed where it matters (byte 7: a flag other than the DNS A answer;
+     * bytes 68-79 of an IPv4 source beyond its four without the flag), and every length but
+     * the right one. Bytes 20-23 are the claim (version 2). */
     struct {
         size_t at;
         uint8_t v;
     } bad[] = {{0, 'X'}, {3, 3},  {3, 0},     {4, 0},     {4, 3},     {4, 4},     {5, 5},
-               {7, 1},   {14, 1}, {31, 0x80}, {39, 0x80}, {47, 0x80}, {55, 0x80}, {63, 0x80}};
+               {7, 2},   {14, 1}, {31, 0x80}, {39, 0x80}, {47, 0x80}, {55, 0x80}, {63, 0x80}};
     s4f_addr_parse("10.1.2.3", 8, &f.src);
     s4f_addr_parse("10.4.5.6", 8, &f.dst);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -312,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_good_record),
         cmocka_unit_test(test_ipv6_and_escaped_key),
         cmocka_unit_test(test_zero_times_refused),
+        cmocka_unit_test(test_dual_stack_takes_the_set_family),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_string_specials_at_every_offset),
         cmocka_unit_test(test_ipv4_text_like_inet_pton),

@@ -291,16 +291,51 @@ static void test_idle_timeout_emits_open_windows(void **state)
 
 static void test_processing_time(void **state)
 {
-    struct th *t = th_new(&stub, "window: 10s\ntime_mode: processing\nallowed_lateness: 0\n");
+    /* The harness hands t->wall over as the record's Kafka timestamp. */
+    struct th *t = th_new(&stub, "window: 10s\ntime_mode: processing\nallowed_lateness: 0\n"
+                                 "idle_timeout: 1s\n");
     t->wall = TH_T0 + 1000;
-    /* A flow of an old capture lands in the window of its arrival. */
+    /* A flow of an old capture lands in the window of its timestamp. */
     assert_int_equal(at(t, 0, 0, -86400000), S4F_OK);
+    t->wall = TH_T0 + 9000;
     th_tick(t);
     assert_int_equal(t->ndocs, 0);
+    /* The timestamps move the watermark, as event times do: a replay after a restart (with
+     * a later wall clock) puts every record in the same window again. */
     t->wall = TH_T0 + 10000;
+    assert_int_equal(at(t, 0, 1, -86400000), S4F_OK);
     th_tick(t);
     assert_int_equal(th_int(th_doc(t, wid(0, 10000, 0)), "flows"), 1);
+    /* An idle partition's watermark follows the wall clock: its last window becomes final. */
+    t->wall = TH_T0 + 25000;
+    t->mono_skew = 1000;
+    th_tick(t);
+    assert_int_equal(th_int(th_doc(t, wid(10000, 10000, 0)), "flows"), 1);
+    assert_int_equal(inst(t)->finals, 2);
     th_free(t);
+}
+
+static void test_processing_time_replay_is_identical(void **state)
+{
+    /* Regression: processing time was the arrival wall clock, so a replay after a restart
+     * put the same records in other windows (counted twice downstream). */
+    const char *cfg = "window: 10s\ntime_mode: processing\nallowed_lateness: 0\n";
+    struct th *t[2] = {th_new(&stub, cfg), th_new(&stub, cfg)};
+    for (int run = 0; run < 2; run++) {
+        for (int i = 0; i < 30; i++) {
+            t[run]->ts = TH_T0 + i * 1000;
+            /* the replay runs a day later: its wall clock differs, the timestamps do not */
+            t[run]->wall = run ? TH_WALL + i : t[run]->ts;
+            assert_int_equal(at(t[run], 0, i, 0), S4F_OK);
+        }
+        th_tick(t[run]);
+    }
+    for (int w = 0; w < 20000; w += 10000)
+        assert_int_equal(th_int(th_doc(t[0], wid(w, 10000, 0)), "flows"),
+                         th_int(th_doc(t[1], wid(w, 10000, 0)), "flows"));
+    assert_int_equal(th_int(th_doc(t[0], wid(0, 10000, 0)), "flows"), 10);
+    th_free(t[0]);
+    th_free(t[1]);
 }
 
 static void test_future_flows_refused(void **state)
@@ -312,6 +347,113 @@ static void test_future_flows_refused(void **state)
     assert_int_equal(at(t, 0, 1, 599000), S4F_OK);
     assert_int_equal(s4f_wengine_windows(t->we), 1);
     th_free(t);
+}
+
+static void test_watermark_quorum_statistic(void **state)
+{
+    /* The watermark is the 3rd largest time of the partition's recent records: one record
+     * far ahead neither moves it nor is folded until the watermark comes near it. */
+    struct th *t = th_new(&stub, "window: 10s\nallowed_lateness: 0\nwatermark_quorum: 3\n");
+    assert_int_equal(at(t, 0, 0, 1000), S4F_OK);
+    assert_int_equal(at(t, 0, 1, 2000), S4F_OK);
+    assert_int_equal(at(t, 0, 2, 30000), S4F_OK); /* set aside: > 1000 + 10 s */
+    assert_int_equal(th_metric(t, "outlier_total"), 1);
+    assert_int_equal(at(t, 0, 3, 3000), S4F_OK);
+    assert_int_equal(at(t, 0, 4, 12000), S4F_OK); /* watermark 3000 */
+    th_tick(t);
+    assert_int_equal(t->ndocs, 0);
+    assert_int_equal(at(t, 0, 5, 13000), S4F_OK); /* 3rd largest: 12000 */
+    th_tick(t);
+    assert_int_equal(t->ndocs, 1);
+    assert_int_equal(th_int(th_doc(t, wid(0, 10000, 0)), "flows"), 3);
+    th_ack_all(t, true);
+    th_tick(t);
+    /* The record set aside holds the commit point back. */
+    int64_t h;
+    assert_int_equal(safe(t, 0, &h), 2);
+    assert_int_equal(s4f_wengine_windows(t->we), 1);
+    assert_int_equal(at(t, 0, 6, 21000), S4F_OK); /* watermark 13000: 30000 still aside */
+    assert_int_equal(s4f_wengine_windows(t->we), 2);
+    assert_int_equal(at(t, 0, 7, 22000), S4F_OK); /* watermark 21000: 30000 folded */
+    assert_int_equal(s4f_wengine_windows(t->we), 3);
+    assert_int_equal(th_metric(t, "outlier_dropped_total"), 0);
+    assert_int_equal(th_metric(t, "flows_total"), 8);
+    th_free(t);
+}
+
+static void test_watermark_follows_a_real_jump(void **state)
+{
+    /* After an hour of silence the records resume: the first ones wait aside until the
+     * quorum confirms the new time, then all are folded; nothing is late or lost. */
+    struct th *t = th_new(&stub, "window: 10s\nallowed_lateness: 0\nwatermark_quorum: 4\n");
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(at(t, 0, i, i * 1000), S4F_OK);
+    for (int i = 10; i < 20; i++)
+        assert_int_equal(at(t, 0, i, 3600000 + i * 1000), S4F_OK);
+    assert_int_equal(th_metric(t, "outlier_total"), 3);
+    assert_int_equal(th_metric(t, "outlier_dropped_total"), 0);
+    assert_int_equal(th_metric(t, "late_dropped_total"), 0);
+    assert_int_equal(th_metric(t, "flows_total"), 20);
+    th_free(t);
+}
+
+/* Runs a 300 s stream (a flow every 100 ms), with one flow 9 minutes ahead every 30 s when
+ * poison; returns the harness after a flush. */
+static struct th *poison_run(bool poison)
+{
+    struct th *t = th_new(&stub, "window: 10s\nallowed_lateness: 5s\nwatermark_quorum: 8\n");
+    int64_t off = 0;
+    for (int i = 0; i < 3000; i++) {
+        assert_int_equal(at(t, 0, off++, i * 100), S4F_OK);
+        if (poison && i % 300 == 150)
+            assert_int_equal(at(t, 0, off++, i * 100 + 540000), S4F_OK);
+        if (i % 100 == 99) {
+            th_tick(t);
+            th_ack_all(t, true);
+        }
+    }
+    s4f_wengine_flush(t->we);
+    return t;
+}
+
+static void test_watermark_poisoning_changes_nothing(void **state)
+{
+    /* Regression (issue 13): one flow 9 minutes ahead moved the watermark, and every real
+     * flow after it was dropped as late. */
+    struct th *clean = poison_run(false), *t = poison_run(true);
+    for (int w = 0; w < 300000; w += 10000)
+        assert_int_equal(th_int(th_doc(t, wid(w, 10000, 0)), "flows"),
+                         th_int(th_doc(clean, wid(w, 10000, 0)), "flows"));
+    assert_int_equal(th_metric(t, "late_dropped_total"), 0);
+    assert_int_equal(th_metric(t, "flows_total"), 3000);
+    assert_int_equal(th_metric(t, "outlier_total"), 10);
+    /* each dropped two blocks of offsets later, but the last: still aside at the end */
+    assert_int_equal(th_metric(t, "outlier_dropped_total"), 9);
+    /* the same windows, final ones included */
+    assert_int_equal(inst(t)->finals, inst(clean)->finals);
+    th_free(clean);
+    th_free(t);
+}
+
+static void test_conf_check_window_cap(void **state)
+{
+    /* Regression (issue 23): settings that need more open windows than a partition holds
+     * were accepted, and a flow within lateness then lost its window. */
+    char err[256];
+    struct s4f_analysis_common c = {.window_ms = 1000, .lateness_ms = 600000};
+    assert_int_equal(s4f_window_conf_check(&c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "open windows"));
+    c = (struct s4f_analysis_common){.window_ms = 60000, .slide_ms = 1000, .lateness_ms = 480000};
+    assert_int_equal(s4f_window_conf_check(&c, err, sizeof(err)), -1);
+    c = (struct s4f_analysis_common){.window_ms = 60000, .slide_ms = 1000, .lateness_ms = 60000};
+    assert_int_equal(s4f_window_conf_check(&c, err, sizeof(err)), 0);
+    c = (struct s4f_analysis_common){.window_ms = 10000, .lateness_ms = 60000};
+    assert_int_equal(s4f_window_conf_check(&c, err, sizeof(err)), 0);
+    c = (struct s4f_analysis_common){.window_ms = 60000, .slide_ms = 7000};
+    assert_int_equal(s4f_window_conf_check(&c, err, sizeof(err)), -1);
+    c = (struct s4f_analysis_common){
+        .window_ms = 60000, .time_mode = S4F_TIME_PROCESSING, .repartition_topic = "r"};
+    assert_int_equal(s4f_window_conf_check(&c, err, sizeof(err)), -1);
 }
 
 static void test_failed_delivery_is_emitted_again(void **state)
@@ -470,7 +612,12 @@ int main(void)
         cmocka_unit_test(test_allowed_lateness_folds_then_drops),
         cmocka_unit_test(test_idle_timeout_emits_open_windows),
         cmocka_unit_test(test_processing_time),
+        cmocka_unit_test(test_processing_time_replay_is_identical),
         cmocka_unit_test(test_future_flows_refused),
+        cmocka_unit_test(test_watermark_quorum_statistic),
+        cmocka_unit_test(test_watermark_follows_a_real_jump),
+        cmocka_unit_test(test_watermark_poisoning_changes_nothing),
+        cmocka_unit_test(test_conf_check_window_cap),
         cmocka_unit_test(test_failed_delivery_is_emitted_again),
         cmocka_unit_test(test_backpressure_retries),
         cmocka_unit_test(test_horizon_waits_for_older_windows),

@@ -139,7 +139,8 @@ static void test_template_errors(void **state)
     s4f_mg_u16(&g, 0);
     feed(d);
     assert_int_equal(tu_err(d, S4F_DR_TEMPLATE_TRUNCATED), 2);
-    /* Lengths that do not add up: all fields zero-length, and a record over 65535 bytes. */
+    /* Lengths that do not add up: all fields zero-length, and a record longer than a message can
+     * carry. */
     s4f_mg_ipfix(&g, T0, 0, 0);
     s4f_mg_set(&g, 2);
     s4f_mg_tpl(&g, 256, 2);
@@ -156,9 +157,10 @@ static void test_template_errors(void **state)
     s4f_mg_set(&g, 2);
     s4f_mg_typical_tpl(&g, 255);
     s4f_mg_typical_tpl(&g, 0);
-    s4f_mg_tpl(&g, 7, 0); /* withdrawal of a reserved id */
+    s4f_mg_tpl(&g, 7, 0); /* a withdrawal: over UDP ignored (RFC 7011, 8.4) */
     feed(d);
-    assert_int_equal(tu_err(d, S4F_DR_TEMPLATE_ID), 3);
+    assert_int_equal(tu_err(d, S4F_DR_TEMPLATE_ID), 2);
+    assert_int_equal(tu_err(d, S4F_DR_WITHDRAW_UDP), 1);
     struct s4f_decode_stats st;
     s4f_decoder_stats(d, &st);
     assert_int_equal(st.templates_added, 0);

@@ -281,7 +281,10 @@ static void test_types(void **state)
     assert_string_equal(tu_str(&R, 0, "ipfix.e12345id7"), "0xbeef");
     assert_string_equal(tu_str(&R, 0, "ipfix.e0id3000"), "0xdeadbeef");
     assert_true(json_is_true(json_object_get(R.obj[0], "ipfix.dataRecordsReliability")));
-    assert_false(tu_has(&R, 0, "ipfix.flowStartMilliseconds"));
+    /* No time field: the export time stands for both (time_fallback no_time). */
+    assert_true(tu_has(&R, 0, "ipfix.flowStartMilliseconds"));
+    assert_int_equal(tu_int(&R, 0, "ipfix.flowStartMilliseconds"),
+                     tu_int(&R, 0, "ipfix.flowEndMilliseconds"));
     tu_clear(&R);
     s4f_decoder_free(d);
 
@@ -351,14 +354,23 @@ static void test_time_variants(void **state)
     s4f_decoder_free(d);
 }
 
+/* Withdrawals are honoured over TCP only (RFC 7011, 8.4; over UDP see test_audit.c). */
+static void feed_tcp(struct s4f_ipfix_stream *st)
+{
+    size_t n = s4f_mg_end(&g);
+    assert_int_equal(s4f_ipfix_stream_feed(st, g.buf, n, NOW, tu_collect, &R), S4F_OK);
+}
+
 static void test_withdrawal(void **state)
 {
     struct s4f_decoder *d = new_dec(NULL);
+    struct sockaddr_storage peer = tu_addr("192.0.2.1");
+    struct s4f_ipfix_stream *st = s4f_ipfix_stream_new(d, &peer);
     s4f_mg_ipfix(&g, T0, 0, 0);
     add_typical_template(256);
     s4f_mg_typical_tpl(&g, 257);
     s4f_mg_typical_tpl(&g, 258);
-    feed(d, "192.0.2.1", NOW);
+    feed_tcp(st);
     /* Withdraw 256, then data for 256 is missing, 257 still decodes. */
     s4f_mg_ipfix(&g, T0, 0, 0);
     s4f_mg_set(&g, 2);
@@ -367,12 +379,12 @@ static void test_withdrawal(void **state)
     s4f_mg_typical_rec(&g, 1, (uint64_t)NOW);
     s4f_mg_set(&g, 257);
     s4f_mg_typical_rec(&g, 1, (uint64_t)NOW);
-    assert_int_equal(feed(d, "192.0.2.1", NOW), S4F_ERR);
+    feed_tcp(st);
     assert_int_equal(R.n, 1);
     assert_int_equal(tu_err(d, S4F_DR_MISSING_TEMPLATE), 1);
-    struct s4f_decode_stats st;
-    s4f_decoder_stats(d, &st);
-    assert_int_equal(st.templates_withdrawn, 1);
+    struct s4f_decode_stats stats;
+    s4f_decoder_stats(d, &stats);
+    assert_int_equal(stats.templates_withdrawn, 1);
     tu_clear(&R);
     /* Withdraw all (template id 2 in set 2). */
     s4f_mg_ipfix(&g, T0, 0, 0);
@@ -382,17 +394,19 @@ static void test_withdrawal(void **state)
     s4f_mg_typical_rec(&g, 1, (uint64_t)NOW);
     s4f_mg_set(&g, 258);
     s4f_mg_typical_rec(&g, 1, (uint64_t)NOW);
-    feed(d, "192.0.2.1", NOW);
+    feed_tcp(st);
     assert_int_equal(R.n, 0);
     assert_int_equal(tu_err(d, S4F_DR_MISSING_TEMPLATE), 3);
-    s4f_decoder_stats(d, &st);
-    assert_int_equal(st.templates_withdrawn, 3);
+    s4f_decoder_stats(d, &stats);
+    assert_int_equal(stats.templates_withdrawn, 3);
     /* Withdrawing an unknown template is counted. */
     s4f_mg_ipfix(&g, T0, 0, 0);
     s4f_mg_set(&g, 2);
     s4f_mg_tpl(&g, 999, 0);
-    feed(d, "192.0.2.1", NOW);
+    feed_tcp(st);
     assert_int_equal(tu_err(d, S4F_DR_WITHDRAW_UNKNOWN), 1);
+    assert_int_equal(tu_err(d, S4F_DR_WITHDRAW_UDP), 0);
+    s4f_ipfix_stream_free(st);
     s4f_decoder_free(d);
 }
 

@@ -27,6 +27,11 @@ void tu_collect(void *ctx, const struct s4f_flow_out *rec)
         fail();
     }
     assert_true(json_is_object(o));
+    /* Every flow record carries its times (docs/ipfix-entry.schema.json requires them). */
+    if (!rec->is_options) {
+        assert_true(json_is_number(json_object_get(o, "ipfix.flowStartMilliseconds")));
+        assert_true(json_is_number(json_object_get(o, "ipfix.flowEndMilliseconds")));
+    }
     if (r->n >= TU_MAX_RECS) {
         json_decref(o);
         return;

@@ -4,6 +4,7 @@
  * is one line. */
 #include "bulk.h"
 #include "jscan.h"
+#include "templates.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,8 +24,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 1: {
         struct s4f_doc_meta meta;
         enum s4f_doc_kind kind = data[0] % 3 == 0 ? S4F_DOC_RESULT : S4F_DOC_FLOW;
-        if (s4f_bulk_doc_meta(kind, "fuzz", p, len, "topic", 1, 2, 3, &meta, reason,
-                              sizeof(reason)) != S4F_OK)
+        /* Half the inputs through the sink's checks (known types, time bounds) as well. */
+        const struct s4f_bulk_checks checks = {.now_ms = 1795759850000LL,
+                                               .max_future_ms = 3600000,
+                                               .max_age_ms = 30LL * 86400000,
+                                               .type_known = s4f_tpl_result_type};
+        if (s4f_bulk_doc_meta(kind, "fuzz", p, len, "topic", 1, 2, 3, size % 2 ? &checks : NULL,
+                              &meta, reason, sizeof(reason)) != S4F_OK)
             break;
         struct s4f_buf b = {0};
         if (s4f_bulk_append(&b, &meta, p, len) == 0) {

@@ -20,8 +20,11 @@ static void test_indices(void **state)
     s4f_web_index("stream4flow", S4F_WEB_T_PROTOCOLS, buf, sizeof(buf));
     assert_string_equal(buf, "stream4flow-protocols_statistics-*");
     s4f_web_detection_indices("p", buf, sizeof(buf));
-    assert_string_equal(buf, "p-*,-p-protocols_statistics-*,-p-host_stats-*,"
-                             "-p-host_stats_temporal_profile-*");
+    /* Only the detection types' indices: never "p-*" (issue 13). */
+    assert_string_equal(buf,
+                        "p-portscan_horizontal-*,p-portscan_vertical-*,p-detection.reflectdos-*");
+    s4f_web_dns_indices("p", buf, sizeof(buf));
+    assert_string_equal(buf, "p-dns_statistics-*,p-open_dns_resolver-*,p-external_dns_resolver-*");
 }
 
 static void test_values_stay_values(void **state)

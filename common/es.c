@@ -1,4 +1,4 @@
-#include "es_client.h"
+#include "es.h"
 
 #include "log.h"
 
@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #define DEFAULT_MAX_RESPONSE (64u << 20)
 #define GZIP_MIN_BYTES       1024
@@ -20,9 +19,53 @@ struct s4f_es_client {
     char *userpwd;
     struct curl_slist *auth_header; /* ApiKey header, prepended to every request */
     struct s4f_es_client_opts opts;
-    unsigned char *gz; /* compression buffer, reused */
-    size_t gzcap;
+    struct s4f_buf gz; /* compression buffer, reused */
 };
+
+/* clang-format off */
+const struct s4f_opt s4f_es_opts[] = {
+    {"urls", S4F_OPT_LIST, "http://127.0.0.1:9200", 0, 0, offsetof(struct s4f_es_conf, urls),
+     "Elasticsearch or OpenSearch node URLs; requests go to the first that answers", NULL},
+    {"username", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, username),
+     "User for HTTP basic authentication", NULL},
+    {"password", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, password),
+     "Password for HTTP basic authentication", NULL},
+    {"api_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, api_key),
+     "Encoded API key (sent as 'Authorization: ApiKey <key>'); wins over basic authentication; "
+     "empty is the same as unset", NULL},
+    {"ca_file", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, ca_file),
+     "PEM file of the certificate authorities trusted for https:// URLs", NULL},
+    {"client_cert", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, client_cert),
+     "PEM client certificate for mutual TLS", NULL},
+    {"client_key", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_es_conf, client_key),
+     "PEM private key of the client certificate", NULL},
+    {"tls_verify", S4F_OPT_BOOL, "true", 0, 0, offsetof(struct s4f_es_conf, tls_verify),
+     "Verify the server certificate and host name", NULL},
+    {"timeout", S4F_OPT_DURATION, "30s", 100, 600000, offsetof(struct s4f_es_conf, timeout_ms),
+     "Timeout of one HTTP request", NULL},
+    {"index_prefix", S4F_OPT_STRING, "stream4flow", 0, 0,
+     offsetof(struct s4f_es_conf, index_prefix),
+     "Prefix of index and template names", NULL},
+    S4F_OPT_END,
+};
+/* clang-format on */
+
+int s4f_es_conf_validate(const struct s4f_es_conf *c, char *err, size_t errlen)
+{
+    const char *p = c->index_prefix;
+    size_t n = p ? strlen(p) : 0;
+    int ok = n > 0 && n <= 100 && p[0] != '-' && p[0] != '_' && p[0] != '.';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '_' ||
+             p[i] == '-' || p[i] == '.';
+    if (!ok) {
+        snprintf(err, errlen,
+                 "elasticsearch.index_prefix: want 1-100 characters of [a-z0-9_.-], not starting "
+                 "with -, _ or .");
+        return -1;
+    }
+    return 0;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -59,7 +102,7 @@ void s4f_es_client_free(struct s4f_es_client *c)
         free(c->userpwd);
     }
     curl_slist_free_all(c->auth_header);
-    free(c->gz);
+    s4f_buf_free(&c->gz);
     free(c);
 }
 
@@ -94,7 +137,7 @@ struct s4f_es_client *s4f_es_client_new(const struct s4f_es_conf *conf,
             goto oom;
         c->nurls++;
     }
-    if (conf->api_key && *conf->api_key) {
+    if (conf->api_key && *conf->api_key) { /* "" counts as unset, as documented */
         size_t n = strlen(conf->api_key) + 32;
         char *h = malloc(n);
         if (!h)
@@ -152,76 +195,8 @@ size_t s4f_es_client_node(const struct s4f_es_client *c)
 
 void s4f_es_response_free(struct s4f_es_response *resp)
 {
-    if (!resp)
-        return;
-    free(resp->body);
-    resp->body = NULL;
-    resp->len = resp->cap = 0;
-}
-
-struct answer_ctx {
-    struct s4f_es_response *r;
-    size_t max;
-    int too_big;
-    int oom;
-};
-
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct answer_ctx *s = ud;
-    struct s4f_es_response *r = s->r;
-    size_t n = size * nmemb;
-    if (r->len + n + 1 > s->max) {
-        s->too_big = 1;
-        return 0; /* aborts the transfer */
-    }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *b = realloc(r->body, cap);
-        if (!b) {
-            s->oom = 1;
-            return 0;
-        }
-        r->body = b;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, ptr, n);
-    r->len += n;
-    r->body[r->len] = '\0';
-    return n;
-}
-
-int s4f_es_gzip(const void *in, size_t len, int level, unsigned char **buf, size_t *cap,
-                size_t *outlen)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    /* 15 + 16: zlib writes a gzip header and trailer. */
-    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return -1;
-    size_t bound = deflateBound(&zs, (uLong)len) + 32;
-    if (*cap < bound || !*buf) {
-        unsigned char *b = realloc(*buf, bound);
-        if (!b) {
-            deflateEnd(&zs);
-            return -1;
-        }
-        *buf = b;
-        *cap = bound;
-    }
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = *buf;
-    zs.avail_out = (uInt)*cap;
-    int rc = deflate(&zs, Z_FINISH);
-    size_t produced = zs.total_out;
-    deflateEnd(&zs);
-    if (rc != Z_STREAM_END)
-        return -1;
-    *outlen = produced;
-    return 0;
+    if (resp)
+        s4f_buf_free(&resp->body);
 }
 
 /* curl_slist_append() returns NULL on failure and leaves the list alone: keep it to free it. */
@@ -244,15 +219,13 @@ enum s4f_status s4f_es_request(struct s4f_es_client *c, const char *method, cons
     char ct[128], url[2048];
     const void *send = body;
     size_t sendlen = body ? len : 0;
-    size_t gzlen = 0;
 
     resp->status = 0;
-    resp->len = 0;
+    resp->too_big = false;
     resp->error[0] = '\0';
     resp->node[0] = '\0';
     resp->seconds = 0;
-    if (resp->body)
-        resp->body[0] = '\0';
+    s4f_buf_reset(&resp->body);
 
     snprintf(ct, sizeof(ct), "Content-Type: %s", content_type ? content_type : "application/json");
     /* Elasticsearch answers "Expect: 100-continue" fine, but the extra round trip costs
@@ -263,22 +236,22 @@ enum s4f_status s4f_es_request(struct s4f_es_client *c, const char *method, cons
         goto out;
     }
     if (body && c->opts.gzip && len >= GZIP_MIN_BYTES) {
-        if (s4f_es_gzip(body, len, 1, &c->gz, &c->gzcap, &gzlen) != 0) {
+        if (s4f_gzip(body, len, 1, &c->gz) != 0) {
             snprintf(resp->error, sizeof(resp->error), "gzip failed");
             st = S4F_ERR;
             goto out;
         }
-        send = c->gz;
-        sendlen = gzlen;
+        send = c->gz.p;
+        sendlen = c->gz.len;
         if (add_header(&headers, "Content-Encoding: gzip")) {
             st = S4F_ERR;
             goto out;
         }
     }
 
-    struct answer_ctx sc = {.r = resp, .max = c->opts.max_response};
+    struct s4f_buf_sink sc = {.buf = &resp->body, .max = c->opts.max_response};
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s4f_buf_curl_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sc);
     /* HTTPGET resets the handle's request kind left over from the previous call; a body turns
      * it into a POST, and CUSTOMREQUEST then names the real method (PUT, DELETE...). */
@@ -296,8 +269,8 @@ enum s4f_status s4f_es_request(struct s4f_es_client *c, const char *method, cons
         snprintf(url, sizeof(url), "%s%s", c->urls[node], path);
         s4f_strlcpy(resp->node, c->urls[node], sizeof(resp->node));
         curl_easy_setopt(h, CURLOPT_URL, url);
-        resp->len = 0;
-        sc.too_big = sc.oom = 0;
+        s4f_buf_reset(&resp->body);
+        sc.too_big = sc.oom = false;
         CURLcode rc = curl_easy_perform(h);
         if (sc.oom) {
             snprintf(resp->error, sizeof(resp->error), "out of memory reading the answer");
@@ -305,6 +278,7 @@ enum s4f_status s4f_es_request(struct s4f_es_client *c, const char *method, cons
             goto out;
         }
         if (sc.too_big) {
+            resp->too_big = true;
             snprintf(resp->error, sizeof(resp->error), "answer larger than %zu bytes",
                      c->opts.max_response);
             st = S4F_RETRY;
@@ -317,15 +291,11 @@ enum s4f_status s4f_es_request(struct s4f_es_client *c, const char *method, cons
                 s4f_info("elasticsearch: switched to node %s", c->urls[node]);
                 c->current = node;
             }
-            if (!resp->body) {
-                /* Callers may read body as a string even after an empty answer. */
-                if (!(resp->body = malloc(1))) {
-                    st = S4F_ERR;
-                    goto out;
-                }
-                resp->cap = 1;
+            /* Callers may read body as a string even after an empty answer. */
+            if (s4f_buf_reserve(&resp->body, 0) != 0) {
+                st = S4F_ERR;
+                goto out;
             }
-            resp->body[resp->len] = '\0';
             st = S4F_OK;
             goto out;
         }
@@ -338,4 +308,77 @@ out:
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     return st;
+}
+
+struct s4f_es_pool {
+    const struct s4f_es_conf *conf;
+    const struct s4f_es_client_opts *opts;
+    pthread_mutex_t lock;
+    size_t current; /* node that answered last */
+    size_t nidle, max_idle;
+    struct s4f_es_client *idle[]; /* max_idle slots */
+};
+
+struct s4f_es_pool *s4f_es_pool_new(const struct s4f_es_conf *conf,
+                                    const struct s4f_es_client_opts *opts, size_t max_idle,
+                                    char *err, size_t errlen)
+{
+    struct s4f_es_pool *p = calloc(1, sizeof(*p) + (max_idle + 1) * sizeof(p->idle[0]));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->conf = conf;
+    p->opts = opts;
+    p->max_idle = max_idle;
+    pthread_mutex_init(&p->lock, NULL);
+    /* The first client proves the settings and waits as the first idle one. */
+    struct s4f_es_client *c = s4f_es_client_new(conf, opts, err, errlen);
+    if (!c) {
+        s4f_es_pool_free(p);
+        return NULL;
+    }
+    p->idle[p->nidle++] = c;
+    return p;
+}
+
+void s4f_es_pool_free(struct s4f_es_pool *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nidle; i++)
+        s4f_es_client_free(p->idle[i]);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+struct s4f_es_client *s4f_es_pool_get(struct s4f_es_pool *p)
+{
+    char err[256];
+    struct s4f_es_client *c = NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->nidle)
+        c = p->idle[--p->nidle];
+    size_t current = p->current;
+    pthread_mutex_unlock(&p->lock);
+    if (!c && !(c = s4f_es_client_new(p->conf, p->opts, err, sizeof(err)))) {
+        s4f_error_rl("elasticsearch client: %s", err);
+        return NULL;
+    }
+    c->current = current % c->nurls;
+    return c;
+}
+
+void s4f_es_pool_put(struct s4f_es_pool *p, struct s4f_es_client *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->current = c->current;
+    if (p->nidle < p->max_idle || p->nidle == 0) {
+        p->idle[p->nidle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    s4f_es_client_free(c);
 }

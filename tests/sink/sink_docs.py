@@ -1,19 +1,19 @@
 #!/usr/bin/env python3
 """Helpers of the sink tests (standard library only).
 
-  s4ftest.py gen N [--start K] [--bad-mapping M] [--invalid M]
+  sink_docs.py gen N [--start K] [--bad-mapping M] [--invalid M]
       prints N result documents, one JSON per line, cycling through every result type; ids are
       "doc-<i>" for i in [K, K+N); times are recent so that retention keeps them.
       --bad-mapping adds M documents that break the mapping (a string where a long is due),
       --invalid M messages the sink itself refuses (not JSON, no id).
-  s4ftest.py compare PREFIX EXPECTED.ndjson HITS.json
+  sink_docs.py compare PREFIX EXPECTED.ndjson HITS.json
       checks that HITS (an _search answer) holds exactly the documents of EXPECTED (the last of
       each id wins), byte-for-byte equal as JSON, each in <PREFIX>-<type>-<UTC day of @timestamp>.
-  s4ftest.py validate SCHEMA_DIR DOCS.ndjson
+  sink_docs.py validate SCHEMA_DIR DOCS.ndjson
       validates each document against SCHEMA_DIR/<@type>.schema.json (docs/schemas/, the
       workers' contract), so that the tests feed the sink what workers emit; skipped (exit 0)
       when the jsonschema module is missing.
-  s4ftest.py capture PREFIX EXPECTED.ndjson CAPTURE.ndjson
+  sink_docs.py capture PREFIX EXPECTED.ndjson CAPTURE.ndjson
       checks that the captured bulk bodies are well-formed NDJSON index actions and that every
       expected document was sent with the right _index and _id.
 """

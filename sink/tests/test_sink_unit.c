@@ -1,7 +1,6 @@
 /* Unit tests of the sink's pure parts: document checks and index names, bulk bodies, bulk
- * answers item by item, retention dates, template rendering and gzip bodies. */
+ * answers item by item, retention dates and template rendering. */
 #include "bulk.h"
-#include "es_client.h"
 #include "jscan.h"
 #include "retention.h"
 #include "templates.h"
@@ -11,7 +10,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -125,8 +123,8 @@ static void result_meta_takes_id_type_and_time(void **state)
     (void)state;
     const char *doc = "{\"@type\":\"protocols_statistics\",\"@timestamp\":"
                       "\"2026-11-27T23:59:59.999Z\",\"id\":\"ps:1\",\"flows\":1}";
-    assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_RESULT, "p", doc, strlen(doc), "t", 0, 5, -1, &m,
-                                       reason, sizeof(reason)),
+    assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_RESULT, "p", doc, strlen(doc), "t", 0, 5, -1, NULL,
+                                       &m, reason, sizeof(reason)),
                      S4F_OK);
     assert_string_equal(m.index, "p-protocols_statistics-2026.11.27");
     assert_string_equal(m.id, "ps:1");
@@ -144,7 +142,7 @@ static void result_meta_takes_id_type_and_time(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         reason[0] = '\0';
         assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_RESULT, "p", bad[i], strlen(bad[i]), "t", 0, 5,
-                                           -1, &m, reason, sizeof(reason)),
+                                           -1, NULL, &m, reason, sizeof(reason)),
                          S4F_ERR);
         assert_true(reason[0] != '\0');
     }
@@ -158,15 +156,91 @@ static void flow_meta_uses_kafka_coordinates_and_flow_end(void **state)
     const char *doc = "{\"@type\":\"ipfix.entry\",\"ipfix.flowStartMilliseconds\":1795759850000,"
                       "\"ipfix.flowEndMilliseconds\":1795824000000}";
     assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_FLOW, "p", doc, strlen(doc), "ipfix.entry", 3, 42,
-                                       -1, &m, reason, sizeof(reason)),
+                                       -1, NULL, &m, reason, sizeof(reason)),
                      S4F_OK);
     assert_string_equal(m.id, "ipfix.entry-3-42");
     assert_string_equal(m.index, "p-flows-2026.11.28");
     const char *no_time = "{\"@type\":\"ipfix.entry\"}";
     assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_FLOW, "p", no_time, strlen(no_time), "f", 0, 1,
-                                       1795759850000LL, &m, reason, sizeof(reason)),
+                                       1795759850000LL, NULL, &m, reason, sizeof(reason)),
                      S4F_OK);
     assert_string_equal(m.index, "p-flows-2026.11.27");
+}
+
+/* Issue 13: a result of a @type without a template, or dated far from now, is refused before it
+ * can create an index; flows are bounded the same way. */
+static void hostile_results_are_refused_with_their_reason(void **state)
+{
+    struct s4f_doc_meta m;
+    char reason[256];
+    (void)state;
+    const int64_t now = 1795737600000LL + 10 * 3600000; /* 2026-11-27T10:00:00Z */
+    const struct s4f_bulk_checks c = {.now_ms = now,
+                                      .max_future_ms = 3600000,
+                                      .max_age_ms = 30 * DAY,
+                                      .type_known = s4f_tpl_result_type};
+    const struct {
+        const char *doc;
+        enum s4f_doc_refusal why;
+    } cases[] = {
+        {"{\"@type\":\"evil\",\"@timestamp\":\"2026-11-27T02:00:00Z\",\"id\":\"a\","
+         "\"src_ip\":\"not an address\"}",
+         S4F_REFUSE_TYPE},
+        {"{\"@type\":\"flows\",\"@timestamp\":\"2026-11-27T02:00:00Z\",\"id\":\"a\"}",
+         S4F_REFUSE_TYPE},
+        {"{\"@type\":\"results\",\"@timestamp\":\"2026-11-27T02:00:00Z\",\"id\":\"a\"}",
+         S4F_REFUSE_TYPE},
+        {"{\"@type\":\"portscan_vertical\",\"@timestamp\":\"9999-12-31T00:00:00Z\",\"id\":\"a\"}",
+         S4F_REFUSE_TIME},
+        {"{\"@type\":\"portscan_vertical\",\"@timestamp\":\"1970-01-01T00:00:00Z\",\"id\":\"a\"}",
+         S4F_REFUSE_TIME},
+        {"{\"@type\":\"host_stats\",\"@timestamp\":\"2026-11-27T11:00:01Z\",\"id\":\"a\"}",
+         S4F_REFUSE_TIME},
+        {"{\"@type\":\"host_stats\",\"@timestamp\":\"2026-10-28T09:59:59Z\",\"id\":\"a\"}",
+         S4F_REFUSE_TIME},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        reason[0] = '\0';
+        assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_RESULT, "p", cases[i].doc, strlen(cases[i].doc),
+                                           "t", 0, 5, -1, &c, &m, reason, sizeof(reason)),
+                         S4F_ERR);
+        assert_int_equal(m.refused, cases[i].why);
+        assert_true(reason[0] != '\0');
+    }
+    /* Within bounds, every type with a template passes. */
+    const char *ok = "{\"@type\":\"host_stats_temporal_profile\",\"@timestamp\":"
+                     "\"2026-11-27T10:59:59Z\",\"id\":\"a\"}";
+    assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_RESULT, "p", ok, strlen(ok), "t", 0, 5, -1, &c, &m,
+                                       reason, sizeof(reason)),
+                     S4F_OK);
+    assert_int_equal(m.refused, S4F_REFUSE_NONE);
+    /* Flows: the flow end time, else the Kafka timestamp, is bounded alike. */
+    const char *far = "{\"ipfix.flowEndMilliseconds\":253402214400000}";
+    assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_FLOW, "p", far, strlen(far), "f", 0, 1, now, &c, &m,
+                                       reason, sizeof(reason)),
+                     S4F_ERR);
+    assert_int_equal(m.refused, S4F_REFUSE_TIME);
+    const char *none = "{\"@type\":\"ipfix.entry\"}";
+    assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_FLOW, "p", none, strlen(none), "f", 0, 1, 1000, &c,
+                                       &m, reason, sizeof(reason)),
+                     S4F_ERR);
+    assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_FLOW, "p", none, strlen(none), "f", 0, 1, now, &c,
+                                       &m, reason, sizeof(reason)),
+                     S4F_OK);
+}
+
+static void result_types_are_the_templated_ones(void **state)
+{
+    (void)state;
+    const char *known[] = {"protocols_statistics", "portscan_horizontal", "portscan_vertical",
+                           "host_stats", "host_stats_temporal_profile"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        assert_true(s4f_tpl_result_type(known[i]));
+    assert_false(s4f_tpl_result_type("flows"));   /* raw flows, not a result */
+    assert_false(s4f_tpl_result_type("results")); /* the catch-all */
+    assert_false(s4f_tpl_result_type("common"));
+    assert_false(s4f_tpl_result_type("host"));
+    assert_false(s4f_tpl_result_type("evil"));
 }
 
 static void bulk_lines_escape_ids_and_flatten_line_breaks(void **state)
@@ -229,6 +303,22 @@ static void retention_deletes_whole_days_only(void **state)
     assert_false(s4f_retention_expired(day, day + 30 * DAY, ret));
     assert_false(s4f_retention_expired(day, day + 31 * DAY - 1, ret));
     assert_true(s4f_retention_expired(day, day + 31 * DAY, ret));
+    assert_false(s4f_retention_expired(day, day + 3650 * DAY, 0)); /* 0 keeps everything */
+}
+
+static void retention_deletes_days_beyond_the_future_bound(void **state)
+{
+    (void)state;
+    int64_t day = 1795737600000LL; /* 2026-11-27 */
+    int64_t fut = 3600000;
+    /* Today and tomorrow may receive documents (max_future, plus a day of clock skew). */
+    assert_false(s4f_retention_future(day, day, fut));
+    assert_false(s4f_retention_future(day + DAY, day + DAY - 1, fut));
+    assert_false(s4f_retention_future(day + 2 * DAY, day + 23 * 3600000LL, fut));
+    assert_true(s4f_retention_future(day + 2 * DAY, day + 22 * 3600000LL, fut));
+    int64_t far;
+    assert_int_equal(s4f_bulk_index_day("p", "p-x-9999.12.31", &far), 0);
+    assert_true(s4f_retention_future(far, day, fut));
 }
 
 static void templates_render_with_prefix_and_stable_hash(void **state)
@@ -267,35 +357,6 @@ static void templates_render_with_prefix_and_stable_hash(void **state)
     }
 }
 
-static void gzip_bodies_round_trip(void **state)
-{
-    (void)state;
-    char in[5000];
-    for (size_t i = 0; i < sizeof(in); i++)
-        in[i] = (char)('a' + i % 7);
-    unsigned char *buf = NULL;
-    size_t cap = 0, len = 0;
-    assert_int_equal(s4f_es_gzip(in, sizeof(in), 1, &buf, &cap, &len), 0);
-    assert_true(len > 18 && len < sizeof(in));
-    assert_int_equal(buf[0], 0x1f); /* gzip magic */
-    assert_int_equal(buf[1], 0x8b);
-    char out[6000];
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
-    zs.next_in = buf;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)out;
-    zs.avail_out = sizeof(out);
-    assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
-    assert_int_equal(zs.total_out, sizeof(in));
-    assert_memory_equal(out, in, sizeof(in));
-    inflateEnd(&zs);
-    /* The buffer is reused when large enough. */
-    assert_int_equal(s4f_es_gzip(in, 100, 1, &buf, &cap, &len), 0);
-    free(buf);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,8 +368,10 @@ int main(void)
         cmocka_unit_test(bulk_lines_escape_ids_and_flatten_line_breaks),
         cmocka_unit_test(bulk_answer_is_read_item_by_item),
         cmocka_unit_test(retention_deletes_whole_days_only),
+        cmocka_unit_test(retention_deletes_days_beyond_the_future_bound),
+        cmocka_unit_test(hostile_results_are_refused_with_their_reason),
+        cmocka_unit_test(result_types_are_the_templated_ones),
         cmocka_unit_test(templates_render_with_prefix_and_stable_hash),
-        cmocka_unit_test(gzip_bodies_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

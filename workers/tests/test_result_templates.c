@@ -1,0 +1,153 @@
+/* Every result type a registered analysis emits has an index template in the sink (issue 13):
+ * the sink refuses results of any other @type (dead letter), so an analysis added without its
+ * template would see all its results refused. Each analysis runs over the same generic traffic
+ * (normal flows, a horizontal and a vertical scan, an hour that becomes final) through the real
+ * window engine; the @type of every document it emits must be one the sink accepts
+ * (s4f_tpl_result_type, the sink's own rule). An analysis that emits nothing here fails too:
+ * extend the traffic so that its results are checked. The result schemas of docs/schemas/ must
+ * have templates as well. */
+#include "harness.h"
+#include "registry.h"
+#include "templates.h"
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static void flow(struct th *t, int64_t *off, const char *src, const char *dst, uint16_t dport,
+                 uint16_t flags, int64_t rel)
+{
+    struct s4f_flow f = th_mkflow(src, dst, 6, dport, flags, 2, 120, TH_T0 + rel);
+    assert_int_equal(th_flow(t, 0, (*off)++, &f), S4F_OK);
+}
+
+/* A DNS response (or query) as the reader makes it, from either probe family. */
+static void dns(struct th *t, int64_t *off, const char *src, const char *dst, uint16_t sport,
+                uint16_t dport, bool response, const char *name, const char *a, uint64_t packets,
+                uint64_t bytes, int64_t rel)
+{
+    struct s4f_flow f = th_mkflow(src, dst, 17, dport, 0, packets, bytes, TH_T0 + rel);
+    f.sport = sport;
+    if (name) {
+        f.dns.flags = S4F_DNS_PRESENT | (response ? S4F_DNS_RESPONSE : 0);
+        f.dns.qtype = f.dns.crr_type = 1;
+        f.dns.name_len = f.dns.crr_name_len = (uint16_t)strlen(name);
+        memcpy(f.dns.name, name, f.dns.name_len + 1u);
+        memcpy(f.dns.crr_name, name, f.dns.name_len + 1u);
+    }
+    if (a) {
+        f.dns.rdata_len = (uint16_t)strlen(a);
+        memcpy(f.dns.rdata, a, f.dns.rdata_len + 1u);
+        f.dns.flags |= S4F_DNS_HAS_RDATA | S4F_DNS_RDATA_ADDR;
+        s4f_addr_parse(a, strlen(a), &f.dns.rdata_addr);
+    }
+    assert_int_equal(th_flow(t, 0, (*off)++, &f), S4F_OK);
+}
+
+static void generic_traffic(struct th *t)
+{
+    int64_t off = 0;
+    char dst[32];
+    /* DNS: a name asked three times through an outside resolver, one client then connecting
+     * to the answer (external resolver), a local resolver answering outside (open resolver)
+     * and reflecting eleven answers to one victim (reflection). */
+    for (int j = 0; j < 3; j++)
+        dns(t, &off, "8.8.8.8", "10.0.0.1", 53, 40000, true, "a.example", "192.0.2.10", 1, 90,
+            100 + j);
+    flow(t, &off, "10.0.0.1", "192.0.2.10", 443, 0x1b, 600);
+    dns(t, &off, "198.51.100.7", "10.0.0.53", 40000, 53, false, NULL, NULL, 2, 100, 700);
+    for (int j = 0; j < 11; j++)
+        dns(t, &off, "10.0.0.53", "198.51.100.7", 53, 40000, true, "evil.example", "192.0.2.1", 1,
+            100, 800 + j);
+    /* In event-time order, so that nothing is late for the shortest window. */
+    for (int j = 0; j < 30; j++) {
+        snprintf(dst, sizeof(dst), "203.0.113.%d", j + 1);
+        flow(t, &off, "10.9.9.9", dst, 22, 0x02, 1000 + j * 100); /* horizontal scan */
+        flow(t, &off, "10.8.8.8", "192.168.1.1", (uint16_t)(1000 + j), 0x02,
+             1000 + j * 100 + 50); /* vertical scan */
+    }
+    for (int j = 0; j < 30; j++)
+        flow(t, &off, "10.0.0.1", "198.51.100.1", 443, 0x1b, 5000 + j * 1000);
+    /* In the hour's last window (the hourly profile is emitted when it becomes final), then past
+     * the end of the hour, its last window and the lateness: everything is final. */
+    flow(t, &off, "10.0.0.1", "198.51.100.1", 443, 0x1b, 3599000);
+    flow(t, &off, "10.0.0.1", "198.51.100.1", 443, 0x1b, 3600000 + 60000 + 10000);
+    th_tick(t);
+}
+
+static void every_emitted_type_has_a_template(void **state)
+{
+    char seen[16][128];
+    size_t nseen = 0;
+    (void)state;
+    for (size_t i = 0; s4f_analyses[i]; i++) {
+        const struct s4f_analysis *a = s4f_analyses[i];
+        /* The DNS analyses need to know what is local (and where the resolvers are). */
+        const char *conf = "allowed_lateness: 10s\n";
+        if (strcmp(a->name, "reflect_ddos") == 0)
+            conf = "allowed_lateness: 10s\ndns_servers: [10.0.0.53]\n";
+        else if (strcmp(a->name, "dns_external_resolvers") == 0)
+            conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\nrepartition_topic: ''\n";
+        else if (strncmp(a->name, "dns_", 4) == 0)
+            conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\n";
+        struct th *t = th_new(a, conf);
+        generic_traffic(t);
+        if (t->ndocs == 0)
+            fail_msg("analysis %s emitted nothing on the generic traffic: extend it", a->name);
+        for (size_t k = 0; k < t->ndocs; k++) {
+            const char *type = json_string_value(json_object_get(t->docs[k].doc, "@type"));
+            if (!type || !s4f_tpl_result_type(type))
+                fail_msg("analysis %s emits @type %s, which has no sink/templates/index-%s.json: "
+                         "the sink would dead-letter every such result",
+                         a->name, type ? type : "(none)", type ? type : "?");
+            size_t j = 0;
+            while (j < nseen && strcmp(seen[j], type) != 0)
+                j++;
+            if (j == nseen && nseen < 16)
+                snprintf(seen[nseen++], sizeof(seen[0]), "%s", type);
+        }
+        th_free(t);
+    }
+    /* The traffic reaches every result type (the nine of docs/schemas/ today). */
+    if (nseen < 9) {
+        for (size_t j = 0; j < nseen; j++)
+            print_message("emitted: %s\n", seen[j]);
+        fail_msg("the generic traffic reaches %zu result types, want 9", nseen);
+    }
+}
+
+static void every_result_schema_has_a_template(void **state)
+{
+    (void)state;
+    DIR *d = opendir(S4F_SCHEMA_DIR);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *suffix = ".schema.json";
+        size_t len = strlen(e->d_name), sl = strlen(suffix);
+        if (len <= sl || strcmp(e->d_name + len - sl, suffix) != 0)
+            continue;
+        char type[256];
+        snprintf(type, sizeof(type), "%.*s", (int)(len - sl), e->d_name);
+        if (!s4f_tpl_result_type(type))
+            fail_msg("docs/schemas/%s has no sink template index-%s.json", e->d_name, type);
+        n++;
+    }
+    closedir(d);
+    assert_true(n >= 5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_emitted_type_has_a_template),
+        cmocka_unit_test(every_result_schema_has_a_template),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
