@@ -26,7 +26,9 @@
 struct src {
     bool held; /* assigned to this stage */
     int64_t assigned_mono, last_rec_mono;
-    int64_t wm;   /* largest event time read since assigned or rewound (INT64_MIN: none) */
+    int64_t wm; /* event time read since assigned or rewound, by the robust statistic of
+                 * window.h (INT64_MIN: none): one forged time must not move stage two */
+    struct s4f_wmstat wms;
     int64_t next; /* next offset to read (-1: none read) */
     /* Per repartition partition and side (2 * nlast): the offset of the last record routed
      * there, or the first offset read - 1 (each record claims the offsets in between, see
@@ -128,6 +130,7 @@ static struct src *src_get(struct s4f_rekey *r, int32_t sp)
         r->src[sp] = calloc(1, sizeof(struct src));
         if (r->src[sp]) {
             r->src[sp]->wm = INT64_MIN;
+            r->src[sp]->wms.block = -1;
             r->src[sp]->next = -1;
             r->src[sp]->marked_wm = INT64_MIN;
         }
@@ -141,6 +144,8 @@ static void src_restart(struct src *s, int64_t next)
 {
     s->nlast = 0;
     s->wm = INT64_MIN;
+    s->wms.block = -1;
+    s->wms.n = 0;
     s->next = next;
 }
 
@@ -440,8 +445,8 @@ static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batc
     }
     /* The partition's event time, as stage two would take it: flows too far ahead of the
      * clock are refused there, so they do not move it here either. */
-    if (f.end_ms > s->wm && f.end_ms <= s4f_wall_ms() + r->o.common->max_future_ms)
-        s->wm = f.end_ms;
+    if (f.end_ms <= s4f_wall_ms() + r->o.common->max_future_ms)
+        s4f_wmstat_observe(&s->wms, (int)r->o.common->wm_quorum, m->offset, f.end_ms, &s->wm);
     unsigned mask = r->o.analysis->route(r->o.inst, &f);
     for (int side = S4F_SIDE_SRC; side <= S4F_SIDE_DST; side++) {
         if (!(mask & (1u << (side - 1))))

@@ -39,16 +39,9 @@ struct win {
 /* The watermark statistic: the quorum-th largest event time among the records of the current
  * block of S4F_WM_BLOCK offsets. Blocks are aligned on offsets, not on arrival, so a replay
  * that starts mid-stream rebuilds the same blocks from the same records. */
-#define S4F_WM_BLOCK 128
 /* Records set aside because they are too far ahead of the watermark: at most this many per
  * partition, each for at most two blocks of offsets. */
 #define S4F_WM_OUTLIERS 32
-
-struct wmstat {
-    int64_t block;                  /* offset / S4F_WM_BLOCK of top; -1: none yet */
-    int64_t top[S4F_WM_MAX_QUORUM]; /* largest times of the block: a min-heap */
-    int n;
-};
 
 struct outlier {
     int64_t offset, t;
@@ -59,7 +52,7 @@ struct part {
     bool used;
     int32_t id;
     int64_t max_t; /* watermark: only moves forward (see wm_observe) */
-    struct wmstat wms;
+    struct s4f_wmstat wms;
     struct outlier *outl; /* S4F_WM_OUTLIERS, allocated on the first outlier */
     int nout;
     int64_t outl_min_t; /* smallest time set aside (INT64_MAX: none) */
@@ -601,25 +594,28 @@ static bool top_offer(int64_t *h, int *n, int q, int64_t t)
  * the records of its block of offsets, never moving back. A forged time moves it only with
  * quorum - 1 accomplices among the same 128 offsets; an ordered stream holds it quorum
  * records behind its newest. O(log quorum) per record at most. True when it moved. */
-static bool wm_observe(struct s4f_wengine *e, struct part *p, int64_t offset, int64_t t)
+bool s4f_wmstat_observe(struct s4f_wmstat *s, int q, int64_t offset, int64_t t, int64_t *wm)
 {
-    int q = (int)e->o.common->wm_quorum;
     if (q <= 1) {
-        if (t <= p->max_t)
+        if (t <= *wm)
             return false;
-        p->max_t = t;
+        *wm = t;
         return true;
     }
-    struct wmstat *s = &p->wms;
     int64_t b = offset / S4F_WM_BLOCK;
     if (b > s->block) {
         s->n = 0;
         s->block = b;
     }
-    if (!top_offer(s->top, &s->n, q, t) || s->n < q || s->top[0] <= p->max_t)
+    if (!top_offer(s->top, &s->n, q, t) || s->n < q || s->top[0] <= *wm)
         return false;
-    p->max_t = s->top[0];
+    *wm = s->top[0];
     return true;
+}
+
+static bool wm_observe(struct s4f_wengine *e, struct part *p, int64_t offset, int64_t t)
+{
+    return s4f_wmstat_observe(&p->wms, (int)e->o.common->wm_quorum, offset, t, &p->max_t);
 }
 
 /* How far ahead of the watermark a record may be and still be folded at once. */

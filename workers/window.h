@@ -49,6 +49,20 @@
 
 struct s4f_wengine;
 
+/* The robust event-time statistic of one partition (docs/worker.md, Watermark): the
+ * quorum-th largest time among the records of the current block of S4F_WM_BLOCK offsets,
+ * never moving back. The window engine's watermark and stage one's watermark marks
+ * (rekey.c) both use it, so a forged end time moves neither alone. */
+#define S4F_WM_BLOCK 128
+struct s4f_wmstat {
+    int64_t block;                  /* offset / S4F_WM_BLOCK of top; -1: none yet */
+    int64_t top[S4F_WM_MAX_QUORUM]; /* largest times of the block: a min-heap */
+    int n;
+};
+/* Feeds the time t of the record at offset; *wm (INT64_MIN: none yet) moves forward to the
+ * statistic (quorum <= 1: to the largest time seen). True when it moved. O(log quorum). */
+bool s4f_wmstat_observe(struct s4f_wmstat *s, int quorum, int64_t offset, int64_t t, int64_t *wm);
+
 struct s4f_wengine_opts {
     const struct s4f_analysis *analysis;
     void *inst; /* the analysis instance */

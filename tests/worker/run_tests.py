@@ -700,7 +700,10 @@ def main():
                                      100, base + k6 * 30000 + 540000))
         produce(inp6, poisoned)
         procs = run_workers(a.worker, cfg6, 1, tmp, "poison")
-        docs, ok = wait_for(out6, lambda d: proto_totals(d) == exp and len(scans(d)) >= 2, 90)
+        # host_stats too: its stage one's watermark marks use the same statistic, so the
+        # forged times move no repartition partition's watermark either.
+        docs, ok = wait_for(out6, lambda d: proto_totals(d) == exp and len(scans(d)) >= 2
+                            and host_totals(d) == hexp, 90)
         lab = '{analysis="protocols_statistics"}'
         outl = metric_wait(os.path.join(tmp, "poison-0.log"), "s4f_worker_outlier_total" + lab,
                            1, 30)
@@ -712,6 +715,8 @@ def main():
         check(scans(docs) == scans(results[1]), f"poisoned: same scans ({scans(docs)})")
         check(plain(docs) == plain(results[1]),
               "poisoned: protocols_statistics and ports_scan documents equal to the clean run")
+        check(host_totals(docs) == hexp, f"poisoned: host_stats totals exact "
+              f"({host_totals(docs)} != {hexp})")
         check(outl is not None and outl >= 1, f"poisoned: outliers counted ({outl})")
         print(f"poisoned: {outl} outlier(s) set aside, results as the clean run", flush=True)
 
