@@ -239,3 +239,18 @@ struct s4f_flow th_mkflow(const char *src, const char *dst, uint8_t proto, uint1
     f.start_ms = end_ms - 500;
     return f;
 }
+
+struct s4f_flow th_dnsflow(const char *src, const char *dst, uint16_t sport, uint16_t dport,
+                           const char *name, bool response, uint8_t rcode, uint16_t qtype,
+                           int64_t rel)
+{
+    struct s4f_flow f = th_mkflow(src, dst, 17, dport, 0, 1, 80, TH_T0 + rel);
+    f.sport = sport;
+    f.dns.flags = S4F_DNS_PRESENT | (response ? S4F_DNS_RESPONSE : 0);
+    f.dns.rcode = rcode;
+    f.dns.qtype = f.dns.crr_type = qtype;
+    f.dns.name_len = f.dns.crr_name_len = (uint16_t)strlen(name);
+    memcpy(f.dns.name, name, f.dns.name_len + 1u);
+    memcpy(f.dns.crr_name, name, f.dns.name_len + 1u);
+    return f;
+}

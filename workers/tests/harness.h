@@ -81,5 +81,11 @@ const char *th_str(const json_t *doc, const char *key);
 /* A flow: addresses as text, end time, duration 500 ms. */
 struct s4f_flow th_mkflow(const char *src, const char *dst, uint8_t proto, uint16_t dport,
                           uint16_t flags, uint64_t packets, uint64_t bytes, int64_t end_ms);
+/* A UDP DNS flow as the reader makes it (both probe families give the same struct s4f_dns):
+ * name in the question and the first answer, qtype as both types, one packet of 80 bytes,
+ * end time TH_T0 + rel. */
+struct s4f_flow th_dnsflow(const char *src, const char *dst, uint16_t sport, uint16_t dport,
+                           const char *name, bool response, uint8_t rcode, uint16_t qtype,
+                           int64_t rel);
 
 #endif

@@ -31,22 +31,6 @@ static const char *rid(const char *type, int64_t start_rel, int64_t len, const c
     return b;
 }
 
-/* A DNS flow as the reader makes it (both families give the same struct s4f_dns). */
-static struct s4f_flow dnsflow(const char *src, const char *dst, uint16_t sport, uint16_t dport,
-                               const char *name, bool response, uint8_t rcode, uint16_t qtype,
-                               int64_t rel)
-{
-    struct s4f_flow f = th_mkflow(src, dst, 17, dport, 0, 1, 80, TH_T0 + rel);
-    f.sport = sport;
-    f.dns.flags = S4F_DNS_PRESENT | (response ? S4F_DNS_RESPONSE : 0);
-    f.dns.rcode = rcode;
-    f.dns.qtype = f.dns.crr_type = qtype;
-    f.dns.name_len = f.dns.crr_name_len = (uint16_t)strlen(name);
-    memcpy(f.dns.name, name, f.dns.name_len + 1u);
-    memcpy(f.dns.crr_name, name, f.dns.name_len + 1u);
-    return f;
-}
-
 static void put(struct th *t, int64_t *off, struct s4f_flow f)
 {
     assert_int_equal(th_flow(t, 0, (*off)++, &f), S4F_OK);
@@ -55,7 +39,7 @@ static void put(struct th *t, int64_t *off, struct s4f_flow f)
 static void resp(struct th *t, int64_t *off, const char *to, const char *name, uint8_t rcode,
                  int64_t rel)
 {
-    put(t, off, dnsflow("8.8.8.8", to, 53, 40000, name, true, rcode, 1, rel));
+    put(t, off, th_dnsflow("8.8.8.8", to, 53, 40000, name, true, rcode, 1, rel));
 }
 
 /* Checks a stat type's data_array: keys and values in order ("ip" too when given). */
@@ -105,17 +89,17 @@ static struct th *dns_mix(const char *extra)
     resp(t, &off, "10.0.0.2", "r.com", 5, 4000);
     /* Answers to outside hosts count nowhere. */
     resp(t, &off, "198.51.100.9", "a.com", 0, 4500);
-    put(t, &off, dnsflow("10.0.0.1", "8.8.8.8", 40000, 53, "a.com", false, 0, 1, 5000));
-    put(t, &off, dnsflow("10.0.0.1", "8.8.8.8", 40001, 53, "a.com", false, 0, 1, 5001));
-    put(t, &off, dnsflow("10.0.0.2", "10.0.0.53", 40002, 53, "c.com", false, 0, 28, 6000));
+    put(t, &off, th_dnsflow("10.0.0.1", "8.8.8.8", 40000, 53, "a.com", false, 0, 1, 5000));
+    put(t, &off, th_dnsflow("10.0.0.1", "8.8.8.8", 40001, 53, "a.com", false, 0, 1, 5001));
+    put(t, &off, th_dnsflow("10.0.0.2", "10.0.0.53", 40002, 53, "c.com", false, 0, 28, 6000));
     /* Not DNS: ignored. */
     put(t, &off, th_mkflow("10.0.0.1", "8.8.8.8", 17, 53, 0, 1, 80, TH_T0 + 7000));
     /* A name the reader had to cut: counted as invalid, nowhere else. */
-    struct s4f_flow h = dnsflow("8.8.8.8", "10.0.0.1", 53, 40000, "cut", true, 0, 1, 8000);
+    struct s4f_flow h = th_dnsflow("8.8.8.8", "10.0.0.1", 53, 40000, "cut", true, 0, 1, 8000);
     h.dns.flags |= S4F_DNS_TRUNCATED;
     put(t, &off, h);
     /* The next window closes the first. */
-    put(t, &off, dnsflow("10.0.0.1", "8.8.8.8", 40000, 53, "late.com", false, 0, 1, 61000));
+    put(t, &off, th_dnsflow("10.0.0.1", "8.8.8.8", 40000, 53, "late.com", false, 0, 1, 61000));
     th_tick(t);
     return t;
 }
@@ -164,7 +148,7 @@ static void test_dns_statistics_long_names_and_cap(void **state)
     /* queried_local 8.8.8.8 is the third key; these two are refused. */
     resp(t, &off, "10.0.0.1", "b.com", 0, 1004);
     resp(t, &off, "10.0.0.1", "c.com", 0, 1005);
-    put(t, &off, dnsflow("10.0.0.1", "8.8.8.8", 40000, 53, "late.com", false, 0, 1, 61000));
+    put(t, &off, th_dnsflow("10.0.0.1", "8.8.8.8", 40000, 53, "late.com", false, 0, 1, 61000));
     th_tick(t);
     check(t, "queried_domain", (struct kv[]){{"a.com", NULL, 2}, {longname, NULL, 2}}, 2);
     assert_int_equal(th_metric(t, "keys_dropped_total"), 2);
@@ -236,7 +220,7 @@ static void test_reflect_ddos(void **state)
 static struct s4f_flow answer(const char *src, const char *dst, const char *name, uint16_t type,
                               const char *data, uint8_t rcode, int64_t rel)
 {
-    struct s4f_flow f = dnsflow(src, dst, 53, 40000, name, true, rcode, type, rel);
+    struct s4f_flow f = th_dnsflow(src, dst, 53, 40000, name, true, rcode, type, rel);
     f.dns.rdata_len = (uint16_t)strlen(data);
     memcpy(f.dns.rdata, data, f.dns.rdata_len + 1u);
     f.dns.flags |= S4F_DNS_HAS_RDATA;

@@ -27,20 +27,16 @@ static void flow(struct th *t, int64_t *off, const char *src, const char *dst, u
     assert_int_equal(th_flow(t, 0, (*off)++, &f), S4F_OK);
 }
 
-/* A DNS response (or query) as the reader makes it, from either probe family. */
+/* A DNS flow (or, without a name, plain UDP) with packets, bytes and, if given, an A answer. */
 static void dns(struct th *t, int64_t *off, const char *src, const char *dst, uint16_t sport,
                 uint16_t dport, bool response, const char *name, const char *a, uint64_t packets,
                 uint64_t bytes, int64_t rel)
 {
-    struct s4f_flow f = th_mkflow(src, dst, 17, dport, 0, packets, bytes, TH_T0 + rel);
+    struct s4f_flow f = name ? th_dnsflow(src, dst, sport, dport, name, response, 0, 1, rel)
+                             : th_mkflow(src, dst, 17, dport, 0, 1, 80, TH_T0 + rel);
     f.sport = sport;
-    if (name) {
-        f.dns.flags = S4F_DNS_PRESENT | (response ? S4F_DNS_RESPONSE : 0);
-        f.dns.qtype = f.dns.crr_type = 1;
-        f.dns.name_len = f.dns.crr_name_len = (uint16_t)strlen(name);
-        memcpy(f.dns.name, name, f.dns.name_len + 1u);
-        memcpy(f.dns.crr_name, name, f.dns.name_len + 1u);
-    }
+    f.packets = packets;
+    f.bytes = bytes;
     if (a) {
         f.dns.rdata_len = (uint16_t)strlen(a);
         memcpy(f.dns.rdata, a, f.dns.rdata_len + 1u);
