@@ -63,24 +63,7 @@ def run_probe(kind, pcap, port, wd):
         subprocess.run(["softflowd", "-r", pcap, "-n", "127.0.0.1:%d" % port, "-v", ver,
                         "-t", "maxlife=1"], check=True, capture_output=True)
     elif kind == "pmacct-ipfix":
-        conf = t.write(os.path.join(wd, "pmacctd.conf"), "\n".join([
-            "daemonize: false",
-            "pcap_savefile: " + pcap,
-            "plugins: nfprobe",
-            "nfprobe_receiver: 127.0.0.1:%d" % port,
-            "nfprobe_version: 10",
-            "nfprobe_timeouts: maxlife=1:expint=1",
-            "aggregate: src_host, dst_host, src_port, dst_port, proto, tcpflags",
-            ""]))
-        # pmacctd now and then exits 1 at start on a busy machine; its export goes to both
-        # decoders through the tee, so a second run keeps the comparison exact.
-        for attempt in (1, 2):
-            r = subprocess.run(["pmacctd", "-f", conf], capture_output=True, text=True, timeout=120)
-            if r.returncode == 0:
-                break
-            print("pmacctd exited %d (attempt %d):\n%s" % (r.returncode, attempt, (r.stdout + r.stderr)[-2000:]))
-        else:
-            raise SystemExit("pmacctd failed twice")
+        t.run_pmacctd(pcap, port, wd)
     else:
         raise SystemExit("unknown probe " + kind)
 
