@@ -104,6 +104,14 @@ function setSession(j) {
   $("login").hidden = true;
 }
 
+/* Pages of their own file (web/ui/pages/<name>.js, loaded after this one) register here:
+ * S4F.pages[name] = { load: async (arg) => ..., wire: () => ... } shows <section id="page-<name>">
+ * for #/<name>[/<arg>]; wire() runs once at start to attach its controls' listeners. The helpers
+ * below are shared with them, so a page does not grow its own copy. */
+const S4F = window.S4F = { pages: {}, api: (...a) => api(...a), qs: (p) => qs(p), fmt: (n) => fmt(n), el: (...a) => el(...a),
+  fillTable: (...a) => fillTable(...a), chart: (...a) => chart(...a), barList: (...a) => barList(...a),
+  localTime: (t) => localTime(t), route: () => route(), $ };
+
 /* Routes: #/overview, #/detections, #/hosts, #/hosts/<address>, #/dns, #/system */
 async function route() {
   if (!S.csrf) return;
@@ -114,6 +122,7 @@ async function route() {
   for (const p of document.querySelectorAll(".page")) p.hidden = true;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === name);
   const pages = { overview: loadOverview, detections: loadDetections, hosts: arg ? loadHost : loadHosts, dns: loadDns, system: loadSystem };
+  for (const [k, v] of Object.entries(S4F.pages)) pages[k] = v.load;
   const fn = pages[name] || loadOverview;
   const section = fn === loadHost ? "host" : (pages[name] ? name : "overview");
   $("page-" + section).hidden = false;
@@ -358,6 +367,7 @@ function wire() {
     catch (e) { $("nu-msg").textContent = e.message; }
     await loadUsers();
   });
+  for (const p of Object.values(S4F.pages)) if (p.wire) p.wire();
   window.addEventListener("hashchange", route);
   window.addEventListener("resize", () => { for (const c of Object.values(S.charts)) c.u.setSize({ width: Math.max(300, c.u.root.parentElement.clientWidth - 4), height: 230 }); });
 }
