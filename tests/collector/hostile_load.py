@@ -74,15 +74,6 @@ def start_collector(wd, topic, extra):
     return col, port, t.metrics_port_from_log(col)
 
 
-def sanitized():
-    """ASan's shadow memory and quarantine make RSS meaningless: the budget gauge still holds."""
-    try:
-        with open(os.path.join(t.BUILD, "CMakeCache.txt")) as f:
-            return any(l.strip() == "S4F_SANITIZE:BOOL=ON" for l in f)
-    except OSError:
-        return False
-
-
 def peak_rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -150,13 +141,13 @@ def flood(wd, topic):
         mval(m, "exporters_evicted_total"), mval(m, "exporters_evicted_memory_total")))
     print("template memory %.1f MiB (budget 64); peak RSS %.1f MiB (limit %d%s); per round: %s" % (
         mval(m, "template_memory_bytes") / 1048576, peak / 1024, RSS_LIMIT_KB // 1024,
-        ", not checked: sanitizer build" if sanitized() else "",
+        ", not checked: sanitizer build" if t.sanitized() else "",
         ",".join("%d" % (x // 1024) for x in rss_samples[::8])))
     print("legitimate: flows %d/%d packets %d/%d bytes %d/%d; decode errors missing_template %d" % (
         len(records), legit_flows, pk, legit_pkts, by, legit_bytes,
         mval(m, "decode_errors_total", 'reason="missing_template"')))
     ok = (len(records) == legit_flows and pk == legit_pkts and by == legit_bytes and
-          (peak < RSS_LIMIT_KB or sanitized()) and mval(m, "template_memory_bytes") <= 64 << 20 and
+          (peak < RSS_LIMIT_KB or t.sanitized()) and mval(m, "template_memory_bytes") <= 64 << 20 and
           mval(m, "templates_evicted_memory_total") > 0 and
           mval(m, "udp_kernel_drops_total") == 0)
     return ok, [col]

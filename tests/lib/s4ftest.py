@@ -15,6 +15,19 @@ import urllib.request
 
 SRC = os.environ.get("S4F_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("S4F_BUILD_DIR") or os.path.join(SRC, "build")
+
+
+def sanitized():
+    """True in an ASan/UBSan or TSan build: its shadow memory and quarantine make RSS no figure."""
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            for line in f:
+                # S4F_SANITIZE is a STRING (ON, address, thread or OFF); match any cache type.
+                if line.startswith("S4F_SANITIZE:"):
+                    return line.split("=", 1)[1].strip().upper() not in ("", "OFF", "0", "FALSE", "NO")
+    except OSError:
+        pass
+    return False
 KAFKA = os.environ.get("S4F_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 ES = os.environ.get("S4F_ES_URL", "http://127.0.0.1:9200")
 TOOLS = os.path.join(SRC, "tests", "tools")
