@@ -199,7 +199,7 @@ struct s4f_analysis {
     void (*destroy)(void *inst);
 };
 
-/* ---- results ---------------------------------------------------------------------------- */
+/* ---- results (implemented in result.c) ------------------------------------------------- */
 
 /* Starts a result of type `type` for the window being closed. key distinguishes results of one
  * window (e.g. "tcp", "10.0.0.1|443"); with the analysis, window and partition it forms the

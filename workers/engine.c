@@ -7,6 +7,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "rekey.h"
+#include "stage.h"
 #include "window.h"
 
 #include <inttypes.h>
@@ -433,58 +434,6 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
         if (p >= 0 && p < S4F_MAX_PARTITIONS)
             forget(e, p);
     }
-}
-
-/* Consumer settings of the worker, applied unless the shared or the worker's kafka: section
- * sets them. librdkafka before 2.2 stops fetching for a whole second (no setting shortens it)
- * once its local queue holds queued.min.messages or queued.max.messages.kbytes: a worker
- * catching up (a replay, a restart after a crash) then starves for most of every second. The
- * larger thresholds keep the fetcher ahead of the analysis; the bytes bound the memory. */
-static const char *const worker_consumer_defaults[] = {
-    "queued.min.messages",
-    "1000000",
-    "queued.max.messages.kbytes",
-    "262144", /* 256 MiB of prefetched records at most */
-    NULL,
-};
-
-struct s4f_kafka_consumer *
-s4f_worker_consumer_new(const struct s4f_kvlist *shared, const struct s4f_kvlist *overrides,
-                        struct s4f_metrics *metrics, const char *group, const char *topic,
-                        void (*assign_cb)(void *, const rd_kafka_topic_partition_list_t *),
-                        void (*revoke_cb)(void *, const rd_kafka_topic_partition_list_t *),
-                        void *ctx, char *err, size_t errlen)
-{
-    const char *topics[] = {topic, NULL};
-    struct s4f_kafka_consumer_opts co = {
-        .shared = shared,
-        .overrides = overrides,
-        .defaults = worker_consumer_defaults,
-        .metrics = metrics,
-        .group_id = group,
-        .topics = topics,
-        .on_assign = assign_cb,
-        .on_revoke = revoke_cb,
-        .ctx = ctx,
-    };
-    return s4f_kafka_consumer_new(&co, err, errlen);
-}
-
-struct s4f_kafka_producer *
-s4f_worker_producer_new(const struct s4f_kvlist *shared, const struct s4f_kvlist *overrides,
-                        struct s4f_metrics *metrics,
-                        void (*on_delivery)(void *, void *, rd_kafka_resp_err_t), void *ctx,
-                        char *err, size_t errlen)
-{
-    struct s4f_kafka_producer_opts po = {
-        .shared = shared,
-        .overrides = overrides,
-        .metrics = metrics,
-        .queue_full_wait_ms = 1000,
-        .on_delivery = on_delivery,
-        .ctx = ctx,
-    };
-    return s4f_kafka_producer_new(&po, err, errlen);
 }
 
 struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err, size_t errlen)

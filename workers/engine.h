@@ -33,20 +33,4 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
 int s4f_engine_run(struct s4f_engine *e);
 void s4f_engine_free(struct s4f_engine *e);
 
-/* The Kafka clients of one stage of the worker (the engine's, and a repartitioned
- * analysis's first stage): the operator's kafka: sections over the worker's consumer
- * defaults (large prefetch thresholds, see engine.c); the producer waits up to 1 s on a full
- * queue. NULL + err on a bad setting. */
-struct s4f_kafka_consumer *
-s4f_worker_consumer_new(const struct s4f_kvlist *shared, const struct s4f_kvlist *overrides,
-                        struct s4f_metrics *metrics, const char *group, const char *topic,
-                        void (*assign_cb)(void *, const rd_kafka_topic_partition_list_t *),
-                        void (*revoke_cb)(void *, const rd_kafka_topic_partition_list_t *),
-                        void *ctx, char *err, size_t errlen);
-struct s4f_kafka_producer *
-s4f_worker_producer_new(const struct s4f_kvlist *shared, const struct s4f_kvlist *overrides,
-                        struct s4f_metrics *metrics,
-                        void (*on_delivery)(void *, void *, rd_kafka_resp_err_t), void *ctx,
-                        char *err, size_t errlen);
-
 #endif

@@ -2,10 +2,10 @@
 #include "rekey.h"
 
 #include "daemon.h"
-#include "engine.h"
 #include "flow.h"
 #include "kafka.h"
 #include "log.h"
+#include "stage.h"
 #include "window.h"
 
 #include <inttypes.h>

@@ -2,24 +2,12 @@
 #include "window.h"
 
 #include "log.h"
+#include "result.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Formatted times: the documents of one window share @timestamp, window_start and
- * window_end, and gmtime + snprintf per field was a tenth of host_stats' cost. */
-#define TCACHE 4
-
-struct s4f_jbuf {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-    int64_t tcache_ms[TCACHE];
-    char tcache[TCACHE][32];
-    unsigned tcache_next;
-};
 
 struct win {
     int64_t start, end;
@@ -68,18 +56,6 @@ struct part {
     void *pstate;
 };
 
-struct s4f_emit {
-    struct s4f_wengine *e;
-    struct part *p;
-    struct win *w;
-    struct s4f_jbuf jb;
-    char id[256];
-    bool open;
-    int status_refused; /* documents refused for good */
-    bool retry;
-    int nretry; /* documents the queue refused in this emission */
-};
-
 struct s4f_wengine {
     struct s4f_wengine_opts o;
     int64_t size, slide, lateness;
@@ -93,269 +69,16 @@ struct s4f_wengine {
     int64_t clock_mono; /* monotonic ms of the current batch (0: read the clock) */
 };
 
-/* ---- JSON buffer ------------------------------------------------------------------------- */
-
-static void jb_grow_put(struct s4f_jbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        if (cap > (16u << 20)) { /* a result this large is a bug: refuse it */
-            b->failed = true;
-            return;
-        }
-        char *nb = realloc(b->buf, cap);
-        if (!nb) {
-            b->failed = true;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-static inline void jb_put(struct s4f_jbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 <= b->cap && !b->failed) {
-        memcpy(b->buf + b->len, s, n);
-        b->len += n;
-        b->buf[b->len] = '\0';
-        return;
-    }
-    jb_grow_put(b, s, n);
-}
-
-static void jb_puts(struct s4f_jbuf *b, const char *s)
-{
-    jb_put(b, s, strlen(s));
-}
-
-static void jb_sep(struct s4f_jbuf *b)
-{
-    if (b->len && !strchr("{[:", b->buf[b->len - 1]))
-        jb_put(b, ",", 1);
-}
-
-static void jb_escaped(struct s4f_jbuf *b, const char *s)
-{
-    jb_put(b, "\"", 1);
-    for (;;) {
-        /* Copy runs that need no escaping in one go: keys and addresses are all run. */
-        const char *run = s;
-        while ((unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
-            s++;
-        if (s > run)
-            jb_put(b, run, (size_t)(s - run));
-        unsigned char c = (unsigned char)*s;
-        if (!c)
-            break;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            jb_put(b, esc, 2);
-        } else {
-            char esc[8];
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            jb_puts(b, esc);
-        }
-        s++;
-    }
-    jb_put(b, "\"", 1);
-}
-
-/* Decimal digits of v, written backwards ending at end; returns the first. */
-static char *u64_digits(uint64_t v, char *end)
-{
-    char *p = end;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return p;
-}
-
-void s4f_jb_key(struct s4f_jbuf *b, const char *key)
-{
-    jb_sep(b);
-    jb_escaped(b, key);
-    jb_put(b, ":", 1);
-}
-
-void s4f_jb_str(struct s4f_jbuf *b, const char *key, const char *val)
-{
-    s4f_jb_key(b, key);
-    jb_escaped(b, val);
-}
-
-void s4f_jb_u64(struct s4f_jbuf *b, const char *key, uint64_t v)
-{
-    char num[24];
-    s4f_jb_key(b, key);
-    char *p = u64_digits(v, num + sizeof(num));
-    jb_put(b, p, (size_t)(num + sizeof(num) - p));
-}
-
-void s4f_jb_i64(struct s4f_jbuf *b, const char *key, int64_t v)
-{
-    char num[24];
-    s4f_jb_key(b, key);
-    /* The magnitude as unsigned: -INT64_MIN does not fit an int64_t. */
-    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char *p = u64_digits(m, num + sizeof(num));
-    if (v < 0)
-        *--p = '-';
-    jb_put(b, p, (size_t)(num + sizeof(num) - p));
-}
-
-void s4f_jb_time(struct s4f_jbuf *b, const char *key, int64_t epoch_ms)
-{
-    const char *iso = NULL;
-    for (unsigned i = 0; i < TCACHE && !iso; i++)
-        if (b->tcache[i][0] && b->tcache_ms[i] == epoch_ms)
-            iso = b->tcache[i];
-    if (!iso) {
-        unsigned i = b->tcache_next++ % TCACHE;
-        b->tcache_ms[i] = epoch_ms;
-        iso = s4f_iso8601_ms(epoch_ms, b->tcache[i], sizeof(b->tcache[i]));
-    }
-    s4f_jb_str(b, key, iso);
-}
-
-void s4f_jb_raw(struct s4f_jbuf *b, const char *text)
-{
-    if (text[0] == '{' || text[0] == '[')
-        jb_sep(b);
-    jb_puts(b, text);
-}
-
-/* ---- results ----------------------------------------------------------------------------- */
-
-static char *put_str(char *p, char *end, const char *s)
-{
-    size_t n = strlen(s);
-    if ((size_t)(end - p) <= n)
-        return NULL;
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *put_i64(char *p, char *end, int64_t v)
-{
-    char num[24];
-    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char *d = u64_digits(m, num + sizeof(num));
-    if (v < 0)
-        *--d = '-';
-    size_t n = (size_t)(num + sizeof(num) - d);
-    if ((size_t)(end - p) <= n)
-        return NULL;
-    memcpy(p, d, n);
-    return p + n;
-}
-
-/* "<type>:<start>+<len>:p<partition>:<key>" without snprintf (one per document). Returns the
- * length, or -1 when it does not fit. */
-static int id_format(char *buf, size_t len, const char *type, int64_t start, int64_t wlen,
-                     int32_t partition, const char *key)
-{
-    char *p = buf, *end = buf + len;
-    if ((p = put_str(p, end, type)) && (p = put_str(p, end, ":")) && (p = put_i64(p, end, start)) &&
-        (p = put_str(p, end, "+")) && (p = put_i64(p, end, wlen)) && (p = put_str(p, end, ":p")) &&
-        (p = put_i64(p, end, partition)) && (p = put_str(p, end, ":")) &&
-        (p = put_str(p, end, key))) {
-        *p = '\0';
-        return (int)(p - buf);
-    }
-    return -1;
-}
-
-struct s4f_jbuf *s4f_result_begin(struct s4f_emit *out, const char *type, const char *key,
-                                  int64_t window_start, int64_t window_end)
-{
-    if (!window_start && !window_end) {
-        window_start = out->w->start;
-        window_end = out->w->end;
-    }
-    /* The id names the type, the window, the input partition and the key: the same result
-     * computed again (re-emission, replay after a crash, another process after a rebalance)
-     * gets the same id and overwrites itself downstream. Kept well under 200 bytes: keys
-     * are addresses and ports. */
-    int n = id_format(out->id, sizeof(out->id), type, window_start, window_end - window_start,
-                      out->p->id, key);
-    if (n < 0 || n > 200) {
-        s4f_error_rl("result id for %s too long (key '%.40s...'): dropped", type, key);
-        s4f_metric_inc(out->e->m_refused);
-        return NULL;
-    }
-    out->jb.len = 0;
-    out->jb.failed = false;
-    jb_puts(&out->jb, "{");
-    s4f_jb_str(&out->jb, "@type", type);
-    s4f_jb_time(&out->jb, "@timestamp", window_end);
-    s4f_jb_time(&out->jb, "window_start", window_start);
-    s4f_jb_time(&out->jb, "window_end", window_end);
-    s4f_jb_str(&out->jb, "id", out->id);
-    out->open = true;
-    return &out->jb;
-}
-
-/* What became of one message of the window being emitted: taken (the window waits for its
- * acknowledgement), back-pressure (the emission is retried or, for final results, counted as
- * lost) or refused for good (counted). True when taken. */
-static bool emitted(struct s4f_emit *out, enum s4f_status st)
-{
-    struct s4f_wengine *e = out->e;
-    if (st == S4F_OK) {
-        out->w->inflight++;
-        e->inflight++;
-        return true;
-    }
-    if (st == S4F_RETRY) {
-        out->retry = true;
-        out->nretry++;
-    } else {
-        s4f_metric_inc(e->m_refused);
-    }
-    return false;
-}
-
-void s4f_result_end(struct s4f_emit *out)
-{
-    struct s4f_wengine *e = out->e;
-    if (!out->open)
-        return;
-    out->open = false;
-    jb_puts(&out->jb, "}");
-    if (out->jb.failed) {
-        s4f_error_rl("result %s could not be built (out of memory): dropped", out->id);
-        s4f_metric_inc(e->m_refused);
-        return;
-    }
-    if (emitted(out, e->o.emit(e->o.ctx, out->id, out->jb.buf, out->jb.len, out->w)))
-        s4f_metric_inc(e->m_results);
-}
-
-bool s4f_emit_has_changelog(const struct s4f_emit *out)
-{
-    const struct s4f_wengine *e = out->e;
-    return e->o.emit_changelog && e->o.common->changelog_topic && e->o.common->changelog_topic[0];
-}
-
-void s4f_emit_changelog(struct s4f_emit *out, const void *key, size_t klen, const void *val,
-                        size_t vlen)
-{
-    struct s4f_wengine *e = out->e;
-    if (!s4f_emit_has_changelog(out))
-        return;
-    emitted(out, e->o.emit_changelog(e->o.ctx, out->p->id, key, klen, val, vlen, out->w));
-}
-
 /* ---- engine ------------------------------------------------------------------------------ */
+
+/* A message of window w went to the producer: the window waits for its acknowledgement. */
+static void taken(void *owner, void *win)
+{
+    struct s4f_wengine *e = owner;
+    struct win *w = win;
+    w->inflight++;
+    e->inflight++;
+}
 
 struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts)
 {
@@ -366,7 +89,6 @@ struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts)
     e->size = opts->common->window_ms;
     e->slide = opts->common->slide_ms ? opts->common->slide_ms : e->size;
     e->lateness = opts->common->lateness_ms;
-    e->em.e = e;
     struct s4f_metrics *m = opts->metrics;
     const char *l = opts->labels;
     if (m) {
@@ -399,6 +121,17 @@ struct s4f_wengine *s4f_wengine_new(const struct s4f_wengine_opts *opts)
                                         "Open windows emitted because their partition was idle", l);
         e->m_windows_gauge = s4f_metrics_gauge(m, "windows_open", "Windows held in memory", l);
     }
+    struct s4f_emit_opts eo = {
+        .emit = opts->emit,
+        .emit_changelog = opts->emit_changelog,
+        .ctx = opts->ctx,
+        .changelog = opts->common->changelog_topic && opts->common->changelog_topic[0],
+        .taken = taken,
+        .owner = e,
+        .m_results = e->m_results,
+        .m_refused = e->m_refused,
+    };
+    s4f_emit_init(&e->em, &eo);
     return e;
 }
 
@@ -514,7 +247,7 @@ void s4f_wengine_free(struct s4f_wengine *e)
         e->orphans = w->next;
         win_release(e, w);
     }
-    free(e->em.jb.buf);
+    s4f_emit_release(&e->em);
     free(e);
 }
 
@@ -792,9 +525,7 @@ static void emit_window(struct s4f_wengine *e, struct part *p, struct win *w)
 {
     struct s4f_window info = {w->start, w->end, p->id, !w->emitted, w->emitted && !w->need_full,
                               false};
-    e->em.p = p;
-    e->em.w = w;
-    e->em.retry = false;
+    s4f_emit_start(&e->em, w->start, w->end, p->id, w);
     w->last_emit = s4f_mono_ms();
     e->o.analysis->on_window_close(e->o.inst, p->pstate, w->state, &info, &e->em);
     if (e->em.retry) {
@@ -823,10 +554,7 @@ static void finalise(struct s4f_wengine *e, struct part *p, struct win *w)
         w->final_resend = false;
         if (e->o.analysis->on_window_final) {
             struct s4f_window info = {w->start, w->end, p->id, false, false, resend};
-            e->em.p = p;
-            e->em.w = w;
-            e->em.retry = false;
-            e->em.nretry = 0;
+            s4f_emit_start(&e->em, w->start, w->end, p->id, w);
             e->o.analysis->on_window_final(e->o.inst, p->pstate, w->state, &info, &e->em);
             /* Final results run once (they fold into long-lived state): what the producer's
              * queue refused for longer than its wait is lost, so it is counted and logged. */
