@@ -41,7 +41,7 @@ struct collector_conf {
 
 extern const struct s4f_opt collector_opts[];
 
-/* Output: turns decoded records into Kafka messages and counts what is lost. */
+/* Output (output.c): turns decoded records into Kafka messages and counts what is lost. */
 struct collector_out {
     struct s4f_kafka_producer *producer;
     const char *topic;
@@ -49,14 +49,25 @@ struct collector_out {
     struct s4f_metric *m_dropped_queue_full, *m_dropped_rejected, *m_records;
 };
 
-/* The record callback given to the decoder; ctx is a struct collector_out. */
+/* Creates the producer (conf's kafka: over the shared section) and registers the output's
+ * metrics. 0, or -1 with a message in err. */
+int collector_out_init(struct collector_out *out, const struct collector_conf *conf,
+                       const struct s4f_kvlist *shared, struct s4f_metrics *m, char *err,
+                       size_t errlen);
+/* An s4f_record_cb: ctx is a struct collector_out. */
 void collector_out_record(void *ctx, const struct s4f_flow_out *rec);
+/* Serves delivery reports without waiting. */
+void collector_out_poll(struct collector_out *out);
+/* Waits up to timeout_ms for the queued records; returns how many are still queued. */
+int collector_out_flush(struct collector_out *out, int timeout_ms);
+void collector_out_free(struct collector_out *out);
 
-/* Inputs (input.c). */
+/* Inputs (input.c): every decoded record goes to on_record(record_ctx, rec); they know
+ * nothing of what it does with it. */
 struct collector_inputs;
 struct collector_inputs *collector_inputs_new(const struct collector_conf *conf,
-                                              struct s4f_decoder *dec, struct collector_out *out,
-                                              struct s4f_metrics *m);
+                                              struct s4f_decoder *dec, s4f_record_cb on_record,
+                                              void *record_ctx, struct s4f_metrics *m);
 /* Waits up to timeout_ms for traffic and processes what arrived. Returns datagrams/messages
  * handled. */
 int collector_inputs_run_once(struct collector_inputs *in, int timeout_ms);

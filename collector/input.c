@@ -33,7 +33,8 @@ struct collector_inputs {
     int udp_port;
     int batch;
     struct s4f_decoder *dec;
-    struct collector_out *out;
+    s4f_record_cb on_record;
+    void *record_ctx;
     uint8_t *bufs;
     struct mmsghdr *msgs;
     struct iovec *iovs;
@@ -126,8 +127,8 @@ static int ep_add(int ep, int fd, uint64_t tag)
 #define TAG_CONN   2
 
 struct collector_inputs *collector_inputs_new(const struct collector_conf *conf,
-                                              struct s4f_decoder *dec, struct collector_out *out,
-                                              struct s4f_metrics *m)
+                                              struct s4f_decoder *dec, s4f_record_cb on_record,
+                                              void *record_ctx, struct s4f_metrics *m)
 {
     char err[256];
     struct collector_inputs *in = calloc(1, sizeof(*in));
@@ -135,7 +136,8 @@ struct collector_inputs *collector_inputs_new(const struct collector_conf *conf,
         return NULL;
     in->udp = in->tcp = in->ep = -1;
     in->dec = dec;
-    in->out = out;
+    in->on_record = on_record;
+    in->record_ctx = record_ctx;
     in->batch = (int)conf->batch;
     in->max_conns = (size_t)conf->tcp_max_connections;
     in->tcp_idle_ms = conf->tcp_idle_timeout_ms;
@@ -253,7 +255,7 @@ static int read_udp(struct collector_inputs *in, int64_t now_ms)
             }
             unmap_v4(&in->addrs[i]);
             s4f_decode_datagram(in->dec, &in->addrs[i], in->bufs + (size_t)i * DGRAM_MAX,
-                                in->msgs[i].msg_len, now_ms, collector_out_record, in->out);
+                                in->msgs[i].msg_len, now_ms, in->on_record, in->record_ctx);
         }
         total += n;
         if (n < in->batch)
@@ -360,8 +362,8 @@ static int read_tcp(struct collector_inputs *in, struct tcp_conn *c, int64_t now
         }
         c->last_active = s4f_mono_ms();
         msgs++;
-        if (s4f_ipfix_stream_feed(c->stream, in->tcp_buf, (size_t)r, now_ms, collector_out_record,
-                                  in->out) != S4F_OK) {
+        if (s4f_ipfix_stream_feed(c->stream, in->tcp_buf, (size_t)r, now_ms, in->on_record,
+                                  in->record_ctx) != S4F_OK) {
             s4f_warn_rl("IPFIX/TCP exporter %s: broken message framing, connection closed",
                         c->peer);
             s4f_metric_inc(in->m_tcp_closed_framing);

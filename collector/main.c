@@ -87,34 +87,6 @@ const struct s4f_opt collector_opts[] = {
 };
 /* clang-format on */
 
-void collector_out_record(void *ctx, const struct s4f_flow_out *rec)
-{
-    struct collector_out *out = ctx;
-    const void *key = NULL;
-    size_t keylen = 0;
-
-    if (out->key_mode == S4F_KEY_SOURCE && rec->src_text) {
-        key = rec->src_text;
-        keylen = rec->src_text_len;
-    } else if (out->key_mode == S4F_KEY_EXPORTER && rec->exporter_text) {
-        key = rec->exporter_text;
-        keylen = strlen(rec->exporter_text);
-    }
-    s4f_metric_inc(out->m_records);
-    switch (
-        s4f_kafka_produce(out->producer, out->topic, key, keylen, rec->json, rec->json_len, NULL)) {
-    case S4F_OK:
-        break;
-    case S4F_RETRY:
-        s4f_metric_inc(out->m_dropped_queue_full);
-        s4f_warn_rl("Kafka queue full: flow record dropped (broker slow or down?)");
-        break;
-    case S4F_ERR:
-        s4f_metric_inc(out->m_dropped_rejected);
-        break;
-    }
-}
-
 int main(int argc, char **argv)
 {
     struct collector_conf conf = {0};
@@ -179,29 +151,12 @@ int main(int argc, char **argv)
         s4f_error("cannot create the decoder (see above)");
         goto out;
     }
-    struct s4f_kafka_producer_opts popts = {
-        .shared = &d.kafka,
-        .overrides = &conf.kafka,
-        .metrics = d.metrics,
-        .queue_full_wait_ms = (int)conf.queue_full_wait_ms,
-    };
-    out.producer = s4f_kafka_producer_new(&popts, err, sizeof(err));
-    if (!out.producer) {
+    if (collector_out_init(&out, &conf, &d.kafka, d.metrics, err, sizeof(err)) != 0) {
         s4f_error("%s", err);
         goto out;
     }
-    out.topic = conf.topic;
-    out.key_mode = conf.key_mode;
-    out.m_records = s4f_metrics_counter(d.metrics, "records_total",
-                                        "Flow records decoded and handed to Kafka", NULL);
-    out.m_dropped_queue_full =
-        s4f_metrics_counter(d.metrics, "records_dropped_total",
-                            "Flow records lost before Kafka, by reason", "reason=\"queue_full\"");
-    out.m_dropped_rejected =
-        s4f_metrics_counter(d.metrics, "records_dropped_total",
-                            "Flow records lost before Kafka, by reason", "reason=\"rejected\"");
     stats = collector_stats_new(d.metrics);
-    in = collector_inputs_new(&conf, dec, &out, d.metrics);
+    in = collector_inputs_new(&conf, dec, collector_out_record, &out, d.metrics);
     if (!in || !stats)
         goto out;
     s4f_info("receiving on udp %s%s%s, producing to topic %s", conf.listen,
@@ -210,7 +165,7 @@ int main(int argc, char **argv)
     int64_t next_publish = 0;
     while (!s4f_daemon_stopping()) {
         collector_inputs_run_once(in, 100);
-        s4f_kafka_producer_poll(out.producer, 0);
+        collector_out_poll(&out);
         int64_t now = s4f_mono_ms();
         if (now >= next_publish) {
             collector_stats_publish(stats, dec, in);
@@ -224,13 +179,13 @@ int main(int argc, char **argv)
     collector_inputs_close(in);
     collector_stats_publish(stats, dec, in);
     int64_t left_ms = s4f_daemon_drain_left_ms();
-    int left = s4f_kafka_producer_flush(out.producer, left_ms > 0 ? (int)left_ms : 0);
+    int left = collector_out_flush(&out, left_ms > 0 ? (int)left_ms : 0);
     if (left)
         s4f_warn("%d flow records still queued for Kafka at exit: lost", left);
     exit_code = 0;
 out:
     collector_inputs_free(in);
-    s4f_kafka_producer_free(out.producer);
+    collector_out_free(&out);
     collector_stats_free(stats);
     s4f_decoder_free(dec);
     s4f_daemon_finish(&d);
