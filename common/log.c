@@ -10,6 +10,7 @@
 volatile int s4f_log_level_current = S4F_LOG_INFO;
 
 static char log_prefix[128] = "s4f";
+static _Thread_local char thread_name[64];
 static FILE *log_stream;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -25,6 +26,16 @@ void s4f_log_init(const char *component, const char *instance, enum s4f_log_leve
         snprintf(log_prefix, sizeof(log_prefix), "%s", component);
     pthread_mutex_unlock(&log_lock);
     s4f_log_level_current = level;
+}
+
+void s4f_log_set_thread_name(const char *name)
+{
+    snprintf(thread_name, sizeof(thread_name), "%s", name ? name : "");
+}
+
+const char *s4f_log_thread_name(void)
+{
+    return thread_name;
 }
 
 int s4f_log_level_parse(const char *name)
@@ -58,7 +69,8 @@ void s4f_log_vwrite(enum s4f_log_level level, const char *suffix, const char *fm
 
     s4f_iso8601_ms(s4f_wall_ms(), ts, sizeof(ts));
     pthread_mutex_lock(&log_lock);
-    int n = snprintf(line, sizeof(line), "%s %s %s ", ts, level_tags[lvl], log_prefix);
+    int n = snprintf(line, sizeof(line), "%s %s %s %s%s", ts, level_tags[lvl], log_prefix,
+                     thread_name, thread_name[0] ? ": " : "");
     pthread_mutex_unlock(&log_lock);
     if (n < 0 || (size_t)n >= sizeof(line))
         n = 0;

@@ -6,6 +6,12 @@
  *
  *   2026-11-27T06:10:57.123Z WARN  collector[main] ipfix: bad set length (1523x in 10 s)
  *
+ * A thread that works for one named part of a daemon (a worker thread running an analysis
+ * instance) names it once with s4f_log_set_thread_name(); every line it writes then carries
+ * that name after the prefix, as fluent-bit's flb_plg_* lines carry their plugin instance:
+ *
+ *   2026-11-27T06:10:57.123Z INFO  worker[a] host_stats: partition 0: resuming at offset 0
+ *
  * s4f_log_rl() limits one call site to a burst of lines per interval and, when the interval ends,
  * the next line carries how many repeats were suppressed, so a flood of malformed datagrams can
  * never flood the log. Thread-safe. */
@@ -27,6 +33,12 @@ extern volatile int s4f_log_level_current;
 
 /* Sets the prefix of every line. Strings are copied. instance may be NULL. */
 void s4f_log_init(const char *component, const char *instance, enum s4f_log_level level);
+/* Names what the calling thread works for: its lines then read "<prefix> <name>: <message>".
+ * Thread-local (other threads' lines are unchanged); copied, at most 63 bytes kept. NULL or
+ * "" clears it. */
+void s4f_log_set_thread_name(const char *name);
+/* The calling thread's name ("" when none). */
+const char *s4f_log_thread_name(void);
 /* Parses "error", "warn", "info", "debug"; returns -1 on anything else. */
 int s4f_log_level_parse(const char *name);
 const char *s4f_log_level_name(enum s4f_log_level level);

@@ -41,7 +41,11 @@
  * covering them is acknowledged by Kafka.
  *
  * Bounds: an analysis caps its keys per window at common.max_keys, counts what it refuses
- * (metric keys_dropped_total via s4f_analysis_ctx) and never fails because of input volume. */
+ * (metric keys_dropped_total via s4f_analysis_ctx) and never fails because of input volume.
+ *
+ * Logging: the threads that call an analysis (and s4f_engine_new, which calls init) are named
+ * after it (s4f_log_set_thread_name, log.h), so its s4f_warn()... lines read
+ * "worker[<instance>] <name>: ..." without spelling the name. */
 #ifndef S4F_ANALYSIS_H
 #define S4F_ANALYSIS_H
 

@@ -120,8 +120,8 @@ static bool src_offset_ok(struct s4f_engine *e, int32_t sp, int64_t so)
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
             e->srcb[sp].hwm = hi;
         else
-            s4f_warn_rl("%s: high-water mark of %s/%d: %s (source offsets unchecked)",
-                        e->o.analysis->name, e->src_topic, (int)sp, rd_kafka_err2str(err));
+            s4f_warn_rl("high-water mark of %s/%d: %s (source offsets unchecked)", e->src_topic,
+                        (int)sp, rd_kafka_err2str(err));
         v = s4f_dedup_bound(so, e->srcb[sp].hwm, err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1);
     }
     return v == S4F_DEDUP_BOUND_OK;
@@ -153,7 +153,7 @@ static void restore_changelog(struct s4f_engine *e, int32_t p)
 {
     struct restore_ctx rc = {e, s4f_wengine_pstate(e->we, p), 0};
     if (!rc.pstate) {
-        s4f_error_rl("%s: out of memory restoring partition %d", e->o.analysis->name, (int)p);
+        s4f_error_rl("out of memory restoring partition %d", (int)p);
         return;
     }
     int64_t t0 = s4f_mono_ms();
@@ -161,17 +161,17 @@ static void restore_changelog(struct s4f_engine *e, int32_t p)
                                       e->common->changelog_topic, p, 60000, restore_cb, &rc);
     if (n < 0) {
         s4f_metric_inc(e->m_restore_failed);
-        s4f_error_rl("%s: partition %d: changelog %s unreadable: its long-term state starts "
+        s4f_error_rl("partition %d: changelog %s unreadable: its long-term state starts "
                      "empty",
-                     e->o.analysis->name, (int)p, e->common->changelog_topic);
+                     (int)p, e->common->changelog_topic);
         return;
     }
     s4f_metric_add(e->m_restored, (uint64_t)n);
     if (rc.bad)
         s4f_metric_add(e->m_restore_bad, (uint64_t)rc.bad);
-    s4f_info("%s: partition %d: %ld changelog record(s) restored from %s in %" PRId64 " ms%s",
-             e->o.analysis->name, (int)p, n - rc.bad, e->common->changelog_topic,
-             s4f_mono_ms() - t0, rc.bad ? " (some unreadable: counted)" : "");
+    s4f_info("partition %d: %ld changelog record(s) restored from %s in %" PRId64 " ms%s", (int)p,
+             n - rc.bad, e->common->changelog_topic, s4f_mono_ms() - t0,
+             rc.bad ? " (some unreadable: counted)" : "");
 }
 
 static void delivery_cb(void *ctx, void *msg_opaque, rd_kafka_resp_err_t err)
@@ -244,13 +244,13 @@ static void commit(struct s4f_engine *e, const rd_kafka_topic_partition_list_t *
                 memcpy(meta + ml + 1, dmeta, dl + 1);
             } else if (dl) {
                 s4f_metric_inc(e->m_meta_big);
-                s4f_error_rl("%s: partition %d: duplicate filter state (%zu bytes) too large "
+                s4f_error_rl("partition %d: duplicate filter state (%zu bytes) too large "
                              "for commit metadata: committed without it (a crash may then "
                              "count replayed repartition records twice)",
-                             e->o.analysis->name, (int)p, dl);
+                             (int)p, dl);
             }
             if (s4f_kafka_offset_set_metadata(t, meta) != 0)
-                s4f_error_rl("%s: out of memory for commit metadata", e->o.analysis->name);
+                s4f_error_rl("out of memory for commit metadata");
         }
     }
     if (l->cnt > 0 && s4f_kafka_consumer_commit(e->cons, l) == S4F_OK) {
@@ -308,9 +308,9 @@ static bool restore(struct s4f_engine *e, int32_t p, int64_t first_offset)
     e->committed_h[p] = h;
     if (have_h) {
         s4f_wengine_set_horizon(e->we, p, h);
-        s4f_info("%s: partition %d: resuming at offset %" PRId64 ", windows final up to %" PRId64
+        s4f_info("partition %d: resuming at offset %" PRId64 ", windows final up to %" PRId64
                  ", epoch %" PRId64,
-                 e->o.analysis->name, (int)p, off, h, e->epoch[p]);
+                 (int)p, off, h, e->epoch[p]);
     }
     if (!e->rekey)
         return true;
@@ -318,21 +318,20 @@ static bool restore(struct s4f_engine *e, int32_t p, int64_t first_offset)
         s4f_wengine_set_watermark(e->we, p, INT64_MIN); /* from the marks only */
     e->dedup[p] = e->dedup[p] ? e->dedup[p] : s4f_dedup_new();
     if (!e->dedup[p]) {
-        s4f_error_rl("%s: out of memory for the duplicate filter: partition %d not committed",
-                     e->o.analysis->name, (int)p);
+        s4f_error_rl("out of memory for the duplicate filter: partition %d not committed", (int)p);
         return true;
     }
     /* The filter's state at the committed offset; a partition never committed starts empty
      * at its first record. */
     if (s4f_dedup_restore(e->dedup[p], dm, strlen(dm), at) != 0)
-        s4f_error_rl("%s: partition %d: unreadable duplicate filter state in the commit "
+        s4f_error_rl("partition %d: unreadable duplicate filter state in the commit "
                      "metadata: starting empty",
-                     e->o.analysis->name, (int)p);
+                     (int)p);
     size_t bad = s4f_dedup_drop_if(e->dedup[p], src_offset_bad, e);
     if (bad)
-        s4f_error_rl("%s: partition %d: %zu duplicate filter maxima in the commit metadata lie "
+        s4f_error_rl("partition %d: %zu duplicate filter maxima in the commit metadata lie "
                      "beyond the input's end: forgotten",
-                     e->o.analysis->name, (int)p, bad);
+                     (int)p, bad);
     return true;
 }
 
@@ -340,9 +339,9 @@ static bool restore(struct s4f_engine *e, int32_t p, int64_t first_offset)
 static void hold(struct s4f_engine *e, int32_t p, int64_t from)
 {
     s4f_metric_inc(e->m_assign_retry);
-    s4f_warn_rl("%s: partition %d: committed state unreadable or epoch not committed: "
+    s4f_warn_rl("partition %d: committed state unreadable or epoch not committed: "
                 "retrying in %d ms",
-                e->o.analysis->name, (int)p, HOLD_MS);
+                (int)p, HOLD_MS);
     if (!e->held_until[p])
         e->nheld++;
     e->held_until[p] = s4f_mono_ms() + HOLD_MS;
@@ -369,8 +368,8 @@ static void hold_expire(struct s4f_engine *e, int64_t now)
         rd_kafka_error_t *err =
             rd_kafka_seek_partitions(s4f_kafka_consumer_handle(e->cons), l, 5000);
         if (err) {
-            s4f_error_rl("%s: partition %d: seek back to %" PRId64 " failed: %s",
-                         e->o.analysis->name, (int)p, e->hold_from[p], rd_kafka_error_string(err));
+            s4f_error_rl("partition %d: seek back to %" PRId64 " failed: %s", (int)p,
+                         e->hold_from[p], rd_kafka_error_string(err));
             rd_kafka_error_destroy(err);
             hold(e, p, e->hold_from[p]);
         }
@@ -412,9 +411,9 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
          * windows must not be emitted (they would replace its complete results with our
          * partial ones) nor committed. Results still queued are stale too: purged. */
         s4f_metric_add(e->m_lost, (uint64_t)parts->cnt);
-        s4f_warn("%s: %d partition(s) lost to the group (stalled past the session timeout?): "
+        s4f_warn("%d partition(s) lost to the group (stalled past the session timeout?): "
                  "their windows are dropped unemitted; the new owner rebuilds them",
-                 e->o.analysis->name, parts->cnt);
+                 parts->cnt);
         for (int i = 0; i < parts->cnt; i++)
             if (parts->elems[i].partition >= 0 && parts->elems[i].partition < S4F_MAX_PARTITIONS)
                 forget(e, parts->elems[i].partition);
@@ -436,7 +435,7 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
     }
 }
 
-struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err, size_t errlen)
+static struct s4f_engine *engine_new(const struct s4f_engine_opts *opts, char *err, size_t errlen)
 {
     struct s4f_engine *e = calloc(1, sizeof(*e));
     if (!e) {
@@ -502,10 +501,10 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
     /* An unreachable broker (-2): assume the topic exists (the stage then waits for the
      * broker, as the rest of the worker does) rather than silently change what is computed. */
     if (repart && s4f_kafka_partition_count(e->prod, e->common->repartition_topic, 10000) == -1) {
-        s4f_warn("%s: repartition topic '%s' does not exist: running without it (each input "
+        s4f_warn("repartition topic '%s' does not exist: running without it (each input "
                  "partition yields its own row per host). Create it (as many partitions as "
                  "the input) to profile hosts whole",
-                 opts->analysis->name, e->common->repartition_topic);
+                 e->common->repartition_topic);
         repart = false;
     }
     e->changelog =
@@ -518,9 +517,9 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
         int32_t nc = s4f_kafka_partition_count(e->prod, e->common->changelog_topic, 10000);
         int32_t ni = s4f_kafka_partition_count(e->prod, by, 10000);
         if (nc == -1 || (nc > 0 && ni > 0 && nc < ni)) {
-            s4f_warn("%s: changelog topic '%s' %s: long-term state kept in memory only (lost "
+            s4f_warn("changelog topic '%s' %s: long-term state kept in memory only (lost "
                      "on restart). Create it (compacted, at least as many partitions as %s)",
-                     opts->analysis->name, e->common->changelog_topic,
+                     e->common->changelog_topic,
                      nc < 0 ? "does not exist" : "has too few partitions", by);
             e->changelog = false;
         }
@@ -580,6 +579,17 @@ fail:
     return NULL;
 }
 
+struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err, size_t errlen)
+{
+    /* Its lines name the analysis, as the thread that runs it will (s4f_engine_run). */
+    char prev[64];
+    snprintf(prev, sizeof(prev), "%s", s4f_log_thread_name());
+    s4f_log_set_thread_name(opts->analysis->name);
+    struct s4f_engine *e = engine_new(opts, err, errlen);
+    s4f_log_set_thread_name(prev);
+    return e;
+}
+
 /* Folds one flow read at offset of partition p, through the duplicate filter of a
  * repartitioned input. proc_ms: the message's Kafka timestamp (processing time). */
 static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s4f_flow *f,
@@ -588,9 +598,9 @@ static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s
     if (e->dedup[p]) {
         if (!src_offset_ok(e, f->src_partition, f->src_offset)) {
             s4f_metric_inc(e->m_src_beyond);
-            s4f_warn_rl("%s: record at %d/%" PRId64 " claims source offset %" PRId64
+            s4f_warn_rl("record at %d/%" PRId64 " claims source offset %" PRId64
                         " of partition %d, beyond the input's end: refused",
-                        e->o.analysis->name, (int)p, offset, f->src_offset, (int)f->src_partition);
+                        (int)p, offset, f->src_offset, (int)f->src_partition);
             s4f_wengine_skip(e->we, p, offset);
             return;
         }
@@ -667,8 +677,7 @@ static void watermark_update(struct s4f_engine *e, int32_t p)
 static void malformed(struct s4f_engine *e, int32_t p, int64_t offset, const char *why)
 {
     s4f_metric_inc(e->m_malformed);
-    s4f_warn_rl("%s: malformed record at %d/%" PRId64 ": %s", e->o.analysis->name, (int)p, offset,
-                why);
+    s4f_warn_rl("malformed record at %d/%" PRId64 ": %s", (int)p, offset, why);
     s4f_wengine_skip(e->we, p, offset);
 }
 
@@ -748,6 +757,7 @@ static void *rekey_main(void *arg)
 {
     struct s4f_engine *e = arg;
     pthread_setname_np(pthread_self(), "s4f-stage1");
+    s4f_log_set_thread_name(e->o.analysis->name);
     while (!s4f_daemon_stopping() && !atomic_load(&e->rekey_stop))
         s4f_rekey_poll(e->rekey, TICK_MS);
     return NULL;
@@ -757,10 +767,11 @@ int s4f_engine_run(struct s4f_engine *e)
 {
     rd_kafka_message_t *msgs[BATCH];
     int64_t last_tick = 0, last_commit = s4f_mono_ms();
-    s4f_info("%s: consuming %s as group %s, results to %s", e->o.analysis->name, e->input_topic,
-             e->group, e->common->output_topic);
+    s4f_log_set_thread_name(e->o.analysis->name);
+    s4f_info("consuming %s as group %s, results to %s", e->input_topic, e->group,
+             e->common->output_topic);
     if (e->rekey)
-        s4f_info("%s: stage one reads %s as group %s, writes %s", e->o.analysis->name,
+        s4f_info("stage one reads %s as group %s, writes %s",
                  e->common->input_topic ? e->common->input_topic : e->o.default_input_topic,
                  e->rekey_group, e->common->repartition_topic);
     /* Stage one in a thread of its own: it shares nothing with stage two but the analysis's
@@ -770,8 +781,7 @@ int s4f_engine_run(struct s4f_engine *e)
         atomic_store(&e->rekey_stop, false);
         stage_thread = pthread_create(&e->rekey_thread, NULL, rekey_main, e) == 0;
         if (!stage_thread)
-            s4f_warn("%s: no thread for stage one: running it in the analysis thread",
-                     e->o.analysis->name);
+            s4f_warn("no thread for stage one: running it in the analysis thread");
     }
     while (!s4f_daemon_stopping()) {
         size_t n1 = e->rekey && !stage_thread ? s4f_rekey_poll(e->rekey, 0) : 0;
@@ -807,7 +817,7 @@ int s4f_engine_run(struct s4f_engine *e)
         }
     }
     /* Drain: emit what is open, wait for acknowledgements within the grace, commit. */
-    s4f_info("%s: draining", e->o.analysis->name);
+    s4f_info("draining");
     if (stage_thread) {
         atomic_store(&e->rekey_stop, true);
         pthread_join(e->rekey_thread, NULL);
@@ -823,9 +833,9 @@ int s4f_engine_run(struct s4f_engine *e)
     s4f_wengine_tick(e->we, s4f_mono_ms(), s4f_wall_ms());
     commit(e, NULL);
     if (s4f_wengine_inflight(e->we) > 0)
-        s4f_warn("%s: %" PRId64 " result(s) unacknowledged at exit: their input is replayed "
+        s4f_warn("%" PRId64 " result(s) unacknowledged at exit: their input is replayed "
                  "at the next start",
-                 e->o.analysis->name, s4f_wengine_inflight(e->we));
+                 s4f_wengine_inflight(e->we));
     return 0;
 }
 

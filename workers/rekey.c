@@ -233,7 +233,7 @@ static void rewind_held(struct s4f_rekey *r)
         rd_kafka_error_t *e =
             rd_kafka_seek_partitions(s4f_kafka_consumer_handle(r->cons), s, 10000);
         if (e) {
-            s4f_error_rl("%s: rewind failed: %s", r->o.analysis->name, rd_kafka_error_string(e));
+            s4f_error_rl("rewind failed: %s", rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
         }
     }
@@ -261,9 +261,8 @@ static void commit_done(struct s4f_rekey *r)
         if (b->pending > 0)
             return;
     s4f_metric_inc(r->m_replays);
-    s4f_error_rl("%s: repartition records were lost (delivery failed for good): reading "
-                 "the input again from the last commit",
-                 r->o.analysis->name);
+    s4f_error_rl("repartition records were lost (delivery failed for good): reading "
+                 "the input again from the last commit");
     rewind_held(r);
 }
 
@@ -295,9 +294,9 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
     int left =
         lost ? s4f_kafka_producer_outq(r->prod) : s4f_kafka_producer_flush(r->prod, REVOKE_FLUSH);
     if (left) {
-        s4f_warn("%s: %s: %d repartition record(s) unacknowledged: purged (read again by the "
+        s4f_warn("%s: %d repartition record(s) unacknowledged: purged (read again by the "
                  "next owner)",
-                 r->o.analysis->name, lost ? "partitions lost" : "revoke", left);
+                 lost ? "partitions lost" : "revoke", left);
         /* Purged records get their (failed) delivery reports now, so no batch is freed
          * under a report still to come (a report may yet arrive late: see retired). */
         rd_kafka_purge(prk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -439,8 +438,7 @@ static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batc
     s->last_rec_mono = s4f_mono_ms();
     if (s4f_flow_parse(m->payload, m->len, &f, &why) != S4F_OK) {
         s4f_metric_inc(r->m_malformed);
-        s4f_warn_rl("%s: malformed record at %d/%" PRId64 ": %s", r->o.analysis->name,
-                    (int)m->partition, m->offset, why);
+        s4f_warn_rl("malformed record at %d/%" PRId64 ": %s", (int)m->partition, m->offset, why);
         return;
     }
     /* The partition's event time, as stage two would take it: flows too far ahead of the
@@ -528,8 +526,7 @@ static int learn_partitions(struct s4f_rekey *r)
     if (n <= 0 || n > S4F_MAX_PARTITIONS) {
         if (r->nparts > 0)
             return 0; /* keep the last known count */
-        s4f_warn_rl("%s: partition count of %s unknown yet: stage one waits", r->o.analysis->name,
-                    r->o.repartition_topic);
+        s4f_warn_rl("partition count of %s unknown yet: stage one waits", r->o.repartition_topic);
         return -1;
     }
     if (n != r->nparts) {
@@ -539,8 +536,8 @@ static int learn_partitions(struct s4f_rekey *r)
         for (int32_t i = r->nparts; i < n; i++)
             np[i].n = 0;
         if (r->nparts > 0)
-            s4f_warn("%s: %s now has %d partitions (was %d)", r->o.analysis->name,
-                     r->o.repartition_topic, (int)n, (int)r->nparts);
+            s4f_warn("%s now has %d partitions (was %d)", r->o.repartition_topic, (int)n,
+                     (int)r->nparts);
         r->packs = np;
         r->nparts = n;
     }

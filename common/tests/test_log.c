@@ -1,7 +1,9 @@
-/* Unit tests of logging: prefix, level filtering, control characters, rate limiting. */
+/* Unit tests of logging: prefix, thread names, level filtering, control characters, rate limiting.
+ */
 #include "log.h"
 #include "s4f.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,6 +54,30 @@ static void test_prefix_and_levels(void **state)
     assert_non_null(strstr(captured, "INFO  collector[main] hello 42\n"));
     assert_non_null(strstr(captured, "ERROR collector[main] bad\n"));
     assert_null(strstr(captured, "hidden"));
+}
+
+static void *log_other(void *arg)
+{
+    (void)arg;
+    s4f_info("from another thread");
+    return NULL;
+}
+
+static void test_thread_name(void **state)
+{
+    (void)state;
+    s4f_log_set_thread_name("host_stats");
+    assert_string_equal(s4f_log_thread_name(), "host_stats");
+    s4f_info("partition %d", 3);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, log_other, NULL), 0);
+    pthread_join(t, NULL);
+    s4f_log_set_thread_name(NULL);
+    s4f_info("unnamed again");
+    fflush(capture);
+    assert_non_null(strstr(captured, "INFO  collector[main] host_stats: partition 3\n"));
+    assert_non_null(strstr(captured, "INFO  collector[main] from another thread\n"));
+    assert_non_null(strstr(captured, "INFO  collector[main] unnamed again\n"));
 }
 
 static void test_control_chars_escaped(void **state)
@@ -114,6 +140,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prefix_and_levels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thread_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_chars_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_level_not_evaluated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),

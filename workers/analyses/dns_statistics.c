@@ -417,7 +417,7 @@ static void dns_on_window_close(void *inst, void *pstate, void *wstate,
         if (!lists[s]) {
             for (int j = 0; j < s; j++)
                 free(lists[j]);
-            s4f_error("dns_statistics: out of memory emitting a window");
+            s4f_error("out of memory emitting a window");
             return;
         }
     }

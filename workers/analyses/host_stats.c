@@ -516,7 +516,7 @@ static void hs_on_window_close(void *inst, void *pstate, void *wstate, const str
     if (tops_build(&t, w, (size_t)h->conf->top_n) != 0) {
         /* Emitted without top lists rather than not at all; counted and logged. */
         s4f_metric_inc(h->m_tops_nomem);
-        s4f_error_rl("host_stats: out of memory building top lists of %zu hosts", w->hosts.n);
+        s4f_error_rl("out of memory building top lists of %zu hosts", w->hosts.n);
     }
     for (size_t i = 0; i < w->hosts.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
@@ -547,7 +547,7 @@ static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4
     struct s4f_htab nt;
     s4f_htab_init(&nt, sizeof(struct hkey), sizeof(struct prof), (size_t)h->conf->common.max_keys);
     if (live && s4f_htab_reserve(&nt, live) != 0) {
-        s4f_error_rl("host_stats: out of memory expiring idle profiles (kept for now)");
+        s4f_error_rl("out of memory expiring idle profiles (kept for now)");
         return;
     }
     bool changelog = s4f_emit_has_changelog(out);
