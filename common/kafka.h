@@ -7,7 +7,8 @@
  * Producer: produce() copies the payload and never blocks for longer than the configured
  * queue_full_wait_ms: when librdkafka's bounded queue is full it serves delivery reports and
  * retries until that bound, then returns S4F_RETRY and the caller decides (the collector drops
- * and counts, a worker pauses its input). Delivery reports are served by whoever calls poll() or
+ * and counts; a worker emits the window again at its next tick, and stage one keeps polling
+ * until there is room). Delivery reports are served by whoever calls poll() or
  * produce(); each report updates the counters and, if set, calls on_delivery with the per-message
  * opaque, which is how the worker learns that results covering a set of offsets are safe.
  *
@@ -44,7 +45,6 @@ struct s4f_kafka_producer *s4f_kafka_producer_new(const struct s4f_kafka_produce
  * S4F_ERR: rejected for good (message too large, unknown topic...), counted, logged. */
 enum s4f_status s4f_kafka_produce(struct s4f_kafka_producer *p, const char *topic, const void *key,
                                   size_t keylen, const void *payload, size_t len, void *msg_opaque);
-/* Serves delivery reports; returns how many were served. */
 /* As s4f_kafka_produce, to a given partition (RD_KAFKA_PARTITION_UA: the partitioner's
  * choice by key). */
 enum s4f_status s4f_kafka_produce_to(struct s4f_kafka_producer *p, const char *topic,
@@ -61,6 +61,7 @@ enum s4f_status s4f_kafka_produce_hdr(struct s4f_kafka_producer *p, const char *
 int32_t s4f_kafka_partition_count(struct s4f_kafka_producer *p, const char *topic, int timeout_ms);
 /* The partition the default partitioner (consistent_random) gives key among n. */
 int32_t s4f_kafka_key_partition(const void *key, size_t keylen, int32_t n);
+/* Serves delivery reports, waiting up to timeout_ms for one; returns how many were served. */
 int s4f_kafka_producer_poll(struct s4f_kafka_producer *p, int timeout_ms);
 /* Waits up to timeout_ms for every queued message; returns the number still queued (0: all). */
 int s4f_kafka_producer_flush(struct s4f_kafka_producer *p, int timeout_ms);
@@ -131,8 +132,6 @@ void s4f_kafka_consumer_close(struct s4f_kafka_consumer *c);
 void s4f_kafka_consumer_free(struct s4f_kafka_consumer *c);
 rd_kafka_t *s4f_kafka_consumer_handle(struct s4f_kafka_consumer *c);
 
-/* Applies defaults, shared and overrides to a new rd_kafka_conf_t. Returns NULL (err) on an
- * invalid property, naming it. Exposed for the benchmarks' raw loops. */
 /* Reads topic/partition from its first offset up to its end as it is at the call (a
  * changelog, to rebuild state), calling cb for each message, without a consumer group.
  * Returns the messages read, or -1 when the broker did not answer within timeout_ms
@@ -141,6 +140,8 @@ long s4f_kafka_read_partition(const struct s4f_kvlist *shared, const struct s4f_
                               const char *topic, int32_t partition, int timeout_ms,
                               void (*cb)(void *ctx, const rd_kafka_message_t *m), void *ctx);
 
+/* Applies defaults, shared and overrides to a new rd_kafka_conf_t. Returns NULL (err) on an
+ * invalid property, naming it. Exposed for the benchmarks' raw loops. */
 rd_kafka_conf_t *s4f_kafka_conf_build(const char *const *defaults, const struct s4f_kvlist *shared,
                                       const struct s4f_kvlist *overrides, char *err, size_t errlen);
 

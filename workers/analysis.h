@@ -14,8 +14,10 @@
  * S4F_ANALYSIS_COMMON_OPTS (window, slide, lateness, idle timeout, time mode, topics, key cap)
  * and its config struct with struct s4f_analysis_common, exactly like a daemon section.
  *
- * Life cycle (all calls on the analysis's single engine thread; an analysis needs no locks;
- * route() is called by the first stage of a repartitioned analysis, on the same thread):
+ * Life cycle (all calls on the analysis's engine thread, so the window callbacks need no
+ * locks; the one exception is route(), which the first stage of a repartitioned analysis
+ * calls on a thread of its own while the engine thread runs the rest: it must only read the
+ * instance, see below):
  *
  *   init(conf)                          once, after the configuration is applied; validates
  *                                       what the table cannot and returns the instance

@@ -1,8 +1,8 @@
 /* Duplicate suppression for a repartitioned input, and the commit points that keep it exact
  * across crashes.
  *
- * The first stage of a repartitioned analysis (engine.c) reads the input topic and writes one
- * record per routed side to the repartition topic, tagged with where the flow was read (source
+ * The first stage of a repartitioned analysis (rekey.c) reads the input topic and writes one
+ * routed record per side to the repartition topic, tagged with where the flow was read (source
  * partition sp, source offset so) and the side. It commits its input only after those writes
  * are acknowledged, so after a crash it writes some records again: at-least-once. Each writer
  * writes a source partition's records in offset order, and a replay starts from a committed
@@ -28,7 +28,8 @@
  * Bounds: at most S4F_DEDUP_MAX_GAPS intervals per pair (past it the oldest gap is taken as
  * filled), S4F_DEDUP_MAX_KEYS (sp, side) pairs (past it records are not deduplicated:
  * counted by the caller) and S4F_DEDUP_MAX_SNAPSHOTS snapshots (the older half is thinned, so
- * old commit points survive). Single-threaded. */
+ * old commit points survive). The second stage (engine.c) keeps one struct s4f_dedup per
+ * repartition partition, on its thread: single-threaded. */
 #ifndef S4F_DEDUP_H
 #define S4F_DEDUP_H
 

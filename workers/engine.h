@@ -1,11 +1,16 @@
 /* The engine: runs one analysis over a Kafka consumer group. It owns the consumer (group
- * `<group_id>.<analysis>` on the analysis's input topic), a producer for its results, and the
- * window engine; it commits an input offset only once every result covering it is acknowledged
- * by Kafka, with the partition's final-window horizon as commit metadata.
+ * `<group_id>.<analysis>` on the analysis's input topic), a producer for its results (and its
+ * changelog records), and the window engine (window.h); it commits an input offset only once
+ * every result covering it is acknowledged by Kafka, with the partition's final-window horizon
+ * (and, for a repartitioned input, the duplicate filter's maxima: dedup.h) as commit metadata.
+ * For an analysis with route() and a repartition topic it also owns stage one (rekey.h) and
+ * reads the repartition topic instead of the input: it is stage two.
  *
- * Threading: s4f_engine_run() runs the whole loop on the calling thread; every callback
- * (rebalance, delivery reports, analysis callbacks) runs on it too. Several engines may run
- * in one process, one thread each; they share nothing but the metrics registry and the log. */
+ * Threading: s4f_engine_run() runs the loop on the calling thread; every callback (rebalance,
+ * delivery reports, the analysis's callbacks but route()) runs on it too, and its log lines
+ * carry the analysis's name (log.h). Stage one runs on a thread the engine starts and joins
+ * (or, when it cannot, on the engine's). Several engines may run in one process, one thread
+ * each; they share nothing but the metrics registry and the log. */
 #ifndef S4F_ENGINE_H
 #define S4F_ENGINE_H
 

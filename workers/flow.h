@@ -25,10 +25,13 @@
  * probe sent the flow. Names are decoded from JSON into valid UTF-8 without NUL (anything else
  * becomes U+FFFD) and cut at S4F_DNS_TEXT_MAX bytes (flagged S4F_DNS_TRUNCATED).
  *
- * Records the worker itself repartitioned (host_stats' second stage, see docs/worker.md)
- * carry three more keys: s4f.r.side (which address the record is routed for: 1 source,
- * 2 destination), s4f.r.partition and s4f.r.offset (where the flow was read in the input
- * topic: the second stage drops replayed duplicates by them). Absent elsewhere: 0. */
+ * Records the worker itself repartitioned (what host_stats' second stage reads, see
+ * docs/worker.md) are not JSON but fixed binary routed records (s4f_flow_encode_routed and
+ * s4f_flow_decode_routed below); decoded, they set side (which address the record is routed
+ * for), src_partition and src_offset (where the flow was read in the input topic: the second
+ * stage drops replayed duplicates by them) and src_gap. s4f_flow_parse still reads those as
+ * the JSON keys s4f.r.side, s4f.r.partition and s4f.r.offset, which earlier versions wrote.
+ * Absent elsewhere: 0. */
 #ifndef S4F_FLOW_H
 #define S4F_FLOW_H
 
@@ -132,13 +135,18 @@ static inline void s4f_flow_clear(struct s4f_flow *f)
 enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out, const char **why);
 
 /* Routed records: what host_stats' first stage writes to the repartition topic, one per local
- * side of a flow. A fixed binary layout (docs/worker.md), all integers little-endian:
+ * side of a flow. A fixed binary layout (docs/worker.md), all integers little-endian,
+ * by byte offset:
  *
- *   0 "S4R" 2    4 side, family, protocol, flags (mark: idle; flow: DNS A answer)    8 tcp
- *   flags, source port, destination port (u16), 0 (u16)    16 input partition (u32), claim
- *   (u32)    24 input offset, packets,
- *   bytes, start ms, end ms (u64/i64)    64 source address, 80 destination address (16 bytes
- *   each, IPv4 in the first 4)
+ *    0  "S4R", version 2
+ *    4  side, address family, protocol, flags (mark: idle; flow: S4F_ROUTED_DNS_A)
+ *    8  TCP flags, source port, destination port, 0 (u16 each)
+ *   16  input partition (u32), claim (u32, see src_gap)
+ *   24  input offset, packets, bytes, start ms, end ms (u64/i64 each)
+ *   64  source address, 80 destination address (16 bytes each, IPv4 in the first 4)
+ *
+ * A mark (side S4F_SIDE_MARK) uses the same frame: 32 and 40 hold the last offsets routed per
+ * side, 48 and 56 the watermark, 64 the offset the claims start at (s4f_flow_encode_mark).
  *
  * A sixth of the input's JSON: less to write, to store, to fetch, and nothing to parse. The
  * decoder validates it all (length, magic, side, family, reserved bytes, ranges): the topic

@@ -1,16 +1,24 @@
 /* Stage one of a repartitioned analysis (host_stats): reads the input topic in its own
- * consumer group (<group>.rekey), and for every flow writes one record per side the analysis
- * routes (its route() callback: a local source, a local destination) to the repartition topic,
- * keyed by that side's address, so that stage two (the engine) sees all of a host's traffic in
- * one partition. This is Kafka Streams' repartition topic.
+ * consumer group (<group>.rekey), and for every flow writes one routed record per side the
+ * analysis routes (its route() callback: a local source, a local destination) to the
+ * repartition topic, to the partition the side's address text would get as a message key, so
+ * that stage two (the engine) sees all of a host's traffic in one partition. This is Kafka
+ * Streams' repartition topic.
  *
- * A record is the input JSON with three keys appended: s4f.r.side, s4f.r.partition and
- * s4f.r.offset (where the flow was read). Input offsets are committed only once every record
- * written for them is acknowledged (at-least-once); after a crash, stage one writes some
- * records again and stage two drops them by (partition, offset, side) (dedup.h).
+ * A routed record is a 96-byte binary record (flow.h, s4f_flow_encode_routed): the fields the
+ * analyses read, the side, where the flow was read (input partition and offset) and a claim
+ * (the offsets since the previous record of that partition and side routed to the same
+ * repartition partition). Up to S4F_ROUTED_PACK of them go back to back in one Kafka message,
+ * without a key. Watermark marks (s4f_flow_encode_mark), in the same format, tell every
+ * repartition partition how far each input partition's event time has come, or that it is
+ * idle. Input offsets are committed only once every message written for them is acknowledged
+ * (at-least-once); after a crash, stage one writes some records again and stage two drops
+ * them by (partition, offset, side) and the claims (dedup.h).
  *
- * Ownership: the stage owns its consumer and producer. Threading: all calls on the engine's
- * thread, like the engine; delivery reports are served by s4f_rekey_poll(). */
+ * Ownership: the stage owns its consumer and producer. Threading: one thread at a time, its
+ * own (the engine starts one for it, engine.c) or, when that thread cannot be started, the
+ * engine's; route() runs on it while the engine's thread runs the other callbacks. Delivery
+ * reports are served by s4f_rekey_poll(). */
 #ifndef S4F_REKEY_H
 #define S4F_REKEY_H
 
