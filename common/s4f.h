@@ -1,4 +1,4 @@
-/* Stream4Flow common definitions: status codes and clocks.
+/* Stream4Flow common definitions: status codes, clocks, small helpers.
  *
  * Functions in common/ and the daemons return enum s4f_status so that the caller's main loop owns
  * retry and back-off decisions; library errors (librdkafka, libcurl) keep their own types and are
@@ -6,6 +6,7 @@
 #ifndef S4F_H
 #define S4F_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,5 +28,14 @@ char *s4f_iso8601_ms(int64_t epoch_ms, char *buf, size_t len);
 
 /* Copies at most len-1 bytes and always terminates (len > 0). Returns strlen(src) like strlcpy. */
 size_t s4f_strlcpy(char *dst, const char *src, size_t len);
+
+/* Whether the n bytes at p are all zero (reserved and padding fields of binary formats). */
+static inline bool s4f_all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
 
 #endif

@@ -1,5 +1,7 @@
 #include "jscan.h"
 
+#include "json.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,35 +43,13 @@ static int hex4(const unsigned char *p, unsigned *out)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
+/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0: surrogates are not
+ * text. */
 static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
-    unsigned c = p[0];
-    size_t n;
-    unsigned min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    unsigned cp = c & (0x3f >> (n - 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
+    uint32_t cp;
+    size_t n = s4f_utf8_decode(p, (size_t)(end - p), &cp);
+    return n && !(cp >= 0xd800 && cp <= 0xdfff) ? n : 0;
 }
 
 /* At the opening quote; leaves p after the closing one. */
@@ -122,36 +102,10 @@ static int string(struct s4f_jval *v, struct scan *s)
 
 static int number(struct scan *s)
 {
-    const unsigned char *p = s->p;
-    if (p < s->end && *p == '-')
-        p++;
-    if (p >= s->end)
+    const char *e = s4f_json_number_end((const char *)s->p, (const char *)s->end);
+    if (!e)
         return fail(s, "bad number");
-    if (*p == '0') {
-        p++;
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
-    } else {
-        return fail(s, "bad number");
-    }
-    if (p < s->end && *p == '.') {
-        p++;
-        if (p >= s->end || *p < '0' || *p > '9')
-            return fail(s, "bad number");
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p < s->end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < s->end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= s->end || *p < '0' || *p > '9')
-            return fail(s, "bad number");
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    s->p = p;
+    s->p = (const unsigned char *)e;
     return 0;
 }
 
@@ -279,30 +233,6 @@ int s4f_jscan_object(const char *buf, size_t len, const char *const *keys, size_
     return -1;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 long s4f_jscan_unescape(const struct s4f_jval *v, char *out, size_t outlen)
 {
     const unsigned char *p = (const unsigned char *)v->p, *end = p + v->len;
@@ -346,7 +276,7 @@ long s4f_jscan_unescape(const struct s4f_jval *v, char *out, size_t outlen)
                 }
                 if (cp == 0)
                     return -1;
-                n = put_utf8(tmp, cp);
+                n = s4f_utf8_encode(tmp, cp);
                 break;
             }
             default:

@@ -3,6 +3,8 @@
  * of the keys it knows and skips the rest with full JSON validation. */
 #include "flow.h"
 
+#include "json.h"
+
 #include <arpa/inet.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -269,36 +271,10 @@ static int scan_string(struct rd *r, const char **s, size_t *n, char *out, size_
 /* Skips a JSON number, validating its grammar. */
 static int skip_number(struct rd *r)
 {
-    const char *p = r->p;
-    if (p < r->end && *p == '-')
-        p++;
-    if (p >= r->end)
+    const char *e = s4f_json_number_end(r->p, r->end);
+    if (!e)
         return fail(r, "bad number");
-    if (*p == '0') {
-        p++;
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < r->end && *p >= '0' && *p <= '9')
-            p++;
-    } else {
-        return fail(r, "bad number");
-    }
-    if (p < r->end && *p == '.') {
-        p++;
-        if (p >= r->end || *p < '0' || *p > '9')
-            return fail(r, "bad number");
-        while (p < r->end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p < r->end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < r->end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= r->end || *p < '0' || *p > '9')
-            return fail(r, "bad number");
-        while (p < r->end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    r->p = p;
+    r->p = e;
     return 0;
 }
 
@@ -480,28 +456,9 @@ static int read_addr(struct rd *r, int family, struct s4f_addr *out)
 static bool put_utf8(char *out, size_t max, size_t *o, uint32_t cp)
 {
     char tmp[4];
-    size_t n;
     if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
         cp = 0xFFFD; /* NUL would cut the C string; lone surrogates are not text */
-    if (cp < 0x80) {
-        tmp[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        tmp[0] = (char)(0xC0 | cp >> 6);
-        tmp[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        tmp[0] = (char)(0xE0 | cp >> 12);
-        tmp[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        tmp[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        tmp[0] = (char)(0xF0 | cp >> 18);
-        tmp[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-        tmp[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-        tmp[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
+    size_t n = s4f_utf8_encode(tmp, cp);
     if (*o + n > max)
         return false;
     memcpy(out + *o, tmp, n);
@@ -513,39 +470,14 @@ static bool put_utf8(char *out, size_t max, size_t *o, uint32_t cp)
  * for an invalid, overlong or truncated sequence. */
 static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *len)
 {
-    unsigned char c = s[0];
-    uint32_t cp;
-    size_t k;
-    if (c < 0x80) {
-        *len = 1;
-        return c;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        cp = c & 0x1F;
-        k = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        cp = c & 0x0F;
-        k = 3;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        cp = c & 0x07;
-        k = 4;
-    } else {
+    uint32_t cp = s[0];
+    size_t k = cp < 0x80 ? 1 : s4f_utf8_decode(s, n, &cp);
+    if (!k) {
         *len = 1;
         return 0xFFFD;
     }
-    if (k > n)
-        goto bad;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            goto bad;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        goto bad;
     *len = k;
     return cp;
-bad:
-    *len = 1;
-    return 0xFFFD;
 }
 
 /* The text of a JSON string, fully decoded (escapes, \u surrogate pairs) into valid UTF-8
@@ -1082,14 +1014,6 @@ void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool
     s4f_put_le(out + 64, (uint64_t)from, 8);
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
-}
-
 enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_flow *out,
                                        const char **why)
 {
@@ -1122,12 +1046,12 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     if ((b[5] != 4 && b[5] != 6) || (b[7] && !(mark && b[7] == 1) && !dns_a) ||
         s4f_get_le(b + 14, 2) || (!v2 && s4f_get_le(b + 20, 4)) ||
         (b[5] == 4 && !mark &&
-         (!all_zero(b + (dns_a ? 72 : 68), dns_a ? 8 : 12) || !all_zero(b + 84, 12)))) {
+         (!s4f_all_zero(b + (dns_a ? 72 : 68), dns_a ? 8 : 12) || !s4f_all_zero(b + 84, 12)))) {
         bad = "routed record: bad family or reserved bytes";
         goto fail;
     }
-    if (mark && (b[5] != 4 || b[6] || !all_zero(b + 8, 6) || s4f_get_le(b + 20, 4) ||
-                 s4f_get_le(b + 64, 8) > INT64_MAX || !all_zero(b + 72, 24))) {
+    if (mark && (b[5] != 4 || b[6] || !s4f_all_zero(b + 8, 6) || s4f_get_le(b + 20, 4) ||
+                 s4f_get_le(b + 64, 8) > INT64_MAX || !s4f_all_zero(b + 72, 24))) {
         bad = "routed mark: non-zero flow fields";
         goto fail;
     }

@@ -22,14 +22,6 @@ struct setids {
     uint16_t tpl, opt;
 };
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
-}
-
 /* Reads n field specifiers at p (at most avail bytes). Returns bytes consumed, 0 if truncated.
  * *min_len receives the smallest record length, *bad_len whether it is 0. */
 static size_t read_specs(const struct s4f_msg *m, const uint8_t *p, size_t avail, uint16_t n,
@@ -73,7 +65,7 @@ static void template_set(struct s4f_msg *m, const uint8_t *p, size_t len, bool o
         uint16_t tid = s4f_rd16(p);
         uint16_t fc = s4f_rd16(p + 2);
         uint16_t scope = 0;
-        if (tid == 0 && fc == 0 && all_zero(p, len))
+        if (tid == 0 && fc == 0 && s4f_all_zero(p, len))
             return; /* padding */
         if (!v9 && fc == 0) {
             /* Withdrawal (RFC 7011, 8.1): the set id as template id withdraws them all. Over
@@ -138,7 +130,7 @@ static void template_set(struct s4f_msg *m, const uint8_t *p, size_t len, bool o
         p += rec_len;
         len -= rec_len;
     }
-    if (len && !v9 && !all_zero(p, len))
+    if (len && !v9 && !s4f_all_zero(p, len))
         s4f_count_err(m, S4F_DR_TEMPLATE_TRUNCATED, "trailing bytes in a template set");
 }
 
@@ -154,7 +146,7 @@ static void process_sets(struct s4f_msg *m, const uint8_t *p, size_t len, struct
     uint32_t npend = 0;
     while (len > 0) {
         if (len < 4) {
-            if (m->version == 10 || !all_zero(p, len))
+            if (m->version == 10 || !s4f_all_zero(p, len))
                 s4f_count_err(m, S4F_DR_SET_LENGTH, "bytes after the last set");
             break;
         }

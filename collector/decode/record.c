@@ -241,14 +241,6 @@ static char *put_ntp(char *p, uint64_t v, uint64_t scale)
     return s4f_json_i64(p, secs * (int64_t)scale + (int64_t)frac);
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
-}
-
 /* Dual-stack templates (Cisco v9 template 313) carry sourceIPv4Address and sourceIPv6Address,
  * the one of the other family all zero: the key is the address that is actually set, the first
  * one when both (or neither) are. */
@@ -257,7 +249,7 @@ static bool src_better(const struct s4f_flow_out *out, const uint8_t *a, size_t 
     if (!out->src_family)
         return true;
     size_t have = out->src_family == AF_INET ? 4 : 16;
-    return all_zero(out->src_addr, have) && !all_zero(a, n);
+    return s4f_all_zero(out->src_addr, have) && !s4f_all_zero(a, n);
 }
 
 static inline int64_t add_sat(int64_t a, int64_t b)
