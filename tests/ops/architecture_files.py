@@ -2,10 +2,10 @@
 """ops_architecture_files: docs/ARCHITECTURE.md names every source, script and document of the
 tree, so a newcomer finds each file's role there (issue 14).
 
-The files that must be named are those `git ls-files` lists with a source or documentation
-suffix (.c .h .py .sh .js .cjs .lua .md) and the executable scripts without a suffix (`run`,
-`stream4flow`); fuzz corpora and test data are not. ARCHITECTURE.md names a file with a
-backticked token on one line (a table row, a bullet):
+The files that must be named are those `git ls-files` lists (committed, or new and not
+ignored) with a source or documentation suffix (.c .h .py .sh .js .cjs .lua .md) and the
+executable scripts without a suffix (`run`, `stream4flow`); fuzz corpora and test data are
+not. ARCHITECTURE.md names a file with a backticked token on one line (a table row, a bullet):
   - its path, or a pattern of paths (`workers/engine.[ch]`, `workers/analyses/*.c`);
   - or its name (or a pattern) relative to the directory of a path named on the same line:
     "`workers/analysis.h`, `registry.c`" names workers/registry.c, and
@@ -26,10 +26,18 @@ def tracked(src):
     out = subprocess.run(["git", "-C", src, "ls-files", "-s"], capture_output=True, text=True)
     if out.returncode != 0:
         return None
-    files = []
+    entries = []
     for line in out.stdout.splitlines():
         meta, path = line.split("\t", 1)
-        mode = meta.split()[0]
+        entries.append((meta.split()[0], path))
+    # files not committed yet (and not ignored) too, so a new file is caught before its commit
+    new = subprocess.run(["git", "-C", src, "ls-files", "--others", "--exclude-standard"],
+                         capture_output=True, text=True)
+    for path in new.stdout.splitlines():
+        executable = os.access(os.path.join(src, path), os.X_OK)
+        entries.append(("100755" if executable else "100644", path))
+    files = []
+    for mode, path in entries:
         parts = path.split("/")
         if any(p in EXCLUDED_DIRS for p in parts[:-1]):
             continue
