@@ -126,6 +126,12 @@ async function main() {
     await page.locator("#host-title", { hasText: "2001:db8::10" }).waitFor();
     await page.waitForFunction(() => document.querySelectorAll("#host-ports tbody tr").length > 0);
 
+    // TLS classification (a page of its own file, web/ui/pages/tls.js).
+    await page.click("nav a[data-page=tls]");
+    await page.waitForFunction(() => document.querySelectorAll("#tls-stats .card").length === 3 &&
+      document.querySelectorAll("#tls-stats tbody tr").length >= 8 && document.querySelectorAll("#tls-devices .card").length === 3);
+    await shot(page, "08-tls");
+
     // System: components and users.
     await page.click("nav a[data-page=system]");
     await page.waitForFunction(() => document.querySelectorAll("#components .card").length >= 2 &&
