@@ -116,6 +116,8 @@ async function main() {
     await page.waitForFunction(() => document.querySelectorAll("#host-peers tbody tr").length > 0 &&
       document.querySelector("#chart-host-bytes canvas") && document.querySelector("#chart-host-profile canvas") &&
       Number(document.getElementById("chart-host-profile").dataset.points) === 24);
+    await page.waitForFunction(() => document.querySelectorAll("#host-topn-ports tbody tr").length === 2 &&
+      document.querySelectorAll("#host-topn-hosts tbody tr").length === 1);
     const flags = await rows(page, "#host-flags");
     if (flags !== 8) problems.push("TCP flags table has " + flags + " rows");
     await shot(page, "06-host-profile");

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 TYPES = ["protocols_statistics", "portscan_horizontal", "portscan_vertical", "host_stats",
-         "host_stats_temporal_profile", "tls_classification"]
+         "host_stats_temporal_profile", "tls_classification", "top_n_host_stats"]
 # tls_classification per 5-minute window: every stat type's values sum to the same 10 flows.
 TLS = {"os": [("Windows", 5), ("Android", 3), ("Unknown", 2)],
        "browser": [("Chrome", 6), ("Unknown", 4)],
@@ -129,6 +129,16 @@ def generate(prefix, hours, now_ms, rnd):
         for st, items in TLS.items():
             out.append(doc(prefix, "tls_classification", we - 30000, we, st, {
                 "@stat_type": st, "data_array": [{"key": k, "value": v} for k, v in items]}))
+    # top_n_host_stats: each local host's lists in 60 s windows sliding by 30 s (newest last).
+    for we in range(start + 60000, end + 1, 30000):
+        for i, h in enumerate(LOCAL_HOSTS):
+            http = {} if i % 2 else {"0": {"http_host": "www.example.org", "flows": 7},
+                                     "1": {"http_host": "cdn.example.org", "flows": 2}}
+            out.append(doc(prefix, "top_n_host_stats", we - 60000, we, h, {
+                "src_ip": h, "stats": {
+                    "top_n_dst_ports": {"0": {"port": 443, "flows": 12}, "1": {"port": 80, "flows": 9}},
+                    "top_n_dst_hosts": {"0": {"dst_host": "198.51.100.%d" % (i + 1), "flows": 15}},
+                    "top_n_http_dst": http}}))
     for h in LOCAL_HOSTS:
         hours_list = []
         for k in range(24):

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Integration test of s4f-worker's analyses of TLS and HTTP fields (tls_classification)
-against the real broker at $S4F_KAFKA_BOOTSTRAP, with records that come through the real
-collector: a seeded scenario of TLS clients with known fingerprints (Flowmon's cipher suites
-and JA3, ipfixprobe's SNI, JA4 and JA3, the values of real ipfixprobe records among them) and
-plain HTTP flows, sent as IPFIX by s4f-ipfix-export to s4f-collector, which writes them to a
-4-partition topic. 1 and 3 worker processes must report exactly the ground truth and
-identical documents, every one valid against docs/schemas. The dictionary is the shipped one
-plus a user line (a JA4 key), so the user extension is used end to end; a SIGHUP with a
-broken file keeps it, a SIGHUP with a changed file applies from then on.
+"""Integration test of s4f-worker's analyses of TLS and HTTP fields (tls_classification,
+top_n_host_stats) against the real broker at $S4F_KAFKA_BOOTSTRAP, with records that come
+through the real collector: a seeded scenario of TLS clients with known fingerprints
+(Flowmon's cipher suites and JA3, ipfixprobe's SNI, JA4 and JA3, the values of real
+ipfixprobe records among them) and plain HTTP flows, sent as IPFIX by s4f-ipfix-export to
+s4f-collector, which writes them to a 4-partition topic. 1 and 3 worker processes must report
+exactly the ground truth (the TLS classes, and every local host's top-N lists in every
+sliding window, computed here from the records) and identical documents, every one valid
+against docs/schemas. The dictionary is the shipped one plus a user line (a JA4 key), so the
+user extension is used end to end; a SIGHUP with a broken file keeps it, a SIGHUP with a
+changed file applies from then on.
 Reuses the helpers of run_tests.py and tests/lib/s4ftest.py."""
 import argparse, json, os, random, re, shutil, signal, sys, tempfile, time
 
@@ -45,6 +47,8 @@ PROFILES = [
     ("zero", {"ipfix.TLSClientCipherSuites": "0x00000000000000000000000000000000"}, None),
     ("http", {"ipfix.HTTPRequestHost": "www.example.org"}, None),
 ]
+HTTP_HOSTS = ["www.example.org", "cdn.example.org", "api.example.net", "example.com"]
+TOPN = {"window": 60000, "slide": 30000, "top": 3}
 USER_LINE = "ja4:%s;;;Browser;Chrome\n" % JA4_REAL
 
 
@@ -70,7 +74,10 @@ def scenario(seed, base):
             for _ in range(rnd.randint(1, 4)):
                 end = base + rnd.randrange(0, 3 * WINDOW - 1000)
                 dport = 80 if name == "http" else 443
-                recs.append(rec(src, "198.51.100.%d" % rnd.randint(1, 20),
+                if name == "http":
+                    fields = {"ipfix.HTTPRequestHost": rnd.choice(HTTP_HOSTS)}
+                    dport = rnd.choice([80, 80, 8080])
+                recs.append(rec(src, "198.51.100.%d" % rnd.randint(1, 6),
                                 rnd.randint(30000, 60000), dport, end, fields))
                 if cls:
                     for st, k in zip(("os", "browser", "application"), cls):
@@ -89,6 +96,40 @@ def summarize(docs, since=0, until=None):
         for e in d["data_array"]:
             s[d["@stat_type"]][e["key"]] = s[d["@stat_type"]].get(e["key"], 0) + e["value"]
     return s
+
+
+def topn_truth(recs):
+    """Every local source host's lists in every window holding its flows, as the documents
+    write them: {(window start, host): stats}."""
+    w, sl, top = TOPN["window"], TOPN["slide"], TOPN["top"]
+    acc = {}
+    for r in recs:
+        src = r["ipfix.sourceIPv4Address"]
+        if not src.startswith("10."):
+            continue
+        t = r["ipfix.flowEndMilliseconds"]
+        for start in range(t - t % sl, t - w, -sl):
+            ports, dsts, http = acc.setdefault((start, src), ({}, {}, {}))
+            p = r["ipfix.destinationTransportPort"]
+            ports[p] = ports.get(p, 0) + 1
+            d = r["ipfix.destinationIPv4Address"]
+            dsts[d] = dsts.get(d, 0) + 1
+            if "ipfix.HTTPRequestHost" in r:
+                h = r["ipfix.HTTPRequestHost"]
+                http[h] = http.get(h, 0) + 1
+
+    def ranked(counts, name, tiebreak):
+        items = sorted(counts.items(), key=lambda kv: (-kv[1], tiebreak(kv[0])))[:top]
+        return {str(i): {name: k, "flows": n} for i, (k, n) in enumerate(items)}
+    return {k: {"top_n_dst_ports": ranked(p, "port", lambda x: x),
+                "top_n_dst_hosts": ranked(d, "dst_host", lambda x: tuple(map(int, x.split(".")))),
+                "top_n_http_dst": ranked(h, "http_host", lambda x: (len(x), x.encode()))}
+            for k, (p, d, h) in acc.items()}
+
+
+def topn_docs(docs):
+    return {(T.iso_ms(d["window_start"]), d["src_ip"]): d["stats"] for d in docs.values()
+            if d["@type"] == "top_n_host_stats"}
 
 
 def collector(tmp, topic):
@@ -136,6 +177,12 @@ worker:
       output_topic: {out}
       idle_timeout: 1s
       dictionary_file: {dictionary}
+    top_n_host_stats:
+      output_topic: {out}
+      idle_timeout: 1s
+      window: {TOPN["window"]}ms
+      slide: {TOPN["slide"]}ms
+      top_n: {TOPN["top"]}
 """)
 
 
@@ -173,7 +220,7 @@ def main():
             T.topic(a.topic_tool, "create", out, "4")
             cfg = os.path.join(tmp, f"n{n}.yml")
             group = f"s4f-app-{n}-{RUN}"
-            groups.append(group + ".tls_classification")
+            groups += [group + ".tls_classification", group + ".top_n_host_stats"]
             config(cfg, inp, out, group, dictionary)
             procs = T.run_workers(a.worker, cfg, n, tmp, f"app-{n}")
             first = base + 3 * WINDOW
@@ -185,11 +232,21 @@ def main():
                 errs = T.validate(d, schemas[d["@type"]])
                 T.check(not errs, f"N={n}: {d['id']} schema: {errs[:3]}")
             if n == 1:
-                sighup(a, tmp, procs[0], dictionary, col, port, mport, len(recs), base, out)
+                sent = recs + sighup(a, tmp, procs[0], dictionary, col, port, mport, len(recs),
+                                     base, out)
+                want = topn_truth(sent)
+                print("top_n_host_stats: %d (window, host) documents expected" % len(want),
+                      flush=True)
+            docs, ok = T.wait_for(out, lambda d: topn_docs(d) == want, 120)
+            got = topn_docs(docs)
+            T.check(ok, f"N={n}: top_n_host_stats: %d documents, %d expected; differing: %s" % (
+                len(got), len(want), sorted(k for k in set(got) | set(want)
+                                            if got.get(k) != want.get(k))[:5]))
             T.stop(procs)
             procs = []
             docs, _ = T.consume(out)
-            results[n] = {i: d for i, d in docs.items() if T.iso_ms(d["window_start"]) < first}
+            results[n] = {i: d for i, d in docs.items() if d["@type"] == "top_n_host_stats" or
+                          T.iso_ms(d["window_start"]) < first}
             print(f"N={n}: {len(results[n])} documents", flush=True)
         T.check(results[1] == results[3], "N=1 and N=3 documents identical")
     finally:
@@ -238,6 +295,7 @@ def sighup(a, tmp, proc, dictionary, col, port, mport, sent, base, out):
     # and the file is back as it was for N=3
     with open(dictionary, "w") as f:
         f.write(good)
+    return real + real2
 
 
 def recs_of(name, start):

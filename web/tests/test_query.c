@@ -143,6 +143,51 @@ static void test_tls_query_and_shape(void **state)
     json_decref(es);
 }
 
+/* /api/topn/<address>: the newest document of the host in the range; rank-keyed lists become
+ * arrays in rank order (a gap ends a list); no document gives null lists. */
+static void test_topn_query_and_shape(void **state)
+{
+    (void)state;
+    json_t *q = s4f_web_q_topn(&range, "10.0.0.1");
+    assert_non_null(q);
+    assert_int_equal(json_integer_value(json_object_get(q, "size")), 1);
+    json_t *filter =
+        json_object_get(json_object_get(json_object_get(q, "query"), "bool"), "filter");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(filter, 1), "term"), "src_ip")),
+                        "10.0.0.1");
+    json_decref(q);
+    json_error_t e;
+    json_t *es = json_loads(
+        "{\"hits\":{\"hits\":[{\"_source\":{\"window_start\":\"2026-11-27T06:00:00.000Z\","
+        "\"window_end\":\"2026-11-27T06:01:00.000Z\",\"src_ip\":\"10.0.0.1\",\"stats\":{"
+        "\"top_n_dst_ports\":{\"1\":{\"port\":443,\"flows\":3},\"0\":{\"port\":80,\"flows\":3},"
+        "\"3\":{\"port\":1,\"flows\":1}},"
+        "\"top_n_dst_hosts\":{\"0\":{\"dst_host\":\"198.51.100.1\",\"flows\":3}},"
+        "\"top_n_http_dst\":{}}}}]}}",
+        0, &e);
+    assert_non_null(es);
+    json_t *out = s4f_web_shape_topn(es, "10.0.0.1");
+    char *txt = json_dumps(out, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(
+        txt, "{\"host\":\"10.0.0.1\",\"top_n_dst_hosts\":[{\"dst_host\":\"198.51.100.1\","
+             "\"flows\":3}],\"top_n_dst_ports\":[{\"flows\":3,\"port\":80},{\"flows\":3,"
+             "\"port\":443}],\"top_n_http_dst\":[],\"window_end\":\"2026-11-27T06:01:"
+             "00.000Z\",\"window_start\":\"2026-11-27T06:00:00.000Z\"}");
+    free(txt);
+    json_decref(out);
+    json_decref(es);
+    es = json_loads("{\"hits\":{\"hits\":[]}}", 0, &e);
+    out = s4f_web_shape_topn(es, "10.0.0.2");
+    txt = json_dumps(out, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(txt,
+                        "{\"host\":\"10.0.0.2\",\"top_n_dst_hosts\":null,\"top_n_dst_ports\":null,"
+                        "\"top_n_http_dst\":null,\"window_end\":null,\"window_start\":null}");
+    free(txt);
+    json_decref(out);
+    json_decref(es);
+}
+
 static void test_host_merge_tops(void **state)
 {
     (void)state;
@@ -176,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_protocols_shape),
         cmocka_unit_test(test_host_merge_tops),
         cmocka_unit_test(test_tls_query_and_shape),
+        cmocka_unit_test(test_topn_query_and_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
