@@ -73,6 +73,9 @@ struct tn {
     struct s4f_cidr nets[MAX_NET];
     size_t nnets;
     struct s4f_metric *m_keys_dropped, *m_members_dropped;
+    /* Table sizes new windows start at: those of the last window freed (load changes slowly),
+     * sparing the doublings of growing from nothing. */
+    size_t hint[4];
 };
 
 struct twin {
@@ -131,12 +134,22 @@ static void *tn_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
     s4f_htab_init(&w->ports, sizeof(struct portkey), sizeof(uint64_t), mm);
     s4f_htab_init(&w->dsts, sizeof(struct dstkey), sizeof(uint64_t), mm);
     s4f_htab_init(&w->http, sizeof(struct httpkey), sizeof(uint64_t), mm);
+    /* A failed reserve is only a missed optimisation: the tables grow on demand. */
+    s4f_htab_reserve(&w->hosts, t->hint[0]);
+    s4f_htab_reserve(&w->ports, t->hint[1]);
+    s4f_htab_reserve(&w->dsts, t->hint[2]);
+    s4f_htab_reserve(&w->http, t->hint[3]);
     return w;
 }
 
 static void tn_window_free(void *inst, void *wstate)
 {
+    struct tn *t = inst;
     struct twin *w = wstate;
+    t->hint[0] = w->hosts.n;
+    t->hint[1] = w->ports.n;
+    t->hint[2] = w->dsts.n;
+    t->hint[3] = w->http.n;
     s4f_htab_release(&w->hosts);
     s4f_htab_release(&w->ports);
     s4f_htab_release(&w->dsts);
