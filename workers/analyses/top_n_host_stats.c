@@ -243,7 +243,8 @@ struct item {
     const uint8_t *key;
 };
 
-static size_t cmp_len; /* key bytes compared; qsort has no context (single-threaded) */
+/* Key bytes compared: qsort has no context argument (per thread: each engine has its own). */
+static _Thread_local size_t cmp_len;
 
 static int cmp_item(const void *x, const void *y)
 {
