@@ -62,6 +62,14 @@ struct dstkey {
     uint32_t host;
     struct hkey dst;
 };
+/* HTTP hosts in two tables: names up to SHORT_HTTP bytes (almost all) in 48-byte keys, longer
+ * ones in full-size keys, so memory follows the names seen. Both lay out length then name. */
+#define SHORT_HTTP 43
+struct httpkey_s {
+    uint32_t host;
+    uint8_t len;
+    char name[SHORT_HTTP];
+};
 struct httpkey {
     uint32_t host;
     uint8_t len;
@@ -75,13 +83,13 @@ struct tn {
     struct s4f_metric *m_keys_dropped, *m_members_dropped;
     /* Table sizes new windows start at: those of the last window freed (load changes slowly),
      * sparing the doublings of growing from nothing. */
-    size_t hint[4];
+    size_t hint[5];
 };
 
 struct twin {
-    struct s4f_htab hosts; /* hkey -> uint32_t index */
-    struct s4f_htab ports, dsts, http;
-    struct hkey *addr; /* index -> address */
+    struct s4f_htab hosts;                     /* hkey -> uint32_t index */
+    struct s4f_htab ports, dsts, http_s, http; /* http_s: short names */
+    struct hkey *addr;                         /* index -> address */
     size_t naddr, caddr;
 };
 
@@ -133,12 +141,14 @@ static void *tn_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
                   (size_t)t->conf->common.max_keys);
     s4f_htab_init(&w->ports, sizeof(struct portkey), sizeof(uint64_t), mm);
     s4f_htab_init(&w->dsts, sizeof(struct dstkey), sizeof(uint64_t), mm);
+    s4f_htab_init(&w->http_s, sizeof(struct httpkey_s), sizeof(uint64_t), mm);
     s4f_htab_init(&w->http, sizeof(struct httpkey), sizeof(uint64_t), mm);
     /* A failed reserve is only a missed optimisation: the tables grow on demand. */
     s4f_htab_reserve(&w->hosts, t->hint[0]);
     s4f_htab_reserve(&w->ports, t->hint[1]);
     s4f_htab_reserve(&w->dsts, t->hint[2]);
-    s4f_htab_reserve(&w->http, t->hint[3]);
+    s4f_htab_reserve(&w->http_s, t->hint[3]);
+    s4f_htab_reserve(&w->http, t->hint[4]);
     return w;
 }
 
@@ -149,10 +159,12 @@ static void tn_window_free(void *inst, void *wstate)
     t->hint[0] = w->hosts.n;
     t->hint[1] = w->ports.n;
     t->hint[2] = w->dsts.n;
-    t->hint[3] = w->http.n;
+    t->hint[3] = w->http_s.n;
+    t->hint[4] = w->http.n;
     s4f_htab_release(&w->hosts);
     s4f_htab_release(&w->ports);
     s4f_htab_release(&w->dsts);
+    s4f_htab_release(&w->http_s);
     s4f_htab_release(&w->http);
     free(w->addr);
     free(w);
@@ -226,12 +238,24 @@ static void tn_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
     bump(t, &w->dsts, &dk, sizeof(dk));
     if ((f->app.flags & S4F_APP_HTTP_HOST) && !(f->app.flags & S4F_APP_TRUNCATED) &&
         f->app.http_host_len <= S4F_APP_TEXT_MAX) {
-        struct httpkey xk;
+        union {
+            struct httpkey_s s;
+            struct httpkey l;
+        } xk;
         memset(&xk, 0, sizeof(xk));
-        xk.host = host;
-        xk.len = (uint8_t)f->app.http_host_len;
-        memcpy(xk.name, f->app.http_host, f->app.http_host_len);
-        bump(t, &w->http, &xk, sizeof(xk));
+        bool shortk = f->app.http_host_len <= SHORT_HTTP;
+        struct httpkey *k = &xk.l; /* the short key is a prefix of the long one's layout */
+        k->host = host;
+        k->len = (uint8_t)f->app.http_host_len;
+        memcpy(k->name, f->app.http_host, f->app.http_host_len);
+        struct s4f_htab *tab = shortk ? &w->http_s : &w->http;
+        size_t klen = shortk ? sizeof(xk.s) : sizeof(xk.l);
+        /* max_members bounds both tables together. */
+        if (w->http_s.n + w->http.n < (size_t)t->conf->max_members ||
+            s4f_htab_find(tab, &xk, s4f_hash_bytes(&xk, klen)))
+            bump(t, tab, &xk, klen);
+        else
+            s4f_metric_inc(t->m_members_dropped);
     }
 }
 
@@ -243,7 +267,8 @@ struct item {
     const uint8_t *key;
 };
 
-/* Key bytes compared: qsort has no context argument (per thread: each engine has its own). */
+/* Key bytes compared, 0 for a name (length byte, then that many bytes): qsort has no context
+ * argument (per thread: each engine has its own). */
 static _Thread_local size_t cmp_len;
 
 static int cmp_item(const void *x, const void *y)
@@ -253,31 +278,39 @@ static int cmp_item(const void *x, const void *y)
         return a->host < b->host ? -1 : 1;
     if (a->n != b->n)
         return a->n > b->n ? -1 : 1;
-    return memcmp(a->key, b->key, cmp_len);
+    if (cmp_len)
+        return memcmp(a->key, b->key, cmp_len);
+    if (a->key[0] != b->key[0])
+        return a->key[0] < b->key[0] ? -1 : 1;
+    return memcmp(a->key + 1, b->key + 1, a->key[0]);
 }
 
-/* The pairs of a table, sorted by host, then count (descending), then key. NULL when empty or
- * out of memory (*n = 0). */
-static struct item *sorted(const struct s4f_htab *h, size_t klen, size_t *n)
+/* The pairs of one or two tables (h2 may be NULL), sorted by host, then count (descending),
+ * then key (klen bytes with the host index; 0: names). NULL when empty or out of memory
+ * (*n = 0). */
+static struct item *sorted(const struct s4f_htab *h, const struct s4f_htab *h2, size_t klen,
+                           size_t *n)
 {
     *n = 0;
-    if (!h->n)
+    size_t total = h->n + (h2 ? h2->n : 0);
+    if (!total)
         return NULL;
-    struct item *it = malloc(h->n * sizeof(*it));
+    struct item *it = malloc(total * sizeof(*it));
     if (!it) {
         s4f_error("top_n_host_stats: out of memory emitting a window");
         return NULL;
     }
-    for (size_t i = 0; i < h->cap; i++) {
-        const uint8_t *k = s4f_htab_key_at(h, i);
-        if (!k)
-            continue;
-        uint32_t host;
-        memcpy(&host, k, sizeof(host));
-        it[(*n)++] =
-            (struct item){host, *(const uint64_t *)s4f_htab_val_at(h, i), k + sizeof(uint32_t)};
-    }
-    cmp_len = klen - sizeof(uint32_t);
+    for (const struct s4f_htab *t = h; t; t = t == h ? h2 : NULL)
+        for (size_t i = 0; i < t->cap; i++) {
+            const uint8_t *k = s4f_htab_key_at(t, i);
+            if (!k)
+                continue;
+            uint32_t host;
+            memcpy(&host, k, sizeof(host));
+            it[(*n)++] =
+                (struct item){host, *(const uint64_t *)s4f_htab_val_at(t, i), k + sizeof(uint32_t)};
+        }
+    cmp_len = klen ? klen - sizeof(uint32_t) : 0;
     qsort(it, *n, sizeof(*it), cmp_item);
     return it;
 }
@@ -291,13 +324,11 @@ static void tn_on_window_close(void *inst, void *pstate, void *wstate, const str
     struct twin *w = wstate;
     static const char *const names[L_COUNT] = {"top_n_dst_ports", "top_n_dst_hosts",
                                                "top_n_http_dst"};
-    const struct s4f_htab *tabs[L_COUNT] = {&w->ports, &w->dsts, &w->http};
-    const size_t klens[L_COUNT] = {sizeof(struct portkey), sizeof(struct dstkey),
-                                   sizeof(struct httpkey)};
     struct item *lists[L_COUNT];
     size_t n[L_COUNT], pos[L_COUNT] = {0};
-    for (int l = 0; l < L_COUNT; l++)
-        lists[l] = sorted(tabs[l], klens[l], &n[l]);
+    lists[L_PORTS] = sorted(&w->ports, NULL, sizeof(struct portkey), &n[L_PORTS]);
+    lists[L_DSTS] = sorted(&w->dsts, NULL, sizeof(struct dstkey), &n[L_DSTS]);
+    lists[L_HTTP] = sorted(&w->http_s, &w->http, 0, &n[L_HTTP]);
     size_t top = (size_t)t->conf->top_n;
     for (uint32_t host = 0; host < w->naddr; host++) {
         char ip[64];

@@ -55,6 +55,8 @@ static void expect(struct th *t, int64_t start_rel, const char *host, const char
     free(got);
 }
 
+#define LONG_NAME "a-host-name-longer-than-forty-three-bytes.example.org"
+
 static void traffic(struct th *t)
 {
     int64_t off = 0;
@@ -65,8 +67,13 @@ static void traffic(struct th *t)
     put(t, &off, "10.0.0.1", "198.51.100.2", 6, 80, "cdn.example.org", 2002);
     put(t, &off, "10.0.0.1", "198.51.100.3", 17, 53, NULL, 3000);
     put(t, &off, "10.0.0.1", "198.51.100.3", 17, 53, NULL, 3001);
-    put(t, &off, "10.0.0.1", "198.51.100.4", 1, 0, NULL, 4000);    /* no port */
-    put(t, &off, "10.0.0.2", "198.51.100.1", 6, 22, NULL, 5000);   /* no HTTP at all */
+    put(t, &off, "10.0.0.1", "198.51.100.4", 1, 0, NULL, 4000);  /* no port */
+    put(t, &off, "10.0.0.2", "198.51.100.1", 6, 22, NULL, 5000); /* no HTTP at all */
+    /* A name longer than the short keys hold, tied with a short one: shorter first. */
+    for (int i = 0; i < 2; i++) {
+        put(t, &off, "10.0.0.4", "198.51.100.5", 6, 80, LONG_NAME, 5500 + i);
+        put(t, &off, "10.0.0.4", "198.51.100.5", 6, 80, "b.example", 5600 + i);
+    }
     put(t, &off, "198.51.100.9", "10.0.0.1", 6, 443, NULL, 6000);  /* not a local source */
     put(t, &off, "10.0.0.3", "198.51.100.1", 6, 443, NULL, 61000); /* closes [0, 60 s) */
     th_tick(t);
@@ -94,7 +101,12 @@ static void test_top_n_host_stats_exact(void **state)
     expect(t, 0, "10.0.0.2", HOST_B);
     assert_null(th_doc(t, rid(0, "198.51.100.9")));
     /* [30 s, 90 s) and later are still open. */
-    assert_int_equal(th_count_type(t, "top_n_host_stats"), 4);
+    expect(t, 0, "10.0.0.4",
+           "{\"top_n_dst_hosts\":{\"0\":{\"dst_host\":\"198.51.100.5\",\"flows\":4}},"
+           "\"top_n_dst_ports\":{\"0\":{\"flows\":4,\"port\":80}},"
+           "\"top_n_http_dst\":{\"0\":{\"flows\":2,\"http_host\":\"b.example\"},"
+           "\"1\":{\"flows\":2,\"http_host\":\"" LONG_NAME "\"}}}");
+    assert_int_equal(th_count_type(t, "top_n_host_stats"), 6);
     th_free(t);
 }
 
@@ -111,7 +123,7 @@ static void test_top_n_host_stats_every_source(void **state)
            "{\"top_n_dst_hosts\":{\"0\":{\"dst_host\":\"198.51.100.1\",\"flows\":3}},"
            "\"top_n_dst_ports\":{\"0\":{\"flows\":3,\"port\":80}},"
            "\"top_n_http_dst\":{\"0\":{\"flows\":2,\"http_host\":\"www.example.org\"}}}");
-    assert_int_equal(th_count_type(t, "top_n_host_stats"), 6);
+    assert_int_equal(th_count_type(t, "top_n_host_stats"), 8);
     th_free(t);
 }
 
