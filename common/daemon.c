@@ -38,6 +38,25 @@ static void on_signal(int sig)
         signal_count++;
 }
 
+/* SIGHUP: a reload request, seen by whoever polls s4f_daemon_reload_seq(). */
+static volatile sig_atomic_t reload_seq;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_seq = (reload_seq + 1) & 0x3fffffff;
+}
+
+unsigned s4f_daemon_reload_seq(void)
+{
+    return (unsigned)reload_seq;
+}
+
+void s4f_daemon_request_reload(void)
+{
+    on_hup(SIGHUP);
+}
+
 void s4f_daemon_request_stop(void)
 {
     if (signal_count < 1)
@@ -331,6 +350,7 @@ int s4f_daemon_start(struct s4f_daemon *d)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
 
     snprintf(prefix, sizeof(prefix), "s4f_%s", d->name);

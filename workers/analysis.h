@@ -90,9 +90,12 @@ extern const char *const s4f_time_mode_choices[];
 
 /* clang-format off */
 #define S4F_ANALYSIS_COMMON_OPTS(type, window_def, keys_def)                                           \
+    S4F_ANALYSIS_COMMON_OPTS_SLIDE(type, window_def, "0", keys_def)
+/* The same for an analysis whose windows slide by default (slide_def). */
+#define S4F_ANALYSIS_COMMON_OPTS_SLIDE(type, window_def, slide_def, keys_def)                          \
     {"window", S4F_OPT_DURATION, window_def, 1000, 86400000, offsetof(type, common.window_ms),         \
      "Window length (event time)", NULL},                                                          \
-    {"slide", S4F_OPT_DURATION, "0", 0, 86400000, offsetof(type, common.slide_ms),                 \
+    {"slide", S4F_OPT_DURATION, slide_def, 0, 86400000, offsetof(type, common.slide_ms),           \
      "Slide of a sliding window; 0 for tumbling windows. The window must be a multiple of it",    \
      NULL},                                                                                        \
     {"allowed_lateness", S4F_OPT_DURATION, "1m", 0, 86400000,                                      \

@@ -98,6 +98,33 @@ struct s4f_dns {
     char name[S4F_DNS_TEXT_MAX + 1], crr_name[S4F_DNS_TEXT_MAX + 1], rdata[S4F_DNS_TEXT_MAX + 1];
 };
 
+/* TLS and HTTP fields of both probe families (docs/worker.md "Application-layer fields"):
+ * Flowmon's ipfix.TLSClientCipherSuites (octetArray, kept as exported: two bytes a suite, in
+ * the probe's byte order, padding included), ipfix.TLSJA3 (Flowmon and ipfixprobe, 16 bytes),
+ * ipfixprobe's ipfix.TLS_JA4 and ipfix.TLS_SNI, and ipfix.HTTPRequestHost (both). Text is
+ * decoded like DNS names (valid UTF-8, no NUL, cut at S4F_APP_TEXT_MAX bytes: flagged). */
+#define S4F_TLS_SUITES_MAX 128 /* bytes of cipher suites kept (64 suites) */
+#define S4F_APP_TEXT_MAX   255
+
+enum {
+    S4F_APP_SUITES = 0x01,    /* suites[0..suites_len) (the value was "0x" + even hex) */
+    S4F_APP_JA3 = 0x02,       /* ja3 holds the 16-byte MD5 */
+    S4F_APP_JA4 = 0x04,       /* ja4 text (non-empty) */
+    S4F_APP_SNI = 0x08,       /* sni text (non-empty) */
+    S4F_APP_HTTP_HOST = 0x10, /* http_host text (non-empty) */
+    S4F_APP_TRUNCATED = 0x20, /* a value was cut (suites past S4F_TLS_SUITES_MAX, long text) */
+    S4F_APP_MALFORMED = 0x40, /* a suites or JA3 value that is not what a probe sends: ignored */
+};
+
+struct s4f_app {
+    uint8_t flags; /* S4F_APP_* */
+    uint8_t ja3[16];
+    uint16_t suites_len, ja4_len, sni_len, http_host_len;
+    /* Last: not cleared per record (s4f_flow_clear()). */
+    uint8_t suites[S4F_TLS_SUITES_MAX];
+    char ja4[S4F_APP_TEXT_MAX + 1], sni[S4F_APP_TEXT_MAX + 1], http_host[S4F_APP_TEXT_MAX + 1];
+};
+
 struct s4f_flow {
     struct s4f_addr src, dst;
     uint16_t sport, dport;
@@ -121,13 +148,16 @@ struct s4f_flow {
     uint64_t rev_packets, rev_bytes; /* biflow: destination to source */
     /* Last: the text buffers are not cleared per record (s4f_flow_clear()). */
     struct s4f_dns dns;
+    struct s4f_app app;
 };
 
-/* Resets a flow without touching the DNS text buffers (only their lengths and terminators). */
+/* Resets a flow without touching the text buffers (only their lengths and terminators). */
 static inline void s4f_flow_clear(struct s4f_flow *f)
 {
     memset(f, 0, offsetof(struct s4f_flow, dns) + offsetof(struct s4f_dns, name));
     f->dns.name[0] = f->dns.crr_name[0] = f->dns.rdata[0] = '\0';
+    memset(&f->app, 0, offsetof(struct s4f_app, suites));
+    f->app.ja4[0] = f->app.sni[0] = f->app.http_host[0] = '\0';
 }
 
 /* Parses one record. buf need not be terminated. S4F_OK or S4F_ERR (*why, if non-NULL, gets a

@@ -52,9 +52,15 @@ enum key_id {
     K_XP_ATYPE,
     K_XP_RDATA,
     K_XP_ANSWERS,
-    K_COUNT /* at most 32: `seen` is a 32-bit mask */
+    /* TLS and HTTP (struct s4f_app) */
+    K_FM_SUITES,
+    K_JA3,
+    K_XP_JA4,
+    K_XP_SNI,
+    K_HTTP_HOST,
+    K_COUNT /* at most 64: `seen` is a 64-bit mask */
 };
-_Static_assert(K_COUNT <= 32, "seen is a 32-bit mask");
+_Static_assert(K_COUNT <= 64, "seen is a 64-bit mask");
 
 #define KEY(name, id)                                                                              \
     {                                                                                              \
@@ -92,6 +98,11 @@ static const struct {
     KEY("ipfix.DNS_ATYPE", K_XP_ATYPE),
     KEY("ipfix.DNS_RDATA", K_XP_RDATA),
     KEY("ipfix.DNS_ANSWERS", K_XP_ANSWERS),
+    KEY("ipfix.TLSClientCipherSuites", K_FM_SUITES),
+    KEY("ipfix.TLSJA3", K_JA3),
+    KEY("ipfix.TLS_JA4", K_XP_JA4),
+    KEY("ipfix.TLS_SNI", K_XP_SNI),
+    KEY("ipfix.HTTPRequestHost", K_HTTP_HOST),
 };
 
 /* The worker's own keys on repartitioned records (see engine.c): same "prefix." length. */
@@ -545,7 +556,7 @@ static int read_text(struct rd *r, char *out, uint16_t *len, bool *cut)
     size_t n;
     ws(r);
     if (r->p >= r->end || *r->p != '"')
-        return fail(r, "DNS name is not a string");
+        return fail(r, "a DNS, TLS or HTTP name is not a string");
     if (scan_string(r, &s, &n, NULL, 0) != 0)
         return -1;
     *len = (uint16_t)decode_text(s, n, out, S4F_DNS_TEXT_MAX, cut);
@@ -558,7 +569,7 @@ static int read_raw(struct rd *r, const char **s, size_t *n)
 {
     ws(r);
     if (r->p >= r->end || *r->p != '"')
-        return fail(r, "DNS data is not a string");
+        return fail(r, "DNS data, cipher suites or JA3 is not a string");
     return scan_string(r, s, n, NULL, 0);
 }
 
@@ -618,6 +629,32 @@ static void decode_rdata(struct s4f_dns *d, const char *s, size_t n, bool *cut)
         d->rdata_len = (uint16_t)strlen(d->rdata);
     }
 }
+
+/* An octetArray value as the collector writes it ("0x" + hex; JA3 also as bare hex text) into
+ * out: its length, or -1 when it is not hex. Past max bytes the rest is dropped (*cut). */
+static int decode_hex(const char *s, size_t n, uint8_t *out, size_t max, bool *cut)
+{
+    if (n >= 2 && s[0] == '0' && s[1] == 'x') {
+        s += 2;
+        n -= 2;
+    }
+    if (n % 2)
+        return -1;
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        if (nb == max) {
+            *cut = true;
+            continue;
+        }
+        out[nb++] = (uint8_t)(hi << 4 | lo);
+    }
+    return (int)nb;
+}
+
+_Static_assert(S4F_APP_TEXT_MAX == S4F_DNS_TEXT_MAX, "read_text cuts at S4F_DNS_TEXT_MAX");
 
 /* Byte equality by 8-byte words (the last word overlapping), inline: a libc memcmp call per
  * key of every record was a visible share of the reader's time. n >= 8. */
@@ -685,16 +722,16 @@ struct dns_raw {
 };
 
 /* Both families onto struct s4f_dns. Flowmon's keys win when a record has both. */
-static void map_dns(struct s4f_flow *f, unsigned seen, const struct dns_raw *x, bool *cut)
+static void map_dns(struct s4f_flow *f, uint64_t seen, const struct dns_raw *x, bool *cut)
 {
     struct s4f_dns *d = &f->dns;
-    bool fm = seen & (1u << K_FM_NAME);
+    bool fm = seen & (1ull << K_FM_NAME);
     d->flags |= S4F_DNS_PRESENT;
     if (!fm) {
         memcpy(d->name, x->xp_name, (size_t)x->xp_name_len + 1);
         d->name_len = x->xp_name_len;
     }
-    if (seen & (1u << K_FM_FLAGS)) {
+    if (seen & (1ull << K_FM_FLAGS)) {
         if (x->fm_flags & 0x8000)
             d->flags |= S4F_DNS_RESPONSE;
         d->rcode = (uint8_t)(x->fm_flags & 0x0F);
@@ -704,12 +741,12 @@ static void map_dns(struct s4f_flow *f, unsigned seen, const struct dns_raw *x, 
             d->flags |= S4F_DNS_RESPONSE;
         d->rcode = (uint8_t)x->xp_rcode;
     }
-    d->qtype = (uint16_t)((seen & (1u << K_FM_QTYPE)) ? x->fm_qtype : x->xp_qtype);
-    d->crr_type = (uint16_t)((seen & (1u << K_FM_CRRTYPE)) ? x->fm_crrtype
-                             : (seen & (1u << K_XP_ATYPE)) ? x->xp_atype
-                                                           : d->qtype);
-    d->answers = (uint16_t)((seen & (1u << K_FM_ANSWERS)) ? x->fm_answers : x->xp_answers);
-    if (!(seen & (1u << K_FM_CRRNAME))) {
+    d->qtype = (uint16_t)((seen & (1ull << K_FM_QTYPE)) ? x->fm_qtype : x->xp_qtype);
+    d->crr_type = (uint16_t)((seen & (1ull << K_FM_CRRTYPE)) ? x->fm_crrtype
+                             : (seen & (1ull << K_XP_ATYPE)) ? x->xp_atype
+                                                             : d->qtype);
+    d->answers = (uint16_t)((seen & (1ull << K_FM_ANSWERS)) ? x->fm_answers : x->xp_answers);
+    if (!(seen & (1ull << K_FM_CRRNAME))) {
         memcpy(d->crr_name, d->name, (size_t)d->name_len + 1);
         d->crr_name_len = d->name_len;
     }
@@ -723,7 +760,7 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
 {
     struct rd r = {buf, buf + len, NULL};
     struct s4f_addr src4 = {0}, dst4 = {0}, src6 = {0}, dst6 = {0};
-    unsigned seen = 0;
+    uint64_t seen = 0;
     uint64_t v;
     char keybuf[64];
     const char *fm_rdata = NULL, *xp_rdata = NULL;
@@ -731,7 +768,7 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
     uint64_t fm_flags = 0, xp_rcode = 0, fm_qtype = 0, xp_qtype = 0, fm_crrtype = 0, xp_atype = 0,
              fm_answers = 0, xp_answers = 0;
     uint16_t xp_name_len = 0;
-    bool cut = false;
+    bool cut = false, app_cut = false;
     char xp_name[S4F_DNS_TEXT_MAX + 1];
 
     s4f_flow_clear(out);
@@ -886,12 +923,58 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
         case K_XP_RDATA:
             rc = read_raw(&r, &xp_rdata, &xp_rdata_n);
             break;
+        case K_FM_SUITES: {
+            const char *hs;
+            size_t hn;
+            if ((rc = read_raw(&r, &hs, &hn)) == 0) {
+                int nb = decode_hex(hs, hn, out->app.suites, S4F_TLS_SUITES_MAX, &app_cut);
+                out->app.flags &= (uint8_t)~S4F_APP_SUITES;
+                if (nb < 0) {
+                    out->app.flags |= S4F_APP_MALFORMED;
+                } else {
+                    out->app.suites_len = (uint16_t)nb;
+                    out->app.flags |= S4F_APP_SUITES;
+                }
+            }
+            break;
+        }
+        case K_JA3: {
+            const char *hs;
+            size_t hn;
+            uint8_t md5[17];
+            bool over = false;
+            if ((rc = read_raw(&r, &hs, &hn)) == 0) {
+                out->app.flags &= (uint8_t)~S4F_APP_JA3;
+                if (decode_hex(hs, hn, md5, sizeof(md5), &over) == 16) {
+                    memcpy(out->app.ja3, md5, 16);
+                    out->app.flags |= S4F_APP_JA3;
+                } else {
+                    out->app.flags |= S4F_APP_MALFORMED;
+                }
+            }
+            break;
+        }
+        case K_XP_JA4:
+            if ((rc = read_text(&r, out->app.ja4, &out->app.ja4_len, &app_cut)) == 0)
+                out->app.flags = (uint8_t)((out->app.flags & ~S4F_APP_JA4) |
+                                           (out->app.ja4_len ? S4F_APP_JA4 : 0));
+            break;
+        case K_XP_SNI:
+            if ((rc = read_text(&r, out->app.sni, &out->app.sni_len, &app_cut)) == 0)
+                out->app.flags = (uint8_t)((out->app.flags & ~S4F_APP_SNI) |
+                                           (out->app.sni_len ? S4F_APP_SNI : 0));
+            break;
+        case K_HTTP_HOST:
+            if ((rc = read_text(&r, out->app.http_host, &out->app.http_host_len, &app_cut)) == 0)
+                out->app.flags = (uint8_t)((out->app.flags & ~S4F_APP_HTTP_HOST) |
+                                           (out->app.http_host_len ? S4F_APP_HTTP_HOST : 0));
+            break;
         case K_COUNT:
             break;
         }
         if (rc != 0)
             goto bad;
-        seen |= 1u << id;
+        seen |= 1ull << id;
         ws(&r);
         if (r.p >= r.end) {
             fail(&r, "truncated object");
@@ -914,8 +997,8 @@ done:
         fail(&r, "trailing data after the object");
         goto bad;
     }
-    bool have4 = (seen & (1u << K_SRC4)) && (seen & (1u << K_DST4));
-    bool have6 = (seen & (1u << K_SRC6)) && (seen & (1u << K_DST6));
+    bool have4 = (seen & (1ull << K_SRC4)) && (seen & (1ull << K_DST4));
+    bool have6 = (seen & (1ull << K_SRC6)) && (seen & (1ull << K_DST6));
     /* Dual-stack templates carry both families, the unused one all zero (Cisco v9 template
      * 313): take the family that is actually set. */
     static const uint8_t zero16[16];
@@ -931,11 +1014,11 @@ done:
         r.why = "missing source or destination address";
         goto bad;
     }
-    if (!(seen & (1u << K_PROTO))) {
+    if (!(seen & (1ull << K_PROTO))) {
         r.why = "missing ipfix.protocolIdentifier";
         goto bad;
     }
-    if (!(seen & (1u << K_END))) {
+    if (!(seen & (1ull << K_END))) {
         r.why = "missing ipfix.flowEndMilliseconds";
         goto bad;
     }
@@ -945,13 +1028,13 @@ done:
         r.why = "ipfix.flowEndMilliseconds is 0";
         goto bad;
     }
-    if ((seen & (1u << K_START)) && out->start_ms == 0) {
+    if ((seen & (1ull << K_START)) && out->start_ms == 0) {
         r.why = "ipfix.flowStartMilliseconds is 0";
         goto bad;
     }
-    if (!(seen & (1u << K_START)) || out->start_ms > out->end_ms)
+    if (!(seen & (1ull << K_START)) || out->start_ms > out->end_ms)
         out->start_ms = out->end_ms;
-    if (seen & (1u << K_FM_NAME | 1u << K_XP_NAME))
+    if (seen & (1ull << K_FM_NAME | 1ull << K_XP_NAME))
         map_dns(out, seen,
                 &(struct dns_raw){fm_flags, xp_rcode, fm_qtype, xp_qtype, fm_crrtype, xp_atype,
                                   fm_answers, xp_answers, fm_rdata, fm_rdata_n, xp_rdata,
@@ -959,6 +1042,8 @@ done:
                 &cut);
     if (cut)
         out->dns.flags |= S4F_DNS_TRUNCATED;
+    if (app_cut)
+        out->app.flags |= S4F_APP_TRUNCATED;
     return S4F_OK;
 bad:
     if (why)

@@ -10,6 +10,8 @@ extern const struct s4f_analysis s4f_analysis_dns_statistics;
 extern const struct s4f_analysis s4f_analysis_dns_open_resolvers;
 extern const struct s4f_analysis s4f_analysis_reflect_ddos;
 extern const struct s4f_analysis s4f_analysis_dns_external_resolvers;
+extern const struct s4f_analysis s4f_analysis_tls_classification;
+extern const struct s4f_analysis s4f_analysis_top_n_host_stats;
 
 const struct s4f_analysis *const s4f_analyses[] = {
     &s4f_analysis_protocols_statistics,
@@ -19,6 +21,8 @@ const struct s4f_analysis *const s4f_analyses[] = {
     &s4f_analysis_dns_open_resolvers,
     &s4f_analysis_reflect_ddos,
     &s4f_analysis_dns_external_resolvers,
+    &s4f_analysis_tls_classification,
+    &s4f_analysis_top_n_host_stats,
     NULL,
 };
 

@@ -15,6 +15,10 @@
  * queries from local hosts and answers to them, names drawn from HOSTS distinct domains, 5 %
  * NXDOMAIN), so `rss` measures the state per distinct domain for the DNS analyses.
  *
+ * With S4F_BENCH_APP_PCT=N, N % of the TCP records carry application fields: to port 80 an
+ * HTTP host (from HOSTS distinct names), otherwise a TLS client's fingerprint (Flowmon's
+ * cipher suites and JA3, or ipfixprobe's SNI and JA4; some in the shipped dictionary).
+ *
  * Every command prints one line of key=value pairs. The broker is $S4F_KAFKA_BOOTSTRAP
  * (default 127.0.0.1:9092). */
 #include "flow.h"
@@ -37,6 +41,7 @@ struct gen {
     uint64_t s;
     uint32_t hosts;
     unsigned dns_pct; /* S4F_BENCH_DNS_PCT */
+    unsigned app_pct; /* S4F_BENCH_APP_PCT */
     int64_t t0, span_ms;
     uint64_t n, i;
 };
@@ -59,6 +64,8 @@ static void gen_init(struct gen *g, uint64_t n, uint32_t hosts, int64_t span_ms)
     g->i = 0;
     const char *dp = getenv("S4F_BENCH_DNS_PCT");
     g->dns_pct = dp ? (unsigned)strtoul(dp, NULL, 10) % 101 : 0;
+    const char *ap = getenv("S4F_BENCH_APP_PCT");
+    g->app_pct = ap ? (unsigned)strtoul(ap, NULL, 10) % 101 : 0;
     /* Two hours ago, on a minute boundary: well inside max_future, windows close as the
      * watermark moves, and the last ones by the idle timeout. */
     int64_t now = s4f_wall_ms() - 2 * 3600000LL;
@@ -180,6 +187,26 @@ static int gen_record(struct gen *g, char *buf, size_t len, char *key, size_t ke
     g->i++;
     s4f_strlcpy(key, src, keylen);
     const char *fam = v6 ? "IPv6" : "IPv4";
+    /* Application fields: an HTTP host, or one of a few TLS fingerprints. */
+    char app[256] = "";
+    if (g->app_pct && proto == 6 && !scan && rnd(g) % 100 < g->app_pct) {
+        static const char *const tls[] = {
+            "\"ipfix.TLSClientCipherSuites\":\"0x040005000a0009006400620003000600\","
+            "\"ipfix.TLSJA3\":\"0x00112233445566778899aabbccddeeff\",",
+            "\"ipfix.TLSClientCipherSuites\":\"0x040005002f00350002c004c005c00cc0\",",
+            "\"ipfix.TLSClientCipherSuites\":\"0x2bc02fc02cc030c013c014c09c009d00\",",
+            "\"ipfix.TLS_SNI\":\"fe2.update.microsoft.com\","
+            "\"ipfix.TLS_JA4\":\"t13d1518h2_8daaf6152771_e5627efa2ab1\",",
+            "\"ipfix.TLS_SNI\":\"www.example.com\","
+            "\"ipfix.TLS_JA4\":\"t13d1516h2_8daaf6152771_02713d6af862\",",
+        };
+        uint64_t x = rnd(g);
+        if (dport == 80)
+            snprintf(app, sizeof(app), "\"ipfix.HTTPRequestHost\":\"h%u.example%u.com\",",
+                     (unsigned)(x % g->hosts), (unsigned)(x % 50));
+        else
+            snprintf(app, sizeof(app), "%s", tls[x % 5]);
+    }
     int n =
         snprintf(buf, len,
                  "{\"@type\":\"ipfix.entry\",\"ipfix.source%sAddress\":\"%s\","
@@ -191,10 +218,10 @@ static int gen_record(struct gen *g, char *buf, size_t len, char *key, size_t ke
                  ",\"ipfix.ingressInterface\":%u,\"ipfix.egressInterface\":%u,"
                  "\"ipfix.ipClassOfService\":0,\"ipfix.flowEndReason\":%u,"
                  "\"ipfix.bgpSourceAsNumber\":0,\"ipfix.bgpDestinationAsNumber\":%u,"
-                 "\"s4f.exporter\":\"192.0.2.1\",\"s4f.observation_domain\":1}",
+                 "%s\"s4f.exporter\":\"192.0.2.1\",\"s4f.observation_domain\":1}",
                  fam, src, fam, dst, sport, dport, proto, flags, pkts, bytes, start, end,
                  (unsigned)(r >> 20) % 8, (unsigned)(r >> 24) % 8, (unsigned)(r >> 28) % 4,
-                 (unsigned)(r >> 32) % 65000);
+                 (unsigned)(r >> 32) % 65000, app);
     if (n < 0 || (size_t)n >= len) {
         fprintf(stderr, "record longer than %zu bytes\n", len);
         exit(1);

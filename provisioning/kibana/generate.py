@@ -30,6 +30,10 @@ DATA_VIEWS = [
      "Stream4Flow external DNS resolvers"),
     ("s4f-dv-reflectdos", PREFIX + "-detection.reflectdos-*", "@timestamp",
      "Stream4Flow DNS reflection attacks"),
+    ("s4f-dv-tls", PREFIX + "-tls_classification-*", "@timestamp",
+     "Stream4Flow TLS classification"),
+    ("s4f-dv-top-n-hosts", PREFIX + "-top_n_host_stats-*", "@timestamp",
+     "Stream4Flow top-N destinations per host"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
      "Stream4Flow raw flows (sink.index_flows)"),
 ]

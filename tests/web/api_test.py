@@ -29,6 +29,7 @@ SEC_HEADERS = {
 }
 ROUTES = [("GET", "/api/session"), ("POST", "/api/logout"), ("GET", "/api/protocols"),
           ("GET", "/api/detections"), ("GET", "/api/hosts"), ("GET", "/api/hosts/10.0.0.5"),
+          ("GET", "/api/tls"),
           ("GET", "/api/users"), ("POST", "/api/users"), ("PUT", "/api/users/alice"),
           ("DELETE", "/api/users/alice"), ("GET", "/api/components"), ("GET", "/api/nope")]
 INJECTIONS = ["' OR 1=1 --", "\"}},{\"match_all\":{}}", "*", "10.0.0.1\" OR \"1", "../../etc/passwd",
@@ -141,7 +142,8 @@ def bad_params(c):
 def injections(c, web):
     params = {"/api/protocols": ["range", "from", "to", "interval"],
               "/api/detections": ["range", "from", "to", "interval", "type", "address", "size", "offset"],
-              "/api/hosts": ["range", "from", "to", "net", "order", "size"]}
+              "/api/hosts": ["range", "from", "to", "net", "order", "size"],
+              "/api/tls": ["range", "from", "to", "top"]}
     for path, names in params.items():
         for name in names:
             for inj in INJECTIONS:
@@ -198,6 +200,30 @@ def data_routes(c):
           "host profile totals and flags")
     check(st == 200 and j["top_ports"] and j["top_ports"][0]["port"] in (443, 80, 53), "host top ports")
     check(st == 200 and j["profile"] and len(j["profile"]["hours"]) == 24, "host 24 h profile")
+    # top_n_host_stats: the newest window's lists, in rank order; a host without HTTP flows
+    # has an empty HTTP list; an address without documents answers null lists.
+    st, _, j = c.json("GET", "/api/topn/10.0.0.5?range=1h")
+    check(st == 200 and [p["port"] for p in j["top_n_dst_ports"]] == [443, 80] and
+          j["top_n_dst_hosts"] == [{"dst_host": "198.51.100.1", "flows": 15}] and
+          [p["http_host"] for p in j["top_n_http_dst"]] == ["www.example.org", "cdn.example.org"] and
+          j["window_end"], "topn of 10.0.0.5: %s %s" % (st, j))
+    st, _, j = c.json("GET", "/api/topn/10.0.0.7?range=1h")
+    check(st == 200 and j["top_n_http_dst"] == [], "topn without HTTP: %s %s" % (st, j))
+    st, _, j = c.json("GET", "/api/topn/192.0.2.200")
+    check(st == 200 and j["top_n_dst_ports"] is None and j["window_end"] is None,
+          "topn of an unknown host: %s %s" % (st, j))
+    st, _, j = c.json("GET", "/api/topn/not-an-address")
+    check(st == 400, "topn of a bad address: %s" % st)
+    # tls_classification (seed.TLS per 5-minute window): top keys in order, and the three stat
+    # types sum to the same TLS flows.
+    st, _, j = c.json("GET", "/api/tls?range=24h&top=2")
+    check(st == 200 and [i["key"] for i in j["stats"]["os"]] == ["Windows", "Android"] and
+          [i["key"] for i in j["stats"]["browser"]] == ["Chrome", "Unknown"] and
+          j["stats"]["application"][0]["key"] == "Desktop:Browser", "tls top keys: %s %s" % (st, j))
+    st, _, j = c.json("GET", "/api/tls?range=24h")
+    sums = {k: sum(i["value"] for i in v) for k, v in j["stats"].items()} if st == 200 else {}
+    check(st == 200 and len(set(sums.values())) == 1 and sums["os"] % 10 == 0 and
+          j["stats"]["os"][0]["value"] * 2 == sums["os"], "tls sums: %s" % sums)
     st, _, j = c.json("GET", "/api/components")
     names = [x["name"] for x in j["components"]] if st == 200 else []
     check(st == 200 and names == ["dead", "web"], "components: %s" % names)

@@ -116,6 +116,8 @@ async function main() {
     await page.waitForFunction(() => document.querySelectorAll("#host-peers tbody tr").length > 0 &&
       document.querySelector("#chart-host-bytes canvas") && document.querySelector("#chart-host-profile canvas") &&
       Number(document.getElementById("chart-host-profile").dataset.points) === 24);
+    await page.waitForFunction(() => document.querySelectorAll("#host-topn-ports tbody tr").length === 2 &&
+      document.querySelectorAll("#host-topn-hosts tbody tr").length === 1);
     const flags = await rows(page, "#host-flags");
     if (flags !== 8) problems.push("TCP flags table has " + flags + " rows");
     await shot(page, "06-host-profile");
@@ -125,6 +127,12 @@ async function main() {
     await page.click("#host-search button[type=submit]");
     await page.locator("#host-title", { hasText: "2001:db8::10" }).waitFor();
     await page.waitForFunction(() => document.querySelectorAll("#host-ports tbody tr").length > 0);
+
+    // TLS classification (a page of its own file, web/ui/pages/tls.js).
+    await page.click("nav a[data-page=tls]");
+    await page.waitForFunction(() => document.querySelectorAll("#tls-stats .card").length === 3 &&
+      document.querySelectorAll("#tls-stats tbody tr").length >= 8 && document.querySelectorAll("#tls-devices .card").length === 3);
+    await shot(page, "08-tls");
 
     // System: components and users.
     await page.click("nav a[data-page=system]");

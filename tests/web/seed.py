@@ -19,7 +19,11 @@ import urllib.error
 import urllib.request
 
 TYPES = ["protocols_statistics", "portscan_horizontal", "portscan_vertical", "host_stats",
-         "host_stats_temporal_profile"]
+         "host_stats_temporal_profile", "tls_classification", "top_n_host_stats"]
+# tls_classification per 5-minute window: every stat type's values sum to the same 10 flows.
+TLS = {"os": [("Windows", 5), ("Android", 3), ("Unknown", 2)],
+       "browser": [("Chrome", 6), ("Unknown", 4)],
+       "application": [("Desktop:Browser", 6), ("Mobile:Application", 2), ("Unknown:Unknown", 2)]}
 LOCAL_HOSTS = ["10.0.0.%d" % i for i in (5, 7, 10, 21, 33, 42, 60, 77)] + ["2001:db8::10"]
 SCANNERS = ["192.0.2.66", "198.51.100.23", "203.0.113.9"]
 PROTO_SHARE = {"tcp": 0.72, "udp": 0.22, "icmp": 0.04, "icmpv6": 0.01, "other": 0.01}
@@ -53,6 +57,8 @@ def template(es, prefix):
         "src_ip": {"type": "ip"}, "dst_ip": {"type": "ip"}, "host": {"type": "ip"},
         "top_peers": {"properties": {"ip": {"type": "ip"}, "flows": long_}},
         "top_ports": {"properties": {"port": long_, "flows": long_}},
+        "@stat_type": {"type": "keyword"},
+        "data_array": {"type": "nested", "properties": {"key": {"type": "keyword"}, "value": long_}},
     }
     for f in ("flows", "packets", "bytes", "dst_port", "targets_total", "flows_increment",
               "duration_in_milliseconds", "flows_out", "flows_in", "packets_out", "packets_in",
@@ -119,6 +125,20 @@ def generate(prefix, hours, now_ms, rnd):
             fields["dst_port"] = rnd.choice([22, 23, 445, 3389, 8080])
             out.append(doc(prefix, "portscan_horizontal", we - 10000, we,
                            "%s-%d" % (src, fields["dst_port"]), fields))
+    for we in range(start + 300000, end + 1, 300000):
+        for st, items in TLS.items():
+            out.append(doc(prefix, "tls_classification", we - 30000, we, st, {
+                "@stat_type": st, "data_array": [{"key": k, "value": v} for k, v in items]}))
+    # top_n_host_stats: each local host's lists in 60 s windows sliding by 30 s (newest last).
+    for we in range(start + 60000, end + 1, 30000):
+        for i, h in enumerate(LOCAL_HOSTS):
+            http = {} if i % 2 else {"0": {"http_host": "www.example.org", "flows": 7},
+                                     "1": {"http_host": "cdn.example.org", "flows": 2}}
+            out.append(doc(prefix, "top_n_host_stats", we - 60000, we, h, {
+                "src_ip": h, "stats": {
+                    "top_n_dst_ports": {"0": {"port": 443, "flows": 12}, "1": {"port": 80, "flows": 9}},
+                    "top_n_dst_hosts": {"0": {"dst_host": "198.51.100.%d" % (i + 1), "flows": 15}},
+                    "top_n_http_dst": http}}))
     for h in LOCAL_HOSTS:
         hours_list = []
         for k in range(24):

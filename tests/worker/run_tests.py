@@ -48,11 +48,16 @@ def validate(doc, schema, path="$"):
         for k in schema.get("required", []):
             if k not in doc:
                 errs.append(f"{path}: missing {k}")
+        names = schema.get("propertyNames", {}).get("pattern")
         for k, v in doc.items():
+            if names and not re.search(names, k):
+                errs.append(f"{path}: key {k!r} does not match {names}")
             if k in props:
                 errs += validate(v, props[k], f"{path}.{k}")
             elif schema.get("additionalProperties") is False:
                 errs.append(f"{path}: unexpected {k}")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                errs += validate(v, schema["additionalProperties"], f"{path}.{k}")
     if isinstance(doc, list):
         if len(doc) > schema.get("maxItems", 1 << 30):
             errs.append(f"{path}: too many items")

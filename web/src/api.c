@@ -307,6 +307,52 @@ static void do_dns(struct s4f_web_app *app, const struct s4f_web_req *req,
     json_decref(res);
 }
 
+static void do_tls(struct s4f_web_app *app, const struct s4f_web_req *req,
+                   const struct s4f_web_session_info *s, const char *name,
+                   struct s4f_web_answer *ans)
+{
+    static const char *const allowed[] = {"range", "from", "to", "interval", "top", NULL};
+    struct s4f_web_range r;
+    int64_t top = 10;
+    char idx[256], err[256];
+    const char *v;
+    if (check_args(req, allowed, err, sizeof(err)) != 0 ||
+        ((v = arg(req, "top")) && s4f_web_parse_int("top", v, 1, 100, &top, err, sizeof(err)))) {
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    if (get_range(req, S4F_WEB_DEFAULT_RANGE_MS, &r, ans) != 0)
+        return;
+    s4f_web_index(app->es_conf->index_prefix, S4F_WEB_T_TLS, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_tls(&r, top), ans);
+    if (!res)
+        return;
+    answer_json(ans, 200, s4f_web_shape_tls(res, &r));
+    json_decref(res);
+}
+
+static void do_topn(struct s4f_web_app *app, const struct s4f_web_req *req,
+                    const struct s4f_web_session_info *s, const char *name,
+                    struct s4f_web_answer *ans)
+{
+    struct s4f_web_range r;
+    char idx[256], err[256], host[S4F_WEB_ADDR_MAX];
+    if (check_args(req, range_args, err, sizeof(err)) != 0 ||
+        s4f_web_parse_ip("address", name, host, sizeof(host), err, sizeof(err)) != 0) {
+        s4f_metric_inc(app->c.bad_params);
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    if (get_range(req, 24LL * 3600 * 1000, &r, ans) != 0)
+        return;
+    s4f_web_index(app->es_conf->index_prefix, S4F_WEB_T_TOPN, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_topn(&r, host), ans);
+    if (!res)
+        return;
+    answer_json(ans, 200, s4f_web_shape_topn(res, host));
+    json_decref(res);
+}
+
 static void do_detections(struct s4f_web_app *app, const struct s4f_web_req *req,
                           const struct s4f_web_session_info *s, const char *name,
                           struct s4f_web_answer *ans)
@@ -654,6 +700,8 @@ static const struct route {
     {"hosts/", "GET", .shared = true, .handle = do_host},
     {"components", "GET", .shared = true, .handle = do_components},
     {"dns", "GET", .shared = true, .handle = do_dns},
+    {"tls", "GET", .shared = true, .handle = do_tls},
+    {"topn/", "GET", .shared = true, .handle = do_topn},
 };
 
 static const struct route *find_route(const char *p, const char **name)

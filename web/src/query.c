@@ -580,6 +580,80 @@ static json_int_t sum_v(const json_t *b)
     return agg_int(b, "v");
 }
 
+json_t *s4f_web_q_topn(const struct s4f_web_range *r, const char *host)
+{
+    return json_pack("{s:i, s:[{s:{s:s}}], s:{s:{s:[o, {s:{s:s}}]}}}", "size", 1, "sort",
+                     "@timestamp", "order", "desc", "query", "bool", "filter",
+                     range_filter(r->from_ms, r->to_ms), "term", "src_ip", host);
+}
+
+/* {"0": {...}, "1": {...}} into [{...}, {...}] in rank order; entries that are not objects,
+ * or ranks past a gap, are left out. */
+static json_t *ranked(const json_t *obj)
+{
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < 100; i++) {
+        char rank[8];
+        snprintf(rank, sizeof(rank), "%d", i);
+        json_t *e = json_object_get(obj, rank);
+        if (!json_is_object(e))
+            break;
+        json_array_append(arr, e);
+    }
+    return arr;
+}
+
+json_t *s4f_web_shape_topn(const json_t *es, const char *host)
+{
+    const json_t *hit = json_array_get(json_object_get(json_object_get(es, "hits"), "hits"), 0);
+    const json_t *src = json_object_get(hit, "_source");
+    json_t *out = json_pack("{s:s}", "host", host);
+    if (!out)
+        return NULL;
+    static const char *const lists[] = {"top_n_dst_ports", "top_n_dst_hosts", "top_n_http_dst"};
+    const json_t *stats = json_object_get(src, "stats");
+    for (size_t i = 0; i < 3; i++)
+        json_object_set_new(out, lists[i],
+                            src ? ranked(json_object_get(stats, lists[i])) : json_null());
+    json_t *ws = json_object_get(src, "window_start"), *we = json_object_get(src, "window_end");
+    json_object_set(out, "window_start", json_is_string(ws) ? ws : json_null());
+    json_object_set(out, "window_end", json_is_string(we) ? we : json_null());
+    return out;
+}
+
+json_t *s4f_web_q_tls(const struct s4f_web_range *r, int64_t top)
+{
+    json_t *items = terms_by_sum("data_array.key", (int)top, "data_array.value", NULL);
+    json_t *st =
+        json_pack("{s:{s:s, s:i}, s:{s:{s:{s:s}, s:{s:o}}}}", "terms", "field", "@stat_type",
+                  "size", 3, "aggs", "items", "nested", "path", "data_array", "aggs", "k", items);
+    return json_pack("{s:i, s:{s:{s:[o]}}, s:{s:o}}", "size", 0, "query", "bool", "filter",
+                     range_filter(r->from_ms, r->to_ms), "aggs", "st", st);
+}
+
+json_t *s4f_web_shape_tls(const json_t *es, const struct s4f_web_range *r)
+{
+    char a[32], b[32];
+    json_t *out = json_pack("{s:s, s:s}", "from", iso(r->from_ms, a, sizeof(a)), "to",
+                            iso(r->to_ms, b, sizeof(b)));
+    if (!out)
+        return NULL;
+    json_t *stats = json_pack("{s:[], s:[], s:[]}", "os", "browser", "application");
+    size_t i, j;
+    json_t *sb, *kb;
+    json_array_foreach(buckets(agg(es, "st")), i, sb)
+    {
+        json_t *arr = json_object_get(stats, json_string_value(json_object_get(sb, "key")));
+        if (!arr)
+            continue; /* not a stat type of ours */
+        json_array_foreach(buckets(json_object_get(json_object_get(sb, "items"), "k")), j, kb)
+            json_array_append_new(arr, json_pack("{s:O, s:I}", "key", json_object_get(kb, "key"),
+                                                 "value", sum_v(kb)));
+    }
+    json_object_set_new(out, "stats", stats);
+    return out;
+}
+
 json_t *s4f_web_shape_dns(const json_t *es, const struct s4f_web_range *r)
 {
     char a[32], b[32];

@@ -58,6 +58,19 @@ void s4f_web_dns_indices(const char *prefix, char *buf, size_t len);
 json_t *s4f_web_q_dns(const struct s4f_web_range *r, int64_t top);
 json_t *s4f_web_shape_dns(const json_t *es, const struct s4f_web_range *r);
 
+/* The TLS classification page, one search over "<prefix>-tls_classification-*": per stat type
+ * (os, browser, application) the top `top` keys by summed value. */
+#define S4F_WEB_T_TLS "tls_classification"
+json_t *s4f_web_q_tls(const struct s4f_web_range *r, int64_t top);
+json_t *s4f_web_shape_tls(const json_t *es, const struct s4f_web_range *r);
+
+/* A host's top-N lists (top_n_host_stats): its newest document in the range. The shape has
+ * the window and each list as an array in rank order (the documents key entries by rank),
+ * null lists when the host has no document. */
+#define S4F_WEB_T_TOPN "top_n_host_stats"
+json_t *s4f_web_q_topn(const struct s4f_web_range *r, const char *host);
+json_t *s4f_web_shape_topn(const json_t *es, const char *host);
+
 /* Sort keys accepted by /api/hosts. */
 extern const char *const s4f_web_host_orders[];
 struct s4f_web_host_filter {

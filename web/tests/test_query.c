@@ -104,6 +104,90 @@ static void test_protocols_shape(void **state)
     json_decref(out);
 }
 
+/* /api/tls: a nested top-N per stat type, and the answer shaped into three lists (a stat type
+ * without documents is an empty list; an unknown one is left out). */
+static void test_tls_query_and_shape(void **state)
+{
+    (void)state;
+    json_t *q = s4f_web_q_tls(&range, 7);
+    assert_non_null(q);
+    json_t *st = json_object_get(json_object_get(q, "aggs"), "st");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "terms"), "field")),
+                        "@stat_type");
+    json_t *items = json_object_get(json_object_get(st, "aggs"), "items");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(items, "nested"), "path")), "data_array");
+    json_t *k = json_object_get(json_object_get(json_object_get(items, "aggs"), "k"), "terms");
+    assert_int_equal(json_integer_value(json_object_get(k, "size")), 7);
+    assert_string_equal(json_string_value(json_object_get(k, "field")), "data_array.key");
+    json_decref(q);
+
+    json_error_t e;
+    json_t *es = json_loads("{\"aggregations\":{\"st\":{\"buckets\":["
+                            "{\"key\":\"os\",\"items\":{\"k\":{\"buckets\":[{\"key\":\"Windows\","
+                            "\"v\":{\"value\":5.0}},"
+                            "{\"key\":\"Unknown\",\"v\":{\"value\":3.0}}]}}},"
+                            "{\"key\":\"application\",\"items\":{\"k\":{\"buckets\":["
+                            "{\"key\":\"Desktop:Browser\",\"v\":{\"value\":3.0}}]}}},"
+                            "{\"key\":\"evil\",\"items\":{\"k\":{\"buckets\":[]}}}]}}}",
+                            0, &e);
+    assert_non_null(es);
+    json_t *out = s4f_web_shape_tls(es, &range);
+    assert_non_null(out);
+    char *txt = json_dumps(json_object_get(out, "stats"), JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(txt, "{\"application\":[{\"key\":\"Desktop:Browser\",\"value\":3}],"
+                             "\"browser\":[],\"os\":[{\"key\":\"Windows\",\"value\":5},"
+                             "{\"key\":\"Unknown\",\"value\":3}]}");
+    free(txt);
+    json_decref(out);
+    json_decref(es);
+}
+
+/* /api/topn/<address>: the newest document of the host in the range; rank-keyed lists become
+ * arrays in rank order (a gap ends a list); no document gives null lists. */
+static void test_topn_query_and_shape(void **state)
+{
+    (void)state;
+    json_t *q = s4f_web_q_topn(&range, "10.0.0.1");
+    assert_non_null(q);
+    assert_int_equal(json_integer_value(json_object_get(q, "size")), 1);
+    json_t *filter =
+        json_object_get(json_object_get(json_object_get(q, "query"), "bool"), "filter");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(filter, 1), "term"), "src_ip")),
+                        "10.0.0.1");
+    json_decref(q);
+    json_error_t e;
+    json_t *es = json_loads(
+        "{\"hits\":{\"hits\":[{\"_source\":{\"window_start\":\"2026-11-27T06:00:00.000Z\","
+        "\"window_end\":\"2026-11-27T06:01:00.000Z\",\"src_ip\":\"10.0.0.1\",\"stats\":{"
+        "\"top_n_dst_ports\":{\"1\":{\"port\":443,\"flows\":3},\"0\":{\"port\":80,\"flows\":3},"
+        "\"3\":{\"port\":1,\"flows\":1}},"
+        "\"top_n_dst_hosts\":{\"0\":{\"dst_host\":\"198.51.100.1\",\"flows\":3}},"
+        "\"top_n_http_dst\":{}}}}]}}",
+        0, &e);
+    assert_non_null(es);
+    json_t *out = s4f_web_shape_topn(es, "10.0.0.1");
+    char *txt = json_dumps(out, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(
+        txt, "{\"host\":\"10.0.0.1\",\"top_n_dst_hosts\":[{\"dst_host\":\"198.51.100.1\","
+             "\"flows\":3}],\"top_n_dst_ports\":[{\"flows\":3,\"port\":80},{\"flows\":3,"
+             "\"port\":443}],\"top_n_http_dst\":[],\"window_end\":\"2026-11-27T06:01:"
+             "00.000Z\",\"window_start\":\"2026-11-27T06:00:00.000Z\"}");
+    free(txt);
+    json_decref(out);
+    json_decref(es);
+    es = json_loads("{\"hits\":{\"hits\":[]}}", 0, &e);
+    out = s4f_web_shape_topn(es, "10.0.0.2");
+    txt = json_dumps(out, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(txt,
+                        "{\"host\":\"10.0.0.2\",\"top_n_dst_hosts\":null,\"top_n_dst_ports\":null,"
+                        "\"top_n_http_dst\":null,\"window_end\":null,\"window_start\":null}");
+    free(txt);
+    json_decref(out);
+    json_decref(es);
+}
+
 static void test_host_merge_tops(void **state)
 {
     (void)state;
@@ -136,6 +220,8 @@ int main(void)
         cmocka_unit_test(test_values_stay_values),
         cmocka_unit_test(test_protocols_shape),
         cmocka_unit_test(test_host_merge_tops),
+        cmocka_unit_test(test_tls_query_and_shape),
+        cmocka_unit_test(test_topn_query_and_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,6 +268,20 @@ async function loadHost(address) {
   fillTable("host-flags", Object.entries(j.tcp_flags).map(([k, v]) => ({ cells: [k, v] })));
   const hours = j.profile ? j.profile.hours : [];
   chart("chart-host-profile", "profile", ["flows"], hours.map((h) => Date.parse(h.hour_start)), [hours.map((h) => h.flows)], { bars: true });
+  await loadHostTopN(address);
+}
+
+/* The host's top-N lists of its newest top_n_host_stats window in the range (GET /api/topn/). */
+async function loadHostTopN(address) {
+  let j;
+  try { j = await api("GET", "/api/topn/" + encodeURIComponent(address) + qs({ range: $("host-range").value })); }
+  catch (e) { if (e.status !== 401) $("host-topn-window").textContent = e.message; return; }
+  $("host-topn-window").textContent = j.window_end ? "window " + localTime(j.window_start) + " – " + localTime(j.window_end)
+    : "no top_n_host_stats window of this host in the range";
+  fillTable("host-topn-ports", (j.top_n_dst_ports || []).map((p) => ({ cells: [p.port, p.flows] })));
+  fillTable("host-topn-hosts", (j.top_n_dst_hosts || []).map((p) => ({ cells: [p.dst_host, p.flows], data: p.dst_host })),
+    (ip) => { location.hash = "#/hosts/" + encodeURIComponent(ip); });
+  fillTable("host-topn-http", (j.top_n_http_dst || []).map((p) => ({ cells: [p.http_host, p.flows] })));
 }
 
 /* ---- System ---- */

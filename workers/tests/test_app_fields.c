@@ -149,6 +149,9 @@ static void test_flowmon(void **state)
     assert_string_equal(f.dns.crr_name, "www.example.com");
     assert_string_equal(f.dns.rdata, "192.0.2.1");
     assert_int_equal(f.dns.rdata_addr.family, 4);
+    assert_int_equal(f.app.flags, S4F_APP_HTTP_HOST | S4F_APP_JA3);
+    assert_string_equal(f.app.http_host, "example.org");
+    assert_memory_equal(f.app.ja3, "0123456789abcdef", 16);
     /* Routed (repartitioned) records keep an A answer's address, nothing else of DNS. */
     uint8_t routed[S4F_ROUTED_LEN];
     struct s4f_flow g2;
@@ -242,6 +245,100 @@ static void test_ipfixprobe(void **state)
     s4f_decoder_free(d);
 }
 
+/* TLS and HTTP elements of both families onto struct s4f_app: Flowmon's cipher suites (kept
+ * as exported, padding included) with an HTTP host, and ipfixprobe's TLS template with the
+ * values of a real record (testdata outputs/tls: JA3, JA4 and SNI of a TLS 1.3 client). */
+static void test_tls_http(void **state)
+{
+    struct s4f_decoder *d = dec_new();
+    s4f_mg_ipfix(&g, T0, 0, 1);
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, 303, 7 + 2);
+    tpl_base();
+    s4f_mg_field(&g, 341, 16, PEN_FM);  /* TLSClientCipherSuites */
+    s4f_mg_field(&g, 1, 65535, PEN_FM); /* HTTPRequestHost */
+    s4f_mg_tpl(&g, 304, 7 + 4);
+    tpl_base();
+    s4f_mg_field(&g, 333, 2, PEN_FM);     /* TLS_VERSION */
+    s4f_mg_field(&g, 808, 65535, PEN_XP); /* TLS_SNI */
+    s4f_mg_field(&g, 357, 16, PEN_FM);    /* TLS_JA3 */
+    s4f_mg_field(&g, 809, 65535, PEN_XP); /* TLS_JA4 */
+    s4f_mg_set(&g, 303);
+    rec_base("10.0.0.5", "93.184.216.34", 40000, 443);
+    s4f_mg_bytes(&g, "\x04\x00\x05\x00\x2f\x00\x35\x00\x00\x00\x00\x00\x00\x00\x00\x00", 16);
+    s4f_mg_varlen(&g, "Example.ORG", 11);
+    s4f_mg_set(&g, 304);
+    rec_base("192.168.0.228", "104.26.1.201", 52641, 443);
+    s4f_mg_u16(&g, 772);
+    s4f_mg_varlen(&g, "chrek.stdout.cz", 15);
+    s4f_mg_bytes(&g, "\xcd\x08\xe3\x14\x94\xf9\x53\x1f\x56\x0d\x64\xc6\x95\x47\x3d\xa9", 16);
+    s4f_mg_varlen(&g, "t13d1518h2_8daaf6152771_e5627efa2ab1", 36);
+    feed(d);
+    assert_int_equal(R.n, 2);
+    assert_string_equal(tu_str(&R, 0, "ipfix.TLSClientCipherSuites"),
+                        "0x040005002f0035000000000000000000");
+    assert_string_equal(tu_str(&R, 1, "ipfix.TLSJA3"), "0xcd08e31494f9531f560d64c695473da9");
+    struct s4f_flow f;
+    parse(0, &f);
+    assert_int_equal(f.app.flags, S4F_APP_SUITES | S4F_APP_HTTP_HOST);
+    assert_int_equal(f.app.suites_len, 16);
+    assert_memory_equal(f.app.suites, "\x04\x00\x05\x00\x2f\x00\x35\x00", 8);
+    assert_string_equal(f.app.http_host, "Example.ORG");
+    assert_int_equal(f.app.http_host_len, 11);
+    parse(1, &f);
+    assert_int_equal(f.app.flags, S4F_APP_JA3 | S4F_APP_JA4 | S4F_APP_SNI);
+    assert_string_equal(f.app.sni, "chrek.stdout.cz");
+    assert_string_equal(f.app.ja4, "t13d1518h2_8daaf6152771_e5627efa2ab1");
+    assert_memory_equal(f.app.ja3,
+                        "\xcd\x08\xe3\x14\x94\xf9\x53\x1f\x56\x0d\x64\xc6\x95\x47\x3d\xa9", 16);
+    s4f_decoder_free(d);
+
+    /* What no probe sends: odd or non-hex suites, a JA3 that is not 16 bytes, empty text,
+     * suites past the kept length (cut, flagged), text past S4F_APP_TEXT_MAX (cut, flagged). */
+    static const struct {
+        const char *fields;
+        uint8_t flags;
+    } cases[] = {
+        {"\"ipfix.TLSClientCipherSuites\":\"0x123\"", S4F_APP_MALFORMED},
+        {"\"ipfix.TLSClientCipherSuites\":\"0x12zz\"", S4F_APP_MALFORMED},
+        {"\"ipfix.TLSClientCipherSuites\":\"0x\"", S4F_APP_SUITES},
+        {"\"ipfix.TLSJA3\":\"0x0011\"", S4F_APP_MALFORMED},
+        {"\"ipfix.TLSJA3\":\"cd08e31494f9531f560d64c695473da9\"", S4F_APP_JA3},
+        {"\"ipfix.TLS_SNI\":\"\",\"ipfix.TLS_JA4\":\"\",\"ipfix.HTTPRequestHost\":\"\"", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char json[512];
+        int n =
+            snprintf(json, sizeof(json),
+                     "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":"
+                     "\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,"
+                     "\"ipfix.flowEndMilliseconds\":1,%s}",
+                     cases[i].fields);
+        assert_int_equal(s4f_flow_parse(json, (size_t)n, &f, NULL), S4F_OK);
+        assert_int_equal(f.app.flags, cases[i].flags);
+    }
+    static char big[2000];
+    int n = snprintf(big, sizeof(big),
+                     "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":"
+                     "\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":1,"
+                     "\"ipfix.TLSClientCipherSuites\":\"0x");
+    for (int i = 0; i < 300; i++)
+        n += snprintf(big + n, sizeof(big) - (size_t)n, "0a00");
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "\",\"ipfix.TLS_SNI\":\"");
+    for (int i = 0; i < 300; i++)
+        big[n++] = 'a';
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "\"}");
+    assert_int_equal(s4f_flow_parse(big, (size_t)n, &f, NULL), S4F_OK);
+    assert_int_equal(f.app.flags, S4F_APP_SUITES | S4F_APP_SNI | S4F_APP_TRUNCATED);
+    assert_int_equal(f.app.suites_len, S4F_TLS_SUITES_MAX);
+    assert_int_equal(f.app.sni_len, S4F_APP_TEXT_MAX);
+    /* A TLS field that is not a string: the record is refused like any malformed one. */
+    const char *bad = "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":"
+                      "\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":1,"
+                      "\"ipfix.TLS_SNI\":5}";
+    assert_int_equal(s4f_flow_parse(bad, strlen(bad), &f, NULL), S4F_ERR);
+}
+
 /* Hostile names: control characters, invalid UTF-8, NUL, a 64 KiB name. */
 static void test_hostile_names(void **state)
 {
@@ -321,9 +418,8 @@ static void test_reader_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flowmon),
-        cmocka_unit_test(test_ipfixprobe),
-        cmocka_unit_test(test_hostile_names),
+        cmocka_unit_test(test_flowmon),     cmocka_unit_test(test_ipfixprobe),
+        cmocka_unit_test(test_tls_http),    cmocka_unit_test(test_hostile_names),
         cmocka_unit_test(test_reader_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
