@@ -26,8 +26,6 @@
 /* A partition whose committed state could not be read (or whose new epoch could not be
  * committed) on assignment is set aside this long, then read again from where it was. */
 #define HOLD_MS 1000
-/* Message header carrying the owner's epoch of the result's partition (docs/worker.md). */
-#define EPOCH_HEADER "s4f-epoch"
 
 struct s4f_engine {
     struct s4f_engine_opts o;
@@ -90,7 +88,7 @@ static enum s4f_status emit_cb(void *ctx, const char *id, const char *doc, size_
     char ep[24];
     int n = p >= 0 ? snprintf(ep, sizeof(ep), "%" PRId64, e->epoch[p]) : -1;
     return s4f_kafka_produce_hdr(e->prod, e->common->output_topic, RD_KAFKA_PARTITION_UA, id,
-                                 strlen(id), doc, len, n > 0 ? EPOCH_HEADER : NULL, ep,
+                                 strlen(id), doc, len, n > 0 ? S4F_EPOCH_HEADER : NULL, ep,
                                  n > 0 ? (size_t)n : 0, win);
 }
 

@@ -127,7 +127,8 @@ static size_t read_results(const char *boot, struct got *g, size_t max)
             size_t vl = 0;
             rd_kafka_headers_t *h = NULL;
             if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                rd_kafka_header_get_last(h, "s4f-epoch", &v, &vl) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                rd_kafka_header_get_last(h, S4F_EPOCH_HEADER, &v, &vl) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR &&
                 vl < sizeof(one.epoch))
                 memcpy(one.epoch, v, vl);
             snprintf(one.id, sizeof(one.id), "%.*s", (int)m->key_len, (const char *)m->key);
