@@ -257,6 +257,7 @@ static void takeover_retries_and_keeps_the_horizon(void **state)
     assert_int_equal(retries, 2);
     /* The horizon held: W0's flows skipped as replayed, W0 never emitted again. */
     assert_int_equal(replayed, 5);
+    assert_int_equal(counter(metrics, "late_dropped_total"), 0); /* replays are not "late" */
     assert_null(find(g, n, w0));
     const struct got *r1 = find(g, n, w1), *r2 = find(g, n, w2);
     assert_non_null(r1);
