@@ -7,6 +7,7 @@
 #define S4F_SINK_BULK_H
 
 #include "buf.h"
+#include "kafka.h"
 #include "s4f.h"
 
 #include <stdbool.h>
@@ -74,8 +75,8 @@ enum s4f_status s4f_bulk_doc_meta(enum s4f_doc_kind kind, const char *prefix, co
                                   struct s4f_doc_meta *meta, char *reason, size_t reasonlen);
 
 /* Fencing of stalled workers (docs/worker.md, "Stalled workers are fenced"): every result of a
- * worker carries its partition owner's epoch in the Kafka header S4F_EPOCH_HEADER (kafka.h). */
-#define S4F_EPOCH_MAX 2147483647 /* 2^31 - 1: the version below stays a positive int64 */
+ * worker carries its partition owner's epoch in the Kafka header S4F_EPOCH_HEADER, at most
+ * S4F_EPOCH_MAX (kafka.h), so that the version below stays a positive int64. */
 
 /* The external version a result of that epoch is indexed with: epoch × 2^32. It grows with the
  * epoch (a later owner's result replaces an earlier owner's, never the reverse), is the same for

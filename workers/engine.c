@@ -204,7 +204,10 @@ static void meta_split(char *meta, int64_t *epoch, const char **dm)
     if (ep) {
         *ep = '\0';
         long long v = strtoll(ep + 3, NULL, 10);
-        *epoch = v > 0 ? (int64_t)v : 0;
+        /* The next owner's (one more) stays within what the sink takes: at the top, owners
+         * keep the top epoch (same-epoch writes are accepted, so fencing becomes last write
+         * wins, rather than every result refused). */
+        *epoch = v <= 0 ? 0 : v < S4F_EPOCH_MAX ? (int64_t)v : S4F_EPOCH_MAX - 1;
     }
 }
 
