@@ -8,7 +8,8 @@ Cases: exact results; N=1/2/4 processes give identical documents; kill -9 mid-st
 restart loses no window and counts nothing twice; late and out-of-order records; an idle
 partition's last windows are emitted; hostile messages on host_stats' repartition topic are
 counted one by one, the good records beside them folded. Every result is validated against
-docs/schemas."""
+docs/schemas. With --sink and $S4F_ES_URL, the stall case's output is also indexed by the real
+s4f-sink and checked against the fencing model."""
 import argparse, json, os, re, signal, struct, subprocess, sys, tempfile, time, urllib.request
 
 BOOT = os.environ.get("S4F_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -82,8 +83,9 @@ def doc_flows(d):
 def consume(t, stats=None):
     """The documents as the sink keeps them (docs/worker.md, fencing): per id the last write
     of the highest epoch (header s4f-epoch); a write of a lower epoch is a fenced zombie's.
-    stats (a dict), if given, gets 'fenced' (writes refused) and 'shrunk' (ids whose kept
-    document was replaced by one with fewer flows)."""
+    stats (a dict), if given, gets 'fenced' (writes refused), 'shrunk' (ids whose kept
+    document was replaced by one with fewer flows), 'epochs' (per id the kept document's epoch)
+    and 'raw' (messages read)."""
     p = subprocess.run(["kcat", "-b", BOOT, "-C", "-t", t, "-o", "beginning", "-e", "-q",
                         "-f", "%k\t%h\t%s\n"], capture_output=True, timeout=60)
     docs, epochs = {}, {}
@@ -106,7 +108,7 @@ def consume(t, stats=None):
             shrunk.append((i, doc_flows(docs[i]), doc_flows(d)))
         docs[i], epochs[i] = d, ep  # last write wins, like Elasticsearch with _id
     if stats is not None:
-        stats.update(fenced=fenced, shrunk=shrunk)
+        stats.update(fenced=fenced, shrunk=shrunk, epochs=epochs, raw=raw)
     return docs, raw
 
 
@@ -367,6 +369,8 @@ def case_stall(a, tmp, recs, base, exp, hexp, outs):
     check(host_totals(docs) == hexp, f"stall: host_stats totals exact ({host_totals(docs)} != {hexp})")
     check(not st["shrunk"], f"stall: no result replaced by a smaller one: {st['shrunk'][:5]}")
     print(f"stall: {st['fenced']} stale write(s) of the resumed worker fenced", flush=True)
+    if a.sink:
+        check_sink(a, tmp, "stall", out, docs, st)
 
 
 def case_cooperative(a, tmp, recs, base, exp, hexp, outs):
@@ -391,6 +395,75 @@ def case_cooperative(a, tmp, recs, base, exp, hexp, outs):
     check(proto_totals(docs) == exp, "cooperative: protocol totals exact")
     check(host_totals(docs) == hexp, f"cooperative: host_stats totals exact ({host_totals(docs)} != {hexp})")
     check(not st["shrunk"], f"cooperative: no result replaced by a smaller one: {st['shrunk'][:5]}")
+
+
+def es_call(method, url, body=None):
+    req = urllib.request.Request(url, method=method, data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def check_sink(a, tmp, tag, out, docs, st):
+    """The real s4f-sink indexes the output into Elasticsearch ($S4F_ES_URL): it must store
+    exactly the documents consume() kept, each with its epoch as version (epoch * 2^32), every
+    other write fenced, none dead-lettered (the worker's s4f-epoch header as the sink reads it)."""
+    es = os.environ.get("S4F_ES_URL")
+    try:
+        es_call("GET", f"{es}/_cluster/health")
+    except (OSError, ValueError, TypeError):
+        print(f"{tag}: no Elasticsearch at S4F_ES_URL={es}: sink check skipped", flush=True)
+        return
+    prefix = f"s4fit-{tag}-{RUN}"
+    cfg, log = os.path.join(tmp, f"{tag}-sink.yml"), os.path.join(tmp, f"{tag}-sink.log")
+    with open(cfg, "w") as f:
+        f.write(f"""kafka:
+  bootstrap.servers: "{BOOT}"
+elasticsearch:
+  urls: ["{es}"]
+  index_prefix: {prefix}
+sink:
+  metrics_listen: 127.0.0.1:0
+  topics: [{out}]
+  group_id: {prefix}
+  deadletter_topic: ''
+  bulk_max_delay: 200ms
+""")
+    p = subprocess.Popen([a.sink, "-c", cfg], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    try:
+        want = st["raw"] - st["fenced"]
+        got = metric_wait(log, "s4f_sink_docs_indexed_total", want, 90)
+        fenced = metric_wait(log, "s4f_sink_docs_fenced_total", st["fenced"], 10)
+        dead = sum(metric_wait(log, f's4f_sink_docs_deadlettered_total{{reason="{r}"}}', 0, 5)
+                   or 0 for r in ("invalid", "rejected", "unknown_type", "time_out_of_bounds"))
+        check(got == want and fenced == st["fenced"] and dead == 0,
+              f"{tag}: sink indexed {got} of {want}, fenced {fenced} of {st['fenced']}, "
+              f"dead-lettered {dead}")
+        es_call("POST", f"{es}/{prefix}-*/_refresh")
+        hits = es_call("POST", f"{es}/{prefix}-*/_search?version=true",
+                       json.dumps({"size": 10000, "query": {"match_all": {}}}).encode())
+        stored = {h["_id"]: (h["_source"], h["_version"]) for h in hits["hits"]["hits"]}
+        check(set(stored) == set(docs), f"{tag}: Elasticsearch holds {len(stored)} ids, "
+              f"the fencing model {len(docs)}")
+        bad = [i for i in docs if i in stored and stored[i] != (docs[i], st["epochs"][i] << 32)]
+        check(not bad, f"{tag}: stored documents or versions differ from the model: {bad[:3]}")
+        print(f"{tag}: the sink stored {len(stored)} documents as the fencing model, "
+              f"{fenced:.0f} write(s) fenced", flush=True)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        for path in (f"{prefix}-*?expand_wildcards=all", f"_index_template/{prefix}-*",
+                     f"_component_template/{prefix}-*"):
+            try:
+                es_call("DELETE", f"{es}/{path}")
+            except (OSError, ValueError):
+                pass
+        subprocess.run([a.topic_tool, "delete-groups", prefix], timeout=90,
+                       env=dict(os.environ, S4F_KAFKA_BOOTSTRAP=BOOT), capture_output=True)
 
 
 class OnlyCases(Exception):
@@ -503,6 +576,8 @@ def main():
     ap.add_argument("--worker", required=True)
     ap.add_argument("--topic-tool", required=True)
     ap.add_argument("--schemas", required=True)
+    ap.add_argument("--sink", default="", help="s4f-sink: the stall case's output is also "
+                    "indexed by the real sink into $S4F_ES_URL and checked")
     ap.add_argument("--only", default="", help="comma-separated cases of " + ",".join(CASES)
                     + " (default: everything)")
     a = ap.parse_args()
