@@ -452,10 +452,11 @@ sink:
     finally:
         p.send_signal(signal.SIGTERM)
         try:
-            p.wait(timeout=30)
+            rc = p.wait(timeout=30)
         except subprocess.TimeoutExpired:
             p.kill()
-            p.wait()
+            rc = p.wait()
+        check(rc == 0, f"{tag}: the sink exited with {rc} (log {log})")
         for path in (f"{prefix}-*?expand_wildcards=all", f"_index_template/{prefix}-*",
                      f"_component_template/{prefix}-*"):
             try:
