@@ -26,6 +26,11 @@
 
 #include <librdkafka/rdkafka.h>
 
+/* Header of every worker result: its partition owner's epoch in decimal, which the sink indexes
+ * as the document's external version (fencing of stalled workers, docs/worker.md). */
+#define S4F_EPOCH_HEADER "s4f-epoch"
+#define S4F_EPOCH_MAX    2147483647 /* 2^31 - 1: the largest epoch the sink takes */
+
 struct s4f_kafka_producer_opts {
     const struct s4f_kvlist *shared;    /* the `kafka:` section; may be NULL */
     const struct s4f_kvlist *overrides; /* the daemon's own `kafka:` map; may be NULL */

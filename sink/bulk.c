@@ -241,11 +241,33 @@ static int append_jstring(struct s4f_buf *b, const char *s)
     return s4f_buf_append(b, "\"", 1);
 }
 
+int s4f_bulk_epoch_version(const void *val, size_t len, int64_t *version)
+{
+    const char *s = val;
+    int64_t e = 0;
+    if (!s || len == 0 || len > 10 || s[0] == '0')
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        e = e * 10 + (s[i] - '0');
+    }
+    if (e > S4F_EPOCH_MAX)
+        return -1;
+    *version = e << 32;
+    return 0;
+}
+
 int s4f_bulk_append(struct s4f_buf *b, const struct s4f_doc_meta *meta, const char *doc, size_t len)
 {
+    char ver[64];
+    int vl = meta->version > 0
+                 ? snprintf(ver, sizeof(ver), ",\"version\":%lld,\"version_type\":\"external_gte\"",
+                            (long long)meta->version)
+                 : 0;
     if (s4f_buf_append(b, "{\"index\":{\"_index\":", 19) || append_jstring(b, meta->index) ||
         s4f_buf_append(b, ",\"_id\":", 7) || append_jstring(b, meta->id) ||
-        s4f_buf_append(b, "}}\n", 3))
+        (vl > 0 && s4f_buf_append(b, ver, (size_t)vl)) || s4f_buf_append(b, "}}\n", 3))
         return -1;
     size_t start = b->len;
     if (s4f_buf_append(b, doc, len) || s4f_buf_append(b, "\n", 1))
@@ -264,6 +286,9 @@ enum s4f_item_outcome s4f_bulk_classify(int status, const char *error_type)
 {
     if (status >= 200 && status < 300)
         return S4F_ITEM_OK;
+    /* Only a versioned (fenced) index action can conflict: its document holds a newer epoch. */
+    if (status == 409 && error_type && strcmp(error_type, "version_conflict_engine_exception") == 0)
+        return S4F_ITEM_FENCED;
     if (status == 429 || status == 408 || status >= 500 || status <= 0)
         return S4F_ITEM_RETRY;
     /* A read-only block (disk flood stage, closed index) clears when an operator acts; the

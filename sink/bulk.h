@@ -7,6 +7,7 @@
 #define S4F_SINK_BULK_H
 
 #include "buf.h"
+#include "kafka.h"
 #include "s4f.h"
 
 #include <stdbool.h>
@@ -41,6 +42,8 @@ struct s4f_bulk_checks {
 
 struct s4f_doc_meta {
     enum s4f_doc_refusal refused;
+    /* External version of a fenced result (s4f_bulk_epoch_version), 0: none (plain index). */
+    int64_t version;
     char index[S4F_BULK_INDEX_MAX];
     char id[S4F_BULK_ID_MAX + 1];
     char type[S4F_BULK_TYPE_MAX + 1];
@@ -71,16 +74,30 @@ enum s4f_status s4f_bulk_doc_meta(enum s4f_doc_kind kind, const char *prefix, co
                                   int64_t kafka_ts_ms, const struct s4f_bulk_checks *checks,
                                   struct s4f_doc_meta *meta, char *reason, size_t reasonlen);
 
-/* Appends {"index":{"_index":..,"_id":..}}\n<doc>\n. Line breaks inside doc (legal JSON white
- * space, fatal to NDJSON) become spaces. 0 or -1 (out of memory). */
+/* Fencing of stalled workers (docs/worker.md, "Stalled workers are fenced"): every result of a
+ * worker carries its partition owner's epoch in the Kafka header S4F_EPOCH_HEADER, at most
+ * S4F_EPOCH_MAX (kafka.h), so that the version below stays a positive int64. */
+
+/* The external version a result of that epoch is indexed with: epoch × 2^32. It grows with the
+ * epoch (a later owner's result replaces an earlier owner's, never the reverse), is the same for
+ * every result of one epoch (a re-emission or a re-delivery is accepted by external_gte), and
+ * starts above any version a document indexed without one can have reached (one per write).
+ * The low 32 bits are 0. val is the header value (len bytes, not terminated): a decimal epoch
+ * 1..S4F_EPOCH_MAX without sign, leading zero or space. 0, or -1 when it is not one. */
+int s4f_bulk_epoch_version(const void *val, size_t len, int64_t *version);
+
+/* Appends {"index":{"_index":..,"_id":..}}\n<doc>\n, with "version":..,
+ * "version_type":"external_gte" in the action when meta->version > 0. Line breaks inside doc (legal
+ * JSON white space, fatal to NDJSON) become spaces. 0 or -1 (out of memory). */
 int s4f_bulk_append(struct s4f_buf *b, const struct s4f_doc_meta *meta, const char *doc,
                     size_t len);
 
 /* Outcome of one item of a bulk answer. */
 enum s4f_item_outcome {
-    S4F_ITEM_OK,    /* stored */
-    S4F_ITEM_RETRY, /* 429, 5xx, or a missing answer: send again later */
-    S4F_ITEM_DEAD,  /* refused for good (mapping): dead-letter it */
+    S4F_ITEM_OK,     /* stored */
+    S4F_ITEM_RETRY,  /* 429, 5xx, or a missing answer: send again later */
+    S4F_ITEM_DEAD,   /* refused for good (mapping): dead-letter it */
+    S4F_ITEM_FENCED, /* 409 version conflict: a newer epoch's result is stored, this one is stale */
 };
 
 struct s4f_bulk_item_result {

@@ -135,7 +135,7 @@ struct s4f_sink {
     struct s4f_metric *m_indexed, *m_retried, *m_dead_mapping, *m_dead_invalid, *m_dead_type,
         *m_dead_time, *m_dead_lost, *m_empty_deleted, *m_bulk_ok, *m_bulk_partial, *m_bulk_failed,
         *m_bulk_ms_sum, *m_bulk_ms_last, *m_inflight, *m_es_up, *m_tpl_installed, *m_tpl_unchanged,
-        *m_deleted, *m_commits, *m_bytes_sent, *m_batches;
+        *m_deleted, *m_commits, *m_bytes_sent, *m_batches, *m_fenced;
 };
 
 static const char *const sink_consumer_defaults[] = {
@@ -156,6 +156,11 @@ static void metrics_init(struct s4f_sink *s)
     char l[128];
     s->m_indexed = s4f_metrics_counter(m, "docs_indexed_total",
                                        "Documents acknowledged by Elasticsearch", NULL);
+    s->m_fenced = s4f_metrics_counter(
+        m, "docs_fenced_total",
+        "Results refused as stale (409 version conflict): the document holds a later worker "
+        "epoch (docs/worker.md, fencing); neither retried nor dead-lettered",
+        NULL);
     s->m_retried =
         s4f_metrics_counter(m, "docs_retried_total",
                             "Document sends that must be repeated (429, 5xx, node down)", NULL);
@@ -325,6 +330,28 @@ static void set_reason(struct item *it, int status, const char *reason)
     it->status = status;
 }
 
+/* The external version of a result from its s4f-epoch header (bulk.h): none without the header
+ * (workers before fencing: indexed as before). 0, or -1 with a reason when the header is there
+ * but no epoch (the result is dead-lettered: indexed without its version it could replace a
+ * newer owner's). */
+static int result_version(rd_kafka_message_t *msg, struct s4f_doc_meta *meta, char *reason,
+                          size_t reasonlen)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val = NULL;
+    size_t len = 0;
+    meta->version = 0;
+    if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, S4F_EPOCH_HEADER, &val, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    if (s4f_bulk_epoch_version(val, len, &meta->version) == 0)
+        return 0;
+    meta->refused = S4F_REFUSE_INVALID;
+    snprintf(reason, reasonlen, "invalid %s header (want a decimal epoch 1-%d)", S4F_EPOCH_HEADER,
+             S4F_EPOCH_MAX);
+    return -1;
+}
+
 static void batch_add(struct s4f_sink *s, rd_kafka_message_t *msg)
 {
     struct item *it = &s->items[s->nitems++];
@@ -348,7 +375,8 @@ static void batch_add(struct s4f_sink *s, rd_kafka_message_t *msg)
     if (s->nitems == 1)
         s->batch_first_ms = s4f_mono_ms();
     if (s4f_bulk_doc_meta(kind, s->prefix, msg->payload, msg->len, topic, msg->partition,
-                          msg->offset, ts, &checks, &it->meta, reason, sizeof(reason)) == S4F_OK) {
+                          msg->offset, ts, &checks, &it->meta, reason, sizeof(reason)) == S4F_OK &&
+        (kind != S4F_DOC_RESULT || result_version(msg, &it->meta, reason, sizeof(reason)) == 0)) {
         it->meta_ok = true;
         it->state = IT_PENDING;
     } else {
@@ -641,6 +669,15 @@ static enum s4f_status send_some(struct s4f_sink *s)
             it->state = IT_DONE;
             full_add(s, it->meta.index);
             s4f_metric_inc(s->m_indexed);
+        } else if (r->outcome == S4F_ITEM_FENCED) {
+            /* A zombie worker's stale result: the stored one is newer. Done, not an error. */
+            it->state = IT_DONE;
+            full_add(s, it->meta.index);
+            s4f_metric_inc(s->m_fenced);
+            s4f_log_rl(S4F_LOG_INFO, "%s[%d]@%lld id %s: stale epoch %lld, fenced (%s)",
+                       rd_kafka_topic_name(it->msg->rkt), (int)it->msg->partition,
+                       (long long)it->msg->offset, it->meta.id, (long long)(it->meta.version >> 32),
+                       r->reason);
         } else if (r->outcome == S4F_ITEM_RETRY) {
             retry++;
         } else {

@@ -14,7 +14,9 @@
  *
  * Exactly-once effect: each document's _id is the result's deterministic id and the bulk action
  * is "index" (create or overwrite), so whatever Kafka delivers again after a crash overwrites
- * itself.
+ * itself. A result with the worker's epoch header is indexed with the epoch as an external
+ * version (external_gte, bulk.h): a stalled worker's stale result is refused by the node (409),
+ * counted as fenced and treated as done.
  *
  * Threading: single-threaded; everything runs from s4f_sink_run() on the caller's thread. */
 #ifndef S4F_SINK_H

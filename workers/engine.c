@@ -27,8 +27,6 @@
 /* A partition whose committed state could not be read (or whose new epoch could not be
  * committed) on assignment is set aside this long, then read again from where it was. */
 #define HOLD_MS 1000
-/* Message header carrying the owner's epoch of the result's partition (docs/worker.md). */
-#define EPOCH_HEADER "s4f-epoch"
 
 struct s4f_engine {
     struct s4f_engine_opts o;
@@ -91,7 +89,7 @@ static enum s4f_status emit_cb(void *ctx, const char *id, const char *doc, size_
     char ep[24];
     int n = p >= 0 ? snprintf(ep, sizeof(ep), "%" PRId64, e->epoch[p]) : -1;
     return s4f_kafka_produce_hdr(e->prod, e->common->output_topic, RD_KAFKA_PARTITION_UA, id,
-                                 strlen(id), doc, len, n > 0 ? EPOCH_HEADER : NULL, ep,
+                                 strlen(id), doc, len, n > 0 ? S4F_EPOCH_HEADER : NULL, ep,
                                  n > 0 ? (size_t)n : 0, win);
 }
 
@@ -207,7 +205,10 @@ static void meta_split(char *meta, int64_t *epoch, const char **dm)
     if (ep) {
         *ep = '\0';
         long long v = strtoll(ep + 3, NULL, 10);
-        *epoch = v > 0 ? (int64_t)v : 0;
+        /* The next owner's (one more) stays within what the sink takes: at the top, owners
+         * keep the top epoch (same-epoch writes are accepted, so fencing becomes last write
+         * wins, rather than every result refused). */
+        *epoch = v <= 0 ? 0 : v < S4F_EPOCH_MAX ? (int64_t)v : S4F_EPOCH_MAX - 1;
     }
 }
 

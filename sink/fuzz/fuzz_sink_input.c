@@ -1,7 +1,7 @@
 /* libFuzzer target: what the sink reads from the outside. The first byte picks the reader:
- * 0 a Kafka message as a result, 1 as a raw flow (both then go into a bulk body), 2 a bulk answer
- * of a few items. None may crash, hang or leak; an accepted document must make a bulk line that
- * is one line. */
+ * 0 a Kafka message as a result (its first bytes also as an s4f-epoch header), 1 as a raw flow
+ * (both then go into a bulk body), 2 a bulk answer of a few items. None may crash, hang or leak; an
+ * accepted document must make a bulk line that is one line. */
 #include "bulk.h"
 #include "jscan.h"
 #include "templates.h"
@@ -29,9 +29,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                .max_future_ms = 3600000,
                                                .max_age_ms = 30LL * 86400000,
                                                .type_known = s4f_tpl_result_type};
+        /* A result's first bytes also as its s4f-epoch header: an epoch or nothing. */
+        int64_t v = 0;
+        if (kind == S4F_DOC_RESULT && s4f_bulk_epoch_version(p, len < 12 ? len : 12, &v) == 0 &&
+            (v <= 0 || (v & 0xffffffffLL) != 0))
+            abort();
         if (s4f_bulk_doc_meta(kind, "fuzz", p, len, "topic", 1, 2, 3, size % 2 ? &checks : NULL,
                               &meta, reason, sizeof(reason)) != S4F_OK)
             break;
+        /* Some results as fenced ones: a versioned action line. */
+        if (kind == S4F_DOC_RESULT && size % 4 == 0)
+            meta.version = (int64_t)len << 32;
         struct s4f_buf b = {0};
         if (s4f_bulk_append(&b, &meta, p, len) == 0) {
             /* Exactly two lines: the action and the document. */

@@ -257,6 +257,51 @@ static void bulk_lines_escape_ids_and_flatten_line_breaks(void **state)
     s4f_buf_free(&b); /* NULL-safe twice */
 }
 
+static void fenced_results_carry_their_epoch_as_external_version(void **state)
+{
+    int64_t v = -1, v4 = 0, v5 = 0;
+    (void)state;
+    assert_int_equal(s4f_bulk_epoch_version("5", 1, &v5), 0);
+    assert_int_equal(v5, 5LL << 32);
+    assert_int_equal(s4f_bulk_epoch_version("4", 1, &v4), 0);
+    assert_true(v4 < v5);           /* a later owner's epoch always wins */
+    assert_true(v4 > 0xffffffffLL); /* above any version a plain index reached */
+    assert_int_equal(s4f_bulk_epoch_version("2147483647", 10, &v), 0);
+    assert_int_equal(v, 2147483647LL << 32);
+    assert_true(v > 0);
+    /* The value is not terminated: only len bytes count. */
+    assert_int_equal(s4f_bulk_epoch_version("123", 2, &v), 0);
+    assert_int_equal(v, 12LL << 32);
+    v = -1;
+    const char *bad[] = {"",   "0",  "07",         "-1",          "+1", " 1",
+                         "1 ", "1x", "2147483648", "99999999999", "1.0"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(s4f_bulk_epoch_version(bad[i], strlen(bad[i]), &v), -1);
+    assert_int_equal(s4f_bulk_epoch_version(NULL, 0, &v), -1);
+    assert_int_equal(v, -1);
+
+    struct s4f_buf b = {0};
+    struct s4f_doc_meta m = {.index = "p-x-2026.11.27", .id = "i", .version = v5};
+    assert_int_equal(s4f_bulk_append(&b, &m, "{}", 2), 0);
+    assert_string_equal(b.p, "{\"index\":{\"_index\":\"p-x-2026.11.27\",\"_id\":\"i\","
+                             "\"version\":21474836480,\"version_type\":\"external_gte\"}}\n"
+                             "{}\n");
+    s4f_buf_free(&b);
+
+    /* A version conflict is a stale result fenced, neither retried nor dead-lettered; another
+     * 409 stays a refusal. */
+    const char *ans = "{\"errors\":true,\"items\":[{\"index\":{\"status\":409,\"error\":"
+                      "{\"type\":\"version_conflict_engine_exception\",\"reason\":\"[i]: "
+                      "version conflict, current version [21474836480] is higher than or equal "
+                      "to the one provided [17179869184]\"}}},{\"index\":{\"status\":201}}]}";
+    struct s4f_bulk_item_result r[2];
+    assert_int_equal(s4f_bulk_parse_response(ans, strlen(ans), 2, r), S4F_OK);
+    assert_int_equal(r[0].outcome, S4F_ITEM_FENCED);
+    assert_int_equal(r[1].outcome, S4F_ITEM_OK);
+    assert_int_equal(s4f_bulk_classify(409, "other_exception"), S4F_ITEM_DEAD);
+    assert_int_equal(s4f_bulk_classify(409, NULL), S4F_ITEM_DEAD);
+}
+
 static void bulk_answer_is_read_item_by_item(void **state)
 {
     struct s4f_bulk_item_result r[4];
@@ -368,6 +413,7 @@ int main(void)
         cmocka_unit_test(flow_meta_uses_kafka_coordinates_and_flow_end),
         cmocka_unit_test(bulk_lines_escape_ids_and_flatten_line_breaks),
         cmocka_unit_test(bulk_answer_is_read_item_by_item),
+        cmocka_unit_test(fenced_results_carry_their_epoch_as_external_version),
         cmocka_unit_test(retention_deletes_whole_days_only),
         cmocka_unit_test(retention_deletes_days_beyond_the_future_bound),
         cmocka_unit_test(hostile_results_are_refused_with_their_reason),
