@@ -177,7 +177,7 @@ worker:
     reflect_ddos:
       output_topic: {out}
       idle_timeout: 1s
-      dns_servers: [10.0.0.53]
+      dns_servers: [10.0.0.53, 10.0.0.54]
     dns_external_resolvers:
       output_topic: {out}
       idle_timeout: 1s
@@ -293,7 +293,7 @@ def main():
     ap.add_argument("--elements", required=True, help="the collector's element files' directory")
     ap.add_argument("--seed", type=int, default=None, help="seed of the generated scenario")
     ap.add_argument("--only", default=None, help="run this case only (crafted, crafted-collector, "
-                    "seed<N>-collector)")
+                    "seed<N>, seed<N>-collector)")
     a = ap.parse_args()
     schemas = {fn[:-len(".schema.json")]: json.load(open(os.path.join(a.schemas, fn)))
                for fn in os.listdir(a.schemas) if fn.endswith(".schema.json")}
@@ -305,8 +305,9 @@ def main():
     crafted = scenario(base)
     seed = a.seed if a.seed is not None else 1
     print("seeded scenario: seed %d" % seed, flush=True)
+    seeded = dns_scenario.scenario(seed, base)
     cases = [("crafted",) + crafted + (False,), ("crafted-collector",) + crafted + (True,),
-             ("seed%d-collector" % seed,) + dns_scenario.scenario(seed, base) + (True,)]
+             ("seed%d" % seed,) + seeded + (False,), ("seed%d-collector" % seed,) + seeded + (True,)]
     for name, recs, truth, collector in cases:
         if a.only and name != a.only:
             continue
