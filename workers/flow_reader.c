@@ -559,6 +559,15 @@ static size_t decode_text(const char *s, size_t n, char *out, size_t max, bool *
     size_t o = 0;
     while (p < end) {
         uint32_t cp;
+        /* Names are ASCII almost always: copied as they are (what put_utf8 would write). */
+        if (*p != '\\' && *p != 0 && *p < 0x80) {
+            if (o >= max) {
+                *cut = true;
+                break;
+            }
+            out[o++] = (char)*p++;
+            continue;
+        }
         if (*p == '\\') {
             p++;
             switch (*p) {
