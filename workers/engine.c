@@ -704,18 +704,18 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
     struct s4f_flow f;
     const char *why = NULL;
     const char *buf = m->payload;
-    if (e->rekey && m->len && m->len % S4F_ROUTED_LEN == 0 && buf[0] != '{') {
-        /* Routed records packed by stage one (one or more): each is checked (and counted) on
-         * its own. */
-        size_t cnt = m->len / S4F_ROUTED_LEN;
+    size_t rlen = e->rekey ? s4f_routed_len(buf, m->len) : 0;
+    if (e->rekey && m->len && m->len % rlen == 0 && buf[0] != '{') {
+        /* Routed records packed by stage one (one or more, all of the first's version): each
+         * is checked (and counted) on its own. */
+        size_t cnt = m->len / rlen;
         if (cnt > S4F_ROUTED_PACK) {
             malformed(e, p, m->offset, "more routed records in one message than a pack holds");
             return;
         }
         bool any = false;
         for (size_t i = 0; i < cnt; i++) {
-            if (s4f_flow_decode_routed(buf + i * S4F_ROUTED_LEN, S4F_ROUTED_LEN, &f, &why) !=
-                S4F_OK) {
+            if (s4f_flow_decode_routed(buf + i * rlen, rlen, &f, &why) != S4F_OK) {
                 malformed(e, p, m->offset, why);
             } else if (f.side == S4F_SIDE_MARK) {
                 mark(e, p, &f, now_wall);

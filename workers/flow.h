@@ -14,8 +14,10 @@
  * ipfix.flowStartMilliseconds (the end time when absent). A repeated key: the last one wins,
  * as in most JSON readers.
  *
- * Biflows (RFC 5103): ipfix.reversePacketDeltaCount and ipfix.reverseOctetDeltaCount, the
- * traffic from the destination to the source, go to rev_packets / rev_bytes (0 when absent).
+ * Biflows (RFC 5103): ipfix.reversePacketDeltaCount, ipfix.reverseOctetDeltaCount and
+ * ipfix.reverseTcpControlBits, the traffic from the destination to the source, go to
+ * rev_packets / rev_bytes / rev_tcp_flags (0 when absent). Analyses count that direction as
+ * a flow from destination to source when rev_packets > 0 (docs/worker.md, Biflows).
  *
  * Application-layer DNS fields of both probe families are mapped onto one set (struct
  * s4f_dns; docs/worker.md "Application-layer fields"): Flowmon's ipfix.DNSName,
@@ -146,6 +148,7 @@ struct s4f_flow {
     bool mark_idle;
     int64_t mark_from;               /* marks: the input offset the writer's claims start at */
     uint64_t rev_packets, rev_bytes; /* biflow: destination to source */
+    uint16_t rev_tcp_flags;          /* biflow: reverseTcpControlBits */
     /* Last: the text buffers are not cleared per record (s4f_flow_clear()). */
     struct s4f_dns dns;
     struct s4f_app app;
@@ -168,20 +171,32 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
  * side of a flow. A fixed binary layout (docs/worker.md), all integers little-endian,
  * by byte offset:
  *
- *    0  "S4R", version 2
+ *    0  "S4R", version 3
  *    4  side, address family, protocol, flags (mark: idle; flow: S4F_ROUTED_DNS_A)
- *    8  TCP flags, source port, destination port, 0 (u16 each)
+ *    8  TCP flags, source port, destination port, reverse TCP flags (u16 each; version 2: 0)
  *   16  input partition (u32), claim (u32, see src_gap)
  *   24  input offset, packets, bytes, start ms, end ms (u64/i64 each)
  *   64  source address, 80 destination address (16 bytes each, IPv4 in the first 4)
+ *   96  reverse packets, reverse bytes (u64 each: a biflow's destination-to-source counters,
+ *       0 for uniflows)
  *
  * A mark (side S4F_SIDE_MARK) uses the same frame: 32 and 40 hold the last offsets routed per
  * side, 48 and 56 the watermark, 64 the offset the claims start at (s4f_flow_encode_mark).
  *
+ * Versions 1 and 2 (earlier workers) are the first 96 bytes, without the reverse counters; the
+ * decoder reads them too, and a message of packed records is all of one version (one writer).
+ *
  * A sixth of the input's JSON: less to write, to store, to fetch, and nothing to parse. The
  * decoder validates it all (length, magic, side, family, reserved bytes, ranges): the topic
  * is writable by anyone with access to the broker. */
-#define S4F_ROUTED_LEN 96
+#define S4F_ROUTED_LEN    112
+#define S4F_ROUTED_LEN_V2 96
+/* The length of each record of a message of packed routed records, from the version byte of
+ * the first (the decoder checks every record's version against it). */
+static inline size_t s4f_routed_len(const char *buf, size_t len)
+{
+    return len >= 4 && buf[3] == 3 ? S4F_ROUTED_LEN : S4F_ROUTED_LEN_V2;
+}
 /* Byte 7 of a flow record: the record is a DNS response with an A answer over IPv4, whose
  * address is in bytes 68-71 (the unused part of the IPv4 source address; 0 otherwise). */
 #define S4F_ROUTED_DNS_A 0x01

@@ -37,6 +37,7 @@ enum key_id {
     K_SRC_OFF,
     K_RPACKETS,
     K_RBYTES,
+    K_RFLAGS,
     /* Flowmon (PEN 39499) */
     K_FM_NAME,
     K_FM_FLAGS,
@@ -85,6 +86,7 @@ static const struct {
     KEY("ipfix.flowEndMilliseconds", K_END),
     KEY("ipfix.reversePacketDeltaCount", K_RPACKETS),
     KEY("ipfix.reverseOctetDeltaCount", K_RBYTES),
+    KEY("ipfix.reverseTcpControlBits", K_RFLAGS),
     KEY("ipfix.DNSName", K_FM_NAME),
     KEY("ipfix.DNSFlagsCodes", K_FM_FLAGS),
     KEY("ipfix.DNSQType", K_FM_QTYPE),
@@ -500,6 +502,15 @@ static size_t decode_text(const char *s, size_t n, char *out, size_t max, bool *
     size_t o = 0;
     while (p < end) {
         uint32_t cp;
+        /* Names are ASCII almost always: copied as they are (what put_utf8 would write). */
+        if (*p != '\\' && *p != 0 && *p < 0x80) {
+            if (o >= max) {
+                *cut = true;
+                break;
+            }
+            out[o++] = (char)*p++;
+            continue;
+        }
         if (*p == '\\') {
             p++;
             switch (*p) {
@@ -884,6 +895,10 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
         case K_RBYTES:
             rc = read_uint(&r, INT64_MAX, &out->rev_bytes);
             break;
+        case K_RFLAGS:
+            if ((rc = read_uint(&r, 65535, &v)) == 0)
+                out->rev_tcp_flags = (uint16_t)v;
+            break;
         case K_FM_NAME:
             rc = read_text(&r, out->dns.name, &out->dns.name_len, &cut);
             break;
@@ -1055,13 +1070,14 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
                             int64_t offset, uint8_t out[S4F_ROUTED_LEN])
 {
     memset(out, 0, S4F_ROUTED_LEN);
-    memcpy(out, "S4R\x02", 4);
+    memcpy(out, "S4R\x03", 4);
     out[4] = side;
     out[5] = f->src.family;
     out[6] = f->proto;
     s4f_put_le(out + 8, f->tcp_flags, 2);
     s4f_put_le(out + 10, f->sport, 2);
     s4f_put_le(out + 12, f->dport, 2);
+    s4f_put_le(out + 14, f->rev_tcp_flags, 2);
     s4f_put_le(out + 16, (uint32_t)partition, 4);
     /* A DNS A answer keeps its address (dns_external_resolvers joins on it downstream): flag
      * in byte 7, the IPv4 address in bytes 68-71, which an IPv4 source address leaves unused
@@ -1075,6 +1091,8 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
     s4f_put_le(out + 56, (uint64_t)f->end_ms, 8);
     memcpy(out + 64, f->src.b, 16);
     memcpy(out + 80, f->dst.b, 16);
+    s4f_put_le(out + 96, f->rev_packets, 8);
+    s4f_put_le(out + 104, f->rev_bytes, 8);
     if (dns_a) {
         out[7] = S4F_ROUTED_DNS_A;
         memcpy(out + 68, f->dns.rdata_addr.b, 4);
@@ -1086,7 +1104,7 @@ void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool
                           uint8_t out[S4F_ROUTED_LEN])
 {
     memset(out, 0, S4F_ROUTED_LEN);
-    memcpy(out, "S4R\x02", 4);
+    memcpy(out, "S4R\x03", 4);
     out[4] = S4F_SIDE_MARK;
     out[5] = 4;
     out[7] = idle ? 1 : 0;
@@ -1115,12 +1133,16 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
         return S4F_OK;
     }
     s4f_flow_clear(out);
-    /* Version 1 (earlier workers): no claim, no marks; version 2 adds both. */
-    if (len != S4F_ROUTED_LEN || memcmp(b, "S4R", 3) != 0 || (b[3] != 1 && b[3] != 2)) {
+    /* Version 1 (earlier workers): no claim, no marks; version 2 adds both; version 3 the
+     * reverse counters (16 more bytes). */
+    if (len < 4 || memcmp(b, "S4R", 3) != 0 || b[3] < 1 || b[3] > 3 ||
+        len != (b[3] == 3 ? S4F_ROUTED_LEN : S4F_ROUTED_LEN_V2)) {
         bad = "not a routed record (length or magic)";
         goto fail;
     }
-    bool v2 = b[3] == 2, mark = v2 && b[4] == S4F_SIDE_MARK;
+    bool v2 = b[3] >= 2, mark = v2 && b[4] == S4F_SIDE_MARK;
+    uint64_t rpk = b[3] == 3 ? s4f_get_le(b + 96, 8) : 0,
+             rby = b[3] == 3 ? s4f_get_le(b + 104, 8) : 0;
     if (b[4] != S4F_SIDE_SRC && b[4] != S4F_SIDE_DST && !mark) {
         bad = "routed record: bad side";
         goto fail;
@@ -1129,14 +1151,14 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
      * sits in bytes 68-71, unused by an IPv4 source address). */
     bool dns_a = !mark && b[7] == S4F_ROUTED_DNS_A && b[5] == 4;
     if ((b[5] != 4 && b[5] != 6) || (b[7] && !(mark && b[7] == 1) && !dns_a) ||
-        s4f_get_le(b + 14, 2) || (!v2 && s4f_get_le(b + 20, 4)) ||
+        (b[3] < 3 && s4f_get_le(b + 14, 2)) || (!v2 && s4f_get_le(b + 20, 4)) ||
         (b[5] == 4 && !mark &&
          (!s4f_all_zero(b + (dns_a ? 72 : 68), dns_a ? 8 : 12) || !s4f_all_zero(b + 84, 12)))) {
         bad = "routed record: bad family or reserved bytes";
         goto fail;
     }
-    if (mark && (b[5] != 4 || b[6] || !s4f_all_zero(b + 8, 6) || s4f_get_le(b + 20, 4) ||
-                 s4f_get_le(b + 64, 8) > INT64_MAX || !s4f_all_zero(b + 72, 24))) {
+    if (mark && (b[5] != 4 || b[6] || !s4f_all_zero(b + 8, 8) || s4f_get_le(b + 20, 4) ||
+                 s4f_get_le(b + 64, 8) > INT64_MAX || !s4f_all_zero(b + 72, 24) || rpk || rby)) {
         bad = "routed mark: non-zero flow fields";
         goto fail;
     }
@@ -1148,11 +1170,12 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     out->tcp_flags = (uint16_t)s4f_get_le(b + 8, 2);
     out->sport = (uint16_t)s4f_get_le(b + 10, 2);
     out->dport = (uint16_t)s4f_get_le(b + 12, 2);
+    out->rev_tcp_flags = (uint16_t)s4f_get_le(b + 14, 2);
     uint64_t part = s4f_get_le(b + 16, 4), off = s4f_get_le(b + 24, 8), pk = s4f_get_le(b + 32, 8),
              by = s4f_get_le(b + 40, 8), st = s4f_get_le(b + 48, 8), en = s4f_get_le(b + 56, 8);
     /* The JSON reader's bounds: counters and times non-negative int64, partition int32. */
     if (part > INT32_MAX || off > INT64_MAX || pk > INT64_MAX || by > INT64_MAX || st > INT64_MAX ||
-        en > INT64_MAX) {
+        en > INT64_MAX || rpk > INT64_MAX || rby > INT64_MAX) {
         bad = "routed record: value out of range";
         goto fail;
     }
@@ -1164,6 +1187,8 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     out->src_offset = (int64_t)off;
     out->packets = pk;
     out->bytes = by;
+    out->rev_packets = rpk;
+    out->rev_bytes = rby;
     out->end_ms = (int64_t)en;
     out->start_ms = (int64_t)st > out->end_ms ? out->end_ms : (int64_t)st;
     memcpy(out->src.b, b + 64, 16);

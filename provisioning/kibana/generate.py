@@ -3,8 +3,10 @@
 
   python3 provisioning/kibana/generate.py [PREFIX] > provisioning/kibana/stream4flow.ndjson
 
-Objects: one data view per result family, Lens visualisations and the "Stream4Flow overview"
-dashboard (protocol statistics over time, scans, top hosts). Import them with
+Objects: one data view per result family, Lens visualisations, the "Stream4Flow overview"
+dashboard (protocol statistics over time, scans, top hosts) and the "Stream4Flow DNS" dashboard
+(open and external resolvers, reflection attacks, and a saved search of the DNS statistics:
+their data_array is nested, which Lens does not aggregate). Import them with
   curl -X POST "$KIBANA/api/saved_objects/_import?overwrite=true" -H 'kbn-xsrf: true' \
        --form file=@provisioning/kibana/stream4flow.ndjson
 Object ids are fixed, so importing again updates them in place. Written against the saved-object
@@ -129,31 +131,79 @@ objects.append(lens("s4f-lens-top-hosts", "Top hosts by bytes sent", "s4f-dv-hos
                      "f": col_metric("max", "dst_ports_distinct", "Ports")},
                     ["a", "b", "c", "d", "e", "f"], table(["a", "b", "c", "d", "e", "f"])))
 
-panels = [("s4f-lens-protocol-bytes", 0, 0, 24, 15), ("s4f-lens-protocol-flows", 24, 0, 24, 15),
-          ("s4f-lens-scans-time", 0, 15, 24, 15), ("s4f-lens-scanners", 24, 15, 24, 15),
-          ("s4f-lens-top-hosts", 0, 30, 48, 18)]
-panels_json, refs = [], []
-for n, (ref, x, y, w, h) in enumerate(panels, 1):
-    pid = "p%d" % n
-    panels_json.append({"type": "lens", "panelIndex": pid, "embeddableConfig": {},
-                        "gridData": {"x": x, "y": y, "w": w, "h": h, "i": pid},
-                        "panelRefName": "panel_" + pid})
-    refs.append({"name": "%s:panel_%s" % (pid, pid), "type": "lens", "id": ref})
+# DNS: the resolvers and the reflection attacks as tables; the statistics as a saved search.
+objects.append(lens("s4f-lens-open-resolvers", "Open DNS resolvers", "s4f-dv-open-resolvers",
+                    "lnsDatatable",
+                    {"a": col_terms("resolver_ip", "Resolver", "c", 20, "ip"),
+                     "b": col_terms("resolved_query", "Query", "c", 10),
+                     "c": col_metric("sum", "flows", "Answers")},
+                    ["a", "b", "c"], table(["a", "b", "c"])))
+objects.append(lens("s4f-lens-external-resolvers", "External DNS resolvers in use",
+                    "s4f-dv-external-resolvers", "lnsDatatable",
+                    {"a": col_terms("resolver_ip", "Resolver", "c", 20, "ip"),
+                     "b": col_terms("src_ip", "Client", "c", 10, "ip"),
+                     "c": col_metric("sum", "flows", "Connections")},
+                    ["a", "b", "c"], table(["a", "b", "c"])))
+objects.append(lens("s4f-lens-reflectdos", "DNS reflection attacks (victims)",
+                    "s4f-dv-reflectdos", "lnsDatatable",
+                    {"a": col_terms("src_ip", "Victim", "c", 20, "ip"),
+                     "b": col_terms("dns_ip", "DNS server", "c", 10, "ip"),
+                     "c": col_metric("sum", "data_sent", "Bytes sent"),
+                     "d": col_metric("sum", "data_received", "Bytes received"),
+                     "e": col_metric("sum", "outgoing_packets", "Packets sent")},
+                    ["a", "b", "c", "d", "e"], table(["a", "b", "c", "d", "e"])))
 objects.append({
-    "id": "s4f-dashboard-overview", "type": "dashboard", "managed": False,
-    "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.9.0",
+    "id": "s4f-search-dns-statistics", "type": "search", "managed": False,
+    "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.0.0",
     "attributes": {
-        "title": "Stream4Flow overview",
-        "description": "Protocol statistics over time, port scans and top hosts",
-        "panelsJSON": json.dumps(panels_json, separators=(",", ":")),
-        "optionsJSON": json.dumps({"useMargins": True, "syncColors": False,
-                                   "hidePanelTitles": False}, separators=(",", ":")),
-        "timeRestore": True, "timeFrom": "now-24h", "timeTo": "now",
-        "refreshInterval": {"pause": False, "value": 60000},
+        "title": "DNS statistics (top lists per stat type)", "description": "",
+        "columns": ["@stat_type", "data_array"], "sort": [["@timestamp", "desc"]],
         "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
-            {"query": {"query": "", "language": "kuery"}, "filter": []},
+            {"query": {"query": "", "language": "kuery"}, "filter": [],
+             "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index"},
             separators=(",", ":"))}},
-    "references": refs})
+    "references": [{"name": "kibanaSavedObjectMeta.searchSourceJSON.index",
+                    "type": "index-pattern", "id": "s4f-dv-dns"}]})
+
+
+def dashboard(i, title, description, panels):
+    panels_json, refs = [], []
+    for n, (typ, ref, x, y, w, h) in enumerate(panels, 1):
+        pid = "p%d" % n
+        panels_json.append({"type": typ, "panelIndex": pid, "embeddableConfig": {},
+                            "gridData": {"x": x, "y": y, "w": w, "h": h, "i": pid},
+                            "panelRefName": "panel_" + pid})
+        refs.append({"name": "%s:panel_%s" % (pid, pid), "type": typ, "id": ref})
+    return {
+        "id": i, "type": "dashboard", "managed": False,
+        "coreMigrationVersion": "8.8.0", "typeMigrationVersion": "8.9.0",
+        "attributes": {
+            "title": title, "description": description,
+            "panelsJSON": json.dumps(panels_json, separators=(",", ":")),
+            "optionsJSON": json.dumps({"useMargins": True, "syncColors": False,
+                                       "hidePanelTitles": False}, separators=(",", ":")),
+            "timeRestore": True, "timeFrom": "now-24h", "timeTo": "now",
+            "refreshInterval": {"pause": False, "value": 60000},
+            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
+                {"query": {"query": "", "language": "kuery"}, "filter": []},
+                separators=(",", ":"))}},
+        "references": refs}
+
+
+objects.append(dashboard(
+    "s4f-dashboard-overview", "Stream4Flow overview",
+    "Protocol statistics over time, port scans and top hosts",
+    [("lens", "s4f-lens-protocol-bytes", 0, 0, 24, 15),
+     ("lens", "s4f-lens-protocol-flows", 24, 0, 24, 15),
+     ("lens", "s4f-lens-scans-time", 0, 15, 24, 15), ("lens", "s4f-lens-scanners", 24, 15, 24, 15),
+     ("lens", "s4f-lens-top-hosts", 0, 30, 48, 18)]))
+objects.append(dashboard(
+    "s4f-dashboard-dns", "Stream4Flow DNS",
+    "Open and external resolvers, DNS reflection attacks, DNS statistics",
+    [("lens", "s4f-lens-open-resolvers", 0, 0, 24, 15),
+     ("lens", "s4f-lens-external-resolvers", 24, 0, 24, 15),
+     ("lens", "s4f-lens-reflectdos", 0, 15, 48, 15),
+     ("search", "s4f-search-dns-statistics", 0, 30, 48, 20)]))
 
 for o in objects:
     sys.stdout.write(json.dumps(o, separators=(",", ":"), sort_keys=True) + "\n")

@@ -50,6 +50,7 @@ static const struct ie {
     {"ipfix.octetDeltaCount", 1, 0, V_U64},
     {"ipfix.reversePacketDeltaCount", 2, 29305, V_U64},
     {"ipfix.reverseOctetDeltaCount", 1, 29305, V_U64},
+    {"ipfix.reverseTcpControlBits", 6, 29305, V_U16},
     {"ipfix.flowStartMilliseconds", 152, 0, V_U64},
     {"ipfix.flowEndMilliseconds", 153, 0, V_U64},
     /* Flowmon */

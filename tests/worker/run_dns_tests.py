@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """Integration test of the DNS analyses of s4f-worker against the real broker at
 $S4F_KAFKA_BOOTSTRAP: a DNS scenario with a known ground truth (top domains, NXDOMAIN names,
-response codes, record types, open and external resolvers, reflection victims), written as
-the collector writes records of both probe families (Flowmon keys and ipfixprobe keys, biflow
-reverse counters), keyed by source address over 4 partitions. Runs 1 and 3 worker processes:
-exact results, identical documents, every document valid against docs/schemas.
-Reuses the helpers of run_tests.py."""
+response codes, record types, open and external resolvers, reflection victims) in records of
+both probe families (Flowmon keys and ipfixprobe keys, biflow reverse counters), over 4
+partitions. Two ways in:
+  - produced directly as the collector writes them (keyed by source address);
+  - through the running collector: s4f-ipfix-export sends each record as IPFIX in its probe
+    family's layout (Flowmon PEN 39499 or ipfixprobe PEN 8057 elements) over UDP to a real
+    s4f-collector, which writes them to the input topic (the issue's "done when").
+Runs 1 and 3 worker processes on each: exact results, identical documents, every document
+valid against docs/schemas. Reuses the helpers of run_tests.py and tests/lib/s4ftest.py."""
 import argparse, json, os, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import run_tests as T  # noqa: E402
+import s4ftest  # noqa: E402
 import dns_scenario  # noqa: E402
 
 RUN = T.RUN
@@ -171,7 +177,7 @@ worker:
     reflect_ddos:
       output_topic: {out}
       idle_timeout: 1s
-      dns_servers: [10.0.0.53]
+      dns_servers: [10.0.0.53, 10.0.0.54]
     dns_external_resolvers:
       output_topic: {out}
       idle_timeout: 1s
@@ -180,14 +186,64 @@ worker:
 """)
 
 
-def run_case(a, schemas, tmp, name, recs, truth):
+def via_collector(a, tmp, name, inp, recs):
+    """Sends the records as IPFIX through a real s4f-collector writing to topic inp: each in the
+    layout of its keys' probe family, one datagram each (template included), paced. Returns
+    once the broker acknowledged every record; fails on a decode error or a lost record."""
+    path = os.path.join(tmp, f"{name}-records.jsonl")
+    with open(path, "w") as f:
+        for _, r in recs:
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+    port = s4ftest.free_port()
+    cfg = s4ftest.write(os.path.join(tmp, f"{name}-collector.yml"), "\n".join([
+        "kafka:",
+        f'  bootstrap.servers: "{T.BOOT}"',
+        "collector:",
+        f"  listen: 127.0.0.1:{port}",
+        "  tcp_listen: ''",
+        "  metrics_listen: 127.0.0.1:0",
+        f"  topic: {inp}",
+        "  kafka_key: source",
+        f"  element_files: [{a.elements}/flowmon.xml, {a.elements}/ipfixprobe.xml]",
+        ""]))
+    col = s4ftest.Proc(f"{name}-collector", [a.collector, "-c", cfg], tmp)
+    try:
+        col.wait_log("receiving on udp")
+        mport = s4ftest.metrics_port_from_log(col)
+        r = T.subprocess.run([a.exporter, "--port", str(port), "--rate", "5000", path],
+                             capture_output=True, text=True, timeout=120)
+        T.check(r.returncode == 0 and f"records={len(recs)} errors=0" in r.stdout,
+                f"{name}: s4f-ipfix-export: {r.stdout} {r.stderr[-2000:]}")
+
+        def delivered():
+            m = s4ftest.metrics(mport)
+            return m.get("s4f_collector_kafka_delivered_total", 0) >= len(recs) and m
+        try:
+            m = s4ftest.wait_for(delivered, 60, f"{len(recs)} records acknowledged by Kafka")
+        except s4ftest.TestFailure as e:
+            m = s4ftest.metrics(mport)
+            T.check(False, f"{name}: {e}: {sorted((k, v) for k, v in m.items() if v)}")
+            return
+        bad = {k: v for k, v in m.items()
+               if v and ("error" in k or "dropped" in k or "fail" in k or "rejected" in k)}
+        T.check(not bad and m.get("s4f_collector_records_total") == len(recs),
+                f"{name}: collector counted {m.get('s4f_collector_records_total')} records "
+                f"of {len(recs)}, failures {bad}")
+    finally:
+        T.check(col.stop() == 0, f"{name}: collector exit code")
+
+
+def run_case(a, schemas, tmp, name, recs, truth, collector=False):
     inp = f"s4f-dns-in-{name}-{RUN}"
     topics = [inp]
     T.topic(a.topic_tool, "create", inp, "4")
     results = {}
     groups = []
     try:
-        T.produce(inp, recs)
+        if collector:
+            via_collector(a, tmp, name, inp, recs)
+        else:
+            T.produce(inp, recs)
         for n in (1, 3):
             out, rep = f"s4f-dns-out{n}-{name}-{RUN}", f"s4f-dns-rep{n}-{name}-{RUN}"
             topics += [out, rep]
@@ -211,7 +267,7 @@ def run_case(a, schemas, tmp, name, recs, truth):
             for d in docs.values():
                 errs = T.validate(d, schemas[d["@type"]])
                 T.check(not errs, f"{name} N={n}: {d['id']} schema: {errs[:3]}")
-            if name == "crafted":
+            if name.startswith("crafted"):
                 b = [d for d in docs.values() if d["@type"] == "detection.reflectdos"
                      and d["src_ip"] == "198.51.100.77"]
                 T.check(len(b) == 1 and b[0]["data_sent"] == 9000 and b[0]["data_received"] == 64
@@ -232,21 +288,32 @@ def main():
     ap.add_argument("--topic-tool", required=True)
     ap.add_argument("--schemas", required=True)
     ap.add_argument("--data", required=True, help="the original's data files")
+    ap.add_argument("--collector", required=True, help="s4f-collector")
+    ap.add_argument("--exporter", required=True, help="s4f-ipfix-export")
+    ap.add_argument("--elements", required=True, help="the collector's element files' directory")
     ap.add_argument("--seed", type=int, default=None, help="seed of the generated scenario")
+    ap.add_argument("--only", default=None, help="run this case only (crafted, crafted-collector, "
+                    "seed<N>, seed<N>-collector)")
     a = ap.parse_args()
     schemas = {fn[:-len(".schema.json")]: json.load(open(os.path.join(a.schemas, fn)))
                for fn in os.listdir(a.schemas) if fn.endswith(".schema.json")}
     tmp = tempfile.mkdtemp(prefix="s4f-worker-dns-")
     now = int(time.time() * 1000)
     base = now - now % 360000 - 720000
-    cases = [("crafted",) + scenario(base)]
-    # A generated scenario too (--seed picks another; the seed is printed).
+    # The crafted scenario produced directly and through the collector; the generated one
+    # (held out: --seed picks another; the seed is printed) through the collector.
+    crafted = scenario(base)
     seed = a.seed if a.seed is not None else 1
     print("seeded scenario: seed %d" % seed, flush=True)
-    cases.append(("seed%d" % seed,) + dns_scenario.scenario(seed, base))
-    for name, recs, truth in cases:
+    seeded = dns_scenario.scenario(seed, base)
+    cases = [("crafted",) + crafted + (False,), ("crafted-collector",) + crafted + (True,),
+             ("seed%d" % seed,) + seeded + (False,), ("seed%d-collector" % seed,) + seeded + (True,)]
+    for name, recs, truth, collector in cases:
+        if a.only and name != a.only:
+            continue
         run_case(a, schemas, tmp, name, [("%s" % r["ipfix.sourceIPv4Address"], r)
-                                         if isinstance(r, dict) else r for r in recs], truth)
+                                         if isinstance(r, dict) else r for r in recs], truth,
+                 collector)
     if T.FAILS:
         print(f"{len(T.FAILS)} failure(s); logs in {tmp}")
         return 1

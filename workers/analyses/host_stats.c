@@ -1,9 +1,10 @@
 /* host_stats: host profiling, as the original Stream4Flow "host statistics" application.
  *
  * Per local host (addresses inside local_networks) and window: flows, packets and bytes out
- * (host is the source) and in (host is the destination), distinct peers, distinct destination
- * ports (the service port of the flow, in either direction), average flow duration, how many
- * flows carried each TCP flag (named after the bit, unlike the original's shifted names), and
+ * (host is the source) and in (host is the destination; a biflow's reverse counters are the
+ * other direction: in for its source, out for its destination), distinct peers, distinct
+ * destination ports (the service port of the flow, in either direction), average flow duration, how
+ * many flows carried each TCP flag (named after the bit, unlike the original's shifted names), and
  * the top_n ports and peers by flows. Plus the long-term profile host_stats_temporal_profile:
  * for each host, hourly slots of flows, packets and bytes over the last 24 hours, emitted
  * when a window ending on the hour becomes final.
@@ -293,20 +294,28 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
             h->hint_hosts = w->hosts.n;
     }
     v->changed = 1;
+    /* A biflow's reverse direction (RFC 5103) is traffic from the destination to the source:
+     * one more flow the other way when it has packets, with the same peer and service port. */
+    uint64_t rev = f->rev_packets > 0;
     if (out) {
         v->flows_out++;
         v->packets_out += f->packets;
         v->bytes_out += f->bytes;
+        v->flows_in += rev;
+        v->packets_in += f->rev_packets;
+        v->bytes_in += f->rev_bytes;
     } else {
         v->flows_in++;
         v->packets_in += f->packets;
         v->bytes_in += f->bytes;
+        v->flows_out += rev;
+        v->packets_out += f->rev_packets;
+        v->bytes_out += f->rev_bytes;
     }
-    v->dur_sum += (uint64_t)(f->end_ms - f->start_ms);
+    v->dur_sum += (uint64_t)(f->end_ms - f->start_ms) * (1 + rev);
     if (f->proto == 6)
         for (int b = 0; b < 8; b++)
-            if (f->tcp_flags & (1u << b))
-                v->flags[b]++;
+            v->flags[b] += (f->tcp_flags >> b & 1u) + (rev & (f->rev_tcp_flags >> b & 1u));
     struct peerkey pk;
     memset(&pk, 0, sizeof(pk));
     pk.host = (uint32_t)v->idx;
@@ -316,7 +325,7 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
         v->peers += created;
         if (created && w->peers.n > h->hint_peers)
             h->hint_peers = w->peers.n;
-        (*pc)++;
+        *pc += 1 + rev;
     } else {
         s4f_metric_inc(h->m_members_dropped);
         mark_partial(w);
@@ -332,7 +341,7 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
         v->ports += created;
         if (created && w->ports.n > h->hint_ports)
             h->hint_ports = w->ports.n;
-        (*oc)++;
+        *oc += 1 + rev;
     } else {
         s4f_metric_inc(h->m_members_dropped);
         mark_partial(w);

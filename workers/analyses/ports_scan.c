@@ -4,6 +4,10 @@
  * RST, PSH, ACK): a probe that got no handshake. Per window:
  *   horizontal: (src_ip, dst_port) reaching >= threshold distinct destination addresses;
  *   vertical:   (src_ip, dst_ip) reaching >= threshold distinct destination ports.
+ * A biflow (RFC 5103) counts its reverse direction too, as the flow from destination to source
+ * it stands for: with reverse packets whose reverse flags are SYN alone, that is a probe from
+ * the destination to the source's port (a scan answered by no one is a uniflow for the probe;
+ * an exporter may still pair a scanner's SYN with an unrelated reverse record).
  * Distinct counts are exact: every (source, destination, port) triple is kept once, up to
  * max_members per window; past that, new triples are not counted (members_dropped_total) so a
  * count can only be too low, never too high. A continuing scan is reported once per window
@@ -130,30 +134,40 @@ static void count(struct pscan *p, struct pwin *w, const struct skey *k, const s
     }
 }
 
-static void pscan_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
+/* One probe from src to dst's port dport. */
+static void probe(void *inst, void *wstate, const struct s4f_addr *src, const struct s4f_addr *dst,
+                  uint16_t dport, const struct s4f_flow *f)
 {
-    if (f->proto != 6 || (f->tcp_flags & 0x1F) != S4F_TCP_SYN)
-        return;
     struct skey k;
     struct mkey m;
     memset(&k, 0, sizeof(k));
     memset(&m, 0, sizeof(m));
-    memcpy(k.src, f->src.b, 16);
-    k.family = f->src.family;
+    memcpy(k.src, src->b, 16);
+    k.family = src->family;
     /* horizontal: (src, port) -> distinct destinations */
     k.kind = KIND_H;
-    k.port = f->dport;
+    k.port = dport;
     m.k = k;
-    memcpy(m.mdst, f->dst.b, 16);
+    memcpy(m.mdst, dst->b, 16);
     count(inst, wstate, &k, &m, f);
     /* vertical: (src, dst) -> distinct ports */
     k.kind = KIND_V;
     k.port = 0;
-    memcpy(k.dst, f->dst.b, 16);
+    memcpy(k.dst, dst->b, 16);
     memset(&m, 0, sizeof(m));
     m.k = k;
-    m.mport = f->dport;
+    m.mport = dport;
     count(inst, wstate, &k, &m, f);
+}
+
+static void pscan_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
+{
+    if (f->proto != 6)
+        return;
+    if ((f->tcp_flags & 0x1F) == S4F_TCP_SYN)
+        probe(inst, wstate, &f->src, &f->dst, f->dport, f);
+    if (f->rev_packets && (f->rev_tcp_flags & 0x1F) == S4F_TCP_SYN)
+        probe(inst, wstate, &f->dst, &f->src, f->sport, f);
 }
 
 static void pscan_on_window_close(void *inst, void *pstate, void *wstate,

@@ -15,8 +15,8 @@
  * Topology: a biflow record holds both directions, and the collector keys records by source
  * address, so each (peer, server) pair is whole in one partition. Uniflow exporters send
  * answers keyed by the server and queries keyed by the peer: set repartition_topic and the
- * first stage routes both to the server's partition (docs/worker.md). Routed records do not
- * carry reverse counters, so use the repartition topic with uniflow exporters only. */
+ * first stage routes both to the server's partition (docs/worker.md). Routed records carry
+ * the reverse counters too (version 3), so mixed exporters are counted right. */
 #include "analysis.h"
 #include "htab.h"
 

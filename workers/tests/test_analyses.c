@@ -506,6 +506,107 @@ static void test_host_stats_late_reemits_changed_hosts_only(void **state)
     th_free(t);
 }
 
+/* ---- biflows (RFC 5103): the reverse direction is traffic from destination to source ------ */
+
+static void test_ports_scan_biflow_reverse(void **state)
+{
+    /* 20 biflows whose reverse direction is a bare SYN from the destination (.7) to port 22
+     * of 20 sources: a horizontal scan by the destination. Their forward direction (SYN+ACK)
+     * is no probe. A reverse SYN without reverse packets, or a reverse SYN+ACK, counts not. */
+    struct th *t = th_new(analysis("ports_scan"), "allowed_lateness: 0\n");
+    int64_t off = 0;
+    char src[32];
+    for (int j = 0; j < 20; j++) {
+        snprintf(src, sizeof(src), "203.0.113.%d", j + 1);
+        struct s4f_flow f = th_mkflow(src, "10.7.7.7", 6, 40000, 0x12, 1, 40, TH_T0 + 1000 + j);
+        f.sport = 22;
+        f.rev_packets = 1;
+        f.rev_bytes = 40;
+        f.rev_tcp_flags = 0x02;
+        assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+        f = th_mkflow(src, "10.6.6.6", 6, 40000, 0x12, 1, 40, TH_T0 + 1000 + j);
+        f.sport = 22;
+        f.rev_tcp_flags = 0x02; /* no reverse packets: no reverse direction */
+        assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+        f = th_mkflow(src, "10.5.5.5", 6, 40000, 0x12, 1, 40, TH_T0 + 1000 + j);
+        f.sport = 22;
+        f.rev_packets = 1;
+        f.rev_tcp_flags = 0x12;
+        assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+    }
+    flow(t, &off, "10.0.0.1", "10.0.0.2", 6, 80, 0x10, 1, 40, 200000);
+    th_tick(t);
+    json_t *h = th_doc(t, rid("portscan_horizontal", 0, 60000, "10.7.7.7|22"));
+    assert_non_null(h);
+    assert_int_equal(th_int(h, "flows"), 20);
+    assert_int_equal(th_int(h, "targets_total"), 20);
+    assert_int_equal(th_count_type(t, "portscan_horizontal"), 1);
+    assert_int_equal(th_count_type(t, "portscan_vertical"), 0);
+    th_free(t);
+}
+
+static void test_host_stats_biflow_reverse(void **state)
+{
+    /* One biflow 10.0.0.1 -> 10.0.0.2:443 (3 packets, 300 bytes, SYN+ACK+PSH) answered by
+     * 5 packets, 5000 bytes (ACK+FIN): each host has a flow out and a flow in. */
+    struct th *t =
+        th_new(analysis("host_stats"), "local_networks: [10.0.0.0/8]\nallowed_lateness: 0\n");
+    struct s4f_flow f = th_mkflow("10.0.0.1", "10.0.0.2", 6, 443, 0x1a, 3, 300, TH_T0 + 1000);
+    f.rev_packets = 5;
+    f.rev_bytes = 5000;
+    f.rev_tcp_flags = 0x11;
+    assert_int_equal(th_flow(t, 0, 0, &f), S4F_OK);
+    /* A biflow with no answer (reverse counters 0) is one flow only. */
+    struct s4f_flow g = th_mkflow("198.51.100.9", "10.0.0.1", 17, 53, 0, 1, 70, TH_T0 + 2000);
+    assert_int_equal(th_flow(t, 0, 1, &g), S4F_OK);
+    struct s4f_flow z = th_mkflow("192.0.2.1", "192.0.2.2", 6, 80, 0x02, 1, 60, TH_T0 + 200000);
+    assert_int_equal(th_flow(t, 0, 2, &z), S4F_OK);
+    th_tick(t);
+    json_t *a = th_doc(t, rid("host_stats", 0, 60000, "10.0.0.1"));
+    assert_non_null(a);
+    assert_int_equal(th_int(a, "flows_out"), 1);
+    assert_int_equal(th_int(a, "flows_in"), 2);
+    assert_int_equal(th_int(a, "packets_out"), 3);
+    assert_int_equal(th_int(a, "packets_in"), 6);
+    assert_int_equal(th_int(a, "bytes_out"), 300);
+    assert_int_equal(th_int(a, "bytes_in"), 5070);
+    assert_int_equal(th_int(a, "peers_distinct"), 2);
+    json_t *fl = json_object_get(a, "tcp_flags");
+    assert_int_equal(th_int(fl, "ACK"), 2);
+    assert_int_equal(th_int(fl, "SYN"), 1);
+    assert_int_equal(th_int(fl, "FIN"), 1);
+    json_t *tp = json_object_get(a, "top_peers");
+    assert_string_equal(th_str(member(tp, 0), "ip"), "10.0.0.2");
+    assert_int_equal(th_int(member(tp, 0), "flows"), 2);
+    json_t *b = th_doc(t, rid("host_stats", 0, 60000, "10.0.0.2"));
+    assert_non_null(b);
+    assert_int_equal(th_int(b, "flows_in"), 1);
+    assert_int_equal(th_int(b, "flows_out"), 1);
+    assert_int_equal(th_int(b, "packets_in"), 3);
+    assert_int_equal(th_int(b, "packets_out"), 5);
+    assert_int_equal(th_int(b, "bytes_in"), 300);
+    assert_int_equal(th_int(b, "bytes_out"), 5000);
+    th_free(t);
+
+    /* The same through the repartition topic: routed records keep the reverse counters. */
+    t = th_new(analysis("host_stats"), "local_networks: [10.0.0.0/8]\nallowed_lateness: 0\n");
+    uint8_t rec[S4F_ROUTED_LEN];
+    struct s4f_flow r;
+    s4f_flow_encode_routed(&f, S4F_SIDE_DST, 0, 0, rec);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &r, NULL), S4F_OK);
+    assert_int_equal(th_flow(t, 0, 0, &r), S4F_OK);
+    s4f_wengine_flush(t->we);
+    b = th_doc(t, rid("host_stats", 0, 60000, "10.0.0.2"));
+    assert_non_null(b);
+    assert_int_equal(th_int(b, "flows_in"), 1);
+    assert_int_equal(th_int(b, "flows_out"), 1);
+    assert_int_equal(th_int(b, "packets_out"), 5);
+    assert_int_equal(th_int(b, "bytes_out"), 5000);
+    assert_int_equal(th_int(json_object_get(b, "tcp_flags"), "FIN"), 1);
+    assert_null(th_doc(t, rid("host_stats", 0, 60000, "10.0.0.1")));
+    th_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +622,8 @@ int main(void)
         cmocka_unit_test(test_host_stats_partial_reemits_every_host),
         cmocka_unit_test(test_host_stats_idle_profiles_expire),
         cmocka_unit_test(test_host_stats_repartitioned_sides),
+        cmocka_unit_test(test_ports_scan_biflow_reverse),
+        cmocka_unit_test(test_host_stats_biflow_reverse),
         cmocka_unit_test(test_host_stats_late_reemits_changed_hosts_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

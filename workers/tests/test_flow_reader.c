@@ -35,6 +35,26 @@ static void test_good_record(void **state)
     assert_int_equal(f.bytes, 1500);
     assert_int_equal(f.start_ms, 1764223857123);
     assert_int_equal(f.end_ms, 1764223858123);
+    assert_int_equal(f.rev_packets, 0);
+    assert_int_equal(f.rev_tcp_flags, 0);
+}
+
+/* RFC 5103 reverse counters and flags (the collector's names for PEN 29305). */
+static void test_biflow_reverse(void **state)
+{
+    struct s4f_flow f;
+    const char *r = "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":"
+                    "\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":5,"
+                    "\"ipfix.reversePacketDeltaCount\":4,\"ipfix.reverseOctetDeltaCount\":900,"
+                    "\"ipfix.reverseTcpControlBits\":18}";
+    assert_int_equal(parse(r, &f), S4F_OK);
+    assert_int_equal(f.rev_packets, 4);
+    assert_int_equal(f.rev_bytes, 900);
+    assert_int_equal(f.rev_tcp_flags, 18);
+    const char *bad = "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":"
+                      "\"10.0.0.2\",\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":5,"
+                      "\"ipfix.reverseTcpControlBits\":65536}";
+    assert_int_equal(parse(bad, &f), S4F_ERR);
 }
 
 static void test_ipv6_and_escaped_key(void **state)
@@ -249,6 +269,40 @@ static void test_routed_records(void **state)
     assert_int_equal(g.side, S4F_SIDE_SRC);
     assert_int_equal(g.src_partition, 3);
     assert_int_equal(g.src_offset, 123456789012);
+    assert_int_equal(g.rev_packets, 0);
+    assert_int_equal(g.rev_bytes, 0);
+
+    /* A biflow's reverse counters (version 3); a version 2 record (the first 96 bytes, what
+     * earlier workers wrote) has none. */
+    f.rev_packets = 7;
+    f.rev_bytes = (uint64_t)INT64_MAX - 1;
+    f.rev_tcp_flags = 0x112;
+    s4f_flow_encode_routed(&f, S4F_SIDE_DST, 3, 5, rec);
+    assert_int_equal(rec[3], 3);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_OK);
+    assert_int_equal(g.rev_packets, 7);
+    assert_int_equal(g.rev_bytes, (uint64_t)INT64_MAX - 1);
+    assert_int_equal(g.rev_tcp_flags, 0x112);
+    assert_int_equal(g.packets, 12);
+    rec[3] = 2; /* version 2: bytes 14-15 are zero */
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, S4F_ROUTED_LEN_V2, &g, NULL), S4F_ERR);
+    rec[3] = 3;
+    f.rev_tcp_flags = 0;
+    s4f_flow_encode_routed(&f, S4F_SIDE_DST, 3, 5, rec);
+    rec[111] = 0x80; /* above the signed range */
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_ERR);
+    rec[3] = 2;
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, S4F_ROUTED_LEN_V2, &g, NULL), S4F_OK);
+    assert_int_equal(g.rev_packets, 0);
+    assert_int_equal(g.rev_bytes, 0);
+    assert_int_equal(g.packets, 12);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_ERR);
+    rec[3] = 3;
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, S4F_ROUTED_LEN_V2, &g, NULL), S4F_ERR);
+    assert_int_equal(s4f_routed_len((char *)rec, sizeof(rec)), S4F_ROUTED_LEN);
+    rec[3] = 1;
+    assert_int_equal(s4f_routed_len((char *)rec, sizeof(rec)), S4F_ROUTED_LEN_V2);
+    f.rev_packets = f.rev_bytes = 0;
 
     s4f_addr_parse("2001:db8::1", 11, &f.src);
     s4f_addr_parse("fd00::2", 7, &f.dst);
@@ -266,8 +320,9 @@ static void test_routed_records(void **state)
     struct {
         size_t at;
         uint8_t v;
-    } bad[] = {{0, 'X'}, {3, 3},  {3, 0},     {4, 0},     {4, 3},     {4, 4},     {5, 5},
-               {7, 2},   {14, 1}, {31, 0x80}, {39, 0x80}, {47, 0x80}, {55, 0x80}, {63, 0x80}};
+    } bad[] = {{0, 'X'},   {3, 4},     {3, 0},     {4, 0},      {4, 3},
+               {4, 4},     {5, 5},     {7, 2},     {31, 0x80},  {39, 0x80},
+               {47, 0x80}, {55, 0x80}, {63, 0x80}, {103, 0x80}, {111, 0x80}};
     s4f_addr_parse("10.1.2.3", 8, &f.src);
     s4f_addr_parse("10.4.5.6", 8, &f.dst);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -285,15 +340,15 @@ static void test_routed_records(void **state)
         if (n != sizeof(rec))
             assert_int_equal(s4f_flow_decode_routed((char *)rec, n, &g, NULL), S4F_ERR);
 
-    /* The claim (version 2); version 1 records have none (bytes 20-23 zero). */
+    /* The claim (since version 2); version 1 records have none (bytes 20-23 zero). */
     s4f_flow_encode_routed(&f, S4F_SIDE_SRC, 1, 100, rec);
     s4f_routed_set_gap(rec, 7);
     assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_OK);
     assert_int_equal(g.src_gap, 7);
     rec[3] = 1;
-    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_ERR);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, S4F_ROUTED_LEN_V2, &g, NULL), S4F_ERR);
     s4f_routed_set_gap(rec, 0);
-    assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_OK);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, S4F_ROUTED_LEN_V2, &g, NULL), S4F_OK);
     assert_int_equal(g.src_gap, 0);
 
     /* Watermark marks round-trip; flow fields in a mark, or a mark in version 1, refused. */
@@ -307,11 +362,12 @@ static void test_routed_records(void **state)
     assert_int_equal(g.packets, 11);
     assert_int_equal(g.bytes, 0);
     assert_int_equal(g.mark_from, (int64_t)1 << 40);
-    size_t mbad[] = {3, 6, 8, 10, 12, 20, 72, 80, 95};
+    size_t mbad[] = {3, 6, 8, 10, 12, 14, 20, 72, 80, 95, 96, 104};
     for (size_t i = 0; i < sizeof(mbad) / sizeof(mbad[0]); i++) {
         s4f_flow_encode_mark(5, 77, 1764223858123, false, 11, 0, 3, rec);
         rec[mbad[i]] = mbad[i] == 3 ? 1 : 9;
-        assert_int_equal(s4f_flow_decode_routed((char *)rec, sizeof(rec), &g, NULL), S4F_ERR);
+        size_t n = mbad[i] == 3 ? S4F_ROUTED_LEN_V2 : sizeof(rec); /* a mark in version 1 */
+        assert_int_equal(s4f_flow_decode_routed((char *)rec, n, &g, NULL), S4F_ERR);
     }
 
     /* What earlier versions wrote: JSON with the routing keys; without them, refused. */
@@ -331,6 +387,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_record),
+        cmocka_unit_test(test_biflow_reverse),
         cmocka_unit_test(test_ipv6_and_escaped_key),
         cmocka_unit_test(test_zero_times_refused),
         cmocka_unit_test(test_dual_stack_takes_the_set_family),

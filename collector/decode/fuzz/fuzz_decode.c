@@ -2,7 +2,8 @@
  * so templates and sampling state learnt from one input shape the next. An input is a sequence
  * of datagrams, each prefixed by a 2-byte big-endian length and a 1-byte exporter selector;
  * an input without that framing (a plain captured payload) is decoded as one datagram too.
- * Every record must be valid JSON without duplicate keys (checked with jansson). */
+ * Every record must be valid JSON without duplicate keys (checked with jansson, which also
+ * refuses invalid UTF-8): application strings of any bytes included. */
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -54,7 +55,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!dec) {
         s4f_log_level_current = -1;
-        struct s4f_decoder_opts o = {.max_exporters = 4,
+        /* The application elements of both probe families (Flowmon, ipfixprobe: DNS, HTTP,
+         * TLS strings and octet arrays), as the daemon loads them by default. */
+        static const char *files[] = {S4F_ELEMENTS_SRC "/flowmon.xml",
+                                      S4F_ELEMENTS_SRC "/ipfixprobe.xml", NULL};
+        struct s4f_decoder_opts o = {.element_files = files,
+                                     .max_exporters = 4,
                                      .max_templates_per_exporter = 64,
                                      .max_domains_per_exporter = 8,
                                      .emit_options_records = true};
