@@ -30,6 +30,8 @@ DATA_VIEWS = [
      "Stream4Flow external DNS resolvers"),
     ("s4f-dv-reflectdos", PREFIX + "-detection.reflectdos-*", "@timestamp",
      "Stream4Flow DNS reflection attacks"),
+    ("s4f-dv-ssh", PREFIX + "-ssh_auth_simple-*", "@timestamp",
+     "Stream4Flow SSH password guessing"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
      "Stream4Flow raw flows (sink.index_flows)"),
 ]
@@ -114,6 +116,13 @@ objects.append(lens("s4f-lens-scanners", "Top scanners", "s4f-dv-portscans", "ln
                      "b": col_metric("max", "targets_total", "Targets"),
                      "c": col_metric("sum", "flows_increment", "Flows"),
                      "d": col_metric("max", "duration_in_milliseconds", "Duration (ms)")},
+                    ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
+objects.append(lens("s4f-lens-ssh-guessers", "Top SSH password guessers", "s4f-dv-ssh",
+                    "lnsDatatable",
+                    {"a": col_terms("src_ip", "Source", "b", 20, "ip"),
+                     "b": col_metric("sum", "flows_increment", "Guesses"),
+                     "c": col_metric("unique_count", "dst_ip", "Servers"),
+                     "d": col_metric("average", "average_packet_count", "Packets per guess")},
                     ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
 objects.append(lens("s4f-lens-top-hosts", "Top hosts by bytes sent", "s4f-dv-hosts",
                     "lnsDatatable",
