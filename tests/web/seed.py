@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 TYPES = ["protocols_statistics", "portscan_horizontal", "portscan_vertical", "host_stats",
-         "host_stats_temporal_profile"]
+         "host_stats_temporal_profile", "ssh_auth_simple"]
 LOCAL_HOSTS = ["10.0.0.%d" % i for i in (5, 7, 10, 21, 33, 42, 60, 77)] + ["2001:db8::10"]
 SCANNERS = ["192.0.2.66", "198.51.100.23", "203.0.113.9"]
 PROTO_SHARE = {"tcp": 0.72, "udp": 0.22, "icmp": 0.04, "icmpv6": 0.01, "other": 0.01}
@@ -127,6 +127,16 @@ def generate(prefix, hours, now_ms, rnd):
             hours_list.append({"hour_start": iso(hs), "flows": f, "packets": f * 7, "bytes": f * 4000})
         out.append(doc(prefix, "host_stats_temporal_profile", end - 86400000, end, h,
                        {"host": h, "hours": hours_list}))
+    # SSH password guessing (after the rest, so that the other documents stay as they were).
+    for k in range(hours * 2):
+        we = start + rnd.randint(1, hours * 12) * 300000
+        src, dst = rnd.choice(SCANNERS), rnd.choice(LOCAL_HOSTS[:4])
+        flows = rnd.randint(10, 200)
+        out.append(doc(prefix, "ssh_auth_simple", we - 300000, we, src + "-" + dst, {
+            "src_ip": src, "dst_ip": dst, "flows": flows, "flows_increment": flows,
+            "average_packet_count": round(rnd.uniform(11, 19), 2),
+            "duration_in_milliseconds": flows * rnd.randint(2000, 6000),
+            "timestamp": iso(we - 290000)}))
     return out
 
 

@@ -22,8 +22,9 @@ void s4f_web_index(const char *prefix, const char *type, char *buf, size_t len)
     snprintf(buf, len, "%s-%s-*", prefix, type);
 }
 
-const char *const s4f_web_detection_types[] = {"portscan_horizontal", "portscan_vertical",
-                                               "detection.reflectdos", NULL};
+const char *const s4f_web_detection_types[] = {
+    "portscan_horizontal", "portscan_vertical", "detection.reflectdos", "ssh_auth_simple", NULL,
+};
 
 void s4f_web_detection_indices(const char *prefix, char *buf, size_t len)
 {
