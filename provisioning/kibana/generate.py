@@ -32,6 +32,7 @@ DATA_VIEWS = [
      "Stream4Flow DNS reflection attacks"),
     ("s4f-dv-ssh", PREFIX + "-ssh_auth_simple-*", "@timestamp",
      "Stream4Flow SSH password guessing"),
+    ("s4f-dv-ddos", PREFIX + "-detection.ddos-*", "@timestamp", "Stream4Flow DDoS victims"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
      "Stream4Flow raw flows (sink.index_flows)"),
 ]
@@ -124,6 +125,13 @@ objects.append(lens("s4f-lens-ssh-guessers", "Top SSH password guessers", "s4f-d
                      "c": col_metric("unique_count", "dst_ip", "Servers"),
                      "d": col_metric("average", "average_packet_count", "Packets per guess")},
                     ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
+objects.append(lens("s4f-lens-ddos-victims", "DDoS victims", "s4f-dv-ddos", "lnsDatatable",
+                    {"a": col_terms("dst_ip", "Victim", "c", 20, "ip"),
+                     "b": col_metric("max", "shortratio", "In/out ratio (window)"),
+                     "c": col_metric("max", "packets_in", "Packets in (window)"),
+                     "d": col_metric("median", "longratio", "In/out ratio (long term)"),
+                     "e": col_metric("max", "sources", "Sources")},
+                    ["a", "b", "c", "d", "e"], table(["a", "b", "c", "d", "e"])))
 objects.append(lens("s4f-lens-top-hosts", "Top hosts by bytes sent", "s4f-dv-hosts",
                     "lnsDatatable",
                     {"a": col_terms("host", "Host", "b", 20, "ip"),

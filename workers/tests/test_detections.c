@@ -1,6 +1,7 @@
-/* The flow-field detections (ssh_auth_simple) on crafted flows, through the real window
- * engine: exact documents for known attackers, every bound of the guess filter from both
- * sides, one report per window, options, and bad configurations. */
+/* The flow-field detections (ssh_auth_simple, ddos) on crafted flows, through the real window
+ * engine: exact documents for known attackers and victims, every bound of the guess filter
+ * from both sides, one report per window, the ddos warm-up, its history across a restart
+ * (changelog), options, hostile changelog records and bad configurations. */
 #include "harness.h"
 #include "registry.h"
 
@@ -244,6 +245,182 @@ static void test_ssh_bad_config_and_max_keys(void **state)
     th_free(t);
 }
 
+/* ---- ddos --------------------------------------------------------------------------------- */
+
+/* 30 s windows, a long window of 10 min (20 windows), warm-up 5 min, threshold 5, 1000
+ * packets: the original's rule on a scale a test can feed. */
+#define DDOS_YAML                                                                                  \
+    "allowed_lateness: 0\nlong_window: 10m\nwarmup: 5m\nthreshold: 5\nmin_incoming: 1000\n"        \
+    "repartition_topic: ''\nlocal_networks: [10.0.0.0/8]\n"
+
+static void pk(struct th *t, int64_t *off, const char *src, const char *dst, uint64_t packets,
+               int64_t rel)
+{
+    struct s4f_flow f = th_mkflow(src, dst, 6, 80, 0x1b, packets, packets * 60, TH_T0 + rel);
+    assert_int_equal(th_flow(t, 0, (*off)++, &f), S4F_OK);
+}
+
+/* Ten minutes (windows 0..19) of balanced traffic: 100 packets in and 100 out per window for
+ * the victim 10.0.0.80 and the server 10.0.0.90; 10.0.0.98 only in windows 18 and 19. */
+static void ddos_history(struct th *t, int64_t *off)
+{
+    for (int k = 0; k < 20; k++) {
+        int64_t at = k * 30000 + 1000;
+        pk(t, off, "192.0.2.1", "10.0.0.80", 100, at);
+        pk(t, off, "10.0.0.80", "192.0.2.1", 100, at + 10);
+        pk(t, off, "192.0.2.2", "10.0.0.90", 100, at + 20);
+        pk(t, off, "10.0.0.90", "192.0.2.2", 100, at + 30);
+        if (k >= 18) {
+            pk(t, off, "192.0.2.3", "10.0.0.98", 100, at + 40);
+            pk(t, off, "10.0.0.98", "192.0.2.3", 100, at + 50);
+        }
+    }
+}
+
+/* Window 20 (600..630 s): 50 sources flood the victim with 101..150 packets each (6275), its
+ * usual 100 in and out go on; the server gets 5000 in and sends 5000; 10.0.0.98 (two windows
+ * of history) and 10.0.0.99 (none) get the same flood and answer nothing. */
+static void ddos_flood(struct th *t, int64_t *off)
+{
+    char src[32];
+    pk(t, off, "192.0.2.1", "10.0.0.80", 100, 601000);
+    pk(t, off, "10.0.0.80", "192.0.2.1", 100, 601010);
+    pk(t, off, "192.0.2.2", "10.0.0.90", 5000, 601020);
+    pk(t, off, "10.0.0.90", "192.0.2.2", 5000, 601030);
+    for (int i = 1; i <= 50; i++) {
+        snprintf(src, sizeof(src), "198.51.100.%d", i);
+        pk(t, off, src, "10.0.0.80", 100 + (uint64_t)i, 602000 + i);
+        pk(t, off, src, "10.0.0.98", 100 + (uint64_t)i, 603000 + i);
+        pk(t, off, src, "10.0.0.99", 100 + (uint64_t)i, 604000 + i);
+    }
+}
+
+static void check_victim(struct th *t)
+{
+    json_t *d = th_doc(t, rid("detection.ddos", 600000, 30000, "10.0.0.80"));
+    assert_non_null(d);
+    assert_string_equal(th_str(d, "dst_ip"), "10.0.0.80");
+    /* short: 6375 / 100; long (windows 1..20): (19 * 100 + 6375) / (20 * 100) */
+    assert_true(fabs(json_real_value(json_object_get(d, "shortratio")) - 63.75) < 1e-9);
+    assert_true(fabs(json_real_value(json_object_get(d, "longratio")) - 4.1375) < 1e-9);
+    assert_int_equal(th_int(d, "packets_in"), 6375);
+    assert_int_equal(th_int(d, "packets_out"), 100);
+    assert_int_equal(th_int(d, "sources"), 51);
+    json_t *at = json_object_get(d, "attackers");
+    assert_int_equal(json_array_size(at), 10); /* max_attackers: the ten largest, in order */
+    for (size_t i = 0; i < 10; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "198.51.100.%zu", 50 - i);
+        assert_string_equal(json_string_value(json_array_get(at, i)), want);
+    }
+}
+
+static void test_ddos_known_victim(void **state)
+{
+    struct th *t = th_new(analysis("ddos"), DDOS_YAML);
+    int64_t off = 0;
+    ddos_history(t, &off);
+    ddos_flood(t, &off);
+    close_all(t, &off, 700000);
+    check_victim(t);
+    /* Exactly the victim: not the busy server (ratio 1 as always), not 10.0.0.99 (no history:
+     * its long ratio is its short one), not 10.0.0.98 (ratio rule met, but its history began
+     * 1 min before the flood: warm-up). */
+    assert_int_equal(th_count_type(t, "detection.ddos"), 1);
+    assert_int_equal(t->ndocs, 1);
+    assert_int_equal(th_metric(t, "warmup_suppressed_total"), 1);
+    assert_int_equal(th_metric(t, "victims_reported_total"), 1);
+    th_free(t);
+}
+
+/* The history survives a restart: an instance restored from the changelog the first wrote
+ * reports the flood exactly as one that never stopped; without it, the victim has no baseline
+ * but the flood itself, and nothing is reported. */
+static void test_ddos_history_restored(void **state)
+{
+    struct th *t = th_new(analysis("ddos"), DDOS_YAML);
+    int64_t off = 0;
+    ddos_history(t, &off);
+    pk(t, &off, "192.0.2.7", "192.0.2.8", 1, 600500); /* windows 0..19 become final */
+    th_tick(t);
+    th_ack_all(t, true);
+    assert_int_equal(t->nrecs, 42); /* a slot per host and window with traffic: 20 + 20 + 2 */
+
+    struct th *u = th_new(analysis("ddos"), DDOS_YAML);
+    assert_int_equal(th_restore(u, t), 0);
+    off = 0;
+    ddos_flood(u, &off);
+    close_all(u, &off, 700000);
+    check_victim(u);
+    assert_int_equal(th_count_type(u, "detection.ddos"), 1);
+
+    struct th *v = th_new(analysis("ddos"), DDOS_YAML);
+    off = 0;
+    ddos_flood(v, &off);
+    close_all(v, &off, 700000);
+    assert_int_equal(th_count_type(v, "detection.ddos"), 0);
+    /* the window is its own long window: the ratios are equal, nothing to hold back */
+    assert_int_equal(th_metric(v, "warmup_suppressed_total"), 0);
+
+    /* Hostile records: wrong lengths, magic, family, a slot not at its ring index. */
+    struct th *w = th_new(analysis("ddos"), DDOS_YAML);
+    void *ps = s4f_wengine_pstate(w->we, 0);
+    const struct th_rec *r = &t->recs[0];
+    uint8_t val[64], key[32];
+    assert_true(r->vlen <= sizeof(val) && r->klen <= sizeof(key));
+    assert_true(w->a->restore(w->inst, ps, r->key, r->klen, r->val, r->vlen));
+    assert_false(w->a->restore(w->inst, ps, r->key, r->klen - 1, r->val, r->vlen));
+    assert_false(w->a->restore(w->inst, ps, r->key, r->klen, r->val, r->vlen - 1));
+    memcpy(val, r->val, r->vlen);
+    val[1] = 'X';
+    assert_false(w->a->restore(w->inst, ps, r->key, r->klen, val, r->vlen));
+    memcpy(val, r->val, r->vlen);
+    val[8] ^= 1; /* start not on a window boundary */
+    assert_false(w->a->restore(w->inst, ps, r->key, r->klen, val, r->vlen));
+    memcpy(key, r->key, r->klen);
+    key[17] ^= 1; /* ring index of another slot */
+    assert_false(w->a->restore(w->inst, ps, key, r->klen, r->val, r->vlen));
+    memcpy(key, r->key, r->klen);
+    key[16] = 5; /* family */
+    assert_false(w->a->restore(w->inst, ps, key, r->klen, r->val, r->vlen));
+    memcpy(key, r->key, r->klen);
+    key[18] = 0xff; /* ring index beyond the ring */
+    assert_false(w->a->restore(w->inst, ps, key, r->klen, NULL, 0));
+    assert_true(w->a->restore(w->inst, ps, r->key, r->klen, NULL, 0)); /* tombstone */
+    th_free(w);
+    th_free(v);
+    th_free(u);
+    th_free(t);
+}
+
+/* A host silent for a long window is forgotten, with a tombstone per slot it had. */
+static void test_ddos_history_expires(void **state)
+{
+    struct th *t = th_new(analysis("ddos"), DDOS_YAML);
+    int64_t off = 0;
+    pk(t, &off, "192.0.2.1", "10.0.0.80", 100, 1000);
+    pk(t, &off, "192.0.2.1", "10.0.0.80", 100, 31000);
+    close_all(t, &off, 700000);
+    pk(t, &off, "192.0.2.7", "192.0.2.8", 1, 1400000);
+    th_tick(t);
+    assert_int_equal(th_metric(t, "histories_expired_total"), 1);
+    size_t tomb = 0;
+    for (size_t i = 0; i < t->nrecs; i++)
+        tomb += t->recs[i].vlen == 0;
+    assert_int_equal(tomb, 2);
+    th_free(t);
+}
+
+static void test_ddos_bad_config(void **state)
+{
+    const struct s4f_analysis *a = analysis("ddos");
+    assert_true(init_refuses(a, "slide: 10s\n"));
+    assert_true(init_refuses(a, "long_window: 95s\n"));              /* not a multiple of 30 s */
+    assert_true(init_refuses(a, "long_window: 10m\nwarmup: 10m\n")); /* warm-up never over */
+    assert_true(init_refuses(a, "local_networks: [10.0.0.0/33]\n"));
+    assert_false(init_refuses(a, DDOS_YAML));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +428,10 @@ int main(void)
         cmocka_unit_test(test_ssh_once_per_window),
         cmocka_unit_test(test_ssh_options),
         cmocka_unit_test(test_ssh_bad_config_and_max_keys),
+        cmocka_unit_test(test_ddos_known_victim),
+        cmocka_unit_test(test_ddos_history_restored),
+        cmocka_unit_test(test_ddos_history_expires),
+        cmocka_unit_test(test_ddos_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
