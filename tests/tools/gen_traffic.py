@@ -12,6 +12,9 @@ Profiles:
   scans   only scans, for detection tests
   ssh     SSH password guessers among normal SSH sessions, over two 300 s windows from --start
           (ssh_auth_simple; the truth lists the guessers per window and the normal clients)
+  flood   29 minutes of steady servers, with a 60 s flood of one of them (and of an address
+          without history) from 40 spoofed sources, while two busy servers' traffic surges
+          (ddos; the truth lists the victim's flooded windows and the hosts never to report)
 
 Only the standard library is used.
 """
@@ -285,9 +288,60 @@ def generate_ssh(out, truth_path, start, seed):
                       f, indent=1, sort_keys=True)
 
 
+def generate_flood(out, truth_path, start, seed):
+    """start should be aligned on 30 s (the analysis's windows). Rates in packets per second
+    each way; softflowd with maxlife=1 cuts the conversations into one-second flows, so each
+    30 s window gets its own packets."""
+    rnd = random.Random(seed)
+    pcap = Pcap(out)
+    truth = Truth()
+
+    def emit(ts, frame, proto, src, dst):
+        pcap.add(ts, frame)
+        truth.count(proto, frame, src, dst)
+
+    def conversation(client, server, cport, t0, t1, rate_in, rate_out):
+        """rate_in packets/s from client to server:443, rate_out answers, from t0 to t1."""
+        for rate, a, b, sp, dp in ((rate_in, client, server, cport, 443),
+                                   (rate_out, server, client, 443, cport)):
+            n = int((t1 - t0) * rate)
+            for k in range(n):
+                ts = t0 + (k + 0.5) / rate
+                emit(ts, tcp(a, b, sp, dp, "PA", rnd.randint(20, 120)), "tcp", a, b)
+
+    end = start + 1740  # the flood's windows become final (allowed_lateness) before the end
+    flood_at = start + 1500
+    # The victim: a web server at 4 packets/s each way, the whole time.
+    conversation("192.0.2.10", "10.0.0.80", 40001, start, end, 4, 4)
+    # A busy server: 4 packets/s, then 150 from 1320 s (in > min_incoming, ratio as ever).
+    conversation("192.0.2.20", "10.0.0.90", 40002, start, start + 1320, 4, 4)
+    conversation("192.0.2.21", "10.0.0.90", 40003, start + 1320, end, 150, 150)
+    # A backup target: receives ten times what it sends, then five times more of both.
+    conversation("192.0.2.30", "10.0.0.91", 40004, start, start + 1320, 40, 4)
+    conversation("192.0.2.31", "10.0.0.91", 40005, start + 1320, end, 200, 20)
+    # The flood: 40 spoofed sources, 5 SYN/s each (more than the victim's client sends), 60 s,
+    # to the victim and to 10.0.0.99 (an address without history); neither answers.
+    sources = ["198.18.0.%d" % i for i in range(1, 41)]
+    for i, src in enumerate(sources):
+        for k in range(300):
+            ts = flood_at + 0.1 + k * 0.2 + i * 0.002
+            emit(ts, tcp(src, "10.0.0.80", 50000 + i, 80, "S"), "tcp", src, "10.0.0.80")
+            emit(ts + 0.001, tcp(src, "10.0.0.99", 50000 + i, 80, "S"), "tcp", src, "10.0.0.99")
+    pcap.close()
+    if truth_path:
+        with open(truth_path, "w") as f:
+            json.dump({"packets": truth.packets, "bytes": truth.bytes, "start": start,
+                       "duration": 1740,
+                       "ddos": [{"dst_ip": "10.0.0.80", "window_start_ms": int(w * 1000)}
+                                for w in (flood_at, flood_at + 30)],
+                       "ddos_attackers": sources,
+                       "ddos_never": ["10.0.0.90", "10.0.0.91", "10.0.0.99"]},
+                      f, indent=1, sort_keys=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--profile", choices=["demo", "test", "scans", "ssh"], default="test")
+    ap.add_argument("--profile", choices=["demo", "test", "scans", "ssh", "flood"], default="test")
     ap.add_argument("--out", required=True, help="pcap file to write")
     ap.add_argument("--truth", help="JSON file with the ground truth")
     ap.add_argument("--start", type=float, default=None,
@@ -298,6 +352,8 @@ def main():
     start = a.start if a.start is not None else float(int(time.time()) - 130)
     if a.profile == "ssh":
         generate_ssh(a.out, a.truth, start, a.seed)
+    elif a.profile == "flood":
+        generate_flood(a.out, a.truth, start, a.seed)
     else:
         generate(a.profile, a.out, a.truth, start, a.seed)
 

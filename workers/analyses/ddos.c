@@ -25,6 +25,12 @@
  * a crash sets it again. A host with no slot within the long window is forgotten, with
  * tombstones for its keys, at most once per long window of event time.
  *
+ * Results are computed when a window becomes final (allowed_lateness after its end), not when
+ * it is first emitted: the long ratio of a window depends on the windows before it, and only
+ * their final totals are the same whatever the arrival order of late flows, the number of
+ * processes or a restart in between. A result lost in delivery is sent again from the
+ * window's cached alerts.
+ *
  * Partitioning: a host's incoming flows come from every input partition (keyed by source),
  * so with repartition_topic set (the default) the first stage routes each flow to the
  * partition of each local side (route()), and every host is whole in one partition. */
@@ -88,8 +94,28 @@ struct pkey {
     struct hkey src;
 };
 
+/* A top-attacker entry: packets and the source; ties break on the address bytes. */
+struct top {
+    uint64_t packets;
+    struct hkey src;
+};
+
+/* A host reported for a window: what its document says. */
+struct alert {
+    struct hkey k;
+    uint64_t in, out, sources, idx;
+    double shortratio, longratio;
+    size_t ntop;
+    struct top *tops; /* max_attackers entries, in the window's array */
+};
+
 struct dwin {
     struct s4f_htab hosts, pairs;
+    /* Computed once, when the window becomes final (sent again on a resend). */
+    bool computed;
+    struct alert *al;
+    size_t nal;
+    struct top *tops;
 };
 
 /* History: one slot per short window with traffic, sorted by start, at most nslots. */
@@ -225,6 +251,8 @@ static void dd_window_free(void *inst, void *wstate)
     struct dwin *w = wstate;
     s4f_htab_release(&w->hosts);
     s4f_htab_release(&w->pairs);
+    free(w->al);
+    free(w->tops);
     free(w);
 }
 
@@ -346,12 +374,6 @@ static double ratio(uint64_t in, uint64_t out)
     return (double)in / (double)(out ? out : 1);
 }
 
-/* A top-attacker entry: packets and the source; ties break on the address bytes. */
-struct top {
-    uint64_t packets;
-    struct hkey src;
-};
-
 static void top_add(struct top *t, size_t *len, size_t n, uint64_t packets, const struct hkey *src)
 {
     size_t i = *len;
@@ -373,24 +395,13 @@ static void top_add(struct top *t, size_t *len, size_t n, uint64_t packets, cons
     t[i].src = *src;
 }
 
-/* A host to report, found in the first pass. */
-struct alert {
-    struct hkey k;
-    const struct dval *v;
-    double shortratio, longratio;
-    size_t ntop;
-};
-
-static void dd_on_window_close(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
-                               struct s4f_emit *out)
+/* Folds the final window into the hosts' histories and finds the victims (w->al). */
+static void compute(struct dd *d, struct dpart *p, struct dwin *w, const struct s4f_window *win)
 {
-    struct dd *d = inst;
-    struct dpart *p = pstate;
-    struct dwin *w = wstate;
     const struct dd_conf *c = d->conf;
     int64_t from = win->end_ms - c->long_ms; /* first window start inside the long window */
-    struct alert *al = NULL;
-    size_t nal = 0, capal = 0;
+    size_t capal = 0;
+    w->computed = true;
     for (size_t i = 0; i < w->hosts.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
         if (!k)
@@ -421,93 +432,91 @@ static void dd_on_window_close(void *inst, void *pstate, void *wstate, const str
         if (!(sr > lr * c->threshold))
             continue;
         if (first > win->start_ms - c->warmup_ms) {
-            if (win->first_close)
-                s4f_metric_inc(d->m_warmup);
+            s4f_metric_inc(d->m_warmup);
             continue;
         }
-        if (nal == capal) {
+        if (w->nal == capal) {
             size_t nc = capal ? capal * 2 : 8;
-            struct alert *a = realloc(al, nc * sizeof(*a));
+            struct alert *a = realloc(w->al, nc * sizeof(*a));
             if (!a) {
                 s4f_error_rl("ddos: out of memory listing victims");
                 break;
             }
-            al = a;
+            w->al = a;
             capal = nc;
         }
-        al[nal++] = (struct alert){*k, v, sr, lr, 0};
+        w->al[w->nal++] = (struct alert){*k, v->in, v->out, v->sources, v->idx, sr, lr, 0, NULL};
     }
-    if (!nal)
-        goto out;
     /* Top attackers of the victims: one pass over the pairs. */
     size_t n = (size_t)c->max_attackers;
-    uint32_t *slot_of = NULL;
-    struct top *tops = NULL;
-    if (n) {
-        slot_of = malloc(w->hosts.n * sizeof(*slot_of));
-        tops = malloc(nal * n * sizeof(*tops));
-        if (!slot_of || !tops) {
-            s4f_error_rl("ddos: out of memory building attacker lists");
-            free(slot_of);
-            free(tops);
-            slot_of = NULL;
-            tops = NULL;
-        } else {
-            for (size_t i = 0; i < w->hosts.n; i++)
-                slot_of[i] = UINT32_MAX;
-            for (size_t a = 0; a < nal; a++)
-                slot_of[al[a].v->idx] = (uint32_t)a;
-            for (size_t i = 0; i < w->pairs.cap; i++) {
-                const struct pkey *pk = s4f_htab_key_at(&w->pairs, i);
-                if (!pk || pk->host >= w->hosts.n || slot_of[pk->host] == UINT32_MAX)
-                    continue;
-                size_t a = slot_of[pk->host];
-                top_add(&tops[a * n], &al[a].ntop, n, *(uint64_t *)s4f_htab_val_at(&w->pairs, i),
-                        &pk->src);
-            }
-        }
+    if (!w->nal || !n)
+        return;
+    uint32_t *slot_of = malloc(w->hosts.n * sizeof(*slot_of));
+    w->tops = malloc(w->nal * n * sizeof(*w->tops));
+    if (!slot_of || !w->tops) {
+        s4f_error_rl("ddos: out of memory building attacker lists");
+        free(slot_of);
+        free(w->tops);
+        w->tops = NULL;
+        return;
     }
-    for (size_t a = 0; a < nal; a++) {
-        char ip[64], num[64];
-        struct s4f_addr addr = {{0}, al[a].k.family};
-        memcpy(addr.b, al[a].k.b, 16);
-        s4f_addr_str(&addr, ip, sizeof(ip));
-        struct s4f_jbuf *b = s4f_result_begin(out, "detection.ddos", ip, 0, 0);
-        if (!b)
+    for (size_t i = 0; i < w->hosts.n; i++)
+        slot_of[i] = UINT32_MAX;
+    for (size_t a = 0; a < w->nal; a++) {
+        slot_of[w->al[a].idx] = (uint32_t)a;
+        w->al[a].tops = &w->tops[a * n];
+    }
+    for (size_t i = 0; i < w->pairs.cap; i++) {
+        const struct pkey *pk = s4f_htab_key_at(&w->pairs, i);
+        if (!pk || pk->host >= w->hosts.n || slot_of[pk->host] == UINT32_MAX)
             continue;
-        s4f_jb_str(b, "dst_ip", ip);
-        /* Ratios with 4 decimals: the same text on every machine for the same counts. */
-        snprintf(num, sizeof(num), "%.4f", al[a].shortratio);
-        s4f_jb_key(b, "shortratio");
-        s4f_jb_raw(b, num);
-        snprintf(num, sizeof(num), "%.4f", al[a].longratio);
-        s4f_jb_key(b, "longratio");
-        s4f_jb_raw(b, num);
-        s4f_jb_key(b, "attackers");
-        s4f_jb_raw(b, "[");
-        for (size_t j = 0; tops && j < al[a].ntop; j++) {
-            const struct hkey *s = &tops[a * n + j].src;
-            struct s4f_addr sa = {{0}, s->family};
-            memcpy(sa.b, s->b, 16);
-            s4f_addr_str(&sa, num, sizeof(num));
-            if (j)
-                s4f_jb_raw(b, ",");
-            s4f_jb_raw(b, "\"");
-            s4f_jb_raw(b, num); /* an address: nothing to escape */
-            s4f_jb_raw(b, "\"");
-        }
-        s4f_jb_raw(b, "]");
-        s4f_jb_u64(b, "packets_in", al[a].v->in);
-        s4f_jb_u64(b, "packets_out", al[a].v->out);
-        s4f_jb_u64(b, "sources", al[a].v->sources);
-        s4f_result_end(out);
-        if (win->first_close)
-            s4f_metric_inc(d->m_reports);
+        struct alert *a = &w->al[slot_of[pk->host]];
+        top_add(a->tops, &a->ntop, n, *(uint64_t *)s4f_htab_val_at(&w->pairs, i), &pk->src);
     }
     free(slot_of);
-    free(tops);
-out:
-    free(al);
+}
+
+static void emit(const struct alert *al, struct s4f_emit *out)
+{
+    char ip[64], num[64];
+    struct s4f_addr addr = {{0}, al->k.family};
+    memcpy(addr.b, al->k.b, 16);
+    s4f_addr_str(&addr, ip, sizeof(ip));
+    struct s4f_jbuf *b = s4f_result_begin(out, "detection.ddos", ip, 0, 0);
+    if (!b)
+        return;
+    s4f_jb_str(b, "dst_ip", ip);
+    /* Ratios with 4 decimals: the same text on every machine for the same counts. */
+    snprintf(num, sizeof(num), "%.4f", al->shortratio);
+    s4f_jb_key(b, "shortratio");
+    s4f_jb_raw(b, num);
+    snprintf(num, sizeof(num), "%.4f", al->longratio);
+    s4f_jb_key(b, "longratio");
+    s4f_jb_raw(b, num);
+    s4f_jb_key(b, "attackers");
+    s4f_jb_raw(b, "[");
+    for (size_t j = 0; al->tops && j < al->ntop; j++) {
+        const struct hkey *s = &al->tops[j].src;
+        struct s4f_addr sa = {{0}, s->family};
+        memcpy(sa.b, s->b, 16);
+        s4f_addr_str(&sa, num, sizeof(num));
+        if (j)
+            s4f_jb_raw(b, ",");
+        s4f_jb_raw(b, "\"");
+        s4f_jb_raw(b, num); /* an address: nothing to escape */
+        s4f_jb_raw(b, "\"");
+    }
+    s4f_jb_raw(b, "]");
+    s4f_jb_u64(b, "packets_in", al->in);
+    s4f_jb_u64(b, "packets_out", al->out);
+    s4f_jb_u64(b, "sources", al->sources);
+    s4f_result_end(out);
+}
+
+/* Nothing at the first emission: see the top of the file. */
+static void dd_on_window_close(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
+                               struct s4f_emit *out)
+{
 }
 
 static void write_slot(struct dd *d, const struct hkey *k, const struct hslot *s,
@@ -570,6 +579,13 @@ static void dd_on_window_final(void *inst, void *pstate, void *wstate, const str
         p->swept_end = win->end_ms;
         hist_expire(d, p, win->end_ms, out);
     }
+    if (!w->computed) {
+        compute(d, p, w, win);
+        for (size_t a = 0; a < w->nal; a++)
+            s4f_metric_inc(d->m_reports);
+    }
+    for (size_t a = 0; a < w->nal; a++)
+        emit(&w->al[a], out);
     if (!s4f_emit_has_changelog(out))
         return;
     for (size_t i = 0; i < w->hosts.cap; i++) {
