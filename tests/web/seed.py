@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 TYPES = ["protocols_statistics", "portscan_horizontal", "portscan_vertical", "host_stats",
-         "host_stats_temporal_profile", "ssh_auth_simple"]
+         "host_stats_temporal_profile", "ssh_auth_simple", "detection.ddos"]
 LOCAL_HOSTS = ["10.0.0.%d" % i for i in (5, 7, 10, 21, 33, 42, 60, 77)] + ["2001:db8::10"]
 SCANNERS = ["192.0.2.66", "198.51.100.23", "203.0.113.9"]
 PROTO_SHARE = {"tcp": 0.72, "udp": 0.22, "icmp": 0.04, "icmpv6": 0.01, "other": 0.01}
@@ -137,6 +137,18 @@ def generate(prefix, hours, now_ms, rnd):
             "average_packet_count": round(rnd.uniform(11, 19), 2),
             "duration_in_milliseconds": flows * rnd.randint(2000, 6000),
             "timestamp": iso(we - 290000)}))
+    # DDoS victims: a few floods of a few windows each.
+    for k in range(max(1, hours // 4)):
+        victim = LOCAL_HOSTS[k % 3]
+        w0 = start + rnd.randint(10, hours * 120 - 10) * 30000
+        for m in range(rnd.randint(2, 6)):
+            we = w0 + (m + 1) * 30000
+            pin = rnd.randint(150000, 900000)
+            out.append(doc(prefix, "detection.ddos", we - 30000, we, victim, {
+                "dst_ip": victim, "shortratio": round(pin / 500.0, 4),
+                "longratio": round(rnd.uniform(0.8, 1.5) + m * 0.5, 4),
+                "attackers": ["198.18.0.%d" % i for i in range(1, 11)],
+                "packets_in": pin, "packets_out": 500, "sources": rnd.randint(50, 5000)}))
     return out
 
 
