@@ -332,10 +332,12 @@ static bool hist_set(const struct dd *d, struct hist *h, int64_t start, uint64_t
     if (h->n == d->nslots) {
         if (i == 0)
             return true; /* older than everything kept */
+        /* The oldest slot makes room: the ones before i move down, the new one goes at i - 1. */
         memmove(h->s, h->s + 1, (size_t)(i - 1) * sizeof(*h->s));
-        h->n--;
-        i--;
-    } else if (h->n == h->cap) {
+        h->s[i - 1] = (struct hslot){start, in, out};
+        return true;
+    }
+    if (h->n == h->cap) {
         uint32_t cap = h->cap ? h->cap * 2 : 4;
         if (cap > d->nslots)
             cap = d->nslots;
