@@ -75,9 +75,14 @@ int s4f_iso8601_parse_ms(const char *s, int64_t *out)
 bool s4f_bulk_type_ok(const char *name)
 {
     size_t n = 0;
-    for (const char *p = name; *p; p++, n++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return false;
+    for (const char *p = name; *p; p++, n++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+            continue;
+        /* A dot between two names (detection.ddos), never first, last or doubled. */
+        if (*p == '.' && p != name && p[-1] != '.' && p[1] && p[1] != '.')
+            continue;
+        return false;
+    }
     return n >= 1 && n <= S4F_BULK_TYPE_MAX;
 }
 
@@ -168,7 +173,8 @@ enum s4f_status s4f_bulk_doc_meta(enum s4f_doc_kind kind, const char *prefix, co
     } else {
         if (s4f_jscan_unescape(&v[K_TYPE], meta->type, sizeof(meta->type)) < 0 ||
             !s4f_bulk_type_ok(meta->type)) {
-            snprintf(reason, reasonlen, "missing or invalid \"@type\" (want 1-%d of [a-z0-9_])",
+            snprintf(reason, reasonlen,
+                     "missing or invalid \"@type\" (want 1-%d of [a-z0-9_.], dots between names)",
                      S4F_BULK_TYPE_MAX);
             return S4F_ERR;
         }

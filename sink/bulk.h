@@ -52,8 +52,10 @@ struct s4f_doc_meta {
 /* Parses "YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM)" into epoch milliseconds. 0 or -1. */
 int s4f_iso8601_parse_ms(const char *s, int64_t *out);
 
-/* True when name is a usable @type: 1 to 64 characters of [a-z0-9_]. The hyphen is excluded so
- * that "<prefix>-<type>-<date>" splits back without ambiguity (retention relies on it). */
+/* True when name is a usable @type: 1 to 64 characters of [a-z0-9_], with single dots between
+ * names (detection.reflectdos, detection.ddos: the original's types). The hyphen is excluded so
+ * that "<prefix>-<type>-<date>" splits back without ambiguity (retention relies on it); a dot
+ * never starts or ends it (an index name starting with "." would be hidden). */
 bool s4f_bulk_type_ok(const char *name);
 
 /* "<prefix>-<type>-YYYY.MM.DD" for the UTC day of epoch_ms. 0 or -1 (too long). */

@@ -12,6 +12,8 @@ extern const struct s4f_analysis s4f_analysis_reflect_ddos;
 extern const struct s4f_analysis s4f_analysis_dns_external_resolvers;
 extern const struct s4f_analysis s4f_analysis_tls_classification;
 extern const struct s4f_analysis s4f_analysis_top_n_host_stats;
+extern const struct s4f_analysis s4f_analysis_ssh_auth_simple;
+extern const struct s4f_analysis s4f_analysis_ddos;
 
 const struct s4f_analysis *const s4f_analyses[] = {
     &s4f_analysis_protocols_statistics,
@@ -23,6 +25,8 @@ const struct s4f_analysis *const s4f_analyses[] = {
     &s4f_analysis_dns_external_resolvers,
     &s4f_analysis_tls_classification,
     &s4f_analysis_top_n_host_stats,
+    &s4f_analysis_ssh_auth_simple,
+    &s4f_analysis_ddos,
     NULL,
 };
 

@@ -36,6 +36,9 @@ DATA_VIEWS = [
      "Stream4Flow TLS classification"),
     ("s4f-dv-top-n-hosts", PREFIX + "-top_n_host_stats-*", "@timestamp",
      "Stream4Flow top-N destinations per host"),
+    ("s4f-dv-ssh", PREFIX + "-ssh_auth_simple-*", "@timestamp",
+     "Stream4Flow SSH password guessing"),
+    ("s4f-dv-ddos", PREFIX + "-detection.ddos-*", "@timestamp", "Stream4Flow DDoS victims"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
      "Stream4Flow raw flows (sink.index_flows)"),
 ]
@@ -121,6 +124,20 @@ objects.append(lens("s4f-lens-scanners", "Top scanners", "s4f-dv-portscans", "ln
                      "c": col_metric("sum", "flows_increment", "Flows"),
                      "d": col_metric("max", "duration_in_milliseconds", "Duration (ms)")},
                     ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
+objects.append(lens("s4f-lens-ssh-guessers", "Top SSH password guessers", "s4f-dv-ssh",
+                    "lnsDatatable",
+                    {"a": col_terms("src_ip", "Source", "b", 20, "ip"),
+                     "b": col_metric("sum", "flows_increment", "Guesses"),
+                     "c": col_metric("unique_count", "dst_ip", "Servers"),
+                     "d": col_metric("average", "average_packet_count", "Packets per guess")},
+                    ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
+objects.append(lens("s4f-lens-ddos-victims", "DDoS victims", "s4f-dv-ddos", "lnsDatatable",
+                    {"a": col_terms("dst_ip", "Victim", "c", 20, "ip"),
+                     "b": col_metric("max", "shortratio", "In/out ratio (window)"),
+                     "c": col_metric("max", "packets_in", "Packets in (window)"),
+                     "d": col_metric("median", "longratio", "In/out ratio (long term)"),
+                     "e": col_metric("max", "sources", "Sources")},
+                    ["a", "b", "c", "d", "e"], table(["a", "b", "c", "d", "e"])))
 objects.append(lens("s4f-lens-top-hosts", "Top hosts by bytes sent", "s4f-dv-hosts",
                     "lnsDatatable",
                     {"a": col_terms("host", "Host", "b", 20, "ip"),

@@ -114,6 +114,18 @@ static void index_name_is_the_utc_day_of_the_event(void **state)
     assert_false(s4f_bulk_type_ok("a-b"));
     assert_false(s4f_bulk_type_ok(""));
     assert_true(s4f_bulk_type_ok("portscan_vertical"));
+    /* The original's dotted types: their results were dead-lettered as invalid before. */
+    assert_true(s4f_bulk_type_ok("detection.ddos"));
+    assert_true(s4f_bulk_type_ok("detection.reflectdos"));
+    assert_false(s4f_bulk_type_ok(".ddos"));
+    assert_false(s4f_bulk_type_ok("ddos."));
+    assert_false(s4f_bulk_type_ok("detection..ddos"));
+    assert_false(s4f_bulk_type_ok("."));
+    /* Retention finds their days. */
+    assert_int_equal(
+        s4f_bulk_index_name("s4f", "detection.ddos", 1795759850000LL, buf, sizeof(buf)), 0);
+    assert_int_equal(s4f_bulk_index_day("s4f", buf, &day), 0);
+    assert_int_equal(day, 1795737600000LL);
 }
 
 static void result_meta_takes_id_type_and_time(void **state)
@@ -128,6 +140,13 @@ static void result_meta_takes_id_type_and_time(void **state)
                      S4F_OK);
     assert_string_equal(m.index, "p-protocols_statistics-2026.11.27");
     assert_string_equal(m.id, "ps:1");
+    /* A dotted type (the original's detection.ddos): its index, not a dead letter. */
+    const char *dd = "{\"@type\":\"detection.ddos\",\"@timestamp\":"
+                     "\"2026-11-27T23:59:59.999Z\",\"id\":\"dd:1\",\"dst_ip\":\"10.0.0.1\"}";
+    assert_int_equal(s4f_bulk_doc_meta(S4F_DOC_RESULT, "p", dd, strlen(dd), "t", 0, 5, -1, NULL, &m,
+                                       reason, sizeof(reason)),
+                     S4F_OK);
+    assert_string_equal(m.index, "p-detection.ddos-2026.11.27");
 
     const char *bad[] = {
         "",
@@ -234,7 +253,8 @@ static void result_types_are_the_templated_ones(void **state)
     (void)state;
     const char *known[] = {"protocols_statistics",        "portscan_horizontal",
                            "portscan_vertical",           "host_stats",
-                           "host_stats_temporal_profile", "tls_classification"};
+                           "host_stats_temporal_profile", "tls_classification",
+                           "ssh_auth_simple",             "detection.ddos"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         assert_true(s4f_tpl_result_type(known[i]));
     assert_false(s4f_tpl_result_type("flows"));   /* raw flows, not a result */

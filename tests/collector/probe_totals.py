@@ -60,8 +60,7 @@ def record_totals(records):
 def run_probe(kind, pcap, port, wd):
     if kind.startswith("softflowd"):
         ver = {"softflowd-v5": "5", "softflowd-v9": "9", "softflowd-ipfix": "10"}[kind]
-        subprocess.run(["softflowd", "-r", pcap, "-n", "127.0.0.1:%d" % port, "-v", ver,
-                        "-t", "maxlife=1"], check=True, capture_output=True)
+        t.run_softflowd(pcap, port, ver)
     elif kind == "pmacct-ipfix":
         t.run_pmacctd(pcap, port, wd)
     else:
@@ -76,23 +75,9 @@ def main():
     ok = False
     try:
         t.create_topic(topic, 4)
-        col_port = t.free_port()
-        nf_port = t.free_port()
-        conf = t.write(os.path.join(wd, "s4f.yml"), "\n".join([
-            "kafka:",
-            "  bootstrap.servers: " + t.KAFKA,
-            "collector:",
-            "  listen: 127.0.0.1:%d" % col_port,
-            "  tcp_listen: ''",
-            "  metrics_listen: 127.0.0.1:0",
-            "  topic: " + topic,
-            "  element_files: [%s]" % os.path.join(t.SRC, "collector/decode/elements/flowmon.xml"),
-            ""]))
-        col = t.Proc("collector", [os.path.join(t.BUILD, "collector", "s4f-collector"), "-c", conf],
-                     wd)
+        col, col_port, mport = t.start_collector(wd, topic)
         procs.append(col)
-        col.wait_log("receiving on udp")
-        mport = t.metrics_port_from_log(col)
+        nf_port = t.free_port()
         nfdir = os.path.join(wd, "nf")
         os.mkdir(nfdir)
         nf = t.Proc("nfcapd", ["nfcapd", "-w", nfdir, "-p", str(nf_port), "-b", "127.0.0.1",
@@ -114,17 +99,8 @@ def main():
                             "test", "--out", pcap], check=True)
             run_probe(kind, pcap, tee_port, wd)
 
-        # Everything the tee forwarded must have been decoded and acknowledged by Kafka:
-        # wait until the collector's counters stop moving and its queue is empty.
-        last = [None]
-
-        def settled():
-            m = t.metrics(mport)
-            key = (m.get("s4f_collector_records_total"), m.get("s4f_collector_kafka_delivered_total"))
-            done = key == last[0] and key[0] == key[1] and m.get("s4f_collector_kafka_outq_messages", 0) == 0
-            last[0] = key
-            return done and m
-        m = t.wait_for(settled, 60, "the collector to settle", interval=1.0)
+        # Everything the tee forwarded must have been decoded and acknowledged by Kafka.
+        m = t.collector_settled(mport)
         tee.terminate()
         tee.wait()
         nf.stop()  # SIGTERM flushes nfcapd's file

@@ -171,6 +171,49 @@ def write(path, text):
         f.write(text)
     return path
 
+def start_collector(wd, topic, name="collector"):
+    """Starts s4f-collector on a free loopback UDP port writing to topic; returns (Proc, UDP
+    port, metrics port) once it receives."""
+    port = free_port()
+    conf = write(os.path.join(wd, name + ".yml"), "\n".join([
+        "kafka:",
+        "  bootstrap.servers: " + KAFKA,
+        "collector:",
+        "  listen: 127.0.0.1:%d" % port,
+        "  tcp_listen: ''",
+        "  metrics_listen: 127.0.0.1:0",
+        "  topic: " + topic,
+        "  element_files: [%s]" % os.path.join(SRC, "collector/decode/elements/flowmon.xml"),
+        ""]))
+    col = Proc(name, [os.path.join(BUILD, "collector", "s4f-collector"), "-c", conf], wd)
+    col.wait_log("receiving on udp")
+    return col, port, metrics_port_from_log(col)
+
+
+def collector_settled(mport, timeout=60):
+    """Waits until everything the collector received is decoded and acknowledged by Kafka: its
+    record and delivery counters equal and still, its queue empty. Returns its metrics."""
+    last = [None]
+
+    def settled():
+        m = metrics(mport)
+        key = (m.get("s4f_collector_records_total"), m.get("s4f_collector_kafka_delivered_total"))
+        done = key == last[0] and key[0] == key[1] and m.get("s4f_collector_kafka_outq_messages", 0) == 0
+        last[0] = key
+        return done and m
+    return wait_for(settled, timeout, "the collector to settle", interval=1.0)
+
+
+def run_softflowd(pcap, port, version, timeouts=("maxlife=1",)):
+    """Exports pcap with softflowd (NetFlow version 5, 9 or 10 = IPFIX) to 127.0.0.1:port.
+    The default maxlife=1 cuts every flow into pieces of one second of capture time; pass
+    timeouts=() for softflowd's own, so that each connection is one flow."""
+    argv = ["softflowd", "-r", pcap, "-n", "127.0.0.1:%d" % port, "-v", str(version)]
+    for t in timeouts:
+        argv += ["-t", t]
+    subprocess.run(argv, check=True, capture_output=True)
+
+
 def run_pmacctd(pcap, port, wd):
     """Replays pcap through pmacctd's nfprobe plugin as IPFIX to 127.0.0.1:port.
 

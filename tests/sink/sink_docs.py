@@ -24,7 +24,7 @@ import sys
 import time
 
 TYPES = ["protocols_statistics", "portscan_horizontal", "portscan_vertical", "host_stats",
-         "host_stats_temporal_profile"]
+         "host_stats_temporal_profile", "ssh_auth_simple", "detection.ddos"]
 
 
 def iso(ms):
@@ -57,6 +57,14 @@ def result(i, base_ms):
                               "ECE": 0, "CWR": 0},
                    top_ports=[{"port": 443, "flows": 9}, {"port": 80, "flows": 1}],
                    top_peers=[{"ip": "192.0.2.1", "flows": 9}, {"ip": "2001:db8::1", "flows": 1}])
+    elif t == "ssh_auth_simple":
+        doc.update(src_ip=ip, dst_ip="192.0.2.%d" % (i % 250 + 1), flows=10 + i % 9,
+                   average_packet_count=14.25, duration_in_milliseconds=30000 + i,
+                   timestamp=iso(end - 290000), flows_increment=10 + i % 9)
+    elif t == "detection.ddos":
+        doc.update(dst_ip=ip, shortratio=812.5 + i, longratio=1.0625,
+                   attackers=["198.18.0.%d" % (k + 1) for k in range(i % 4)] + ["2001:db8::66"],
+                   packets_in=150000 + i, packets_out=185, sources=40 + i)
     else:
         doc.update(host=ip, hours=[{"hour_start": iso(end - end % 3600000 - h * 3600000),
                                     "flows": h, "packets": h * 2, "bytes": h * 3}
@@ -82,7 +90,7 @@ def gen(args):
     for k in range(start, start + n):
         out.write(json.dumps(result(k, base), separators=(",", ":")) + "\n")
     for k in range(bad):
-        d = result(k * 5, base)  # a protocols_statistics document
+        d = result(k * len(TYPES), base)  # a protocols_statistics document
         d["id"] = "bad-mapping-%d" % k
         d["flows"] = "not-a-number"
         out.write(json.dumps(d, separators=(",", ":")) + "\n")

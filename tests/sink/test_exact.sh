@@ -55,6 +55,11 @@ want_type "-protocols_statistics-" protocol keyword
 want_type "-protocols_statistics-" @type keyword
 want_type "-protocols_statistics-" id keyword
 want_type "-protocols_statistics-" bytes long
+want_type "-ssh_auth_simple-" average_packet_count double
+want_type "-ssh_auth_simple-" dst_ip ip
+want_type "-detection.ddos-" attackers ip
+want_type "-detection.ddos-" shortratio double
+want_type "-detection.ddos-" packets_in long
 
 # An address query works because the field is an ip: a CIDR term.
 hits=$(curl -s "$ES/$RUN-portscan_*/_count" -H 'Content-Type: application/json' \

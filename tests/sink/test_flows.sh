@@ -27,7 +27,7 @@ t_sink_start "$WORK/sink.yml" "$WORK/sink.log"
 t_produce "$RUN-flows" "$WORK/flows.ndjson"
 t_produce "$RUN-results" "$WORK/docs.ndjson"
 t_wait "flows indexed" 60 t_count_is "$RUN-flows-*" 201
-t_wait "results indexed" 60 t_count_is "$RUN-protocols_statistics-*,$RUN-portscan_*,$RUN-host_stats*" 20
+t_wait "results indexed" 60 t_count_is "$RUN-protocols_statistics-*,$RUN-portscan_*,$RUN-host_stats*,$RUN-ssh_auth_simple-*,$RUN-detection.ddos-*" 20
 day=$(date -u -d "@$((now / 1000))" +%Y.%m.%d)
 [[ $(t_count "$RUN-flows-$day") == 201 ]] || t_fail "flows not in $RUN-flows-$day"
 curl -s "$ES/$RUN-flows-*/_search?size=1&q=ipfix.sourceTransportPort:1025" >"$WORK/one.json"

@@ -25,9 +25,10 @@ for idx in "$RUN-portscan_vertical-9999.12.31" "$RUN-host_stats-$FUTURE3"; do
 	curl -sf -m 30 -X PUT "$ES/$idx" >/dev/null || t_fail "cannot create $idx"
 done
 
-N=10 # protocols_statistics, portscan_horizontal, portscan_vertical, host_stats, profile x2
+N=10 # every type of sink_docs.py, the first three twice
 python3 "$PY" gen $N >"$WORK/good.ndjson"
-DETECTIONS=$(grep -c '"@type":"portscan_' "$WORK/good.ndjson")
+# The detection types the web lists (s4f_web_detection_types).
+DETECTIONS=$(grep -cE '"@type":"(portscan_|ssh_auth_simple|detection\.ddos)' "$WORK/good.ndjson")
 scan='"src_ip":"10.9.9.9","dst_ip":"10.0.0.1","flows":30,"targets_total":30,"flows_increment":30,"duration_in_milliseconds":1000'
 {
 	printf '{"@type":"evil_scan","@timestamp":"%s","id":"hostile-type","src_ip":"not-an-address","dst_ip":"x"}\n' "$NOW"

@@ -181,10 +181,24 @@ def data_routes(c):
     check(st == 200 and j["total"] > 0 and len(j["items"]) == 5, "detections: %s" % st)
     if st == 200:
         types = {t["type"] for t in j["types"]}
-        check(types == {"portscan_horizontal", "portscan_vertical"}, "detection types: %s" % types)
+        check(types == {"portscan_horizontal", "portscan_vertical", "ssh_auth_simple",
+                         "detection.ddos"}, "detection types: %s" % types)
         check(all("id" in it and "src_ip" in it for it in j["items"]), "detection items carry id and src_ip")
         check(j["top_sources"] and j["top_sources"][0]["ip"].startswith(("192.0.2.", "198.51.100.", "203.0.113.")),
               "top sources: %s" % j["top_sources"][:1])
+    # The SSH page's query: one type, every item of it.
+    st, _, j = c.json("GET", "/api/detections?range=24h&type=ssh_auth_simple&size=500")
+    check(st == 200 and j["total"] > 0 and j["items"] and
+          all(i["@type"] == "ssh_auth_simple" and "average_packet_count" in i for i in j["items"]) and
+          [t["type"] for t in j["types"]] == ["ssh_auth_simple"] and j["top_sources"] and
+          j["top_victims"], "detections of type ssh_auth_simple: %s" % st)
+    # The DDoS page's query: a type with a '.', documents with a victim and no source.
+    st, _, j = c.json("GET", "/api/detections?range=24h&type=detection.ddos&size=500")
+    check(st == 200 and j["total"] > 0 and
+          all(i["@type"] == "detection.ddos" and "shortratio" in i for i in j["items"]) and
+          j["top_victims"] and not j["top_sources"], "detections of type detection.ddos: %s" % st)
+    st, _, j = c.json("GET", "/api/detections?range=24h&type=no_such_type")
+    check(st == 400 and "type" in (j or {}).get("error", ""), "an unknown detection type: %s %s" % (st, j))
     st, _, j = c.json("GET", "/api/detections?range=24h&address=192.0.2.0/24&type=portscan_vertical")
     check(st == 200 and all(i["src_ip"].startswith("192.0.2.") and i["@type"] == "portscan_vertical"
                             for i in j["items"]) and j["items"], "detections filtered by network and type")

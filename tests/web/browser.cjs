@@ -107,6 +107,20 @@ async function main() {
     await page.click("#det-apply");
     await page.locator("#det-error", { hasText: "parameter 'address'" }).waitFor();
 
+    // SSH attacks (a page of its own file, web/ui/pages/ssh.js): histogram, tops, table.
+    await page.click("nav a[data-page=ssh]");
+    await page.waitForFunction(() => document.querySelectorAll("#ssh-table tbody tr").length > 0 &&
+      document.querySelector("#chart-ssh canvas"));
+    if ((await rows(page, "#ssh-sources")) === 0) problems.push("no top SSH guessers");
+    if ((await rows(page, "#ssh-victims")) === 0) problems.push("no top SSH servers");
+    await shot(page, "04b-ssh");
+    // DDoS victims (web/ui/pages/ddos.js): ratios over time, victims, reports.
+    await page.click("nav a[data-page=ddos]");
+    await page.waitForFunction(() => document.querySelectorAll("#ddos-table tbody tr").length > 0 &&
+      document.querySelector("#chart-ddos canvas"));
+    if ((await rows(page, "#ddos-victims")) === 0) problems.push("no DDoS victims");
+    await shot(page, "04c-ddos");
+
     // Hosts: list, then a profile.
     await page.click("nav a[data-page=hosts]");
     await page.waitForFunction(() => document.querySelectorAll("#hosts-table tbody tr").length > 0);

@@ -19,7 +19,8 @@ import urllib.error
 import urllib.request
 
 TYPES = ["protocols_statistics", "portscan_horizontal", "portscan_vertical", "host_stats",
-         "host_stats_temporal_profile", "tls_classification", "top_n_host_stats"]
+         "host_stats_temporal_profile", "tls_classification", "top_n_host_stats",
+         "ssh_auth_simple", "detection.ddos"]
 # tls_classification per 5-minute window: every stat type's values sum to the same 10 flows.
 TLS = {"os": [("Windows", 5), ("Android", 3), ("Unknown", 2)],
        "browser": [("Chrome", 6), ("Unknown", 4)],
@@ -147,6 +148,28 @@ def generate(prefix, hours, now_ms, rnd):
             hours_list.append({"hour_start": iso(hs), "flows": f, "packets": f * 7, "bytes": f * 4000})
         out.append(doc(prefix, "host_stats_temporal_profile", end - 86400000, end, h,
                        {"host": h, "hours": hours_list}))
+    # SSH password guessing (after the rest, so that the other documents stay as they were).
+    for k in range(hours * 2):
+        we = start + rnd.randint(1, hours * 12) * 300000
+        src, dst = rnd.choice(SCANNERS), rnd.choice(LOCAL_HOSTS[:4])
+        flows = rnd.randint(10, 200)
+        out.append(doc(prefix, "ssh_auth_simple", we - 300000, we, src + "-" + dst, {
+            "src_ip": src, "dst_ip": dst, "flows": flows, "flows_increment": flows,
+            "average_packet_count": round(rnd.uniform(11, 19), 2),
+            "duration_in_milliseconds": flows * rnd.randint(2000, 6000),
+            "timestamp": iso(we - 290000)}))
+    # DDoS victims: a few floods of a few windows each.
+    for k in range(max(1, hours // 4)):
+        victim = LOCAL_HOSTS[k % 3]
+        w0 = start + rnd.randint(10, hours * 120 - 10) * 30000
+        for m in range(rnd.randint(2, 6)):
+            we = w0 + (m + 1) * 30000
+            pin = rnd.randint(150000, 900000)
+            out.append(doc(prefix, "detection.ddos", we - 30000, we, victim, {
+                "dst_ip": victim, "shortratio": round(pin / 500.0, 4),
+                "longratio": round(rnd.uniform(0.8, 1.5) + m * 0.5, 4),
+                "attackers": ["198.18.0.%d" % i for i in range(1, 11)],
+                "packets_in": pin, "packets_out": 500, "sources": rnd.randint(50, 5000)}))
     return out
 
 

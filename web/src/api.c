@@ -368,9 +368,16 @@ static void do_detections(struct s4f_web_app *app, const struct s4f_web_req *req
     if (get_range(req, 24LL * 3600 * 1000, &r, ans) != 0)
         return;
     if ((v = arg(req, "type"))) {
-        if (s4f_web_parse_ident("type", v, 64, err, sizeof(err)) != 0)
+        /* One of the detection types (some hold a '.': detection.ddos), nothing else. */
+        size_t i = 0;
+        while (s4f_web_detection_types[i] && strcmp(s4f_web_detection_types[i], v) != 0)
+            i++;
+        if (!s4f_web_detection_types[i]) {
+            if (s4f_web_parse_ident("type", v, 64, err, sizeof(err)) == 0)
+                snprintf(err, sizeof(err), "parameter 'type': not a detection type");
             goto bad;
-        f.type = v;
+        }
+        f.type = s4f_web_detection_types[i];
     }
     if ((v = arg(req, "address"))) {
         if (s4f_web_parse_cidr("address", v, addr, sizeof(addr), err, sizeof(err)) != 0)

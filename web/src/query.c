@@ -22,8 +22,10 @@ void s4f_web_index(const char *prefix, const char *type, char *buf, size_t len)
     snprintf(buf, len, "%s-%s-*", prefix, type);
 }
 
-const char *const s4f_web_detection_types[] = {"portscan_horizontal", "portscan_vertical",
-                                               "detection.reflectdos", NULL};
+const char *const s4f_web_detection_types[] = {
+    "portscan_horizontal", "portscan_vertical", "detection.reflectdos",
+    "ssh_auth_simple",     "detection.ddos",    NULL,
+};
 
 void s4f_web_detection_indices(const char *prefix, char *buf, size_t len)
 {
@@ -212,8 +214,11 @@ static json_t *terms(const char *field, int size, json_t *subaggs)
 
 json_t *s4f_web_q_detections(const struct s4f_web_range *r, const struct s4f_web_det_filter *f)
 {
-    json_t *filter = json_pack("[o, {s:{s:s}}]", range_filter(r->from_ms, r->to_ms), "exists",
-                               "field", "src_ip");
+    /* Documents with a source or a victim (detection.ddos names only its victim, dst_ip). */
+    json_t *filter =
+        json_pack("[o, {s:{s:[{s:{s:s}}, {s:{s:s}}], s:i}}]", range_filter(r->from_ms, r->to_ms),
+                  "bool", "should", "exists", "field", "src_ip", "exists", "field", "dst_ip",
+                  "minimum_should_match", 1);
     if (f->type)
         json_array_append_new(filter, json_pack("{s:{s:s}}", "term", "@type", f->type));
     if (f->address)

@@ -22,7 +22,8 @@ static void test_indices(void **state)
     s4f_web_detection_indices("p", buf, sizeof(buf));
     /* Only the detection types' indices: never "p-*" (issue 13). */
     assert_string_equal(buf,
-                        "p-portscan_horizontal-*,p-portscan_vertical-*,p-detection.reflectdos-*");
+                        "p-portscan_horizontal-*,p-portscan_vertical-*,p-detection.reflectdos-*,"
+                        "p-ssh_auth_simple-*,p-detection.ddos-*");
     s4f_web_dns_indices("p", buf, sizeof(buf));
     assert_string_equal(buf, "p-dns_statistics-*,p-open_dns_resolver-*,p-external_dns_resolver-*");
 }

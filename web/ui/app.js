@@ -181,7 +181,7 @@ async function loadDetections() {
 function showDetection(d) {
   const box = $("det-detail");
   box.replaceChildren();
-  box.appendChild(el("h3", d["@type"] + " from " + d.src_ip));
+  box.appendChild(el("h3", d["@type"] + (d.src_ip ? " from " + d.src_ip : " against " + d.dst_ip)));
   const t = el("table"); t.className = "grid";
   for (const [k, v] of Object.entries(d)) {
     const tr = document.createElement("tr");

@@ -68,8 +68,21 @@ static void generic_traffic(struct th *t)
         flow(t, &off, "10.8.8.8", "192.168.1.1", (uint16_t)(1000 + j), 0x02,
              1000 + j * 100 + 50); /* vertical scan */
     }
-    for (int j = 0; j < 30; j++)
+    /* SSH password guessing: ten login-sized connections of one source to one server. */
+    for (int j = 0; j < 10; j++) {
+        struct s4f_flow f =
+            th_mkflow("10.7.7.7", "10.0.0.22", 6, 22, 0x1b, 14, 3000, TH_T0 + 4000 + j * 50);
+        assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+    }
+    /* 10.0.0.1 talks to 198.51.100.1 (both directions), then 20 sources flood it. */
+    for (int j = 0; j < 30; j++) {
         flow(t, &off, "10.0.0.1", "198.51.100.1", 443, 0x1b, 5000 + j * 1000);
+        flow(t, &off, "198.51.100.1", "10.0.0.1", 40000, 0x1b, 5000 + j * 1000 + 10);
+    }
+    for (int j = 0; j < 20; j++) {
+        snprintf(dst, sizeof(dst), "203.0.113.%d", j + 100);
+        flow(t, &off, dst, "10.0.0.1", 80, 0x02, 35000 + j * 100);
+    }
     /* TLS: a ClientHello's cipher suites (Flowmon) and a server name (ipfixprobe). */
     struct s4f_flow tls =
         th_mkflow("10.0.0.1", "198.51.100.1", 6, 443, 0x1b, 10, 900, TH_T0 + 36000);
@@ -110,6 +123,9 @@ static void every_emitted_type_has_a_template(void **state)
             conf = "allowed_lateness: 10s\ndns_servers: [10.0.0.53]\n";
         else if (strcmp(a->name, "dns_external_resolvers") == 0)
             conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\nrepartition_topic: ''\n";
+        else if (strcmp(a->name, "ddos") == 0)
+            conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\nrepartition_topic: ''\n"
+                   "long_window: 60s\nwarmup: 0\nthreshold: 2\nmin_incoming: 10\n";
         else if (strncmp(a->name, "dns_", 4) == 0)
             conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\n";
         struct th *t = th_new(a, conf);
