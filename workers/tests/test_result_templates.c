@@ -83,9 +83,10 @@ static void generic_traffic(struct th *t)
         snprintf(dst, sizeof(dst), "203.0.113.%d", j + 100);
         flow(t, &off, dst, "10.0.0.1", 80, 0x02, 35000 + j * 100);
     }
-    /* TLS: a ClientHello's cipher suites (Flowmon) and a server name (ipfixprobe). */
+    /* TLS: a ClientHello's cipher suites (Flowmon) and a server name (ipfixprobe), from another
+     * host than the flooded one (its packets out would lower the flood's in/out ratio). */
     struct s4f_flow tls =
-        th_mkflow("10.0.0.1", "198.51.100.1", 6, 443, 0x1b, 10, 900, TH_T0 + 36000);
+        th_mkflow("10.0.0.2", "198.51.100.1", 6, 443, 0x1b, 10, 900, TH_T0 + 36000);
     tls.app.flags = S4F_APP_SUITES | S4F_APP_SNI;
     memcpy(tls.app.suites, "\x04\x00\x05\x00", 4);
     tls.app.suites_len = 4;
