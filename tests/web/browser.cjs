@@ -39,6 +39,7 @@ async function main() {
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   const problems = [];
+  let expect503 = false;
   const shot = async (page, name) => page.screenshot({ path: path.join(OUT, name + ".png"), fullPage: true });
   try {
     const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
@@ -48,7 +49,7 @@ async function main() {
     page.on("console", (m) => {
       // 401 (login probe, wrong password) and 400 (the bad address typed on purpose) are expected;
       // anything else (CSP violations, script errors, 5xx) is not.
-      if (m.type() === "error" && !/status of 40[01]/.test(m.text())) problems.push("console: " + m.text());
+      if (m.type() === "error" && !/status of 40[01]/.test(m.text()) && !(expect503 && /status of 503/.test(m.text()))) problems.push("console: " + m.text());
     });
 
     await page.goto(URL_ + "/");
@@ -87,22 +88,62 @@ async function main() {
     console.log(`new window ${iso(we)} appeared ${Date.now() - liveStart} ms after indexing`);
     await shot(page, "03-live-window");
 
-    // Interval and range controls redraw the charts.
-    await page.selectOption("#ov-range", "24h");
+    // The default range fits the data (24 h seeded): no control touched, the time bar says so.
+    const span = await page.locator("#tb-span").textContent();
+    if (!/last (2[34]|1[0-9]) h/.test(span)) problems.push("default range does not fit the 24 h of data: " + span);
+    // Interval and range controls redraw the charts and live in the URL.
+    await page.selectOption("#tb-range", "24h");
     await page.selectOption("#ov-interval", "5m");
     await page.waitForFunction(() => { const n = Number(document.getElementById("chart-flows").dataset.points); return n >= 288 && n <= 290; });
+    if (!/range=24h/.test(page.url()) || !/interval=5m/.test(page.url())) problems.push("range and interval not in the URL: " + page.url());
+    // Reload-safe: the same view after a reload.
+    await page.reload();
+    await page.waitForFunction(() => { const n = Number(document.getElementById("chart-flows").dataset.points); return n >= 288 && n <= 290; });
+    if ((await page.inputValue("#ov-interval")) !== "5m" || (await page.inputValue("#tb-range")) !== "24h") problems.push("controls not restored from the URL after a reload");
+    // Drag-to-zoom, then one click back.
+    const over = page.locator("#chart-flows .u-over");
+    const bb = await over.boundingBox();
+    await page.mouse.move(bb.x + bb.width * 0.5, bb.y + bb.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(bb.x + bb.width * 0.75, bb.y + bb.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForFunction(() => /from=\d+&to=\d+/.test(location.hash) && !document.getElementById("tb-back").hidden);
+    await page.waitForFunction(() => { const n = Number(document.getElementById("chart-flows").dataset.points); return n > 10 && n < 288; });
+    await shot(page, "03b-zoomed");
+    await page.click("#tb-back");
+    await page.waitForFunction(() => /range=24h/.test(location.hash) && !/from=/.test(location.hash) && document.getElementById("tb-back").hidden);
+    // Empty charts say why: a range without data, a host without results, Elasticsearch down.
+    const old = Date.now() - 3 * 86400000;
+    await page.goto(URL_ + "/#/overview?from=" + (old - 3600000) + "&to=" + old);
+    await page.waitForFunction(() => /No data in this range/.test(document.getElementById("chart-flows").dataset.empty || ""));
+    await shot(page, "03c-empty-range");
+    await page.route("**/api/protocols*", (r) => r.fulfill({ status: 503, contentType: "application/json", body: '{"error":"Elasticsearch is unavailable; retry shortly"}' }));
+    expect503 = true;
+    await page.goto(URL_ + "/#/overview?range=1h");
+    await page.waitForFunction(() => /Elasticsearch is unavailable/.test(document.getElementById("chart-flows").dataset.empty || ""));
+    await page.unroute("**/api/protocols*");
+    await page.goto(URL_ + "/#/overview?range=1h");
+    await page.waitForFunction(() => !document.getElementById("chart-flows").dataset.empty);
+    expect503 = false;
 
     // Detections: histogram, tops, table, detail.
     await page.click("nav a[data-page=detections]");
     await page.waitForFunction(() => document.querySelectorAll("#det-table tbody tr").length > 0);
     if ((await rows(page, "#det-sources")) === 0) problems.push("no top sources");
-    await page.locator("#det-table tbody tr").first().click();
+    await page.locator("#det-table tbody tr").first().locator("td").first().click();
     await page.locator("#det-detail", { hasText: "src_ip" }).waitFor({ state: "visible" });
     await shot(page, "04-detection");
     // Filter by the detection's source network.
     await page.fill("#det-address", "192.0.2.0/24");
     await page.click("#det-apply");
     await page.waitForFunction(() => { const r = [...document.querySelectorAll("#det-table tbody tr td:nth-child(3)")]; return r.length > 0 && r.every((td) => td.textContent.startsWith("192.0.2.")); });
+    if (!/address=192\.0\.2\.0%2F24/.test(page.url())) problems.push("address filter not in the URL: " + page.url());
+    // Every address opens its profile, keeping the time range.
+    const src = await page.locator("#det-table tbody tr td:nth-child(3) a").first().textContent();
+    await page.locator("#det-table tbody tr td:nth-child(3) a").first().click();
+    await page.locator("#host-title", { hasText: src }).waitFor();
+    await page.goBack();
+    await page.waitForFunction(() => document.querySelectorAll("#det-table tbody tr").length > 0);
     await page.fill("#det-address", "not-an-address");
     await page.click("#det-apply");
     await page.locator("#det-error", { hasText: "parameter 'address'" }).waitFor();
@@ -119,6 +160,10 @@ async function main() {
     const flags = await rows(page, "#host-flags");
     if (flags !== 8) problems.push("TCP flags table has " + flags + " rows");
     await shot(page, "06-host-profile");
+    // A host without results says why its charts are empty.
+    await page.goto(URL_ + "/#/hosts/10.9.9.9");
+    await page.waitForFunction(() => /No host_stats results for 10\.9\.9\.9/.test(document.getElementById("chart-host-bytes").dataset.empty || ""));
+    await shot(page, "06b-host-empty");
     // Search an address directly.
     await page.click("nav a[data-page=hosts]");
     await page.fill("#host-address", "2001:db8::10");

@@ -629,6 +629,24 @@ static void do_components(struct s4f_web_app *app, const struct s4f_web_req *req
         answer_error(ans, 500, "out of memory");
 }
 
+static void do_extent(struct s4f_web_app *app, const struct s4f_web_req *req,
+                      const struct s4f_web_session_info *s, const char *name,
+                      struct s4f_web_answer *ans)
+{
+    char idx[2048], err[128];
+    if (check_args(req, NULL, err, sizeof(err)) != 0) {
+        s4f_metric_inc(app->c.bad_params);
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    s4f_web_extent_indices(app->es_conf->index_prefix, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_extent(), ans);
+    if (!res)
+        return;
+    answer_json(ans, 200, s4f_web_shape_extent(res, s4f_wall_ms()));
+    json_decref(res);
+}
+
 /* The routes under /api/. A path ending in '/' takes the rest of the URL as name (NULL for an
  * exact path). method is the one method allowed (GET also answers HEAD) and names the Allow
  * header of a 405; NULL leaves methods to the handler. Every route but a public one needs a
@@ -654,6 +672,7 @@ static const struct route {
     {"hosts/", "GET", .shared = true, .handle = do_host},
     {"components", "GET", .shared = true, .handle = do_components},
     {"dns", "GET", .shared = true, .handle = do_dns},
+    {"extent", "GET", .shared = true, .handle = do_extent},
 };
 
 static const struct route *find_route(const char *p, const char **name)

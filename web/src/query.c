@@ -632,3 +632,77 @@ json_t *s4f_web_shape_dns(const json_t *es, const struct s4f_web_range *r)
     json_object_set_new(out, "external_resolvers", ext);
     return out;
 }
+
+/* ---- Extent: the span of time that holds results, per type ---- */
+
+void s4f_web_extent_indices(const char *prefix, char *buf, size_t len)
+{
+    static const char *const types[] = {S4F_WEB_T_PROTOCOLS, S4F_WEB_T_HOSTS,    S4F_WEB_T_PROFILE,
+                                        S4F_WEB_T_DNS,       S4F_WEB_T_OPEN_DNS, S4F_WEB_T_EXT_DNS};
+    size_t w = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N(types) && w < len; i++) {
+        int n = snprintf(buf + w, len - w, "%s%s-%s-*", i ? "," : "", prefix, types[i]);
+        if (n < 0)
+            return;
+        w += (size_t)n;
+    }
+    char det[512];
+    s4f_web_detection_indices(prefix, det, sizeof(det));
+    if (w < len)
+        snprintf(buf + w, len - w, ",%s", det);
+}
+
+json_t *s4f_web_q_extent(void)
+{
+    return json_pack("{s:i, s:b, s:{s:{s:{s:s, s:i}, s:{s:{s:{s:s}}, s:{s:{s:s}}}}}}", "size", 0,
+                     "track_total_hits", 0, "aggs", "types", "terms", "field", "@type", "size", 64,
+                     "aggs", "first", "min", "field", "@timestamp", "last", "max", "field",
+                     "@timestamp");
+}
+
+/* An aggregation's numeric value as epoch ms; -1 when absent (min/max of no documents). */
+static int64_t agg_ms(const json_t *b, const char *name)
+{
+    const json_t *v = json_object_get(json_object_get(b, name), "value");
+    double d = json_number_value(v);
+    if (!json_is_number(v) || !isfinite(d) || d < 0 || d > 4e13)
+        return -1;
+    return (int64_t)d;
+}
+
+json_t *s4f_web_shape_extent(const json_t *es, int64_t now_ms)
+{
+    json_t *types = json_object();
+    int64_t from = -1, to = -1;
+    char a[32], b[32];
+    const json_t *bs = buckets(agg(es, "types"));
+    size_t i;
+    const json_t *bk;
+    json_array_foreach(bs, i, bk)
+    {
+        const char *name = json_string_value(json_object_get(bk, "key"));
+        int64_t f = agg_ms(bk, "first"), t = agg_ms(bk, "last");
+        if (!name || f < 0 || t < 0 || strnlen(name, 65) > 64)
+            continue;
+        json_object_set_new(types, name,
+                            json_pack("{s:s, s:s, s:I, s:I, s:I}", "from", iso(f, a, sizeof(a)),
+                                      "to", iso(t, b, sizeof(b)), "from_ms", (json_int_t)f, "to_ms",
+                                      (json_int_t)t, "documents",
+                                      json_integer_value(json_object_get(bk, "doc_count"))));
+        if (from < 0 || f < from)
+            from = f;
+        if (t > to)
+            to = t;
+    }
+    json_t *out = json_pack("{s:o, s:I}", "types", types, "now_ms", (json_int_t)now_ms);
+    if (!out)
+        return NULL;
+    json_object_set_new(out, "from", from < 0 ? json_null() : json_string(iso(from, a, sizeof(a))));
+    json_object_set_new(out, "to", to < 0 ? json_null() : json_string(iso(to, b, sizeof(b))));
+    json_object_set_new(out, "from_ms", from < 0 ? json_null() : json_integer(from));
+    json_object_set_new(out, "to_ms", to < 0 ? json_null() : json_integer(to));
+    return out;
+}

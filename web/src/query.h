@@ -79,4 +79,12 @@ json_t *s4f_web_q_host_profile(const char *host);
 json_t *s4f_web_shape_host(const json_t *es, const json_t *es_profile,
                            const struct s4f_web_range *r, const char *host);
 
+/* The span of time holding results ("<prefix>-<type>-*" of every type the dashboard reads):
+ * per @type the oldest and newest @timestamp, and over all of them. */
+void s4f_web_extent_indices(const char *prefix, char *buf, size_t len);
+json_t *s4f_web_q_extent(void);
+/* {"from","to","from_ms","to_ms" (null without data), "now_ms",
+ *  "types": {type: {"from","to","from_ms","to_ms","documents"}}} */
+json_t *s4f_web_shape_extent(const json_t *es, int64_t now_ms);
+
 #endif

@@ -129,13 +129,50 @@ static void test_host_merge_tops(void **state)
     json_decref(es);
 }
 
+/* The extent lists each type's span and the overall one; buckets without a usable min/max
+ * (an index of a type whose documents lack @timestamp) and absurd values are skipped. */
+static void test_extent(void **state)
+{
+    char buf[2048];
+    (void)state;
+    s4f_web_extent_indices("p", buf, sizeof(buf));
+    assert_non_null(strstr(buf, "p-protocols_statistics-*,p-host_stats-*,"));
+    assert_non_null(strstr(buf, ",p-portscan_horizontal-*"));
+    assert_null(strstr(buf, "p-*"));
+    json_t *es = json_loads(
+        "{\"aggregations\":{\"types\":{\"buckets\":["
+        "{\"key\":\"host_stats\",\"doc_count\":5,\"first\":{\"value\":1795759200000.0},"
+        "\"last\":{\"value\":1795759800000.0}},"
+        "{\"key\":\"protocols_statistics\",\"doc_count\":9,\"first\":{\"value\":1795759100000.0},"
+        "\"last\":{\"value\":1795759500000.0}},"
+        "{\"key\":\"odd\",\"doc_count\":1,\"first\":{\"value\":null},\"last\":{\"value\":1e300}}"
+        "]}}}",
+        0, NULL);
+    assert_non_null(es);
+    json_t *out = s4f_web_shape_extent(es, 1795760000000LL);
+    assert_non_null(out);
+    assert_int_equal(json_integer_value(json_object_get(out, "from_ms")), 1795759100000LL);
+    assert_int_equal(json_integer_value(json_object_get(out, "to_ms")), 1795759800000LL);
+    assert_int_equal(json_object_size(json_object_get(out, "types")), 2);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(out, "types"), "host_stats"), "documents")),
+        5);
+    json_decref(out);
+    json_decref(es);
+    es = json_loads("{\"hits\":{}}", 0, NULL);
+    out = s4f_web_shape_extent(es, 1);
+    assert_true(json_is_null(json_object_get(out, "from_ms")));
+    json_decref(out);
+    json_decref(es);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_indices),
-        cmocka_unit_test(test_values_stay_values),
-        cmocka_unit_test(test_protocols_shape),
-        cmocka_unit_test(test_host_merge_tops),
+        cmocka_unit_test(test_indices),         cmocka_unit_test(test_values_stay_values),
+        cmocka_unit_test(test_protocols_shape), cmocka_unit_test(test_host_merge_tops),
+        cmocka_unit_test(test_extent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
