@@ -30,7 +30,8 @@ SEC_HEADERS = {
 ROUTES = [("GET", "/api/session"), ("POST", "/api/logout"), ("GET", "/api/protocols"),
           ("GET", "/api/detections"), ("GET", "/api/hosts"), ("GET", "/api/hosts/10.0.0.5"),
           ("GET", "/api/users"), ("POST", "/api/users"), ("PUT", "/api/users/alice"),
-          ("DELETE", "/api/users/alice"), ("GET", "/api/components"), ("GET", "/api/nope")]
+          ("DELETE", "/api/users/alice"), ("GET", "/api/components"), ("GET", "/api/extent"),
+          ("GET", "/api/pipeline"), ("GET", "/api/nope")]
 INJECTIONS = ["' OR 1=1 --", "\"}},{\"match_all\":{}}", "*", "10.0.0.1\" OR \"1", "../../etc/passwd",
               "%00", "<script>alert(1)</script>", "${jndi:ldap://x}", "1; DROP TABLE x",
               "a" * 5000, "\u202e\u0000", "10.0.0.0/8,-*", "_all", "{\"script\":\"x\"}"]
@@ -129,7 +130,7 @@ def bad_params(c):
         ("/api/hosts?order=bytes_out.desc", "order"), ("/api/hosts?size=0", "size"),
         ("/api/hosts/10.0.0", "address"), ("/api/hosts/localhost", "address"),
         ("/api/hosts/10.0.0.5?interval=1d", "interval"), ("/api/components?x=1", "x"),
-        ("/api/users?x=1", "x"),
+        ("/api/users?x=1", "x"), ("/api/extent?range=1h", "range"), ("/api/pipeline?x=1", "x"),
     ]
     for path, name in cases:
         st, hd, j = c.json("GET", path)
@@ -205,6 +206,27 @@ def data_routes(c):
         check(j["components"][0]["health"] == "unreachable", "an unreachable component says so")
         check(any(m["name"] == "s4f_web_logins_total" for m in j["components"][1]["metrics"]),
               "own metrics listed")
+
+
+def extent_and_pipeline(c):
+    """The span holding data, per type; the pipeline's stages and problems in words."""
+    st, _, j = c.json("GET", "/api/extent")
+    check(st == 200 and j["from_ms"] and j["to_ms"] >= j["from_ms"], "extent: %s %s" % (st, j))
+    if st == 200:
+        check({"protocols_statistics", "host_stats", "portscan_vertical"} <= set(j["types"]),
+              "extent types: %s" % sorted(j["types"]))
+        ps = j["types"]["protocols_statistics"]
+        check(ps["documents"] > 0 and ps["to_ms"] > time.time() * 1000 - 3600000 and
+              ps["to_ms"] - ps["from_ms"] > 20 * 3600000, "protocols extent spans the seeded day")
+    def problems():
+        st, _, j = c.json("GET", "/api/pipeline")
+        return st == 200 and any("worker dead is not running" in p["text"] for p in j["problems"]) and j
+    j = harness.wait_for(problems, 30, "the dead component named in the pipeline's problems")
+    names = [s["name"] for s in j["stages"]]
+    check(names == ["kafka", "dead", "elasticsearch"], "pipeline stages: %s" % names)
+    es = j["stages"][-1]
+    check(es["status"] == "ok" and es["up"], "Elasticsearch answers: %s" % es)
+    check(j["stages"][1]["status"] == "down", "the dead stage is down")
 
 
 def users(web):
@@ -302,6 +324,7 @@ def main():
         bad_params(c)
         injections(c, web)
         data_routes(c)
+        extent_and_pipeline(c)
         users(web)
         tls(a.binary, prefix)
         # A fresh instance: the users test's wrong current password counted as a failure.

@@ -171,11 +171,24 @@ async function main() {
     await page.locator("#host-title", { hasText: "2001:db8::10" }).waitFor();
     await page.waitForFunction(() => document.querySelectorAll("#host-ports tbody tr").length > 0);
 
-    // System: components and users.
+    // System: the pipeline as a picture; a stopped worker is named in words; raw counters one
+    // click away; users.
     await page.click("nav a[data-page=system]");
-    await page.waitForFunction(() => document.querySelectorAll("#components .card").length >= 2 &&
-      document.querySelectorAll("#users-table tbody tr").length >= 1);
+    await page.waitForFunction(() => {
+      const s = document.querySelector('.stage[data-stage="ports_scan"]');
+      return s && s.dataset.status && s.dataset.status !== "down" && document.querySelectorAll("#users-table tbody tr").length >= 1 &&
+        [...document.querySelectorAll("#pipeline-problems li")].some((li) => /worker dead is not running/.test(li.textContent));
+    });
+    for (const st of ["kafka", "elasticsearch"]) if (!(await page.locator(`.stage[data-stage="${st}"]`).count())) problems.push("no " + st + " stage");
+    await page.waitForFunction(() => Number(document.getElementById("pl-ports_scan").dataset.points) >= 1);
+    if (!(await page.locator('.stage[data-stage="ports_scan"] .errors', { hasText: "records malformed" }).count())) problems.push("non-zero error counter not shown");
     await shot(page, "07-system");
+    process.kill(Number(process.env.S4F_FAKE_WORKER_PID), "SIGKILL");
+    await page.waitForFunction(() => [...document.querySelectorAll("#pipeline-problems li")].some((li) => /worker ports_scan is not running/.test(li.textContent)) &&
+      document.querySelector('.stage[data-stage="ports_scan"]').dataset.status === "down", null, { timeout: 40000 });
+    await shot(page, "07b-system-worker-stopped");
+    await page.click("#raw-toggle");
+    await page.waitForFunction(() => document.querySelectorAll("#components .card").length >= 2);
 
     // Sign out: the API is closed again.
     await page.click("#logout");

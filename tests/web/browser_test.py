@@ -29,15 +29,23 @@ def main():
     prefix = "s4ftest-web-%d-%d" % (os.getpid(), int(time.time()))
     web = None
     rc = 1
+    # A stand-in worker's metrics endpoint, killed by browser.cjs to see the System page say so.
+    fake = subprocess.Popen([sys.executable, os.path.join(harness.HERE, "fake_component.py"),
+                             "--analysis", "ports_scan"], stdout=subprocess.PIPE, text=True)
     try:
+        port = int(fake.stdout.readline())
         harness.seed(prefix, hours=24)
-        web = harness.Web(a.binary, prefix)
+        web = harness.Web(a.binary, prefix, components="dead=http://127.0.0.1:9, "
+                          "ports_scan=http://127.0.0.1:%d" % port)
         env = dict(os.environ, NODE_PATH=a.node_modules, S4F_WEB_URL=web.url, S4F_WEB_USER="alice",
                    S4F_WEB_PASSWORD=harness.PASSWORD, S4F_ES_URL=harness.ES, S4F_PREFIX=prefix,
-                   S4F_OUT=a.output)
+                   S4F_OUT=a.output, S4F_FAKE_WORKER_PID=str(fake.pid))
         rc = subprocess.run(["node", os.path.join(harness.HERE, "browser.cjs")], env=env,
                             timeout=240).returncode
     finally:
+        if fake.poll() is None:
+            fake.kill()
+        fake.wait()
         if web:
             code = web.stop()
             log = web.logtext()

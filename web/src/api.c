@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include "components.h"
+#include "history.h"
 #include "log.h"
 #include "params.h"
 #include "query.h"
@@ -647,6 +648,27 @@ static void do_extent(struct s4f_web_app *app, const struct s4f_web_req *req,
     json_decref(res);
 }
 
+static void do_pipeline(struct s4f_web_app *app, const struct s4f_web_req *req,
+                        const struct s4f_web_session_info *s, const char *name,
+                        struct s4f_web_answer *ans)
+{
+    char err[128];
+    if (check_args(req, NULL, err, sizeof(err)) != 0) {
+        s4f_metric_inc(app->c.bad_params);
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    if (!app->history) {
+        answer_error(ans, 503, "the pipeline history is not kept");
+        return;
+    }
+    json_t *p = s4f_web_history_pipeline(app->history, s4f_wall_ms());
+    if (p)
+        answer_json(ans, 200, p);
+    else
+        answer_error(ans, 500, "out of memory");
+}
+
 /* The routes under /api/. A path ending in '/' takes the rest of the URL as name (NULL for an
  * exact path). method is the one method allowed (GET also answers HEAD) and names the Allow
  * header of a 405; NULL leaves methods to the handler. Every route but a public one needs a
@@ -673,6 +695,7 @@ static const struct route {
     {"components", "GET", .shared = true, .handle = do_components},
     {"dns", "GET", .shared = true, .handle = do_dns},
     {"extent", "GET", .shared = true, .handle = do_extent},
+    {"pipeline", "GET", .shared = true, .handle = do_pipeline},
 };
 
 static const struct route *find_route(const char *p, const char **name)

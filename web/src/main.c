@@ -10,6 +10,7 @@
  * there is no default password. */
 #include "components.h"
 #include "daemon.h"
+#include "history.h"
 #include "log.h"
 #include "params.h"
 #include "server.h"
@@ -377,11 +378,21 @@ static int app_init(struct s4f_web_app *app, struct s4f_daemon *d, char *err, si
             return -1;
         app->n_local++;
     }
+    const char **names = calloc(app->n_components + 1, sizeof(*names));
+    for (size_t i = 0; names && i < app->n_components; i++)
+        names[i] = app->components[i].name;
+    app->history = names ? s4f_web_history_new(names, app->n_components) : NULL;
+    free(names);
+    if (!app->history) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
 static void app_release(struct s4f_web_app *app)
 {
+    s4f_web_history_free(app->history); /* its thread reads the rest */
     s4f_web_es_free(app->es);
     s4f_web_users_free(app->users);
     s4f_web_sessions_free(app->sessions);
@@ -450,6 +461,10 @@ int main(int argc, char **argv)
     s4f_metrics_gauge_fn(d.metrics, "sessions", "Live sessions", NULL, sessions_gauge, &app);
     if (!(srv = s4f_web_server_start(&app, err, sizeof(err)))) {
         s4f_error("%s", err);
+        goto out_app;
+    }
+    if (s4f_web_history_start(app.history, &app) != 0) {
+        s4f_error("cannot start the pipeline history thread");
         goto out_app;
     }
     s4f_metrics_set_health(d.metrics, 1, NULL);

@@ -83,6 +83,7 @@ struct s4f_web_app {
     size_t n_local;
     struct s4f_web_component *components;
     size_t n_components;
+    struct s4f_web_history *history; /* the components' recent metrics (history.h) */
     bool tls;
 };
 

@@ -108,14 +108,14 @@ function chartsFailed(ids, err) {
 function chart(id, title, names, xs, ys, opts) {
   opts = opts || {};
   const box = $(id);
-  const width = Math.max(300, box.clientWidth - 4);
+  const width = Math.max(opts.height ? 200 : 300, box.clientWidth - 4), height = opts.height || 230;
   const key = names.join("|") + (opts.bars ? "|bars" : "");
   const data = [xs.map((t) => t / 1000), ...ys];
   let c = S.charts[id];
   box.dataset.points = String(xs.length);
   const empty = !ys.some((a) => a.some((v) => v));
   chartNote(id, empty ? (opts.emptyText || emptyReason(opts.type)) : "");
-  if (c && c.key === key) { c.u.setSize({ width, height: 230 }); c.u.setData(data); return; }
+  if (c && c.key === key) { c.u.setSize({ width, height }); c.u.setData(data); return; }
   if (c) c.u.destroy();
   const series = [{}].concat(names.map((n, i) => {
     const s = { label: n, stroke: COLORS[i % COLORS.length], width: 1.5, value: (u, v) => fmt(v) };
@@ -130,11 +130,11 @@ function chart(id, title, names, xs, ys, opts) {
     u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
     zoomTo(Math.floor(a * 1000), Math.ceil(b * 1000));
   }] };
-  const u = new uPlot({ width, height: 230, series, hooks,
+  const u = new uPlot({ width, height, series, hooks,
     axes: [{ space: 90 }, { values: (u, v) => v.map(fmt), space: 28,
       size: (u, values) => values ? Math.max(48, 14 + 8 * Math.max(...values.map((v) => String(v).length))) : 48 }],
-    cursor: { drag: { x: opts.zoom !== false, y: false, setScale: false } }, legend: { live: true } }, data, box);
-  S.charts[id] = { u, key };
+    cursor: { drag: { x: opts.zoom !== false, y: false, setScale: false } }, legend: { live: true, show: !opts.height } }, data, box);
+  S.charts[id] = { u, key, height };
 }
 
 function showLogin() {
@@ -448,7 +448,69 @@ async function loadHost(address) {
 /* ---- System ---- */
 function interesting(m) { return /(_total|lag|queue|drop|sessions|inflight|pending)/.test(m.name); }
 
+/* The pipeline as a picture: a card per stage in flow order with its status, rates in and out
+ * over the kept hour, lag per group, drops and errors where non-zero; problems in words on top. */
+function rate(v, unit) { return v === null || v === undefined ? "–" : fmt(v) + "/s" + (unit ? " " + unit : ""); }
+
+async function loadPipeline() {
+  let j;
+  try { j = await api("GET", "/api/pipeline"); $("pipeline-problems").classList.remove("stale"); }
+  catch (e) { if (e.status !== 401) { $("pipeline-problems").classList.add("stale"); } return; }
+  const ul = $("pipeline-problems");
+  ul.replaceChildren();
+  for (const p of j.problems) { const li = el("li", p.text, "bad"); li.dataset.stage = p.stage; ul.appendChild(li); }
+  if (!j.problems.length) ul.appendChild(el("li", j.samples < 2 ? "Reading the components' metrics…" : "Everything is flowing: no stage reports a problem.", "ok"));
+  const box = $("pipeline");
+  const key = j.stages.map((s) => s.name).join("|");
+  if (S.plKey !== key) {
+    for (const id of Object.keys(S.charts)) if (id.startsWith("pl-")) { S.charts[id].u.destroy(); delete S.charts[id]; }
+    box.replaceChildren();
+    j.stages.forEach((s, i) => {
+      if (i) box.appendChild(el("div", "→", "arrow"));
+      const card = el("div", null, "card stage");
+      card.dataset.stage = s.name;
+      card.appendChild(el("h3", s.label));
+      for (const c of ["status", "rates", "chart", "lags", "errors", "stage-problems"]) {
+        const d = el("div", null, c === "chart" ? "chart small" : c);
+        if (c === "chart") d.id = "pl-" + s.name;
+        card.appendChild(d);
+      }
+      box.appendChild(card);
+    });
+    S.plKey = key;
+  }
+  for (const s of j.stages) {
+    const card = box.querySelector(`.stage[data-stage="${CSS.escape(s.name)}"]`);
+    card.dataset.status = s.status;
+    const st = card.querySelector(".status");
+    st.textContent = s.status + (s.health && s.health !== "ok" && s.health !== s.status ? " (" + s.health + ")" : "");
+    st.className = "status st-" + s.status;
+    const r = card.querySelector(".rates");
+    r.replaceChildren(el("div", "in " + rate(s.in_rate, s.in_unit)));
+    if (s.out_unit) r.appendChild(el("div", "out " + rate(s.out_rate, s.out_unit)));
+    const ser = s.series;
+    chart("pl-" + s.name, s.name, s.out_unit ? ["in/s", "out/s"] : ["in/s"], ser.t, s.out_unit ? [ser.in, ser.out] : [ser.in],
+      { zoom: false, height: 110, emptyText: ser.t.length < 2 ? "collecting samples" : (s.status === "down" ? "not answering" : "nothing flowing") });
+    const lags = card.querySelector(".lags");
+    lags.replaceChildren();
+    for (const l of s.lags) lags.appendChild(el("div", "lag " + l.group + ": " + fmt(l.messages) + " messages" + (l.behind_s ? " (" + fmt(l.behind_s) + " s behind)" : "")));
+    const errs = card.querySelector(".errors");
+    errs.replaceChildren();
+    for (const e of s.errors) errs.appendChild(el("div", e.words + ": " + fmt(e.total) + (e.rate ? " (" + fmt(e.rate) + "/s)" : ""), e.rate ? "bad" : "k"));
+    const pr = card.querySelector(".stage-problems");
+    pr.replaceChildren();
+    for (const p of s.problems) pr.appendChild(el("div", p, "bad"));
+  }
+}
+
 async function loadSystem() {
+  await loadPipeline();
+  $("admin-users").hidden = S.role !== "admin";
+  if (S.role === "admin" && !document.activeElement.closest("#user-form")) await loadUsers();
+  if (!$("raw").hidden) await loadComponents();
+}
+
+async function loadComponents() {
   let j;
   try { j = await api("GET", "/api/components"); } catch (e) { return; }
   const prev = S.prevMetrics, now = j.time_ms, cur = {};
@@ -477,8 +539,6 @@ async function loadSystem() {
     box.appendChild(card);
   }
   S.prevMetrics = { time: now, values: cur };
-  $("admin-users").hidden = S.role !== "admin";
-  if (S.role === "admin" && !document.activeElement.closest("#user-form")) await loadUsers();
 }
 
 async function loadUsers() {
@@ -530,6 +590,11 @@ function wire() {
     setParams({ range: v === "auto" ? null : v, from: null, to: null });
   });
   $("tb-back").addEventListener("click", zoomBack);
+  $("raw-toggle").addEventListener("click", () => {
+    $("raw").hidden = !$("raw").hidden;
+    $("raw-toggle").textContent = $("raw").hidden ? "Show raw counters" : "Hide raw counters";
+    if (!$("raw").hidden) loadComponents();
+  });
   for (const id of ["ov-interval", "det-type", "hosts-order", "dns-top"]) $(id).addEventListener("change", () => setParams({ [CONTROLS[id]]: $(id).value }));
   const applyAddress = () => setParams({ address: $("det-address").value.trim() });
   $("det-apply").addEventListener("click", applyAddress);
@@ -548,7 +613,7 @@ function wire() {
   });
   for (const p of Object.values(S4F.pages)) if (p.wire) p.wire();
   window.addEventListener("hashchange", route);
-  window.addEventListener("resize", () => { for (const c of Object.values(S.charts)) c.u.setSize({ width: Math.max(300, c.u.root.parentElement.clientWidth - 4), height: 230 }); });
+  window.addEventListener("resize", () => { for (const c of Object.values(S.charts)) c.u.setSize({ width: Math.max(200, c.u.root.parentElement.clientWidth - 4), height: c.height }); });
 }
 
 async function start() {
