@@ -208,6 +208,29 @@ def data_routes(c):
               "own metrics listed")
 
 
+def detection_detail(c):
+    """A detection by id: itself, its windows, the same source's others; bad ids refused."""
+    st, _, j = c.json("GET", "/api/detections?range=24h&size=1&type=portscan_vertical")
+    check(st == 200 and j["items"], "a detection to open")
+    if st != 200 or not j["items"]:
+        return
+    d = j["items"][0]
+    st, _, k = c.json("GET", "/api/detections/" + urllib.parse.quote(d["id"], safe=""))
+    check(st == 200 and k["detection"]["id"] == d["id"], "detection by id: %s" % st)
+    if st == 200:
+        check(any(w["id"] == d["id"] for w in k["windows"]), "its own window listed")
+        check(all(o["src_ip"] == d["src_ip"] for o in k["others"]), "others are the same source's")
+        check(k["kibana"] is None, "no Kibana link without web.kibana_url")
+    st, _, k = c.json("GET", "/api/detections/portscan_vertical-1-192.0.2.1-nothing")
+    check(st == 404, "unknown detection id answers %s" % st)
+    for bad in ["a" * 201, "x y", "id\"", "*", "a/b", ""]:
+        st, _, k = c.json("GET", "/api/detections/" + urllib.parse.quote(bad, safe="/"))
+        check(st in (400, 404) and (st == 404 or "id" in k["error"]), "bad detection id %r answers %s" % (bad[:20], st))
+    for inj in INJECTIONS:
+        st, _, k = c.json("GET", "/api/detections/" + urllib.parse.quote(inj, safe=""))
+        check(st in (400, 404), "/api/detections/%r answers %s" % (inj[:20], st))
+
+
 def extent_and_pipeline(c):
     """The span holding data, per type; the pipeline's stages and problems in words."""
     st, _, j = c.json("GET", "/api/extent")
@@ -325,6 +348,7 @@ def main():
         injections(c, web)
         data_routes(c)
         extent_and_pipeline(c)
+        detection_detail(c)
         users(web)
         tls(a.binary, prefix)
         # A fresh instance: the users test's wrong current password counted as a failure.

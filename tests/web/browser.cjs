@@ -130,9 +130,24 @@ async function main() {
     await page.click("nav a[data-page=detections]");
     await page.waitForFunction(() => document.querySelectorAll("#det-table tbody tr").length > 0);
     if ((await rows(page, "#det-sources")) === 0) problems.push("no top sources");
+    // A detection opens its detail view; from there the source's profile, and back.
     await page.locator("#det-table tbody tr").first().locator("td").first().click();
-    await page.locator("#det-detail", { hasText: "src_ip" }).waitFor({ state: "visible" });
+    await page.locator("#page-detection").waitFor({ state: "visible" });
+    await page.locator("#detd-fields", { hasText: "src_ip" }).waitFor();
+    await page.waitForFunction(() => document.querySelector("#chart-detd canvas") && Number(document.getElementById("chart-detd").dataset.points) >= 1);
     await shot(page, "04-detection");
+    const scanner = await page.locator("#detd-title a").textContent();
+    await page.click("#detd-title a");
+    await page.locator("#host-title", { hasText: scanner }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll("#host-dets tbody tr").length > 0);
+    await page.locator("#host-dets tbody tr").first().locator("td").first().click();
+    await page.locator("#page-detection").waitFor({ state: "visible" });
+    await page.goBack();
+    await page.locator("#host-title", { hasText: scanner }).waitFor();
+    await page.goBack();
+    await page.locator("#page-detection").waitFor({ state: "visible" });
+    await page.click("#detd-back");
+    await page.waitForFunction(() => !document.getElementById("page-detections").hidden && document.querySelectorAll("#det-table tbody tr").length > 0);
     // Filter by the detection's source network.
     await page.fill("#det-address", "192.0.2.0/24");
     await page.click("#det-apply");

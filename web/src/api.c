@@ -630,6 +630,57 @@ static void do_components(struct s4f_web_app *app, const struct s4f_web_req *req
         answer_error(ans, 500, "out of memory");
 }
 
+/* A result id: what the analyses write ("portscan_vertical-1795759200000-192.0.2.7-10.0.0.5-p0-3",
+ * IPv6 addresses with ':'), 1..200 characters of [A-Za-z0-9._:-]. */
+static int parse_result_id(const char *s, char *err, size_t errlen)
+{
+    size_t n = strnlen(s, 201);
+    int ok = n > 0 && n <= 200;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == ':' ||
+             s[i] == '-';
+    if (!ok)
+        snprintf(err, errlen,
+                 "parameter 'id': not a result id (1 to 200 characters of A-Z a-z 0-9 . _ : -)");
+    return ok ? 0 : -1;
+}
+
+static void do_detection(struct s4f_web_app *app, const struct s4f_web_req *req,
+                         const struct s4f_web_session_info *s, const char *name,
+                         struct s4f_web_answer *ans)
+{
+    char idx[512], err[256], src[S4F_WEB_ADDR_MAX];
+    int64_t at;
+    if (check_args(req, NULL, err, sizeof(err)) != 0 ||
+        parse_result_id(name, err, sizeof(err)) != 0) {
+        s4f_metric_inc(app->c.bad_params);
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    s4f_web_detection_indices(app->es_conf->index_prefix, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_detection(name), ans);
+    if (!res)
+        return;
+    if (s4f_web_detection_key(res, src, sizeof(src), &at) != 0) {
+        json_decref(res);
+        answer_error(ans, 404, "no detection with this id");
+        return;
+    }
+    json_t *ctx = search(app, idx, s4f_web_q_detection_context(src, at), ans);
+    if (!ctx) {
+        json_decref(res);
+        return;
+    }
+    json_t *out = s4f_web_shape_detection(res, ctx, app->conf->kibana_url);
+    if (out)
+        answer_json(ans, 200, out);
+    else
+        answer_error(ans, 404, "no detection with this id");
+    json_decref(res);
+    json_decref(ctx);
+}
+
 static void do_extent(struct s4f_web_app *app, const struct s4f_web_req *req,
                       const struct s4f_web_session_info *s, const char *name,
                       struct s4f_web_answer *ans)
@@ -690,6 +741,7 @@ static const struct route {
     {"users/", NULL, .handle = do_users},
     {"protocols", "GET", .shared = true, .handle = do_protocols},
     {"detections", "GET", .shared = true, .handle = do_detections},
+    {"detections/", "GET", .shared = true, .handle = do_detection},
     {"hosts", "GET", .shared = true, .handle = do_hosts},
     {"hosts/", "GET", .shared = true, .handle = do_host},
     {"components", "GET", .shared = true, .handle = do_components},

@@ -98,6 +98,9 @@ static const struct s4f_opt web_opts[] = {
     {"component_timeout", S4F_OPT_DURATION, "1500ms", 100, 30000,
      offsetof(struct s4f_web_conf, component_timeout_ms),
      "Timeout of one request to a component's metrics endpoint", NULL},
+    {"kibana_url", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_web_conf, kibana_url),
+     "Base URL of Kibana (http:// or https://, e.g. https://kibana.example.org:5601); when set, "
+     "a detection's detail view links into Kibana Discover filtered to it", NULL},
     S4F_OPT_END,
 };
 /* clang-format on */
@@ -164,6 +167,17 @@ static int validate(struct s4f_daemon *d, char *err, size_t errlen)
         if (s4f_web_parse_cidr("web.local_networks", c->local_networks.v[i], canon, sizeof(canon),
                                err, errlen) != 0)
             return -1;
+    if (c->kibana_url) {
+        const char *u = c->kibana_url;
+        int ok =
+            (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) && strlen(u) < 512;
+        for (const char *p = u; ok && *p; p++)
+            ok = *p > 0x20 && *p < 0x7f && *p != '"' && *p != '\'' && *p != '<' && *p != '>';
+        if (!ok) {
+            snprintf(err, errlen, "web.kibana_url: not an http:// or https:// URL");
+            return -1;
+        }
+    }
     /* elasticsearch.index_prefix, part of every index expression, is checked by
      * s4f_daemon_init() (common/es.c). */
     return 0;

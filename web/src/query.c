@@ -706,3 +706,123 @@ json_t *s4f_web_shape_extent(const json_t *es, int64_t now_ms)
     json_object_set_new(out, "to_ms", to < 0 ? json_null() : json_integer(to));
     return out;
 }
+
+/* ---- One detection ---- */
+
+json_t *s4f_web_q_detection(const char *id)
+{
+    return json_pack("{s:i, s:b, s:{s:{s:s}}}", "size", 1, "track_total_hits", 0, "query", "term",
+                     "id", id);
+}
+
+#define DET_CONTEXT_MS  (24LL * 3600 * 1000)
+#define DET_CONTEXT_MAX 300
+
+json_t *s4f_web_q_detection_context(const char *src_ip, int64_t at_ms)
+{
+    return json_pack("{s:i, s:b, s:[{s:{s:s}}], s:{s:{s:[o, {s:{s:s}}]}}}", "size", DET_CONTEXT_MAX,
+                     "track_total_hits", 0, "sort", "@timestamp", "order", "desc", "query", "bool",
+                     "filter", range_filter(at_ms - DET_CONTEXT_MS, at_ms + DET_CONTEXT_MS), "term",
+                     "src_ip", src_ip);
+}
+
+static int parse_ts(const char *ts, int64_t *ms)
+{
+    char err[128];
+    return s4f_web_parse_time("@timestamp", ts, ms, err, sizeof(err));
+}
+
+static const json_t *first_source(const json_t *es)
+{
+    const json_t *h = json_array_get(json_object_get(json_object_get(es, "hits"), "hits"), 0);
+    const json_t *src = json_object_get(h, "_source");
+    return json_is_object(src) ? src : NULL;
+}
+
+int s4f_web_detection_key(const json_t *es, char *src_ip, size_t len, int64_t *at_ms)
+{
+    const json_t *d = first_source(es);
+    const char *ip = json_string_value(json_object_get(d, "src_ip"));
+    const char *ts = json_string_value(json_object_get(d, "@timestamp"));
+    if (!ip || !ts || strlen(ip) >= len || parse_ts(ts, at_ms) != 0)
+        return -1;
+    s4f_strlcpy(src_ip, ip, len);
+    return 0;
+}
+
+/* Same detection key: type and target (dst_ip or dst_port). */
+static int same_key(const json_t *a, const json_t *b)
+{
+    static const char *const keys[] = {"@type", "dst_ip", "dst_port"};
+    for (size_t i = 0; i < N(keys); i++)
+        if (!json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i])) &&
+            (json_object_get(a, keys[i]) || json_object_get(b, keys[i])))
+            return 0;
+    return 1;
+}
+
+/* Percent-encodes s into buf (RFC 3986 unreserved characters stay). */
+static void pct(const char *s, char *buf, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *s && o + 4 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~')
+            buf[o++] = (char)c;
+        else {
+            buf[o++] = '%';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        }
+    }
+    buf[o] = '\0';
+}
+
+json_t *s4f_web_shape_detection(const json_t *es, const json_t *es_context, const char *kibana_url)
+{
+    const json_t *d = first_source(es);
+    if (!d)
+        return NULL;
+    json_t *windows = json_array(), *others = json_array();
+    const json_t *hits = json_object_get(json_object_get(es_context, "hits"), "hits");
+    for (size_t i = json_array_size(hits); i-- > 0;) { /* oldest first */
+        const json_t *s = json_object_get(json_array_get(hits, i), "_source");
+        const char *ts = json_string_value(json_object_get(s, "@timestamp"));
+        int64_t t;
+        if (!json_is_object(s) || !ts || parse_ts(ts, &t) != 0)
+            continue;
+        if (same_key(d, s))
+            json_array_append_new(windows,
+                                  json_pack("{s:I, s:s?, s:O?, s:O?}", "t", (json_int_t)t, "id",
+                                            json_string_value(json_object_get(s, "id")), "flows",
+                                            json_object_get(s, "flows"), "targets_total",
+                                            json_object_get(s, "targets_total")));
+        else if (json_array_size(others) < 50)
+            json_array_insert(others, 0, (json_t *)s);
+    }
+    json_t *kibana = json_null();
+    const char *id = json_string_value(json_object_get(d, "id"));
+    const char *ts = json_string_value(json_object_get(d, "@timestamp"));
+    int64_t at;
+    if (kibana_url && id && ts && parse_ts(ts, &at) == 0) {
+        char q[512], from[32], to[32], url[1200], g[160];
+        char idq[300];
+        snprintf(idq, sizeof(idq), "id:\"%s\"", id);
+        pct(idq, q, sizeof(q));
+        snprintf(g, sizeof(g), "(time:(from:'%s',to:'%s'))", iso(at - 3600000, from, sizeof(from)),
+                 iso(at + 3600000, to, sizeof(to)));
+        char ge[320];
+        pct(g, ge, sizeof(ge));
+        size_t bl = strlen(kibana_url);
+        while (bl > 0 && kibana_url[bl - 1] == '/')
+            bl--;
+        snprintf(url, sizeof(url),
+                 "%.*s/app/discover#/?_g=%s&_a=(query:(language:kuery,query:'%s'))", (int)bl,
+                 kibana_url, ge, q);
+        kibana = json_string(url);
+    }
+    return json_pack("{s:O, s:o, s:o, s:o}", "detection", d, "windows", windows, "others", others,
+                     "kibana", kibana ? kibana : json_null());
+}

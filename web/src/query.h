@@ -79,6 +79,17 @@ json_t *s4f_web_q_host_profile(const char *host);
 json_t *s4f_web_shape_host(const json_t *es, const json_t *es_profile,
                            const struct s4f_web_range *r, const char *host);
 
+/* One detection by its result id (the `id` field, also the document's _id), then the same
+ * source's detections within a day either side of it. */
+json_t *s4f_web_q_detection(const char *id);
+json_t *s4f_web_q_detection_context(const char *src_ip, int64_t at_ms);
+/* {"detection": {...}, "windows": [same type and target, oldest first: "t","flows",
+ *  "targets_total"], "others": [the source's other detections, newest first], "kibana": URL
+ *  or null}. NULL when es holds no hit (the caller answers 404). kibana_url may be NULL. */
+json_t *s4f_web_shape_detection(const json_t *es, const json_t *es_context, const char *kibana_url);
+/* The source address and time of a detection hit, for the second query; -1 without them. */
+int s4f_web_detection_key(const json_t *es, char *src_ip, size_t len, int64_t *at_ms);
+
 /* The span of time holding results ("<prefix>-<type>-*" of every type the dashboard reads):
  * per @type the oldest and newest @timestamp, and over all of them. */
 void s4f_web_extent_indices(const char *prefix, char *buf, size_t len);

@@ -42,6 +42,7 @@ struct s4f_web_conf {
     int64_t cache_ttl_ms;
     int64_t refresh_ms;
     int64_t component_timeout_ms;
+    char *kibana_url;
 };
 
 struct s4f_web_component {

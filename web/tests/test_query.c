@@ -167,12 +167,63 @@ static void test_extent(void **state)
     json_decref(es);
 }
 
+/* A detection's windows (same type and target) oldest first, the source's others apart, and a
+ * Kibana link whose query is percent-encoded. */
+static void test_detection_detail(void **state)
+{
+    (void)state;
+    json_t *hit = json_loads(
+        "{\"hits\":{\"hits\":[{\"_source\":{\"id\":\"pv-2\",\"@type\":\"portscan_vertical\","
+        "\"@timestamp\":\"2026-12-05T07:00:20.000Z\",\"src_ip\":\"192.0.2.7\",\"dst_ip\":\"10.0.0."
+        "5\","
+        "\"flows\":30}}]}}",
+        0, NULL);
+    json_t *ctx = json_loads(
+        "{\"hits\":{\"hits\":["
+        "{\"_source\":{\"id\":\"ph-1\",\"@type\":\"portscan_horizontal\",\"@timestamp\":"
+        "\"2026-12-05T07:00:30.000Z\",\"src_ip\":\"192.0.2.7\",\"dst_port\":22,\"flows\":9}},"
+        "{\"_source\":{\"id\":\"pv-2\",\"@type\":\"portscan_vertical\",\"@timestamp\":"
+        "\"2026-12-05T07:00:20.000Z\",\"src_ip\":\"192.0.2.7\",\"dst_ip\":\"10.0.0.5\",\"flows\":"
+        "30}},"
+        "{\"_source\":{\"id\":\"pv-1\",\"@type\":\"portscan_vertical\",\"@timestamp\":"
+        "\"2026-12-05T07:00:10.000Z\",\"src_ip\":\"192.0.2.7\",\"dst_ip\":\"10.0.0.5\",\"flows\":"
+        "20}},"
+        "{\"_source\":\"not an object\"}]}}",
+        0, NULL);
+    char src[64];
+    int64_t at;
+    assert_int_equal(s4f_web_detection_key(hit, src, sizeof(src), &at), 0);
+    assert_string_equal(src, "192.0.2.7");
+    assert_int_equal(at, 1796454020000LL);
+    json_t *out = s4f_web_shape_detection(hit, ctx, "https://kibana.example.org:5601/");
+    assert_non_null(out);
+    const json_t *w = json_object_get(out, "windows");
+    assert_int_equal(json_array_size(w), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(w, 0), "id")), "pv-1");
+    assert_int_equal(json_array_size(json_object_get(out, "others")), 1);
+    const char *k = json_string_value(json_object_get(out, "kibana"));
+    assert_non_null(k);
+    assert_non_null(strstr(k, "https://kibana.example.org:5601/app/discover#/?_g="));
+    assert_non_null(strstr(k, "query:'id%3A%22pv-2%22'"));
+    assert_null(strchr(k, '"'));
+    json_decref(out);
+    out = s4f_web_shape_detection(hit, ctx, NULL);
+    assert_true(json_is_null(json_object_get(out, "kibana")));
+    json_decref(out);
+    json_t *none = json_loads("{\"hits\":{\"hits\":[]}}", 0, NULL);
+    assert_null(s4f_web_shape_detection(none, ctx, NULL));
+    assert_int_equal(s4f_web_detection_key(none, src, sizeof(src), &at), -1);
+    json_decref(none);
+    json_decref(hit);
+    json_decref(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_indices),         cmocka_unit_test(test_values_stay_values),
         cmocka_unit_test(test_protocols_shape), cmocka_unit_test(test_host_merge_tops),
-        cmocka_unit_test(test_extent),
+        cmocka_unit_test(test_extent),          cmocka_unit_test(test_detection_detail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -347,7 +347,7 @@ async function loadDetections() {
   $("det-total").textContent = "(" + j.total + " in range, newest " + j.items.length + " shown)";
   fillTable("det-table", j.items.map((d) => ({
     cells: [localTime(d["@timestamp"]), d["@type"], addressCell(d.src_ip), d.dst_ip ? addressCell(d.dst_ip) : (d.dst_port !== undefined ? "port " + d.dst_port : ""), d.flows, d.targets_total],
-    data: d })), showDetection);
+    data: d })), (d) => { if (d.id) location.hash = S4F.detectionLink(d.id); else showDetection(d); });
 }
 
 function showDetection(d) {
@@ -439,6 +439,14 @@ async function loadHost(address) {
   fillTable("host-peers", j.top_peers.map((p) => ({ cells: [addressCell(p.ip), p.flows], data: p.ip })), (ip) => { location.hash = hostLink(ip); });
   fillTable("host-ports", j.top_ports.map((p) => ({ cells: [p.port, p.flows] })));
   fillTable("host-flags", Object.entries(j.tcp_flags).map(([k, v]) => ({ cells: [k, v] })));
+  // Its detections lead on to their detail.
+  try {
+    const dj = await api("GET", "/api/detections" + qs({ ...rangeParams(), address, size: 20 }));
+    $("host-det-total").textContent = "(" + dj.total + " in range" + (dj.total > dj.items.length ? ", newest " + dj.items.length + " shown" : "") + ")";
+    fillTable("host-dets", dj.items.map((d) => ({
+      cells: [localTime(d["@timestamp"]), d["@type"], addressCell(d.src_ip), d.dst_ip ? addressCell(d.dst_ip) : (d.dst_port !== undefined ? "port " + d.dst_port : ""), d.flows],
+      data: d.id })), (id) => { if (id) location.hash = S4F.detectionLink(id); });
+  } catch (e) { if (e.status !== 401) $("host-det-total").textContent = "(" + e.message + ")"; }
   const hours = j.profile ? j.profile.hours : [];
   chart("chart-host-profile", "profile", ["flows"], hours.map((h) => Date.parse(h.hour_start)), [hours.map((h) => h.flows)],
     { bars: true, zoom: false, type: "host_stats_temporal_profile",
