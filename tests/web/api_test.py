@@ -231,6 +231,27 @@ def detection_detail(c):
         check(st in (400, 404), "/api/detections/%r answers %s" % (inj[:20], st))
 
 
+def hostmap(c):
+    st, _, j = c.json("GET", "/api/hostmap?range=1h&net=10.0.0.0/24")
+    check(st == 200 and j["net"] == "10.0.0.0/24" and j["rows"] == 16 and j["cols"] == 16,
+          "host map of a /24: %s %s" % (st, j and {k: j[k] for k in j if k != "cells"}))
+    if st == 200:
+        cells = {x["key"]: x for x in j["cells"]}
+        check("10.0.0.5" in cells and cells["10.0.0.5"]["flows"] > 0 and cells["10.0.0.5"]["col"] == 5,
+              "10.0.0.5 on the map: %s" % cells.get("10.0.0.5"))
+    st, _, j = c.json("GET", "/api/hostmap?range=24h&net=10.0.0.0/16")
+    check(st == 200 and j["cell"] == "/24" and any(x["key"] == "10.0.0.0/24" and x["detections"] > 0
+                                                   for x in j["cells"]), "host map of a /16 by /24")
+    for bad in ["2001:db8::/32", "10.0.0.0/8", "10.0.0.0/33", "foo"]:
+        st, _, j = c.json("GET", "/api/hostmap?net=" + urllib.parse.quote(bad))
+        check(st == 400 and "net" in j["error"], "host map of %s answers %s %s" % (bad, st, j))
+    st, _, j = c.json("GET", "/api/hostmap")
+    check(st == 400 and "net" in j["error"], "host map without a local network asks for one: %s" % j)
+    for inj in INJECTIONS:
+        st, _, j = c.json("GET", "/api/hostmap?" + urllib.parse.urlencode({"net": inj}))
+        check(st == 400, "/api/hostmap?net=%r answers %s" % (inj[:20], st))
+
+
 def extent_and_pipeline(c):
     """The span holding data, per type; the pipeline's stages and problems in words."""
     st, _, j = c.json("GET", "/api/extent")
@@ -349,6 +370,7 @@ def main():
         data_routes(c)
         extent_and_pipeline(c)
         detection_detail(c)
+        hostmap(c)
         users(web)
         tls(a.binary, prefix)
         # A fresh instance: the users test's wrong current password counted as a failure.

@@ -175,6 +175,19 @@ async function main() {
     const flags = await rows(page, "#host-flags");
     if (flags !== 8) problems.push("TCP flags table has " + flags + " rows");
     await shot(page, "06-host-profile");
+    // Host map: the first local network by default; colour by detections; a cell opens the host.
+    await page.click("nav a[data-page=hostmap]");
+    await page.selectOption("#tb-range", "24h");
+    await page.waitForFunction(() => document.getElementById("hm-grid").dataset.net === "10.0.0.0/24" && Number(document.getElementById("hm-grid").dataset.cells) > 0 &&
+      document.querySelector('#hm-grid a.hm-cell[data-key="10.0.0.5"]'));
+    await shot(page, "06c-hostmap");
+    await page.selectOption("#hm-color", "detections");
+    await page.waitForFunction(() => /color=detections/.test(location.hash) && /range=24h/.test(location.hash) && document.querySelectorAll("#hm-grid a.hm-cell").length > 0);
+    const victim = await page.locator("#hm-grid a.hm-cell").first().getAttribute("data-key");
+    await page.locator("#hm-grid a.hm-cell").first().click();
+    await page.locator("#host-title", { hasText: victim }).waitFor();
+    await page.goto(URL_ + "/#/hostmap?net=10.0.0.0/16&range=24h");
+    await page.waitForFunction(() => document.getElementById("hm-grid").dataset.net === "10.0.0.0/16" && document.querySelector('#hm-grid a.hm-cell[data-key="10.0.0.0/24"]'));
     // A host without results says why its charts are empty.
     await page.goto(URL_ + "/#/hosts/10.9.9.9");
     await page.waitForFunction(() => /No host_stats results for 10\.9\.9\.9/.test(document.getElementById("chart-host-bytes").dataset.empty || ""));

@@ -36,7 +36,8 @@ def main():
         port = int(fake.stdout.readline())
         harness.seed(prefix, hours=24)
         web = harness.Web(a.binary, prefix, components="dead=http://127.0.0.1:9, "
-                          "ports_scan=http://127.0.0.1:%d" % port)
+                          "ports_scan=http://127.0.0.1:%d" % port,
+                          extra_yaml="  local_networks: [10.0.0.0/24, 2001:db8::/32]\n")
         env = dict(os.environ, NODE_PATH=a.node_modules, S4F_WEB_URL=web.url, S4F_WEB_USER="alice",
                    S4F_WEB_PASSWORD=harness.PASSWORD, S4F_ES_URL=harness.ES, S4F_PREFIX=prefix,
                    S4F_OUT=a.output, S4F_FAKE_WORKER_PID=str(fake.pid))

@@ -681,6 +681,55 @@ static void do_detection(struct s4f_web_app *app, const struct s4f_web_req *req,
     json_decref(ctx);
 }
 
+static void do_hostmap(struct s4f_web_app *app, const struct s4f_web_req *req,
+                       const struct s4f_web_session_info *s, const char *name,
+                       struct s4f_web_answer *ans)
+{
+    static const char *const allowed[] = {"range", "from", "to", "net", NULL};
+    struct s4f_web_range r;
+    struct s4f_web_hostmap m;
+    char idx[512], err[256], net[S4F_WEB_ADDR_MAX];
+    const char *v = arg(req, "net");
+    if (check_args(req, allowed, err, sizeof(err)) != 0)
+        goto bad;
+    if (get_range(req, 3600LL * 1000, &r, ans) != 0)
+        return;
+    if (!v) { /* the first local IPv4 network, else a question */
+        for (size_t i = 0; i < app->n_local && !v; i++)
+            if (strchr(app->local_nets[i], '.') && !strchr(app->local_nets[i], ':'))
+                v = app->local_nets[i];
+        if (!v) {
+            snprintf(err, sizeof(err),
+                     "parameter 'net' is needed: no IPv4 network in web.local_networks");
+            goto bad;
+        }
+    }
+    if (s4f_web_parse_cidr("net", v, net, sizeof(net), err, sizeof(err)) != 0 ||
+        s4f_web_hostmap_layout(net, &m, err, sizeof(err)) != 0)
+        goto bad;
+    s4f_web_index(app->es_conf->index_prefix, S4F_WEB_T_HOSTS, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_hostmap(&r, &m), ans);
+    if (!res)
+        return;
+    s4f_web_detection_indices(app->es_conf->index_prefix, idx, sizeof(idx));
+    json_t *det = search(app, idx, s4f_web_q_hostmap_detections(&r, &m), ans);
+    if (!det) {
+        json_decref(res);
+        return;
+    }
+    json_t *out = s4f_web_shape_hostmap(res, det, &m);
+    if (out)
+        answer_json(ans, 200, out);
+    else
+        answer_error(ans, 500, "out of memory");
+    json_decref(res);
+    json_decref(det);
+    return;
+bad:
+    s4f_metric_inc(app->c.bad_params);
+    answer_error(ans, 400, "%s", err);
+}
+
 static void do_extent(struct s4f_web_app *app, const struct s4f_web_req *req,
                       const struct s4f_web_session_info *s, const char *name,
                       struct s4f_web_answer *ans)
@@ -747,6 +796,7 @@ static const struct route {
     {"components", "GET", .shared = true, .handle = do_components},
     {"dns", "GET", .shared = true, .handle = do_dns},
     {"extent", "GET", .shared = true, .handle = do_extent},
+    {"hostmap", "GET", .shared = true, .handle = do_hostmap},
     {"pipeline", "GET", .shared = true, .handle = do_pipeline},
 };
 

@@ -2,6 +2,7 @@
 
 #include "s4f.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -825,4 +826,178 @@ json_t *s4f_web_shape_detection(const json_t *es, const json_t *es_context, cons
     }
     return json_pack("{s:O, s:o, s:o, s:o}", "detection", d, "windows", windows, "others", others,
                      "kibana", kibana ? kibana : json_null());
+}
+
+/* ---- Host map ---- */
+
+int s4f_web_hostmap_layout(const char *cidr, struct s4f_web_hostmap *m, char *err, size_t errlen)
+{
+    char a[S4F_WEB_ADDR_MAX];
+    const char *slash = strchr(cidr, '/');
+    size_t al = slash ? (size_t)(slash - cidr) : strlen(cidr);
+    struct in_addr in;
+    memset(m, 0, sizeof(*m));
+    if (al >= sizeof(a)) {
+        snprintf(err, errlen, "parameter 'net': not a network");
+        return -1;
+    }
+    memcpy(a, cidr, al);
+    a[al] = '\0';
+    if (inet_pton(AF_INET, a, &in) != 1) {
+        snprintf(err, errlen, "parameter 'net': the host map draws IPv4 networks only");
+        return -1;
+    }
+    m->prefix = slash ? atoi(slash + 1) : 32;
+    if (m->prefix < 16 || m->prefix > 32) {
+        snprintf(err, errlen, "parameter 'net': the host map draws /16 to /32 networks");
+        return -1;
+    }
+    m->base = ntohl(in.s_addr) & (m->prefix ? ~0u << (32 - m->prefix) : 0);
+    m->per_host = m->prefix >= 20;
+    if (m->per_host) { /* one cell per address: rows by third octet, columns by fourth; a /24
+                        * or smaller wraps at 16 columns, so it is a square, not a strip */
+        uint32_t n = 1u << (32 - m->prefix);
+        m->cells = n;
+        m->cols = n <= 256 ? (n < 16 ? n : 16) : 256;
+        m->rows = n / m->cols;
+    } else { /* one cell per /24: 16 columns */
+        m->cells = 1u << (24 - m->prefix);
+        m->cols = 16;
+        m->rows = m->cells / 16;
+    }
+    snprintf(m->net, sizeof(m->net), "%u.%u.%u.%u/%d", m->base >> 24, (m->base >> 16) & 255,
+             (m->base >> 8) & 255, m->base & 255, m->prefix);
+    return 0;
+}
+
+/* The cells' buckets of an ip field: per address (terms) or per /24 (ip_range masks). */
+static json_t *cell_agg(const struct s4f_web_hostmap *m, const char *field, json_t *subaggs)
+{
+    json_t *a;
+    if (m->per_host)
+        a = json_pack("{s:{s:s, s:I}}", "terms", "field", field, "size", (json_int_t)m->cells);
+    else {
+        json_t *ranges = json_array();
+        for (uint32_t i = 0; i < m->cells; i++) {
+            uint32_t b = m->base + (i << 8);
+            char mask[32];
+            snprintf(mask, sizeof(mask), "%u.%u.%u.0/24", b >> 24, (b >> 16) & 255, (b >> 8) & 255);
+            json_array_append_new(ranges, json_pack("{s:s}", "mask", mask));
+        }
+        a = json_pack("{s:{s:s, s:o}}", "ip_range", "field", field, "ranges", ranges);
+    }
+    if (a && subaggs)
+        json_object_set_new(a, "aggs", subaggs);
+    else
+        json_decref(subaggs);
+    return a;
+}
+
+json_t *s4f_web_q_hostmap(const struct s4f_web_range *r, const struct s4f_web_hostmap *m)
+{
+    return json_pack("{s:i, s:b, s:{s:{s:[o, {s:{s:s}}]}}, s:{s:o}}", "size", 0, "track_total_hits",
+                     0, "query", "bool", "filter", range_filter(r->from_ms, r->to_ms), "term",
+                     "host", m->net, "aggs", "cells",
+                     cell_agg(m, "host", sums(host_fields, N(host_fields))));
+}
+
+json_t *s4f_web_q_hostmap_detections(const struct s4f_web_range *r, const struct s4f_web_hostmap *m)
+{
+    /* Each side filtered to the network first, so that busy outside addresses cannot take
+     * the terms' places. */
+    return json_pack("{s:i, s:b, s:{s:{s:[o], s:[{s:{s:s}}, {s:{s:s}}], s:i}}, "
+                     "s:{s:{s:{s:{s:s}}, s:{s:o}}, s:{s:{s:{s:s}}, s:{s:o}}}}",
+                     "size", 0, "track_total_hits", 0, "query", "bool", "filter",
+                     range_filter(r->from_ms, r->to_ms), "should", "term", "src_ip", m->net, "term",
+                     "dst_ip", m->net, "minimum_should_match", 1, "aggs", "src", "filter", "term",
+                     "src_ip", m->net, "aggs", "c", cell_agg(m, "src_ip", NULL), "dst", "filter",
+                     "term", "dst_ip", m->net, "aggs", "c", cell_agg(m, "dst_ip", NULL));
+}
+
+/* The cell index of a bucket key ("10.0.0.5" or "10.0.1.0/24"); -1 outside the map. */
+static long cell_of(const struct s4f_web_hostmap *m, const char *key)
+{
+    char a[S4F_WEB_ADDR_MAX];
+    struct in_addr in;
+    if (!key)
+        return -1;
+    s4f_strlcpy(a, key, sizeof(a));
+    char *slash = strchr(a, '/');
+    if (slash)
+        *slash = '\0';
+    if (inet_pton(AF_INET, a, &in) != 1)
+        return -1;
+    uint32_t v = ntohl(in.s_addr);
+    if (m->prefix < 32 && (v & (~0u << (32 - m->prefix))) != m->base)
+        return -1;
+    if (m->prefix == 32 && v != m->base)
+        return -1;
+    long i = m->per_host ? (long)(v - m->base) : (long)((v - m->base) >> 8);
+    return i >= 0 && (uint32_t)i < m->cells ? i : -1;
+}
+
+json_t *s4f_web_shape_hostmap(const json_t *es, const json_t *es_det,
+                              const struct s4f_web_hostmap *m)
+{
+    double *flows = calloc(m->cells, sizeof(double)), *bytes = calloc(m->cells, sizeof(double)),
+           *dets = calloc(m->cells, sizeof(double));
+    json_t *cells = json_array(), *out = NULL;
+    if (!flows || !bytes || !dets || !cells)
+        goto done;
+    size_t i;
+    const json_t *b;
+    json_array_foreach(buckets(agg(es, "cells")), i, b)
+    {
+        long c = cell_of(m, json_string_value(json_object_get(b, "key")));
+        if (c < 0)
+            continue;
+        flows[c] += (double)(agg_int(b, "flows_out") + agg_int(b, "flows_in"));
+        bytes[c] += (double)(agg_int(b, "bytes_out") + agg_int(b, "bytes_in"));
+    }
+    for (int side = 0; side < 2; side++)
+        json_array_foreach(buckets(json_object_get(agg(es_det, side ? "dst" : "src"), "c")), i, b)
+        {
+            long c = cell_of(m, json_string_value(json_object_get(b, "key")));
+            if (c >= 0)
+                dets[c] += (double)json_integer_value(json_object_get(b, "doc_count"));
+        }
+    for (uint32_t c = 0; c < m->cells; c++) {
+        if (!flows[c] && !bytes[c] && !dets[c])
+            continue;
+        uint32_t v = m->per_host ? m->base + c : m->base + (c << 8);
+        char key[40];
+        if (m->per_host)
+            snprintf(key, sizeof(key), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                     v & 255);
+        else
+            snprintf(key, sizeof(key), "%u.%u.%u.0/24", v >> 24, (v >> 16) & 255, (v >> 8) & 255);
+        json_array_append_new(cells, json_pack("{s:s, s:I, s:I, s:f, s:f, s:f}", "key", key, "row",
+                                               (json_int_t)(c / m->cols), "col",
+                                               (json_int_t)(c % m->cols), "flows", flows[c],
+                                               "bytes", bytes[c], "detections", dets[c]));
+    }
+    json_t *labels = json_array();
+    for (uint32_t r = 0; r < m->rows; r++) {
+        uint32_t v = m->base + (m->per_host ? r * m->cols : (r * m->cols) << 8);
+        char l[40];
+        if (m->per_host && m->cols < 256)
+            snprintf(l, sizeof(l), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                     v & 255);
+        else if (m->per_host)
+            snprintf(l, sizeof(l), "%u.%u.%u.", v >> 24, (v >> 16) & 255, (v >> 8) & 255);
+        else
+            snprintf(l, sizeof(l), "%u.%u.%u-%u.", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                     ((v >> 8) & 255) + m->cols - 1);
+        json_array_append_new(labels, json_string(l));
+    }
+    out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:O}", "net", m->net, "cell",
+                    m->per_host ? "address" : "/24", "rows", (json_int_t)m->rows, "cols",
+                    (json_int_t)m->cols, "first", (json_int_t)(m->per_host ? m->base & 255 : 0),
+                    "row_labels", labels, "cells", cells);
+done:
+    free(flows);
+    free(bytes);
+    free(dets);
+    json_decref(cells);
+    return out;
 }

@@ -16,6 +16,7 @@
 #include "params.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,6 +90,27 @@ json_t *s4f_web_q_detection_context(const char *src_ip, int64_t at_ms);
 json_t *s4f_web_shape_detection(const json_t *es, const json_t *es_context, const char *kibana_url);
 /* The source address and time of a detection hit, for the second query; -1 without them. */
 int s4f_web_detection_key(const json_t *es, char *src_ip, size_t len, int64_t *at_ms);
+
+/* The host map of an IPv4 network (/16 to /32) from host_stats: one cell per address (rows by
+ * third octet, columns by fourth, at most 16 x 256) for /20 to /23, the same wrapped at 16
+ * columns for /24 and longer, one cell per /24 (16 columns) for /16 to /19. */
+struct s4f_web_hostmap {
+    char net[24]; /* canonical "a.b.c.d/n" */
+    uint32_t base;
+    int prefix;
+    bool per_host;
+    uint32_t cells, rows, cols;
+};
+int s4f_web_hostmap_layout(const char *cidr, struct s4f_web_hostmap *m, char *err, size_t errlen);
+/* Flows and bytes (in + out) per cell over host_stats of the range. */
+json_t *s4f_web_q_hostmap(const struct s4f_web_range *r, const struct s4f_web_hostmap *m);
+/* Detections per cell, as source or target, over the detection indices. */
+json_t *s4f_web_q_hostmap_detections(const struct s4f_web_range *r,
+                                     const struct s4f_web_hostmap *m);
+/* {"net","cell":"address"|"/24","rows","cols","first","row_labels":[...],
+ *  "cells":[{"key","row","col","flows","bytes","detections"}] (non-empty cells only)} */
+json_t *s4f_web_shape_hostmap(const json_t *es, const json_t *es_det,
+                              const struct s4f_web_hostmap *m);
 
 /* The span of time holding results ("<prefix>-<type>-*" of every type the dashboard reads):
  * per @type the oldest and newest @timestamp, and over all of them. */
