@@ -266,10 +266,31 @@ function showTimebar(page) {
   $("tb-span").textContent = spanText(p) + (e && e.from ? " · results from " + localTime(e.from) + " to " + localTime(e.to) : " · no results yet");
 }
 
+/* The extent is read at most every 10 s. A reload starts from the copy kept in sessionStorage
+ * (if under a minute old) and refreshes it in the background, so the first charts do not wait
+ * for a second question. */
 async function refreshExtent() {
   if (Date.now() - S.extentAt < 10000 && S.extent) return;
-  try { S.extent = await api("GET", "/api/extent"); S.esDown = false; S.extentAt = Date.now(); }
-  catch (e) { if (e.status === 502 || e.status === 503) S.esDown = true; if (e.status === 401) throw e; }
+  if (!S.extent) {
+    try {
+      const kept = JSON.parse(sessionStorage.getItem("s4f-extent") || "null");
+      if (kept && Date.now() - kept.at < 60000 && kept.extent) {
+        S.extent = kept.extent;
+        S.extentAt = kept.at;
+        fetchExtent();
+        return;
+      }
+    } catch (e) { /* no storage: ask */ }
+  }
+  await fetchExtent();
+}
+
+async function fetchExtent() {
+  S.extentAt = Date.now();
+  try {
+    S.extent = await api("GET", "/api/extent"); S.esDown = false;
+    try { sessionStorage.setItem("s4f-extent", JSON.stringify({ at: S.extentAt, extent: S.extent })); } catch (e) { /* full or off */ }
+  } catch (e) { S.extentAt = 0; if (e.status === 502 || e.status === 503) S.esDown = true; if (e.status === 401) throw e; }
 }
 
 /* Routes: #/overview, #/detections, #/hosts, #/hosts/<address>, #/dns, #/system, and pages of
