@@ -175,6 +175,17 @@ async function main() {
     const flags = await rows(page, "#host-flags");
     if (flags !== 8) problems.push("TCP flags table has " + flags + " rows");
     await shot(page, "06-host-profile");
+    // Hosts order and the DNS page's top: in the URL; nav links keep the chosen range.
+    await page.goto(URL_ + "/#/hosts?range=6h");
+    await page.waitForFunction(() => document.querySelectorAll("#hosts-table tbody tr").length > 0);
+    await page.selectOption("#hosts-order", "bytes_in");
+    await page.waitForFunction(() => /order=bytes_in/.test(location.hash) && /range=6h/.test(location.hash));
+    if (!/range=6h/.test(await page.locator("nav a[data-page=dns]").getAttribute("href"))) problems.push("nav links drop the range");
+    await page.click("nav a[data-page=dns]");
+    await page.waitForFunction(() => document.querySelectorAll("#dns-stats .card").length === 7 && /range=6h/.test(location.hash));
+    await page.selectOption("#dns-top", "20");
+    await page.waitForFunction(() => /top=20/.test(location.hash) && document.querySelectorAll("#dns-stats .card").length === 7);
+    await shot(page, "05b-dns");
     // Host map: the first local network by default; colour by detections; a cell opens the host.
     await page.click("nav a[data-page=hostmap]");
     await page.selectOption("#tb-range", "24h");
