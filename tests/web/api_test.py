@@ -242,7 +242,10 @@ def hostmap(c):
     st, _, j = c.json("GET", "/api/hostmap?range=24h&net=10.0.0.0/16")
     check(st == 200 and j["cell"] == "/24" and any(x["key"] == "10.0.0.0/24" and x["detections"] > 0
                                                    for x in j["cells"]), "host map of a /16 by /24")
-    for bad in ["2001:db8::/32", "10.0.0.0/8", "10.0.0.0/33", "foo"]:
+    st, _, j = c.json("GET", "/api/hostmap?range=24h&net=10.0.0.0/8")
+    check(st == 200 and j["cell"] == "/16" and [x["key"] for x in j["cells"]] == ["10.0.0.0/16"],
+          "host map of a /8 by /16: %s" % (j if st != 200 else [x["key"] for x in j["cells"]]))
+    for bad in ["2001:db8::/32", "10.0.0.0/7", "10.0.0.0/33", "foo"]:
         st, _, j = c.json("GET", "/api/hostmap?net=" + urllib.parse.quote(bad))
         check(st == 400 and "net" in j["error"], "host map of %s answers %s %s" % (bad, st, j))
     st, _, j = c.json("GET", "/api/hostmap")

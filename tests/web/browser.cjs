@@ -197,8 +197,12 @@ async function main() {
     const victim = await page.locator("#hm-grid a.hm-cell").first().getAttribute("data-key");
     await page.locator("#hm-grid a.hm-cell").first().click();
     await page.locator("#host-title", { hasText: victim }).waitFor();
-    await page.goto(URL_ + "/#/hostmap?net=10.0.0.0/16&range=24h");
-    await page.waitForFunction(() => document.getElementById("hm-grid").dataset.net === "10.0.0.0/16" && document.querySelector('#hm-grid a.hm-cell[data-key="10.0.0.0/24"]'));
+    // A /8 opens as a map of /16s; a network cell opens that network's map, down to the hosts.
+    await page.goto(URL_ + "/#/hostmap?net=10.0.0.0/8&range=24h");
+    await page.click('#hm-grid a.hm-cell[data-key="10.0.0.0/16"]');
+    await page.waitForFunction(() => document.getElementById("hm-grid").dataset.net === "10.0.0.0/16");
+    await page.click('#hm-grid a.hm-cell[data-key="10.0.0.0/24"]');
+    await page.waitForFunction(() => document.getElementById("hm-grid").dataset.net === "10.0.0.0/24" && document.querySelector('#hm-grid a.hm-cell[data-key="10.0.0.5"]'));
     // A host without results says why its charts are empty.
     await page.goto(URL_ + "/#/hosts/10.9.9.9");
     await page.waitForFunction(() => /No host_stats results for 10\.9\.9\.9/.test(document.getElementById("chart-host-bytes").dataset.empty || ""));

@@ -848,22 +848,23 @@ int s4f_web_hostmap_layout(const char *cidr, struct s4f_web_hostmap *m, char *er
         return -1;
     }
     m->prefix = slash ? atoi(slash + 1) : 32;
-    if (m->prefix < 16 || m->prefix > 32) {
-        snprintf(err, errlen, "parameter 'net': the host map draws /16 to /32 networks");
+    if (m->prefix < 8 || m->prefix > 32) {
+        snprintf(err, errlen, "parameter 'net': the host map draws /8 to /32 networks");
         return -1;
     }
     m->base = ntohl(in.s_addr) & (m->prefix ? ~0u << (32 - m->prefix) : 0);
     m->per_host = m->prefix >= 20;
+    m->cell_bits = m->per_host ? 0 : m->prefix >= 16 ? 8 : 16;
     if (m->per_host) { /* one cell per address: rows by third octet, columns by fourth; a /24
                         * or smaller wraps at 16 columns, so it is a square, not a strip */
         uint32_t n = 1u << (32 - m->prefix);
         m->cells = n;
         m->cols = n <= 256 ? (n < 16 ? n : 16) : 256;
         m->rows = n / m->cols;
-    } else { /* one cell per /24: 16 columns */
-        m->cells = 1u << (24 - m->prefix);
-        m->cols = 16;
-        m->rows = m->cells / 16;
+    } else { /* one cell per /24 (a /16 to /19) or per /16 (a /8 to /15): 16 columns */
+        m->cells = 1u << (32 - m->cell_bits - m->prefix);
+        m->cols = m->cells < 16 ? m->cells : 16;
+        m->rows = m->cells / m->cols;
     }
     snprintf(m->net, sizeof(m->net), "%u.%u.%u.%u/%d", m->base >> 24, (m->base >> 16) & 255,
              (m->base >> 8) & 255, m->base & 255, m->prefix);
@@ -879,9 +880,10 @@ static json_t *cell_agg(const struct s4f_web_hostmap *m, const char *field, json
     else {
         json_t *ranges = json_array();
         for (uint32_t i = 0; i < m->cells; i++) {
-            uint32_t b = m->base + (i << 8);
+            uint32_t b = m->base + (i << m->cell_bits);
             char mask[32];
-            snprintf(mask, sizeof(mask), "%u.%u.%u.0/24", b >> 24, (b >> 16) & 255, (b >> 8) & 255);
+            snprintf(mask, sizeof(mask), "%u.%u.%u.0/%d", b >> 24, (b >> 16) & 255, (b >> 8) & 255,
+                     32 - m->cell_bits);
             json_array_append_new(ranges, json_pack("{s:s}", "mask", mask));
         }
         a = json_pack("{s:{s:s, s:o}}", "ip_range", "field", field, "ranges", ranges);
@@ -932,7 +934,7 @@ static long cell_of(const struct s4f_web_hostmap *m, const char *key)
         return -1;
     if (m->prefix == 32 && v != m->base)
         return -1;
-    long i = m->per_host ? (long)(v - m->base) : (long)((v - m->base) >> 8);
+    long i = (long)((v - m->base) >> m->cell_bits);
     return i >= 0 && (uint32_t)i < m->cells ? i : -1;
 }
 
@@ -964,13 +966,14 @@ json_t *s4f_web_shape_hostmap(const json_t *es, const json_t *es_det,
     for (uint32_t c = 0; c < m->cells; c++) {
         if (!flows[c] && !bytes[c] && !dets[c])
             continue;
-        uint32_t v = m->per_host ? m->base + c : m->base + (c << 8);
+        uint32_t v = m->base + (c << m->cell_bits);
         char key[40];
         if (m->per_host)
             snprintf(key, sizeof(key), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
                      v & 255);
         else
-            snprintf(key, sizeof(key), "%u.%u.%u.0/24", v >> 24, (v >> 16) & 255, (v >> 8) & 255);
+            snprintf(key, sizeof(key), "%u.%u.%u.0/%d", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                     32 - m->cell_bits);
         json_array_append_new(cells, json_pack("{s:s, s:I, s:I, s:f, s:f, s:f}", "key", key, "row",
                                                (json_int_t)(c / m->cols), "col",
                                                (json_int_t)(c % m->cols), "flows", flows[c],
@@ -978,22 +981,28 @@ json_t *s4f_web_shape_hostmap(const json_t *es, const json_t *es_det,
     }
     json_t *labels = json_array();
     for (uint32_t r = 0; r < m->rows; r++) {
-        uint32_t v = m->base + (m->per_host ? r * m->cols : (r * m->cols) << 8);
+        uint32_t v = m->base + ((r * m->cols) << m->cell_bits);
         char l[40];
         if (m->per_host && m->cols < 256)
             snprintf(l, sizeof(l), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
                      v & 255);
         else if (m->per_host)
             snprintf(l, sizeof(l), "%u.%u.%u.", v >> 24, (v >> 16) & 255, (v >> 8) & 255);
-        else
+        else if (m->cell_bits == 8)
             snprintf(l, sizeof(l), "%u.%u.%u-%u.", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
                      ((v >> 8) & 255) + m->cols - 1);
+        else
+            snprintf(l, sizeof(l), "%u.%u-%u.", v >> 24, (v >> 16) & 255,
+                     ((v >> 16) & 255) + m->cols - 1);
         json_array_append_new(labels, json_string(l));
     }
     out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:O}", "net", m->net, "cell",
-                    m->per_host ? "address" : "/24", "rows", (json_int_t)m->rows, "cols",
-                    (json_int_t)m->cols, "first", (json_int_t)(m->per_host ? m->base & 255 : 0),
-                    "row_labels", labels, "cells", cells);
+                    m->per_host         ? "address"
+                    : m->cell_bits == 8 ? "/24"
+                                        : "/16",
+                    "rows", (json_int_t)m->rows, "cols", (json_int_t)m->cols, "first",
+                    (json_int_t)(m->per_host ? m->base & 255 : 0), "row_labels", labels, "cells",
+                    cells);
 done:
     free(flows);
     free(bytes);

@@ -93,12 +93,14 @@ int s4f_web_detection_key(const json_t *es, char *src_ip, size_t len, int64_t *a
 
 /* The host map of an IPv4 network (/16 to /32) from host_stats: one cell per address (rows by
  * third octet, columns by fourth, at most 16 x 256) for /20 to /23, the same wrapped at 16
- * columns for /24 and longer, one cell per /24 (16 columns) for /16 to /19. */
+ * columns for /24 and longer, one cell per /24 (16 columns) for /16 to /19, one cell per /16
+ * (16 columns) for /8 to /15. */
 struct s4f_web_hostmap {
     char net[24]; /* canonical "a.b.c.d/n" */
     uint32_t base;
     int prefix;
     bool per_host;
+    int cell_bits; /* 0 (one address per cell), 8 (a /24) or 16 (a /16) */
     uint32_t cells, rows, cols;
 };
 int s4f_web_hostmap_layout(const char *cidr, struct s4f_web_hostmap *m, char *err, size_t errlen);
@@ -107,7 +109,7 @@ json_t *s4f_web_q_hostmap(const struct s4f_web_range *r, const struct s4f_web_ho
 /* Detections per cell, as source or target, over the detection indices. */
 json_t *s4f_web_q_hostmap_detections(const struct s4f_web_range *r,
                                      const struct s4f_web_hostmap *m);
-/* {"net","cell":"address"|"/24","rows","cols","first","row_labels":[...],
+/* {"net","cell":"address"|"/24"|"/16","rows","cols","first","row_labels":[...],
  *  "cells":[{"key","row","col","flows","bytes","detections"}] (non-empty cells only)} */
 json_t *s4f_web_shape_hostmap(const json_t *es, const json_t *es_det,
                               const struct s4f_web_hostmap *m);

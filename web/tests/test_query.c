@@ -241,7 +241,13 @@ static void test_hostmap(void **state)
     assert_false(m.per_host);
     assert_int_equal(m.cells, 256);
     assert_int_equal(m.rows, 16);
-    assert_int_equal(s4f_web_hostmap_layout("10.0.0.0/15", &m, err, sizeof(err)), -1);
+    assert_int_equal(s4f_web_hostmap_layout("10.0.0.0/8", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.cell_bits, 16);
+    assert_int_equal(m.cells, 256);
+    assert_int_equal(s4f_web_hostmap_layout("172.16.0.0/12", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.cells, 16);
+    assert_int_equal(m.rows, 1);
+    assert_int_equal(s4f_web_hostmap_layout("10.0.0.0/7", &m, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "'net'"));
     assert_int_equal(s4f_web_hostmap_layout("2001:db8::/64", &m, err, sizeof(err)), -1);
     assert_int_equal(s4f_web_hostmap_layout("10.0.0.5", &m, err, sizeof(err)), 0);

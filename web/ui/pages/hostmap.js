@@ -1,7 +1,7 @@
 /* The host map (#/hostmap?net=…&color=…): for an IPv4 network (default: the first local one),
  * one cell per address, rows by third octet and columns by fourth (/16 to /19: one cell per
- * /24), coloured by flows, bytes or detections on a log scale; a cell opens the host's profile
- * (a /24 cell: the map of that /24). */
+ * /24; /8 to /15: one cell per /16), coloured by flows, bytes or detections on a log scale; a
+ * cell opens the host's profile (a network cell: the map of that network). */
 "use strict";
 (() => {
   const { $, el, api, qs, fmt } = S4F;
@@ -32,7 +32,7 @@
     grid.dataset.net = j.net;
     if (j.cells.length) delete grid.dataset.empty;
     else grid.dataset.empty = "No host_stats results for " + j.net + " in this range.";
-    $("hm-note").textContent = grid.dataset.empty || (j.cell === "address" ? "one cell per address" : "one cell per /24") +
+    $("hm-note").textContent = grid.dataset.empty || (j.cell === "address" ? "one cell per address" : "one cell per " + j.cell + ": click one to open it") +
       " · darkest: " + fmt(max) + " " + color;
     // Column headings every 16 columns.
     grid.appendChild(el("div", "", "hm-corner"));
