@@ -15,12 +15,12 @@ const T = 30000;
 
 function iso(ms) { return new Date(ms).toISOString(); }
 
-async function indexWindow(we) {
+async function indexWindow(we, prefix = PREFIX) {
   const day = iso(we).slice(0, 10).replace(/-/g, ".");
   const lines = [];
   for (const [proto, flows] of [["tcp", 7777], ["udp", 3333], ["icmp", 55], ["icmpv6", 5], ["other", 1]]) {
     const id = `protocols_statistics-${we}-${proto}-live`;
-    lines.push(JSON.stringify({ index: { _index: `${PREFIX}-protocols_statistics-${day}`, _id: id } }));
+    lines.push(JSON.stringify({ index: { _index: `${prefix}-protocols_statistics-${day}`, _id: id } }));
     lines.push(JSON.stringify({ "@type": "protocols_statistics", "@timestamp": iso(we), window_start: iso(we - 10000),
       window_end: iso(we), id, protocol: proto, flows, packets: flows * 5, bytes: flows * 3000 }));
   }
@@ -239,6 +239,24 @@ async function main() {
     const st = await page.evaluate(async () => (await fetch("/api/protocols")).status);
     if (st !== 401) problems.push("after sign-out /api/protocols answers " + st);
     fs.writeFileSync(path.join(OUT, "timings.json"), JSON.stringify({ overview_ms: overviewMs }) + "\n");
+
+    // A fresh install: the last hour, charts saying no result was ever written; then the first
+    // windows arrive and fill the charts without the range being touched (a few minutes).
+    const fresh = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
+    fresh.setDefaultTimeout(T);
+    fresh.on("pageerror", (e) => problems.push("page error (fresh): " + e.message));
+    await fresh.goto(process.env.S4F_FRESH_URL + "/");
+    await fresh.fill("#login-user", process.env.S4F_WEB_USER);
+    await fresh.fill("#login-pass", process.env.S4F_WEB_PASSWORD);
+    await fresh.click("#login-form button[type=submit]");
+    await fresh.waitForFunction(() => /No protocols_statistics results at all yet/.test(document.getElementById("chart-flows").dataset.empty || ""));
+    const fspan = await fresh.locator("#tb-span").textContent();
+    if (!/last 1 h .*no results yet/.test(fspan)) problems.push("fresh install's range: " + fspan);
+    await shot(fresh, "08-fresh-install");
+    const now = Math.floor(Date.now() / 10000) * 10000;
+    for (const we of [now - 30000, now - 20000, now - 10000]) await indexWindow(we, process.env.S4F_FRESH_PREFIX);
+    await fresh.waitForFunction(() => !document.getElementById("chart-flows").dataset.empty && /last [2-5] min/.test(document.getElementById("tb-span").textContent), null, { timeout: 40000 });
+    await shot(fresh, "09-fresh-first-windows");
   } finally {
     await browser.close();
   }

@@ -213,7 +213,7 @@ function addressCell(ip) {
 }
 
 /* The API range of the current view: from/to after a zoom, a chosen span, or (the default) the
- * span that holds data: from the oldest result of the last 24 h to now, at least 5 minutes, the
+ * span that holds data: from the oldest result of the last 24 h to now, at least 2 minutes, the
  * last hour when there is no data yet, and the last day of data when results stopped coming. */
 function rangeParams() {
   const from = S.q.get("from"), to = S.q.get("to");
@@ -229,7 +229,7 @@ function rangeParams() {
   const min = Math.ceil((now - Math.max(e.from_ms, now - 86400000)) / 60000) + 1;
   // Rounded so that every client asks the same question (the answer cache's key) for a while.
   if (min > 120) return { range: Math.min(24, Math.ceil(min / 60)) + "h" };
-  return { range: Math.max(5, Math.ceil(min / 5) * 5) + "m" };
+  return { range: (min <= 10 ? Math.max(2, min) : Math.ceil(min / 5) * 5) + "m" };
 }
 
 function spanText(p) {
