@@ -204,7 +204,7 @@ void s4f_web_history_add(struct s4f_web_history *h, const json_t *components, co
                          int64_t now_ms)
 {
     const json_t *list = json_object_get(components, "components");
-    struct sample k = {.t = now_ms, .up = true}, e = {.t = now_ms, .up = es_error == NULL};
+    struct sample k = {.t = now_ms}, e = {.t = now_ms, .up = es_error == NULL};
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->n; i++) {
         struct comp *c = &h->c[i];
@@ -257,6 +257,9 @@ void s4f_web_history_add(struct s4f_web_history *h, const json_t *components, co
         if (c->kind == K_SINK)
             e.in += c->carry.out;
     }
+    /* Kafka is known only through its clients: without any reporting Kafka counters yet, its
+     * rates are unknown, not zero. */
+    k.up = k.delivered > 0 || k.produced > 0 || k.consumed > 0;
     k.in = k.delivered;
     k.out = k.consumed;
     size_t eh = h->khead, ec = h->kcount;

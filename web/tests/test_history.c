@@ -102,6 +102,8 @@ static void test_pipeline_words(void **state)
     assert_true(has_problem(p, "Elasticsearch does not answer the dashboard: connection refused"));
     assert_string_equal(json_string_value(json_object_get(stage(p, "ports_scan"), "status")),
                         "down");
+    /* Kafka, known through its clients: records consumed by the two workers. */
+    assert_string_equal(json_string_value(json_object_get(stage(p, "kafka"), "status")), "ok");
     assert_string_equal(json_string_value(json_object_get(stage(p, "elasticsearch"), "status")),
                         "down");
     /* Charts: at most S4F_WEB_HISTORY_POINTS points, a gap (null) where ports_scan was down. */
@@ -135,6 +137,18 @@ static void test_bounded(void **state)
     json_decref(p);
     s4f_web_history_free(h);
     s4f_web_history_free(NULL);
+    /* Nothing reporting Kafka counters: Kafka's state is unknown, not "ok" at 0/s. */
+    const char *one[] = {"dead"};
+    h = s4f_web_history_new(one, 1);
+    json_t *none = json_pack("{s:[]}", "components");
+    for (int t = 0; t < 3; t++)
+        s4f_web_history_add(h, none, NULL, 1795759200000LL + t * 5000LL);
+    p = s4f_web_history_pipeline(h, 1795759210000LL);
+    assert_string_equal(json_string_value(json_object_get(stage(p, "kafka"), "status")), "unknown");
+    assert_true(json_is_null(json_object_get(stage(p, "kafka"), "in_rate")));
+    json_decref(p);
+    json_decref(none);
+    s4f_web_history_free(h);
 }
 
 int main(void)
