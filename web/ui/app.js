@@ -404,7 +404,9 @@ function barList(title, items) {
   const max = Math.max(1, ...items.map((i) => i.value));
   for (const i of items) {
     const tr = document.createElement("tr");
-    tr.appendChild(el("td", i.ip ? i.key + " (" + i.ip + ")" : String(i.key)));
+    const name = el("td", i.ip ? i.key + " (" : String(i.key));
+    if (i.ip) { name.appendChild(addressCell(i.ip)); name.appendChild(document.createTextNode(")")); }
+    tr.appendChild(name);
     const td = el("td", "", "bar");
     const bar = el("span", "", "barfill");
     bar.style.width = (100 * i.value / max).toFixed(1) + "%";
