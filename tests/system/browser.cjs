@@ -30,7 +30,7 @@ async function shot(page, name) {
     await page.fill("#login-pass", process.env.S4F_WEB_PASSWORD);
     await page.click("#login-form button[type=submit]");
     await page.locator("#page-overview").waitFor({ state: "visible" });
-    await page.selectOption("#ov-range", "1h");
+    await page.selectOption("#tb-range", "1h");
     await page.selectOption("#ov-interval", "10s");
     for (const c of ["flows", "packets", "bytes"])
       await page.waitForFunction((id) => { const e = document.getElementById(id); return e && e.querySelector("canvas") && Number(e.dataset.points) > 0; }, "chart-" + c);
@@ -49,8 +49,9 @@ async function shot(page, name) {
     const sources = await page.locator("#det-table").textContent();
     for (const ip of ["203.0.113.66", "203.0.113.77"])
       if (!sources.includes(ip)) problems.push("detections table lacks scanner " + ip);
-    await page.locator("#det-table tbody tr").first().click();
-    await page.locator("#det-detail", { hasText: "src_ip" }).waitFor({ state: "visible" });
+    await page.locator("#det-table tbody tr").first().locator("td").first().click();
+    await page.locator("#page-detection").waitFor({ state: "visible" });
+    await page.locator("#detd-fields", { hasText: "src_ip" }).waitFor();
     await shot(page, "03-detection");
 
     // A host profile of a scanned host.

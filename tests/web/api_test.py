@@ -31,7 +31,8 @@ ROUTES = [("GET", "/api/session"), ("POST", "/api/logout"), ("GET", "/api/protoc
           ("GET", "/api/detections"), ("GET", "/api/hosts"), ("GET", "/api/hosts/10.0.0.5"),
           ("GET", "/api/tls"),
           ("GET", "/api/users"), ("POST", "/api/users"), ("PUT", "/api/users/alice"),
-          ("DELETE", "/api/users/alice"), ("GET", "/api/components"), ("GET", "/api/nope")]
+          ("DELETE", "/api/users/alice"), ("GET", "/api/components"), ("GET", "/api/extent"),
+          ("GET", "/api/pipeline"), ("GET", "/api/nope")]
 INJECTIONS = ["' OR 1=1 --", "\"}},{\"match_all\":{}}", "*", "10.0.0.1\" OR \"1", "../../etc/passwd",
               "%00", "<script>alert(1)</script>", "${jndi:ldap://x}", "1; DROP TABLE x",
               "a" * 5000, "\u202e\u0000", "10.0.0.0/8,-*", "_all", "{\"script\":\"x\"}"]
@@ -130,7 +131,7 @@ def bad_params(c):
         ("/api/hosts?order=bytes_out.desc", "order"), ("/api/hosts?size=0", "size"),
         ("/api/hosts/10.0.0", "address"), ("/api/hosts/localhost", "address"),
         ("/api/hosts/10.0.0.5?interval=1d", "interval"), ("/api/components?x=1", "x"),
-        ("/api/users?x=1", "x"),
+        ("/api/users?x=1", "x"), ("/api/extent?range=1h", "range"), ("/api/pipeline?x=1", "x"),
     ]
     for path, name in cases:
         st, hd, j = c.json("GET", path)
@@ -247,6 +248,74 @@ def data_routes(c):
               "own metrics listed")
 
 
+def detection_detail(c):
+    """A detection by id: itself, its windows, the same source's others; bad ids refused."""
+    st, _, j = c.json("GET", "/api/detections?range=24h&size=1&type=portscan_vertical")
+    check(st == 200 and j["items"], "a detection to open")
+    if st != 200 or not j["items"]:
+        return
+    d = j["items"][0]
+    st, _, k = c.json("GET", "/api/detections/" + urllib.parse.quote(d["id"], safe=""))
+    check(st == 200 and k["detection"]["id"] == d["id"], "detection by id: %s" % st)
+    if st == 200:
+        check(any(w["id"] == d["id"] for w in k["windows"]), "its own window listed")
+        check(all(o["src_ip"] == d["src_ip"] for o in k["others"]), "others are the same source's")
+        check(k["kibana"] is None, "no Kibana link without web.kibana_url")
+    st, _, k = c.json("GET", "/api/detections/portscan_vertical-1-192.0.2.1-nothing")
+    check(st == 404, "unknown detection id answers %s" % st)
+    for bad in ["a" * 201, "x y", "id\"", "*", "a/b", ""]:
+        st, _, k = c.json("GET", "/api/detections/" + urllib.parse.quote(bad, safe="/"))
+        check(st in (400, 404) and (st == 404 or "id" in k["error"]), "bad detection id %r answers %s" % (bad[:20], st))
+    for inj in INJECTIONS:
+        st, _, k = c.json("GET", "/api/detections/" + urllib.parse.quote(inj, safe=""))
+        check(st in (400, 404), "/api/detections/%r answers %s" % (inj[:20], st))
+
+
+def hostmap(c):
+    st, _, j = c.json("GET", "/api/hostmap?range=1h&net=10.0.0.0/24")
+    check(st == 200 and j["net"] == "10.0.0.0/24" and j["rows"] == 16 and j["cols"] == 16,
+          "host map of a /24: %s %s" % (st, j and {k: j[k] for k in j if k != "cells"}))
+    if st == 200:
+        cells = {x["key"]: x for x in j["cells"]}
+        check("10.0.0.5" in cells and cells["10.0.0.5"]["flows"] > 0 and cells["10.0.0.5"]["col"] == 5,
+              "10.0.0.5 on the map: %s" % cells.get("10.0.0.5"))
+    st, _, j = c.json("GET", "/api/hostmap?range=24h&net=10.0.0.0/16")
+    check(st == 200 and j["cell"] == "/24" and any(x["key"] == "10.0.0.0/24" and x["detections"] > 0
+                                                   for x in j["cells"]), "host map of a /16 by /24")
+    st, _, j = c.json("GET", "/api/hostmap?range=24h&net=10.0.0.0/8")
+    check(st == 200 and j["cell"] == "/16" and [x["key"] for x in j["cells"]] == ["10.0.0.0/16"],
+          "host map of a /8 by /16: %s" % (j if st != 200 else [x["key"] for x in j["cells"]]))
+    for bad in ["2001:db8::/32", "10.0.0.0/7", "10.0.0.0/33", "foo"]:
+        st, _, j = c.json("GET", "/api/hostmap?net=" + urllib.parse.quote(bad))
+        check(st == 400 and "net" in j["error"], "host map of %s answers %s %s" % (bad, st, j))
+    st, _, j = c.json("GET", "/api/hostmap")
+    check(st == 400 and "net" in j["error"], "host map without a local network asks for one: %s" % j)
+    for inj in INJECTIONS:
+        st, _, j = c.json("GET", "/api/hostmap?" + urllib.parse.urlencode({"net": inj}))
+        check(st == 400, "/api/hostmap?net=%r answers %s" % (inj[:20], st))
+
+
+def extent_and_pipeline(c):
+    """The span holding data, per type; the pipeline's stages and problems in words."""
+    st, _, j = c.json("GET", "/api/extent")
+    check(st == 200 and j["from_ms"] and j["to_ms"] >= j["from_ms"], "extent: %s %s" % (st, j))
+    if st == 200:
+        check({"protocols_statistics", "host_stats", "portscan_vertical"} <= set(j["types"]),
+              "extent types: %s" % sorted(j["types"]))
+        ps = j["types"]["protocols_statistics"]
+        check(ps["documents"] > 0 and ps["to_ms"] > time.time() * 1000 - 3600000 and
+              ps["to_ms"] - ps["from_ms"] > 20 * 3600000, "protocols extent spans the seeded day")
+    def problems():
+        st, _, j = c.json("GET", "/api/pipeline")
+        return st == 200 and any("worker dead is not running" in p["text"] for p in j["problems"]) and j
+    j = harness.wait_for(problems, 30, "the dead component named in the pipeline's problems")
+    names = [s["name"] for s in j["stages"]]
+    check(names == ["kafka", "dead", "elasticsearch"], "pipeline stages: %s" % names)
+    es = j["stages"][-1]
+    check(es["status"] == "ok" and es["up"], "Elasticsearch answers: %s" % es)
+    check(j["stages"][1]["status"] == "down", "the dead stage is down")
+
+
 def users(web):
     admin = harness.Client(web.url)
     admin.login("alice")
@@ -342,6 +411,9 @@ def main():
         bad_params(c)
         injections(c, web)
         data_routes(c)
+        extent_and_pipeline(c)
+        detection_detail(c)
+        hostmap(c)
         users(web)
         tls(a.binary, prefix)
         # A fresh instance: the users test's wrong current password counted as a failure.

@@ -48,15 +48,16 @@ def unseed(prefix, es=ES):
 class Web:
     """One s4f-web process."""
 
-    def __init__(self, binary, prefix, extra_yaml="", user="alice", role="admin"):
+    def __init__(self, binary, prefix, extra_yaml="", user="alice", role="admin",
+                 components="dead=http://127.0.0.1:9"):
         self.tmp = tempfile.mkdtemp(prefix="s4f-web-test-")
         self.users = os.path.join(self.tmp, "users.json")
         self.conf = os.path.join(self.tmp, "web.yml")
         with open(self.conf, "w") as f:
             f.write("elasticsearch:\n  urls: [%s]\n  index_prefix: %s\n  timeout: 10s\n"
                     "web:\n  listen: 127.0.0.1:0\n  metrics_listen: 127.0.0.1:0\n"
-                    "  users_file: %s\n  components: [dead=http://127.0.0.1:9]\n%s"
-                    % (ES, prefix, self.users, extra_yaml))
+                    "  users_file: %s\n  components: [%s]\n%s"
+                    % (ES, prefix, self.users, components, extra_yaml))
         self.binary = binary
         self.user = user
         if user:

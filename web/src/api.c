@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include "components.h"
+#include "history.h"
 #include "log.h"
 #include "params.h"
 #include "query.h"
@@ -682,6 +683,145 @@ static void do_components(struct s4f_web_app *app, const struct s4f_web_req *req
         answer_error(ans, 500, "out of memory");
 }
 
+/* A result id: what the analyses write ("portscan_vertical-1795759200000-192.0.2.7-10.0.0.5-p0-3",
+ * IPv6 addresses with ':'), 1..200 characters of [A-Za-z0-9._:-]. */
+static int parse_result_id(const char *s, char *err, size_t errlen)
+{
+    size_t n = strnlen(s, 201);
+    int ok = n > 0 && n <= 200;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == ':' ||
+             s[i] == '-';
+    if (!ok)
+        snprintf(err, errlen,
+                 "parameter 'id': not a result id (1 to 200 characters of A-Z a-z 0-9 . _ : -)");
+    return ok ? 0 : -1;
+}
+
+static void do_detection(struct s4f_web_app *app, const struct s4f_web_req *req,
+                         const struct s4f_web_session_info *s, const char *name,
+                         struct s4f_web_answer *ans)
+{
+    char idx[512], err[256], src[S4F_WEB_ADDR_MAX];
+    int64_t at;
+    if (check_args(req, NULL, err, sizeof(err)) != 0 ||
+        parse_result_id(name, err, sizeof(err)) != 0) {
+        s4f_metric_inc(app->c.bad_params);
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    s4f_web_detection_indices(app->es_conf->index_prefix, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_detection(name), ans);
+    if (!res)
+        return;
+    if (s4f_web_detection_key(res, src, sizeof(src), &at) != 0) {
+        json_decref(res);
+        answer_error(ans, 404, "no detection with this id");
+        return;
+    }
+    json_t *ctx = search(app, idx, s4f_web_q_detection_context(src, at), ans);
+    if (!ctx) {
+        json_decref(res);
+        return;
+    }
+    json_t *out = s4f_web_shape_detection(res, ctx, app->conf->kibana_url);
+    if (out)
+        answer_json(ans, 200, out);
+    else
+        answer_error(ans, 404, "no detection with this id");
+    json_decref(res);
+    json_decref(ctx);
+}
+
+static void do_hostmap(struct s4f_web_app *app, const struct s4f_web_req *req,
+                       const struct s4f_web_session_info *s, const char *name,
+                       struct s4f_web_answer *ans)
+{
+    static const char *const allowed[] = {"range", "from", "to", "net", NULL};
+    struct s4f_web_range r;
+    struct s4f_web_hostmap m;
+    char idx[512], err[256], net[S4F_WEB_ADDR_MAX];
+    const char *v = arg(req, "net");
+    if (check_args(req, allowed, err, sizeof(err)) != 0)
+        goto bad;
+    if (get_range(req, 3600LL * 1000, &r, ans) != 0)
+        return;
+    if (!v) { /* the first local IPv4 network, else a question */
+        for (size_t i = 0; i < app->n_local && !v; i++)
+            if (strchr(app->local_nets[i], '.') && !strchr(app->local_nets[i], ':'))
+                v = app->local_nets[i];
+        if (!v) {
+            snprintf(err, sizeof(err),
+                     "parameter 'net' is needed: no IPv4 network in web.local_networks");
+            goto bad;
+        }
+    }
+    if (s4f_web_parse_cidr("net", v, net, sizeof(net), err, sizeof(err)) != 0 ||
+        s4f_web_hostmap_layout(net, &m, err, sizeof(err)) != 0)
+        goto bad;
+    s4f_web_index(app->es_conf->index_prefix, S4F_WEB_T_HOSTS, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_hostmap(&r, &m), ans);
+    if (!res)
+        return;
+    s4f_web_detection_indices(app->es_conf->index_prefix, idx, sizeof(idx));
+    json_t *det = search(app, idx, s4f_web_q_hostmap_detections(&r, &m), ans);
+    if (!det) {
+        json_decref(res);
+        return;
+    }
+    json_t *out = s4f_web_shape_hostmap(res, det, &m);
+    if (out)
+        answer_json(ans, 200, out);
+    else
+        answer_error(ans, 500, "out of memory");
+    json_decref(res);
+    json_decref(det);
+    return;
+bad:
+    s4f_metric_inc(app->c.bad_params);
+    answer_error(ans, 400, "%s", err);
+}
+
+static void do_extent(struct s4f_web_app *app, const struct s4f_web_req *req,
+                      const struct s4f_web_session_info *s, const char *name,
+                      struct s4f_web_answer *ans)
+{
+    char idx[2048], err[128];
+    if (check_args(req, NULL, err, sizeof(err)) != 0) {
+        s4f_metric_inc(app->c.bad_params);
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    s4f_web_extent_indices(app->es_conf->index_prefix, idx, sizeof(idx));
+    json_t *res = search(app, idx, s4f_web_q_extent(), ans);
+    if (!res)
+        return;
+    answer_json(ans, 200, s4f_web_shape_extent(res, s4f_wall_ms()));
+    json_decref(res);
+}
+
+static void do_pipeline(struct s4f_web_app *app, const struct s4f_web_req *req,
+                        const struct s4f_web_session_info *s, const char *name,
+                        struct s4f_web_answer *ans)
+{
+    char err[128];
+    if (check_args(req, NULL, err, sizeof(err)) != 0) {
+        s4f_metric_inc(app->c.bad_params);
+        answer_error(ans, 400, "%s", err);
+        return;
+    }
+    if (!app->history) {
+        answer_error(ans, 503, "the pipeline history is not kept");
+        return;
+    }
+    json_t *p = s4f_web_history_pipeline(app->history, s4f_wall_ms());
+    if (p)
+        answer_json(ans, 200, p);
+    else
+        answer_error(ans, 500, "out of memory");
+}
+
 /* The routes under /api/. A path ending in '/' takes the rest of the URL as name (NULL for an
  * exact path). method is the one method allowed (GET also answers HEAD) and names the Allow
  * header of a 405; NULL leaves methods to the handler. Every route but a public one needs a
@@ -703,12 +843,16 @@ static const struct route {
     {"users/", NULL, .handle = do_users},
     {"protocols", "GET", .shared = true, .handle = do_protocols},
     {"detections", "GET", .shared = true, .handle = do_detections},
+    {"detections/", "GET", .shared = true, .handle = do_detection},
     {"hosts", "GET", .shared = true, .handle = do_hosts},
     {"hosts/", "GET", .shared = true, .handle = do_host},
     {"components", "GET", .shared = true, .handle = do_components},
     {"dns", "GET", .shared = true, .handle = do_dns},
     {"tls", "GET", .shared = true, .handle = do_tls},
     {"topn/", "GET", .shared = true, .handle = do_topn},
+    {"extent", "GET", .shared = true, .handle = do_extent},
+    {"hostmap", "GET", .shared = true, .handle = do_hostmap},
+    {"pipeline", "GET", .shared = true, .handle = do_pipeline},
 };
 
 static const struct route *find_route(const char *p, const char **name)

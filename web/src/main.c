@@ -10,6 +10,7 @@
  * there is no default password. */
 #include "components.h"
 #include "daemon.h"
+#include "history.h"
 #include "log.h"
 #include "params.h"
 #include "server.h"
@@ -97,6 +98,9 @@ static const struct s4f_opt web_opts[] = {
     {"component_timeout", S4F_OPT_DURATION, "1500ms", 100, 30000,
      offsetof(struct s4f_web_conf, component_timeout_ms),
      "Timeout of one request to a component's metrics endpoint", NULL},
+    {"kibana_url", S4F_OPT_STRING, NULL, 0, 0, offsetof(struct s4f_web_conf, kibana_url),
+     "Base URL of Kibana (http:// or https://, e.g. https://kibana.example.org:5601); when set, "
+     "a detection's detail view links into Kibana Discover filtered to it", NULL},
     S4F_OPT_END,
 };
 /* clang-format on */
@@ -163,6 +167,17 @@ static int validate(struct s4f_daemon *d, char *err, size_t errlen)
         if (s4f_web_parse_cidr("web.local_networks", c->local_networks.v[i], canon, sizeof(canon),
                                err, errlen) != 0)
             return -1;
+    if (c->kibana_url) {
+        const char *u = c->kibana_url;
+        int ok =
+            (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) && strlen(u) < 512;
+        for (const char *p = u; ok && *p; p++)
+            ok = *p > 0x20 && *p < 0x7f && *p != '"' && *p != '\'' && *p != '<' && *p != '>';
+        if (!ok) {
+            snprintf(err, errlen, "web.kibana_url: not an http:// or https:// URL");
+            return -1;
+        }
+    }
     /* elasticsearch.index_prefix, part of every index expression, is checked by
      * s4f_daemon_init() (common/es.c). */
     return 0;
@@ -377,11 +392,21 @@ static int app_init(struct s4f_web_app *app, struct s4f_daemon *d, char *err, si
             return -1;
         app->n_local++;
     }
+    const char **names = calloc(app->n_components + 1, sizeof(*names));
+    for (size_t i = 0; names && i < app->n_components; i++)
+        names[i] = app->components[i].name;
+    app->history = names ? s4f_web_history_new(names, app->n_components) : NULL;
+    free(names);
+    if (!app->history) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
 static void app_release(struct s4f_web_app *app)
 {
+    s4f_web_history_free(app->history); /* its thread reads the rest */
     s4f_web_es_free(app->es);
     s4f_web_users_free(app->users);
     s4f_web_sessions_free(app->sessions);
@@ -450,6 +475,10 @@ int main(int argc, char **argv)
     s4f_metrics_gauge_fn(d.metrics, "sessions", "Live sessions", NULL, sessions_gauge, &app);
     if (!(srv = s4f_web_server_start(&app, err, sizeof(err)))) {
         s4f_error("%s", err);
+        goto out_app;
+    }
+    if (s4f_web_history_start(app.history, &app) != 0) {
+        s4f_error("cannot start the pipeline history thread");
         goto out_app;
     }
     s4f_metrics_set_health(d.metrics, 1, NULL);

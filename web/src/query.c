@@ -2,6 +2,7 @@
 
 #include "s4f.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -709,5 +710,382 @@ json_t *s4f_web_shape_dns(const json_t *es, const struct s4f_web_range *r)
                            json_object_get(qb, "key"), "flows", sum_v(qb)));
     }
     json_object_set_new(out, "external_resolvers", ext);
+    return out;
+}
+
+/* ---- Extent: the span of time that holds results, per type ---- */
+
+void s4f_web_extent_indices(const char *prefix, char *buf, size_t len)
+{
+    static const char *const types[] = {S4F_WEB_T_PROTOCOLS, S4F_WEB_T_HOSTS,    S4F_WEB_T_PROFILE,
+                                        S4F_WEB_T_DNS,       S4F_WEB_T_OPEN_DNS, S4F_WEB_T_EXT_DNS};
+    size_t w = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N(types) && w < len; i++) {
+        int n = snprintf(buf + w, len - w, "%s%s-%s-*", i ? "," : "", prefix, types[i]);
+        if (n < 0)
+            return;
+        w += (size_t)n;
+    }
+    char det[512];
+    s4f_web_detection_indices(prefix, det, sizeof(det));
+    if (w < len)
+        snprintf(buf + w, len - w, ",%s", det);
+}
+
+json_t *s4f_web_q_extent(void)
+{
+    return json_pack("{s:i, s:b, s:{s:{s:{s:s, s:i}, s:{s:{s:{s:s}}, s:{s:{s:s}}}}}}", "size", 0,
+                     "track_total_hits", 0, "aggs", "types", "terms", "field", "@type", "size", 64,
+                     "aggs", "first", "min", "field", "@timestamp", "last", "max", "field",
+                     "@timestamp");
+}
+
+/* An aggregation's numeric value as epoch ms; -1 when absent (min/max of no documents). */
+static int64_t agg_ms(const json_t *b, const char *name)
+{
+    const json_t *v = json_object_get(json_object_get(b, name), "value");
+    double d = json_number_value(v);
+    if (!json_is_number(v) || !isfinite(d) || d < 0 || d > 4e13)
+        return -1;
+    return (int64_t)d;
+}
+
+json_t *s4f_web_shape_extent(const json_t *es, int64_t now_ms)
+{
+    json_t *types = json_object();
+    int64_t from = -1, to = -1;
+    char a[32], b[32];
+    const json_t *bs = buckets(agg(es, "types"));
+    size_t i;
+    const json_t *bk;
+    json_array_foreach(bs, i, bk)
+    {
+        const char *name = json_string_value(json_object_get(bk, "key"));
+        int64_t f = agg_ms(bk, "first"), t = agg_ms(bk, "last");
+        if (!name || f < 0 || t < 0 || strnlen(name, 65) > 64)
+            continue;
+        json_object_set_new(types, name,
+                            json_pack("{s:s, s:s, s:I, s:I, s:I}", "from", iso(f, a, sizeof(a)),
+                                      "to", iso(t, b, sizeof(b)), "from_ms", (json_int_t)f, "to_ms",
+                                      (json_int_t)t, "documents",
+                                      json_integer_value(json_object_get(bk, "doc_count"))));
+        if (from < 0 || f < from)
+            from = f;
+        if (t > to)
+            to = t;
+    }
+    json_t *out = json_pack("{s:o, s:I}", "types", types, "now_ms", (json_int_t)now_ms);
+    if (!out)
+        return NULL;
+    json_object_set_new(out, "from", from < 0 ? json_null() : json_string(iso(from, a, sizeof(a))));
+    json_object_set_new(out, "to", to < 0 ? json_null() : json_string(iso(to, b, sizeof(b))));
+    json_object_set_new(out, "from_ms", from < 0 ? json_null() : json_integer(from));
+    json_object_set_new(out, "to_ms", to < 0 ? json_null() : json_integer(to));
+    return out;
+}
+
+/* ---- One detection ---- */
+
+json_t *s4f_web_q_detection(const char *id)
+{
+    return json_pack("{s:i, s:b, s:{s:{s:s}}}", "size", 1, "track_total_hits", 0, "query", "term",
+                     "id", id);
+}
+
+#define DET_CONTEXT_MS  (24LL * 3600 * 1000)
+#define DET_CONTEXT_MAX 300
+
+json_t *s4f_web_q_detection_context(const char *src_ip, int64_t at_ms)
+{
+    return json_pack("{s:i, s:b, s:[{s:{s:s}}], s:{s:{s:[o, {s:{s:s}}]}}}", "size", DET_CONTEXT_MAX,
+                     "track_total_hits", 0, "sort", "@timestamp", "order", "desc", "query", "bool",
+                     "filter", range_filter(at_ms - DET_CONTEXT_MS, at_ms + DET_CONTEXT_MS), "term",
+                     "src_ip", src_ip);
+}
+
+static int parse_ts(const char *ts, int64_t *ms)
+{
+    char err[128];
+    return s4f_web_parse_time("@timestamp", ts, ms, err, sizeof(err));
+}
+
+static const json_t *first_source(const json_t *es)
+{
+    const json_t *h = json_array_get(json_object_get(json_object_get(es, "hits"), "hits"), 0);
+    const json_t *src = json_object_get(h, "_source");
+    return json_is_object(src) ? src : NULL;
+}
+
+int s4f_web_detection_key(const json_t *es, char *src_ip, size_t len, int64_t *at_ms)
+{
+    const json_t *d = first_source(es);
+    const char *ip = json_string_value(json_object_get(d, "src_ip"));
+    const char *ts = json_string_value(json_object_get(d, "@timestamp"));
+    if (!ip || !ts || strlen(ip) >= len || parse_ts(ts, at_ms) != 0)
+        return -1;
+    s4f_strlcpy(src_ip, ip, len);
+    return 0;
+}
+
+/* Same detection key: type and target (dst_ip or dst_port). */
+static int same_key(const json_t *a, const json_t *b)
+{
+    static const char *const keys[] = {"@type", "dst_ip", "dst_port"};
+    for (size_t i = 0; i < N(keys); i++)
+        if (!json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i])) &&
+            (json_object_get(a, keys[i]) || json_object_get(b, keys[i])))
+            return 0;
+    return 1;
+}
+
+/* Percent-encodes s into buf (RFC 3986 unreserved characters stay). */
+static void pct(const char *s, char *buf, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *s && o + 4 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~')
+            buf[o++] = (char)c;
+        else {
+            buf[o++] = '%';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        }
+    }
+    buf[o] = '\0';
+}
+
+json_t *s4f_web_shape_detection(const json_t *es, const json_t *es_context, const char *kibana_url)
+{
+    const json_t *d = first_source(es);
+    if (!d)
+        return NULL;
+    json_t *windows = json_array(), *others = json_array();
+    const json_t *hits = json_object_get(json_object_get(es_context, "hits"), "hits");
+    for (size_t i = json_array_size(hits); i-- > 0;) { /* oldest first */
+        const json_t *s = json_object_get(json_array_get(hits, i), "_source");
+        const char *ts = json_string_value(json_object_get(s, "@timestamp"));
+        int64_t t;
+        if (!json_is_object(s) || !ts || parse_ts(ts, &t) != 0)
+            continue;
+        if (same_key(d, s))
+            json_array_append_new(windows,
+                                  json_pack("{s:I, s:s?, s:O?, s:O?}", "t", (json_int_t)t, "id",
+                                            json_string_value(json_object_get(s, "id")), "flows",
+                                            json_object_get(s, "flows"), "targets_total",
+                                            json_object_get(s, "targets_total")));
+        else if (json_array_size(others) < 50)
+            json_array_insert(others, 0, (json_t *)s);
+    }
+    json_t *kibana = json_null();
+    const char *id = json_string_value(json_object_get(d, "id"));
+    const char *ts = json_string_value(json_object_get(d, "@timestamp"));
+    int64_t at;
+    if (kibana_url && id && ts && parse_ts(ts, &at) == 0) {
+        char q[512], from[32], to[32], url[1200], g[160];
+        char idq[300];
+        snprintf(idq, sizeof(idq), "id:\"%s\"", id);
+        pct(idq, q, sizeof(q));
+        snprintf(g, sizeof(g), "(time:(from:'%s',to:'%s'))", iso(at - 3600000, from, sizeof(from)),
+                 iso(at + 3600000, to, sizeof(to)));
+        char ge[320];
+        pct(g, ge, sizeof(ge));
+        size_t bl = strlen(kibana_url);
+        while (bl > 0 && kibana_url[bl - 1] == '/')
+            bl--;
+        snprintf(url, sizeof(url),
+                 "%.*s/app/discover#/?_g=%s&_a=(query:(language:kuery,query:'%s'))", (int)bl,
+                 kibana_url, ge, q);
+        kibana = json_string(url);
+    }
+    return json_pack("{s:O, s:o, s:o, s:o}", "detection", d, "windows", windows, "others", others,
+                     "kibana", kibana ? kibana : json_null());
+}
+
+/* ---- Host map ---- */
+
+int s4f_web_hostmap_layout(const char *cidr, struct s4f_web_hostmap *m, char *err, size_t errlen)
+{
+    char a[S4F_WEB_ADDR_MAX];
+    const char *slash = strchr(cidr, '/');
+    size_t al = slash ? (size_t)(slash - cidr) : strlen(cidr);
+    struct in_addr in;
+    memset(m, 0, sizeof(*m));
+    if (al >= sizeof(a)) {
+        snprintf(err, errlen, "parameter 'net': not a network");
+        return -1;
+    }
+    memcpy(a, cidr, al);
+    a[al] = '\0';
+    if (inet_pton(AF_INET, a, &in) != 1) {
+        snprintf(err, errlen, "parameter 'net': the host map draws IPv4 networks only");
+        return -1;
+    }
+    m->prefix = slash ? atoi(slash + 1) : 32;
+    if (m->prefix < 8 || m->prefix > 32) {
+        snprintf(err, errlen, "parameter 'net': the host map draws /8 to /32 networks");
+        return -1;
+    }
+    m->base = ntohl(in.s_addr) & (m->prefix ? ~0u << (32 - m->prefix) : 0);
+    m->per_host = m->prefix >= 20;
+    m->cell_bits = m->per_host ? 0 : m->prefix >= 16 ? 8 : 16;
+    if (m->per_host) { /* one cell per address: rows by third octet, columns by fourth; a /24
+                        * or smaller wraps at 16 columns, so it is a square, not a strip */
+        uint32_t n = 1u << (32 - m->prefix);
+        m->cells = n;
+        m->cols = n <= 256 ? (n < 16 ? n : 16) : 256;
+        m->rows = n / m->cols;
+    } else { /* one cell per /24 (a /16 to /19) or per /16 (a /8 to /15): 16 columns */
+        m->cells = 1u << (32 - m->cell_bits - m->prefix);
+        m->cols = m->cells < 16 ? m->cells : 16;
+        m->rows = m->cells / m->cols;
+    }
+    snprintf(m->net, sizeof(m->net), "%u.%u.%u.%u/%d", m->base >> 24, (m->base >> 16) & 255,
+             (m->base >> 8) & 255, m->base & 255, m->prefix);
+    return 0;
+}
+
+/* The cells' buckets of an ip field: per address (terms) or per /24 (ip_range masks). */
+static json_t *cell_agg(const struct s4f_web_hostmap *m, const char *field, json_t *subaggs)
+{
+    json_t *a;
+    if (m->per_host)
+        a = json_pack("{s:{s:s, s:I}}", "terms", "field", field, "size", (json_int_t)m->cells);
+    else {
+        json_t *ranges = json_array();
+        for (uint32_t i = 0; i < m->cells; i++) {
+            uint32_t b = m->base + (i << m->cell_bits);
+            char mask[32];
+            snprintf(mask, sizeof(mask), "%u.%u.%u.0/%d", b >> 24, (b >> 16) & 255, (b >> 8) & 255,
+                     32 - m->cell_bits);
+            json_array_append_new(ranges, json_pack("{s:s}", "mask", mask));
+        }
+        a = json_pack("{s:{s:s, s:o}}", "ip_range", "field", field, "ranges", ranges);
+    }
+    if (a && subaggs)
+        json_object_set_new(a, "aggs", subaggs);
+    else
+        json_decref(subaggs);
+    return a;
+}
+
+json_t *s4f_web_q_hostmap(const struct s4f_web_range *r, const struct s4f_web_hostmap *m)
+{
+    return json_pack("{s:i, s:b, s:{s:{s:[o, {s:{s:s}}]}}, s:{s:o}}", "size", 0, "track_total_hits",
+                     0, "query", "bool", "filter", range_filter(r->from_ms, r->to_ms), "term",
+                     "host", m->net, "aggs", "cells",
+                     cell_agg(m, "host", sums(host_fields, N(host_fields))));
+}
+
+json_t *s4f_web_q_hostmap_detections(const struct s4f_web_range *r, const struct s4f_web_hostmap *m)
+{
+    /* Each side filtered to the network first, so that busy outside addresses cannot take
+     * the terms' places. */
+    return json_pack("{s:i, s:b, s:{s:{s:[o], s:[{s:{s:s}}, {s:{s:s}}], s:i}}, "
+                     "s:{s:{s:{s:{s:s}}, s:{s:o}}, s:{s:{s:{s:s}}, s:{s:o}}}}",
+                     "size", 0, "track_total_hits", 0, "query", "bool", "filter",
+                     range_filter(r->from_ms, r->to_ms), "should", "term", "src_ip", m->net, "term",
+                     "dst_ip", m->net, "minimum_should_match", 1, "aggs", "src", "filter", "term",
+                     "src_ip", m->net, "aggs", "c", cell_agg(m, "src_ip", NULL), "dst", "filter",
+                     "term", "dst_ip", m->net, "aggs", "c", cell_agg(m, "dst_ip", NULL));
+}
+
+/* The cell index of a bucket key ("10.0.0.5" or "10.0.1.0/24"); -1 outside the map. */
+static long cell_of(const struct s4f_web_hostmap *m, const char *key)
+{
+    char a[S4F_WEB_ADDR_MAX];
+    struct in_addr in;
+    if (!key)
+        return -1;
+    s4f_strlcpy(a, key, sizeof(a));
+    char *slash = strchr(a, '/');
+    if (slash)
+        *slash = '\0';
+    if (inet_pton(AF_INET, a, &in) != 1)
+        return -1;
+    uint32_t v = ntohl(in.s_addr);
+    if (m->prefix < 32 && (v & (~0u << (32 - m->prefix))) != m->base)
+        return -1;
+    if (m->prefix == 32 && v != m->base)
+        return -1;
+    long i = (long)((v - m->base) >> m->cell_bits);
+    return i >= 0 && (uint32_t)i < m->cells ? i : -1;
+}
+
+json_t *s4f_web_shape_hostmap(const json_t *es, const json_t *es_det,
+                              const struct s4f_web_hostmap *m)
+{
+    double *flows = calloc(m->cells, sizeof(double)), *bytes = calloc(m->cells, sizeof(double)),
+           *dets = calloc(m->cells, sizeof(double));
+    json_t *cells = json_array(), *out = NULL;
+    if (!flows || !bytes || !dets || !cells)
+        goto done;
+    size_t i;
+    const json_t *b;
+    json_array_foreach(buckets(agg(es, "cells")), i, b)
+    {
+        long c = cell_of(m, json_string_value(json_object_get(b, "key")));
+        if (c < 0)
+            continue;
+        flows[c] += (double)(agg_int(b, "flows_out") + agg_int(b, "flows_in"));
+        bytes[c] += (double)(agg_int(b, "bytes_out") + agg_int(b, "bytes_in"));
+    }
+    for (int side = 0; side < 2; side++)
+        json_array_foreach(buckets(json_object_get(agg(es_det, side ? "dst" : "src"), "c")), i, b)
+        {
+            long c = cell_of(m, json_string_value(json_object_get(b, "key")));
+            if (c >= 0)
+                dets[c] += (double)json_integer_value(json_object_get(b, "doc_count"));
+        }
+    for (uint32_t c = 0; c < m->cells; c++) {
+        if (!flows[c] && !bytes[c] && !dets[c])
+            continue;
+        uint32_t v = m->base + (c << m->cell_bits);
+        char key[40];
+        if (m->per_host)
+            snprintf(key, sizeof(key), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                     v & 255);
+        else
+            snprintf(key, sizeof(key), "%u.%u.%u.0/%d", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                     32 - m->cell_bits);
+        json_array_append_new(cells, json_pack("{s:s, s:I, s:I, s:f, s:f, s:f}", "key", key, "row",
+                                               (json_int_t)(c / m->cols), "col",
+                                               (json_int_t)(c % m->cols), "flows", flows[c],
+                                               "bytes", bytes[c], "detections", dets[c]));
+    }
+    json_t *labels = json_array();
+    for (uint32_t r = 0; r < m->rows; r++) {
+        uint32_t v = m->base + ((r * m->cols) << m->cell_bits);
+        char l[40];
+        if (m->per_host && m->cols < 256)
+            snprintf(l, sizeof(l), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                     v & 255);
+        else if (m->per_host)
+            snprintf(l, sizeof(l), "%u.%u.%u.", v >> 24, (v >> 16) & 255, (v >> 8) & 255);
+        else if (m->cell_bits == 8)
+            snprintf(l, sizeof(l), "%u.%u.%u-%u.", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                     ((v >> 8) & 255) + m->cols - 1);
+        else
+            snprintf(l, sizeof(l), "%u.%u-%u.", v >> 24, (v >> 16) & 255,
+                     ((v >> 16) & 255) + m->cols - 1);
+        json_array_append_new(labels, json_string(l));
+    }
+    out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:O}", "net", m->net, "cell",
+                    m->per_host         ? "address"
+                    : m->cell_bits == 8 ? "/24"
+                                        : "/16",
+                    "rows", (json_int_t)m->rows, "cols", (json_int_t)m->cols, "first",
+                    (json_int_t)(m->per_host ? m->base & 255 : 0), "row_labels", labels, "cells",
+                    cells);
+done:
+    free(flows);
+    free(bytes);
+    free(dets);
+    json_decref(cells);
     return out;
 }

@@ -16,6 +16,7 @@
 #include "params.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,5 +92,47 @@ json_t *s4f_web_q_host(const struct s4f_web_range *r, const char *host);
 json_t *s4f_web_q_host_profile(const char *host);
 json_t *s4f_web_shape_host(const json_t *es, const json_t *es_profile,
                            const struct s4f_web_range *r, const char *host);
+
+/* One detection by its result id (the `id` field, also the document's _id), then the same
+ * source's detections within a day either side of it. */
+json_t *s4f_web_q_detection(const char *id);
+json_t *s4f_web_q_detection_context(const char *src_ip, int64_t at_ms);
+/* {"detection": {...}, "windows": [same type and target, oldest first: "t","flows",
+ *  "targets_total"], "others": [the source's other detections, newest first], "kibana": URL
+ *  or null}. NULL when es holds no hit (the caller answers 404). kibana_url may be NULL. */
+json_t *s4f_web_shape_detection(const json_t *es, const json_t *es_context, const char *kibana_url);
+/* The source address and time of a detection hit, for the second query; -1 without them. */
+int s4f_web_detection_key(const json_t *es, char *src_ip, size_t len, int64_t *at_ms);
+
+/* The host map of an IPv4 network (/16 to /32) from host_stats: one cell per address (rows by
+ * third octet, columns by fourth, at most 16 x 256) for /20 to /23, the same wrapped at 16
+ * columns for /24 and longer, one cell per /24 (16 columns) for /16 to /19, one cell per /16
+ * (16 columns) for /8 to /15. */
+struct s4f_web_hostmap {
+    char net[24]; /* canonical "a.b.c.d/n" */
+    uint32_t base;
+    int prefix;
+    bool per_host;
+    int cell_bits; /* 0 (one address per cell), 8 (a /24) or 16 (a /16) */
+    uint32_t cells, rows, cols;
+};
+int s4f_web_hostmap_layout(const char *cidr, struct s4f_web_hostmap *m, char *err, size_t errlen);
+/* Flows and bytes (in + out) per cell over host_stats of the range. */
+json_t *s4f_web_q_hostmap(const struct s4f_web_range *r, const struct s4f_web_hostmap *m);
+/* Detections per cell, as source or target, over the detection indices. */
+json_t *s4f_web_q_hostmap_detections(const struct s4f_web_range *r,
+                                     const struct s4f_web_hostmap *m);
+/* {"net","cell":"address"|"/24"|"/16","rows","cols","first","row_labels":[...],
+ *  "cells":[{"key","row","col","flows","bytes","detections"}] (non-empty cells only)} */
+json_t *s4f_web_shape_hostmap(const json_t *es, const json_t *es_det,
+                              const struct s4f_web_hostmap *m);
+
+/* The span of time holding results ("<prefix>-<type>-*" of every type the dashboard reads):
+ * per @type the oldest and newest @timestamp, and over all of them. */
+void s4f_web_extent_indices(const char *prefix, char *buf, size_t len);
+json_t *s4f_web_q_extent(void);
+/* {"from","to","from_ms","to_ms" (null without data), "now_ms",
+ *  "types": {type: {"from","to","from_ms","to_ms","documents"}}} */
+json_t *s4f_web_shape_extent(const json_t *es, int64_t now_ms);
 
 #endif

@@ -42,6 +42,7 @@ struct s4f_web_conf {
     int64_t cache_ttl_ms;
     int64_t refresh_ms;
     int64_t component_timeout_ms;
+    char *kibana_url;
 };
 
 struct s4f_web_component {
@@ -83,6 +84,7 @@ struct s4f_web_app {
     size_t n_local;
     struct s4f_web_component *components;
     size_t n_components;
+    struct s4f_web_history *history; /* the components' recent metrics (history.h) */
     bool tls;
 };
 

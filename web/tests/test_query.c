@@ -214,6 +214,172 @@ static void test_host_merge_tops(void **state)
     json_decref(es);
 }
 
+/* The extent lists each type's span and the overall one; buckets without a usable min/max
+ * (an index of a type whose documents lack @timestamp) and absurd values are skipped. */
+static void test_extent(void **state)
+{
+    char buf[2048];
+    (void)state;
+    s4f_web_extent_indices("p", buf, sizeof(buf));
+    assert_non_null(strstr(buf, "p-protocols_statistics-*,p-host_stats-*,"));
+    assert_non_null(strstr(buf, ",p-portscan_horizontal-*"));
+    assert_null(strstr(buf, "p-*"));
+    json_t *es = json_loads(
+        "{\"aggregations\":{\"types\":{\"buckets\":["
+        "{\"key\":\"host_stats\",\"doc_count\":5,\"first\":{\"value\":1795759200000.0},"
+        "\"last\":{\"value\":1795759800000.0}},"
+        "{\"key\":\"protocols_statistics\",\"doc_count\":9,\"first\":{\"value\":1795759100000.0},"
+        "\"last\":{\"value\":1795759500000.0}},"
+        "{\"key\":\"odd\",\"doc_count\":1,\"first\":{\"value\":null},\"last\":{\"value\":1e300}}"
+        "]}}}",
+        0, NULL);
+    assert_non_null(es);
+    json_t *out = s4f_web_shape_extent(es, 1795760000000LL);
+    assert_non_null(out);
+    assert_int_equal(json_integer_value(json_object_get(out, "from_ms")), 1795759100000LL);
+    assert_int_equal(json_integer_value(json_object_get(out, "to_ms")), 1795759800000LL);
+    assert_int_equal(json_object_size(json_object_get(out, "types")), 2);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(out, "types"), "host_stats"), "documents")),
+        5);
+    json_decref(out);
+    json_decref(es);
+    es = json_loads("{\"hits\":{}}", 0, NULL);
+    out = s4f_web_shape_extent(es, 1);
+    assert_true(json_is_null(json_object_get(out, "from_ms")));
+    json_decref(out);
+    json_decref(es);
+}
+
+/* A detection's windows (same type and target) oldest first, the source's others apart, and a
+ * Kibana link whose query is percent-encoded. */
+static void test_detection_detail(void **state)
+{
+    (void)state;
+    json_t *hit = json_loads(
+        "{\"hits\":{\"hits\":[{\"_source\":{\"id\":\"pv-2\",\"@type\":\"portscan_vertical\","
+        "\"@timestamp\":\"2026-12-05T07:00:20.000Z\",\"src_ip\":\"192.0.2.7\",\"dst_ip\":\"10.0.0."
+        "5\","
+        "\"flows\":30}}]}}",
+        0, NULL);
+    json_t *ctx = json_loads(
+        "{\"hits\":{\"hits\":["
+        "{\"_source\":{\"id\":\"ph-1\",\"@type\":\"portscan_horizontal\",\"@timestamp\":"
+        "\"2026-12-05T07:00:30.000Z\",\"src_ip\":\"192.0.2.7\",\"dst_port\":22,\"flows\":9}},"
+        "{\"_source\":{\"id\":\"pv-2\",\"@type\":\"portscan_vertical\",\"@timestamp\":"
+        "\"2026-12-05T07:00:20.000Z\",\"src_ip\":\"192.0.2.7\",\"dst_ip\":\"10.0.0.5\",\"flows\":"
+        "30}},"
+        "{\"_source\":{\"id\":\"pv-1\",\"@type\":\"portscan_vertical\",\"@timestamp\":"
+        "\"2026-12-05T07:00:10.000Z\",\"src_ip\":\"192.0.2.7\",\"dst_ip\":\"10.0.0.5\",\"flows\":"
+        "20}},"
+        "{\"_source\":\"not an object\"}]}}",
+        0, NULL);
+    char src[64];
+    int64_t at;
+    assert_int_equal(s4f_web_detection_key(hit, src, sizeof(src), &at), 0);
+    assert_string_equal(src, "192.0.2.7");
+    assert_int_equal(at, 1796454020000LL);
+    json_t *out = s4f_web_shape_detection(hit, ctx, "https://kibana.example.org:5601/");
+    assert_non_null(out);
+    const json_t *w = json_object_get(out, "windows");
+    assert_int_equal(json_array_size(w), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(w, 0), "id")), "pv-1");
+    assert_int_equal(json_array_size(json_object_get(out, "others")), 1);
+    const char *k = json_string_value(json_object_get(out, "kibana"));
+    assert_non_null(k);
+    assert_non_null(strstr(k, "https://kibana.example.org:5601/app/discover#/?_g="));
+    assert_non_null(strstr(k, "query:'id%3A%22pv-2%22'"));
+    assert_null(strchr(k, '"'));
+    json_decref(out);
+    out = s4f_web_shape_detection(hit, ctx, NULL);
+    assert_true(json_is_null(json_object_get(out, "kibana")));
+    json_decref(out);
+    json_t *none = json_loads("{\"hits\":{\"hits\":[]}}", 0, NULL);
+    assert_null(s4f_web_shape_detection(none, ctx, NULL));
+    assert_int_equal(s4f_web_detection_key(none, src, sizeof(src), &at), -1);
+    json_decref(none);
+    json_decref(hit);
+    json_decref(ctx);
+}
+
+/* Layouts of the host map, and buckets into cells (outside addresses ignored). */
+static void test_hostmap(void **state)
+{
+    (void)state;
+    struct s4f_web_hostmap m;
+    char err[256];
+    assert_int_equal(s4f_web_hostmap_layout("10.0.0.0/24", &m, err, sizeof(err)), 0);
+    assert_true(m.per_host);
+    assert_int_equal(m.rows, 16);
+    assert_int_equal(m.cols, 16);
+    assert_int_equal(s4f_web_hostmap_layout("10.0.0.0/23", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.rows, 2);
+    assert_int_equal(m.cols, 256);
+    assert_int_equal(s4f_web_hostmap_layout("10.0.16.0/20", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.rows, 16);
+    assert_int_equal(m.cols, 256);
+    assert_int_equal(s4f_web_hostmap_layout("10.0.0.16/28", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.cells, 16);
+    assert_int_equal(m.cols, 16);
+    assert_int_equal(s4f_web_hostmap_layout("10.1.0.0/16", &m, err, sizeof(err)), 0);
+    assert_false(m.per_host);
+    assert_int_equal(m.cells, 256);
+    assert_int_equal(m.rows, 16);
+    assert_int_equal(s4f_web_hostmap_layout("10.0.0.0/8", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.cell_bits, 16);
+    assert_int_equal(m.cells, 256);
+    assert_int_equal(s4f_web_hostmap_layout("172.16.0.0/12", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.cells, 16);
+    assert_int_equal(m.rows, 1);
+    assert_int_equal(s4f_web_hostmap_layout("10.0.0.0/7", &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'net'"));
+    assert_int_equal(s4f_web_hostmap_layout("2001:db8::/64", &m, err, sizeof(err)), -1);
+    assert_int_equal(s4f_web_hostmap_layout("10.0.0.5", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.cells, 1);
+
+    assert_int_equal(s4f_web_hostmap_layout("10.0.0.0/24", &m, err, sizeof(err)), 0);
+    json_t *es =
+        json_loads("{\"aggregations\":{\"cells\":{\"buckets\":["
+                   "{\"key\":\"10.0.0.5\",\"flows_out\":{\"value\":10},\"flows_in\":{\"value\":5},"
+                   "\"bytes_out\":{\"value\":100},\"bytes_in\":{\"value\":1}},"
+                   "{\"key\":\"10.0.1.5\",\"flows_out\":{\"value\":99}},{\"key\":\"junk\"}]}}}",
+                   0, NULL);
+    json_t *det = json_loads("{\"aggregations\":{\"src\":{\"c\":{\"buckets\":[]}},\"dst\":{\"c\":{"
+                             "\"buckets\":[{\"key\":\"10.0.0.60\",\"doc_count\":7}]}}}}",
+                             0, NULL);
+    json_t *out = s4f_web_shape_hostmap(es, det, &m);
+    assert_non_null(out);
+    const json_t *cells = json_object_get(out, "cells");
+    assert_int_equal(json_array_size(cells), 2);
+    const json_t *c0 = json_array_get(cells, 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "key")), "10.0.0.5");
+    assert_int_equal(json_integer_value(json_object_get(c0, "col")), 5);
+    assert_float_equal(json_number_value(json_object_get(c0, "flows")), 15, 0.001);
+    assert_float_equal(json_number_value(json_object_get(json_array_get(cells, 1), "detections")),
+                       7, 0.001);
+    json_decref(out);
+    json_decref(es);
+    json_decref(det);
+    /* A /16 is drawn by /24: the query asks ip_range masks, keys land in their cell. */
+    assert_int_equal(s4f_web_hostmap_layout("10.1.0.0/16", &m, err, sizeof(err)), 0);
+    struct s4f_web_range r = {0, 1000, 100};
+    json_t *q = s4f_web_q_hostmap(&r, &m);
+    char *text = json_dumps(q, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"mask\":\"10.1.255.0/24\""));
+    free(text);
+    json_decref(q);
+    es = json_loads("{\"aggregations\":{\"cells\":{\"buckets\":[{\"key\":\"10.1.3.0/24\","
+                    "\"flows_out\":{\"value\":4}}]}}}",
+                    0, NULL);
+    out = s4f_web_shape_hostmap(es, NULL, &m);
+    c0 = json_array_get(json_object_get(out, "cells"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "key")), "10.1.3.0/24");
+    assert_int_equal(json_integer_value(json_object_get(c0, "col")), 3);
+    json_decref(out);
+    json_decref(es);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +389,13 @@ int main(void)
         cmocka_unit_test(test_host_merge_tops),
         cmocka_unit_test(test_tls_query_and_shape),
         cmocka_unit_test(test_topn_query_and_shape),
+        cmocka_unit_test(test_indices),
+        cmocka_unit_test(test_values_stay_values),
+        cmocka_unit_test(test_protocols_shape),
+        cmocka_unit_test(test_host_merge_tops),
+        cmocka_unit_test(test_extent),
+        cmocka_unit_test(test_detection_detail),
+        cmocka_unit_test(test_hostmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,7 @@
   const TOP = 4; /* victims drawn in the chart */
 
   async function load() {
-    const p = { range: $("ddos-range").value, type: "detection.ddos", address: $("ddos-address").value.trim(), size: 500 };
+    const p = { ...S4F.range(), type: "detection.ddos", address: $("ddos-address").value.trim(), size: 500 };
     let j;
     try { j = await api("GET", "/api/detections" + qs(p)); $("ddos-error").textContent = ""; }
     catch (e) { if (e.status !== 401) $("ddos-error").textContent = e.message; return; }
@@ -25,16 +25,15 @@
     if (!names.length) { names.push("none"); ys.push(times.map(() => 0)); }
     chart("chart-ddos", "in/out ratio", names, times, ys);
     const filterBy = (ip) => { $("ddos-address").value = ip; load(); };
-    fillTable("ddos-victims", j.top_victims.map((s) => ({ cells: [s.ip, s.detections], data: s.ip })), filterBy);
+    fillTable("ddos-victims", j.top_victims.map((s) => ({ cells: [S4F.addressCell(s.ip), s.detections], data: s.ip })), filterBy);
     $("ddos-total").textContent = "(" + j.total + " in range, newest " + j.items.length + " shown)";
     fillTable("ddos-table", j.items.map((d) => ({
-      cells: [localTime(d["@timestamp"]), d.dst_ip, d.shortratio, d.longratio, d.packets_in, d.sources,
+      cells: [localTime(d["@timestamp"]), S4F.addressCell(d.dst_ip), d.shortratio, d.longratio, d.packets_in, d.sources,
         (d.attackers || []).slice(0, 5).join(" ") + ((d.attackers || []).length > 5 ? " …" : "")],
       data: d })), (d) => { location.hash = "#/hosts/" + encodeURIComponent(d.dst_ip); });
   }
 
   function wire() {
-    $("ddos-range").addEventListener("change", load);
     $("ddos-apply").addEventListener("click", load);
   }
 

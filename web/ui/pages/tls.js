@@ -8,7 +8,7 @@
   async function load() {
     let j;
     try {
-      j = await S.api("GET", "/api/tls" + S.qs({ range: $("tls-range").value, top: $("tls-top").value }));
+      j = await S.api("GET", "/api/tls" + S.qs({ ...S.range(), top: $("tls-top").value }));
       $("tls-error").textContent = "";
     } catch (e) {
       if (e.status !== 401) $("tls-error").textContent = e.message;
@@ -32,6 +32,6 @@
 
   S.pages.tls = {
     load,
-    wire: () => { for (const id of ["tls-range", "tls-top"]) $(id).addEventListener("change", load); },
+    wire: () => { for (const id of ["tls-top"]) $(id).addEventListener("change", load); },
   };
 })();
