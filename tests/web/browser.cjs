@@ -164,14 +164,15 @@ async function main() {
     await page.locator("#det-error", { hasText: "parameter 'address'" }).waitFor();
 
     // SSH attacks (a page of its own file, web/ui/pages/ssh.js): histogram, tops, table.
-    await page.click("nav a[data-page=ssh]");
+    // The seed spreads attacks over its 24 h; the views before this one may have zoomed.
+    await page.goto(URL_ + "/#/ssh?range=48h");
     await page.waitForFunction(() => document.querySelectorAll("#ssh-table tbody tr").length > 0 &&
       document.querySelector("#chart-ssh canvas"));
     if ((await rows(page, "#ssh-sources")) === 0) problems.push("no top SSH guessers");
     if ((await rows(page, "#ssh-victims")) === 0) problems.push("no top SSH servers");
     await shot(page, "04b-ssh");
     // DDoS victims (web/ui/pages/ddos.js): ratios over time, victims, reports.
-    await page.click("nav a[data-page=ddos]");
+    await page.goto(URL_ + "/#/ddos?range=48h");
     await page.waitForFunction(() => document.querySelectorAll("#ddos-table tbody tr").length > 0 &&
       document.querySelector("#chart-ddos canvas"));
     if ((await rows(page, "#ddos-victims")) === 0) problems.push("no DDoS victims");
@@ -231,7 +232,7 @@ async function main() {
     await page.waitForFunction(() => document.querySelectorAll("#host-ports tbody tr").length > 0);
 
     // TLS classification (a page of its own file, web/ui/pages/tls.js).
-    await page.click("nav a[data-page=tls]");
+    await page.goto(URL_ + "/#/tls?range=48h");
     await page.waitForFunction(() => document.querySelectorAll("#tls-stats .card").length === 3 &&
       document.querySelectorAll("#tls-stats tbody tr").length >= 8 && document.querySelectorAll("#tls-devices .card").length === 3);
     await shot(page, "08-tls");
