@@ -96,6 +96,9 @@ static void every_emitted_type_has_a_template(void **state)
             conf = "allowed_lateness: 10s\ndns_servers: [10.0.0.53]\n";
         else if (strcmp(a->name, "dns_external_resolvers") == 0)
             conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\nrepartition_topic: ''\n";
+        else if (strcmp(a->name, "rules") == 0)
+            conf = "allowed_lateness: 10s\nwindow: 5m\nslide: 1m\n"
+                   "rules_file: " S4F_RULES_DIR "/ports_scan.yaml\n";
         else if (strncmp(a->name, "dns_", 4) == 0)
             conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\n";
         struct th *t = th_new(a, conf);
