@@ -482,7 +482,9 @@ static int add_set_num(struct cc *c, int fld, const struct s4f_node *item, int64
 {
     struct s4f_rule *r = c->r;
     int64_t lo, hi;
-    const char *dash = item->kind == S4F_NODE_SCALAR ? strchr(item->value + 1, '-') : NULL;
+    /* "a-b" (a range; not a leading minus); "" has no second character to search from */
+    const char *dash =
+        item->kind == S4F_NODE_SCALAR && item->value[0] ? strchr(item->value + 1, '-') : NULL;
     if (dash && fld != S4F_RF_DURATION) {
         char a[64];
         size_t al = (size_t)(dash - item->value);

@@ -60,9 +60,21 @@ struct rstate {
 struct rwin {
     struct rwin *prev, *next; /* the open windows, for reloads */
     int64_t start, end;
+    /* The earliest flow time any active rule counts here: most engine windows of a flow
+     * hold no rule window it falls in, and are left at this one comparison. */
+    int64_t from;
     size_t n;
     struct rstate *st;
 };
+
+/* Sets w->from from the active rules of rs. */
+static void window_from(struct rwin *w, const struct s4f_ruleset *rs)
+{
+    w->from = INT64_MAX;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->st[i].active && w->end - rs->rules[i].window_ms < w->from)
+            w->from = w->end - rs->rules[i].window_ms;
+}
 
 struct rules {
     const struct rules_conf *conf;
@@ -171,6 +183,7 @@ static void *rules_window_new(void *inst, int64_t start_ms, int64_t end_ms, int6
     }
     for (size_t i = 0; i < w->n; i++)
         state_init(s, &s->rs->rules[i], w, &w->st[i]);
+    window_from(w, s->rs);
     w->next = s->live;
     if (s->live)
         s->live->prev = w;
@@ -259,6 +272,8 @@ static void rules_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
     struct rules *s = inst;
     struct rwin *w = wstate;
     const int64_t t = f->end_ms, full = s->lim.window_ms;
+    if (t < w->from && !s->lim.processing)
+        return;
     for (size_t i = 0; i < w->n; i++) {
         struct rstate *st = &w->st[i];
         const struct s4f_rule *r = &s->rs->rules[i];
@@ -523,6 +538,7 @@ static void rules_reload(void *inst)
         free(w->st);
         w->st = news[k];
         w->n = rs->n;
+        window_from(w, rs);
     }
     s4f_rules_free(s->rs);
     s->rs = rs;

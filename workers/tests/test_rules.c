@@ -76,6 +76,8 @@ static void errors_name_line_and_column(void **state)
     refused("rules:\n  - name: a\n    colour: red\n", "r.yml:3:5:", "unknown rule key");
     refused("rules:\n  - name: a\n    key: [dns_name]\n", "r.yml:3:11:", "is text");
     refused("rules:\n  - name: a\n    fields: [nope]\n", "r.yml:3:14:", "neither a key");
+    /* fuzz_rules: an operator without a value (an empty scalar) was read past its end */
+    refused("rules:\n  - name: a\n    filter: {proto: {in}}\n", "r.yml:3:24:", "not a valid value");
     refused("rules: [", "r.yml:", "");
     refused("rule: []\n", "r.yml:1:1:", "unknown key 'rule'");
 }
