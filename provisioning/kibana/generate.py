@@ -3,7 +3,7 @@
 
   python3 provisioning/kibana/generate.py [PREFIX] > provisioning/kibana/stream4flow.ndjson
 
-Objects: one data view per result family, Lens visualisations and the "Stream4Flow overview"
+Objects: one data view per result family (all rule results, rule_*, share one), Lens visualisations and the "Stream4Flow overview"
 dashboard (protocol statistics over time, scans, top hosts). Import them with
   curl -X POST "$KIBANA/api/saved_objects/_import?overwrite=true" -H 'kbn-xsrf: true' \
        --form file=@provisioning/kibana/stream4flow.ndjson
@@ -32,6 +32,8 @@ DATA_VIEWS = [
      "Stream4Flow DNS reflection attacks"),
     ("s4f-dv-ssh", PREFIX + "-ssh_auth_simple-*", "@timestamp",
      "Stream4Flow SSH password guessing"),
+    ("s4f-dv-rules", PREFIX + "-rule_*", "@timestamp",
+     "Stream4Flow rule results (rule_<name>, docs/rules.md)"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
      "Stream4Flow raw flows (sink.index_flows)"),
 ]
@@ -89,6 +91,11 @@ def xy(series, split=True):
             "preferredSeriesType": series, "layers": [layer]}
 
 
+def col_count(label):
+    return {"label": label, "customLabel": True, "dataType": "number", "operationType": "count",
+            "sourceField": "___records___", "isBucketed": False, "scale": "ratio", "params": {}}
+
+
 def table(cols):
     return {"layerId": "layer1", "layerType": "data",
             "columns": [{"columnId": c} for c in cols]}
@@ -124,6 +131,10 @@ objects.append(lens("s4f-lens-ssh-guessers", "Top SSH password guessers", "s4f-d
                      "c": col_metric("unique_count", "dst_ip", "Servers"),
                      "d": col_metric("average", "average_packet_count", "Packets per guess")},
                     ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
+objects.append(lens("s4f-lens-rules-time", "Rule results over time", "s4f-dv-rules", "lnsXY",
+                    {"x": col_date("@timestamp"), "y": col_count("Results"),
+                     "s": col_terms("@type", "Rule", "y", 10)},
+                    ["s", "x", "y"], xy("bar_stacked")))
 objects.append(lens("s4f-lens-top-hosts", "Top hosts by bytes sent", "s4f-dv-hosts",
                     "lnsDatatable",
                     {"a": col_terms("host", "Host", "b", 20, "ip"),
