@@ -12,6 +12,7 @@ extern const struct s4f_analysis s4f_analysis_reflect_ddos;
 extern const struct s4f_analysis s4f_analysis_dns_external_resolvers;
 extern const struct s4f_analysis s4f_analysis_ssh_auth_simple;
 extern const struct s4f_analysis s4f_analysis_rules;
+extern const struct s4f_analysis s4f_analysis_pattern_finder;
 
 const struct s4f_analysis *const s4f_analyses[] = {
     &s4f_analysis_protocols_statistics,
@@ -23,6 +24,7 @@ const struct s4f_analysis *const s4f_analyses[] = {
     &s4f_analysis_dns_external_resolvers,
     &s4f_analysis_ssh_auth_simple,
     &s4f_analysis_rules,
+    &s4f_analysis_pattern_finder,
     NULL,
 };
 

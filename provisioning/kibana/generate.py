@@ -32,6 +32,8 @@ DATA_VIEWS = [
      "Stream4Flow DNS reflection attacks"),
     ("s4f-dv-ssh", PREFIX + "-ssh_auth_simple-*", "@timestamp",
      "Stream4Flow SSH password guessing"),
+    ("s4f-dv-pattern-finder", PREFIX + "-pattern_finder-*", "@timestamp",
+     "Stream4Flow pattern_finder"),
     ("s4f-dv-rules", PREFIX + "-rule_*", "@timestamp",
      "Stream4Flow rule results (rule_<name>, docs/rules.md)"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
@@ -135,6 +137,13 @@ objects.append(lens("s4f-lens-rules-time", "Rule results over time", "s4f-dv-rul
                     {"x": col_date("@timestamp"), "y": col_count("Results"),
                      "s": col_terms("@type", "Rule", "y", 10)},
                     ["s", "x", "y"], xy("bar_stacked")))
+objects.append(lens("s4f-lens-pattern-finder", "pattern_finder: keys by configuration and "
+                    "confidence", "s4f-dv-pattern-finder", "lnsDatatable",
+                    {"a": col_terms("configuration", "Configuration", "c", 10),
+                     "b": col_terms("confidence", "Confidence", "c", 5),
+                     "c": col_count("Results"),
+                     "d": col_metric("sum", "vectors", "Vectors")},
+                    ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
 objects.append(lens("s4f-lens-top-hosts", "Top hosts by bytes sent", "s4f-dv-hosts",
                     "lnsDatatable",
                     {"a": col_terms("host", "Host", "b", 20, "ip"),

@@ -73,6 +73,14 @@ static void generic_traffic(struct th *t)
         struct s4f_flow f =
             th_mkflow("10.7.7.7", "10.0.0.22", 6, 22, 0x1b, 14, 3000, TH_T0 + 4000 + j * 50);
         assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+        /* the server's answer: a biflow for pattern_finder */
+        struct s4f_flow r = f;
+        r.src = f.dst;
+        r.dst = f.src;
+        r.sport = f.dport;
+        r.dport = f.sport;
+        r.packets = 20;
+        assert_int_equal(th_flow(t, 0, off++, &r), S4F_OK);
     }
     for (int j = 0; j < 30; j++)
         flow(t, &off, "10.0.0.1", "198.51.100.1", 443, 0x1b, 5000 + j * 1000);
@@ -96,6 +104,8 @@ static void every_emitted_type_has_a_template(void **state)
             conf = "allowed_lateness: 10s\ndns_servers: [10.0.0.53]\n";
         else if (strcmp(a->name, "dns_external_resolvers") == 0)
             conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\nrepartition_topic: ''\n";
+        else if (strcmp(a->name, "pattern_finder") == 0)
+            conf = "allowed_lateness: 10s\nconfigurations: [" S4F_PF_DIR "/ssh.yml]\n";
         else if (strcmp(a->name, "rules") == 0)
             conf = "allowed_lateness: 10s\nwindow: 5m\nslide: 1m\n"
                    "rules_file: " S4F_RULES_DIR "/ports_scan.yaml\n";
