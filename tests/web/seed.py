@@ -119,6 +119,25 @@ def generate(prefix, hours, now_ms, rnd):
             fields["dst_port"] = rnd.choice([22, 23, 445, 3389, 8080])
             out.append(doc(prefix, "portscan_horizontal", we - 10000, we,
                            "%s-%d" % (src, fields["dst_port"]), fields))
+    # A declarative rule's results (rule_<name>, docs/rules.md) and pattern_finder's: both on
+    # the Detections page; pattern_finder has its own page too.
+    for k in range(hours):
+        we = start + rnd.randint(1, hours * 360) * 10000
+        src = rnd.choice(SCANNERS)
+        out.append(doc(prefix, "rule_ssh_outside", we - 60000, we, src,
+                       {"src_ip": src, "flows": rnd.randint(11, 500), "hosts": rnd.randint(11, 60),
+                        "top_hosts": [{"value": rnd.choice(LOCAL_HOSTS), "flows": 9}]}))
+        conf = ["SSH Brute-force Attack Detection", "Anomaly Detection"][k % 2]
+        dst = rnd.choice(LOCAL_HOSTS)
+        left = rnd.randint(7, 30)
+        out.append(doc(prefix, "pattern_finder", we - 300000, we, "%d|%s|%s" % (k % 2, src, dst),
+                       {"configuration": conf, "src_ip": src, "dst_ip": dst,
+                        "vector_key": "%s|%s" % (src, dst), "vectors": left // 3,
+                        "data_array": [{"name": "hydra", "distribution": [left, 0, 0, 0, 2, 0]},
+                                       {"name": "medusa", "distribution": [0, 0, 0, 0, 2, 4]}],
+                        "closest_patterns": [{"name": "hydra", "confidence": "High",
+                                              "ratio": left / 2.0}],
+                        "confidence": "High"}))
     for h in LOCAL_HOSTS:
         hours_list = []
         for k in range(24):

@@ -21,8 +21,8 @@ static void test_indices(void **state)
     assert_string_equal(buf, "stream4flow-protocols_statistics-*");
     s4f_web_detection_indices("p", buf, sizeof(buf));
     /* Only the detection types' indices: never "p-*" (issue 13). */
-    assert_string_equal(buf,
-                        "p-portscan_horizontal-*,p-portscan_vertical-*,p-detection.reflectdos-*");
+    assert_string_equal(buf, "p-portscan_horizontal-*,p-portscan_vertical-*,p-detection.reflectdos-"
+                             "*,p-pattern_finder-*,p-rule_*-*");
     s4f_web_dns_indices("p", buf, sizeof(buf));
     assert_string_equal(buf, "p-dns_statistics-*,p-open_dns_resolver-*,p-external_dns_resolver-*");
 }
