@@ -4,7 +4,8 @@ at $S4F_KAFKA_BOOTSTRAP, and of its reload (SIGHUP).
 
 A rule file with the shipped ports_scan rules and a rule of its own ("SSH from outside to more
 than 10 hosts in 5 minutes") runs over crafted flow records: exactly the scanners and the SSH
-sources the rules describe are reported, and every document is valid against its schema where
+sources the rules describe are reported, the scans exactly as the built-in ports_scan (run in
+the same process) reports them, and every document is valid against its schema where
 docs/schemas has one. Then the file is replaced by a malformed one and SIGHUP is sent: the
 worker logs the file:line:column, keeps running, and the running rules report new traffic. A
 good file adding a rule is then loaded by the next SIGHUP, and the new rule reports. --check-
@@ -54,7 +55,7 @@ def rules_text(src_dir, extra=""):
     return text.rstrip("\n") + "\n\n" + OWN_RULE + extra
 
 
-def config(path, inp, out, group, rules):
+def config(path, inp, out, group, rules, out_builtin):
     with open(path, "w") as f:
         f.write(f"""kafka:
   bootstrap.servers: "{T.BOOT}"
@@ -74,6 +75,11 @@ worker:
       window: 5m
       slide: 1m
       rules_file: {rules}
+    ports_scan:
+      output_topic: {out_builtin}
+      idle_timeout: 1s
+      allowed_lateness: 5s
+      watermark_quorum: 1
 """)
 
 
@@ -122,16 +128,18 @@ def main():
     now = int(time.time() * 1000)
     base = now - now % 300000 - 1800000  # 5-minute aligned, half an hour ago
     inp, out = f"s4f-rules-in-{RUN}", f"s4f-rules-out-{RUN}"
+    out_b = f"s4f-rules-builtin-{RUN}"
     group = f"s4f-rules-{RUN}"
     rules = os.path.join(tmp, "rules.yml")
     cfg = os.path.join(tmp, "worker.yml")
     T.topic(a.topic_tool, "create", inp, "4")
     T.topic(a.topic_tool, "create", out, "4")
+    T.topic(a.topic_tool, "create", out_b, "4")
     procs = []
     try:
         with open(rules, "w") as f:
             f.write(rules_text(a.rules))
-        config(cfg, inp, out, group, rules)
+        config(cfg, inp, out, group, rules, out_b)
         T.produce(inp, traffic(base))
         procs = T.run_workers(a.worker, cfg, 1, tmp, "rules")
         log = os.path.join(tmp, "rules-0.log")
@@ -154,6 +162,18 @@ def main():
             if d["@type"] in schemas:
                 errs = T.validate(d, schemas[d["@type"]])
                 T.check(not errs, f"{d['id']} schema: {errs[:3]}")
+
+        # The same scans from the built-in ports_scan, run beside the rules in this process:
+        # the same keys, windows and values.
+        bdocs, ok = T.wait_for(out_b, lambda d: found(d, "portscan_horizontal") == want_h and
+                               found(d, "portscan_vertical") == want_v, 60)
+        T.check(ok, "built-in ports_scan: %s %s" % (found(bdocs, "portscan_horizontal"),
+                                                    found(bdocs, "portscan_vertical")))
+        for i, b in bdocs.items():
+            r = docs.get("rule_" + i)
+            T.check(r is not None and all(r.get(k) == b.get(k) for k in (
+                "src_ip", "dst_ip", "dst_port", "flows", "targets_total", "timestamp",
+                "window_start", "window_end")), f"rule result of {i}: {r} vs built-in {b}")
 
         # A malformed file: refused at --check-config with its position ...
         with open(rules, "w") as f:
@@ -192,8 +212,9 @@ def main():
         T.check(ok, "the added rule reports after the reload: %s" % found(docs, "rule_big_udp"))
     finally:
         T.stop(procs)
-        T.topic(a.topic_tool, "delete", inp, out)
-        subprocess.run([a.topic_tool, "delete-groups", f"{group}.rules"], timeout=90,
+        T.topic(a.topic_tool, "delete", inp, out, out_b)
+        subprocess.run([a.topic_tool, "delete-groups", f"{group}.rules", f"{group}.ports_scan"],
+                       timeout=90,
                        env=dict(os.environ, S4F_KAFKA_BOOTSTRAP=T.BOOT))
     if T.FAILS:
         print(f"{len(T.FAILS)} failure(s); logs in {tmp}")
