@@ -81,6 +81,11 @@ struct rules {
     struct s4f_rules_limits lim;
     struct s4f_ruleset *rs;
     struct rwin *live;
+    /* Per rule: the table sizes of its last window freed, reserved up front in new windows
+     * so that each does not grow its tables from nothing (see ports_scan.c). */
+    struct rhint {
+        size_t keys, members;
+    } * hints;
     struct s4f_metric *m_keys_dropped, *m_members_dropped, *m_reported, *m_reloads,
         *m_reload_failed, *m_rules;
 };
@@ -123,6 +128,8 @@ static void *rules_init(const void *conf, const struct s4f_analysis_ctx *ctx, ch
         s->rs = calloc(1, sizeof(*s->rs));
         s4f_warn("rules: no rules_file: nothing to detect");
     }
+    if (s->rs && s->rs->n)
+        s->hints = calloc(s->rs->n, sizeof(*s->hints)); /* NULL: no hints, nothing else */
     if (!s->rs) {
         if (!err[0])
             snprintf(err, errlen, "out of memory");
@@ -151,14 +158,18 @@ static void *rules_init(const void *conf, const struct s4f_analysis_ctx *ctx, ch
     return s;
 }
 
-static void state_init(struct rules *s, const struct s4f_rule *r, const struct rwin *w,
-                       struct rstate *st)
+static void state_init(struct rules *s, const struct s4f_rule *r, const struct rhint *hint,
+                       const struct rwin *w, struct rstate *st)
 {
     int64_t from = w->end - r->window_ms;
     st->active = from % r->slide_ms == 0;
     s4f_htab_init(&st->keys, r->key_size, r->nslots * sizeof(int64_t),
                   (size_t)s->conf->common.max_keys);
     s4f_htab_init(&st->members, r->key_size + 18, sizeof(uint64_t), (size_t)s->conf->max_members);
+    if (st->active && hint) {
+        s4f_htab_reserve(&st->keys, hint->keys);
+        s4f_htab_reserve(&st->members, hint->members);
+    }
 }
 
 static void state_release(struct rstate *st)
@@ -182,7 +193,7 @@ static void *rules_window_new(void *inst, int64_t start_ms, int64_t end_ms, int6
         return NULL;
     }
     for (size_t i = 0; i < w->n; i++)
-        state_init(s, &s->rs->rules[i], w, &w->st[i]);
+        state_init(s, &s->rs->rules[i], s->hints ? &s->hints[i] : NULL, w, &w->st[i]);
     window_from(w, s->rs);
     w->next = s->live;
     if (s->live)
@@ -201,8 +212,13 @@ static void rules_window_free(void *inst, void *wstate)
         s->live = w->next;
     if (w->next)
         w->next->prev = w->prev;
-    for (size_t i = 0; i < w->n; i++)
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->st[i].active && s->hints) {
+            s->hints[i].keys = w->st[i].keys.n;
+            s->hints[i].members = w->st[i].members.n;
+        }
         state_release(&w->st[i]);
+    }
     free(w->st);
     free(w);
 }
@@ -530,7 +546,7 @@ static void rules_reload(void *inst)
             if (from[j] != SIZE_MAX)
                 news[k][j] = w->st[from[j]];
             else
-                state_init(s, &rs->rules[j], w, &news[k][j]);
+                state_init(s, &rs->rules[j], NULL, w, &news[k][j]);
         }
         for (size_t i = 0; i < w->n; i++)
             if (!taken[i])
@@ -540,6 +556,12 @@ static void rules_reload(void *inst)
         w->n = rs->n;
         window_from(w, rs);
     }
+    struct rhint *hints = rs->n ? calloc(rs->n, sizeof(*hints)) : NULL;
+    for (size_t j = 0; hints && s->hints && j < rs->n; j++)
+        if (from[j] != SIZE_MAX)
+            hints[j] = s->hints[from[j]];
+    free(s->hints);
+    s->hints = hints;
     s4f_rules_free(s->rs);
     s->rs = rs;
     free(news);
@@ -557,6 +579,7 @@ static void rules_destroy(void *inst)
     if (!s)
         return;
     s4f_rules_free(s->rs);
+    free(s->hints);
     free(s);
 }
 
