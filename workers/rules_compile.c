@@ -1214,6 +1214,18 @@ static int compile_rule(struct cc *c, const struct s4f_node *n, const struct s4f
     }
     if (r->key_size == 0)
         r->key_size = 1; /* one key for all flows */
+    /* The result id (window.c) is at most 200 bytes: type, window start and length,
+     * partition, then the key's values as text (addresses up to 45 characters, numbers 20). */
+    size_t idlen = strlen(r->type) + 1 + 13 + 1 + 8 + 2 + 5 + 1 + (r->nkeys ? r->nkeys - 1 : 3);
+    for (size_t i = 0; i < r->nkeys; i++)
+        idlen += s4f_rfields[r->keys[i]].kind == S4F_RK_ADDR ? 45 : 20;
+    if (idlen > 200) {
+        fail(c, kn ? kn->line : n->line, kn ? kn->col : n->col,
+             "key: with this name the results' id could reach %zu bytes (at most 200): use a "
+             "shorter name or fewer key fields",
+             idlen);
+        return -1;
+    }
 
     if (compile_aggs(c, s4f_node_get(n, "aggregates")) != 0)
         return -1;

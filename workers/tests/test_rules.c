@@ -78,6 +78,9 @@ static void errors_name_line_and_column(void **state)
     refused("rules:\n  - name: a\n    fields: [nope]\n", "r.yml:3:14:", "neither a key");
     /* fuzz_rules: an operator without a value (an empty scalar) was read past its end */
     refused("rules:\n  - name: a\n    filter: {proto: {in}}\n", "r.yml:3:24:", "not a valid value");
+    refused("rules:\n  - name: a_very_long_rule_name_for_a_rule_keyed_by_three_addresses\n"
+            "    key: [src_ip, dst_ip, dst_port, src_port]\n",
+            "r.yml:3:10:", "could reach");
     refused("rules: [", "r.yml:", "");
     refused("rule: []\n", "r.yml:1:1:", "unknown key 'rule'");
 }
