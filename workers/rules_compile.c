@@ -679,6 +679,37 @@ static int compile_field(struct cc *c, int fld, const char *fname, const struct 
         size_t ol = v->key_lines[i], oc = v->key_cols[i];
         if (strcmp(op, "mask") == 0)
             continue;
+        /* other spellings: not in, nin; cidr and range are in */
+        if (strcmp(op, "nin") == 0 || strcmp(op, "not in") == 0)
+            op = "not_in";
+        else if (strcmp(op, "cidr") == 0 || strcmp(op, "range") == 0)
+            op = "in";
+        /* flag tests: all_set X is (f & X) == X, any_set X (f & X) != 0, none_set X
+         * (f & X) == 0 */
+        if (!c->cond && kind == S4F_RK_NUM &&
+            (strcmp(op, "all_set") == 0 || strcmp(op, "any_set") == 0 ||
+             strcmp(op, "none_set") == 0)) {
+            if (nk == S4F_ARRAY_SIZE(kids)) {
+                fail(c, ol, oc, "%s: too many operators", fname);
+                return -1;
+            }
+            int64_t bits;
+            if (num_value(c, fld, val, &bits) != 0)
+                return -1;
+            if (bits == 0) {
+                fail(c, val->line, val->col, "%s: %s of no bits", fname, op);
+                return -1;
+            }
+            int id = new_node(c, val, S4F_ROP_CMP);
+            if (id < 0)
+                return -1;
+            c->nodes[id].field = (uint8_t)fld;
+            c->nodes[id].mask = bits;
+            c->nodes[id].cmp = op[1] == 'n' ? S4F_RC_NE : S4F_RC_EQ;
+            c->nodes[id].val = op[1] == 'l' ? bits : 0;
+            kids[nk++] = id;
+            continue;
+        }
         if (nk == S4F_ARRAY_SIZE(kids)) {
             fail(c, ol, oc, "%s: too many operators", fname);
             return -1;
@@ -745,7 +776,8 @@ static int compile_field(struct cc *c, int fld, const char *fname, const struct 
             else
                 fail(c, ol, oc, "%s: unknown operator '%s' (%s)", fname, op,
                      c->cond ? "eq, ne, lt, le, gt, ge"
-                             : "eq, ne, lt, le, gt, ge, in, not_in, exists, mask");
+                             : "eq, ne, lt, le, gt, ge, in, not_in, exists, mask, all_set, "
+                               "any_set, none_set");
             return -1;
         }
         if (id < 0)
@@ -801,6 +833,15 @@ static int compile_entry(struct cc *c, const char *key, size_t kl, size_t kc,
                 }
                 return compile_field(c, (int)i, key, v, kl, kc);
             }
+        /* `count` is the flow count even when no aggregate names it (kept out of the
+         * default result fields, which were set already) */
+        if (strcmp(key, "count") == 0 && c->r->naggs < S4F_RULE_MAX_AGGS) {
+            struct s4f_ragg *a = &c->r->aggs[c->r->naggs];
+            memset(a, 0, sizeof(*a));
+            snprintf(a->name, sizeof(a->name), "count");
+            a->op = S4F_RA_COUNT;
+            return compile_field(c, (int)c->r->naggs++, key, v, kl, kc);
+        }
         fail(c, kl, kc, "unknown aggregate '%s' in the condition", key);
         return -1;
     }

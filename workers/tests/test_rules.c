@@ -106,6 +106,24 @@ static bool match(const char *filter, const struct s4f_flow *f)
     return m;
 }
 
+/* `count` in a condition is the flow count without an aggregate of that name, and stays out
+ * of the default result fields. */
+static void count_in_a_condition(void **state)
+{
+    (void)state;
+    char err[512];
+    struct s4f_ruleset *rs =
+        compile("rules:\n  - name: c\n    condition: {count: {gt: 2}}\n", err, sizeof(err));
+    if (!rs)
+        fail_msg("%s", err);
+    assert_int_equal(rs->rules[0].naggs, 1);
+    assert_int_equal(rs->rules[0].nfields, 0);
+    double two = 2, three = 3;
+    assert_false(s4f_rule_cond(&rs->rules[0], &two));
+    assert_true(s4f_rule_cond(&rs->rules[0], &three));
+    s4f_rules_free(rs);
+}
+
 static void every_filter_operator(void **state)
 {
     (void)state;
@@ -148,6 +166,17 @@ static void every_filter_operator(void **state)
     assert_false(match("{tcp_flags: {mask: [FIN, SYN, RST, PSH, ACK], eq: SYN}}", &f));
     assert_true(match("{tcp_flags: {mask: RST, eq: 0}}", &f));
     assert_true(match("{tcp_flags: {mask: [SYN, FIN], ne: 0}}", &f));
+    assert_true(match("{tcp_flags: {all_set: [SYN, ACK]}}", &f));
+    assert_false(match("{tcp_flags: {all_set: [SYN, FIN]}}", &f));
+    assert_true(match("{tcp_flags: {any_set: [FIN, SYN]}}", &f));
+    assert_false(match("{tcp_flags: {any_set: FIN|RST}}", &f));
+    assert_true(match("{tcp_flags: {none_set: RST}}", &f));
+    assert_false(match("{tcp_flags: {none_set: SYN}}", &f));
+    /* other spellings */
+    assert_true(match("{dst_port: {nin: [80]}}", &f));
+    assert_false(match("{dst_port: {'not in': [22]}}", &f));
+    assert_true(match("{dst_port: {range: 20-30}}", &f));
+    assert_true(match("{src_ip: {cidr: 10.0.0.0/8}}", &f));
     /* exists (DNS fields), text */
     assert_false(match("{dns_name: {exists: true}}", &f));
     assert_true(match("{dns_name: {exists: false}}", &f));
@@ -219,24 +248,24 @@ static const char *rid(const char *type, int64_t start_rel, int64_t len, const c
 static void every_aggregate(void **state)
 {
     (void)state;
-    char *path =
-        write_file("rules:\n"
-                   "  - name: agg\n"
-                   "    filter: {proto: tcp}\n"
-                   "    key: [src_ip]\n"
-                   "    window: 1m\n"
-                   "    aggregates:\n"
-                   "      flows: count\n"
-                   "      bytes_total: {sum: bytes}\n"
-                   "      smallest: {min: packets}\n"
-                   "      largest: {max: packets}\n"
-                   "      avg_packets: {mean: packets}\n"
-                   "      hosts: {distinct: dst_ip}\n"
-                   "      ports: {top: dst_port, k: 2}\n"
-                   "      last: {max: end}\n"
-                   "    condition: {or: [{hosts: {ge: 3}}, {bytes_total: {gt: 1000000}}]}\n"
-                   "    fields: [src_ip, flows, bytes_total, smallest, largest,\n"
-                   "             avg_packets, hosts, ports, {seen: last}]\n");
+    char *path = write_file(
+        "rules:\n"
+        "  - name: agg\n"
+        "    filter: {proto: tcp}\n"
+        "    key: [src_ip]\n"
+        "    window: 1m\n"
+        "    aggregates:\n"
+        "      flows: count\n"
+        "      bytes_total: {sum: bytes}\n"
+        "      smallest: {min: packets}\n"
+        "      largest: {max: packets}\n"
+        "      avg_packets: {mean: packets}\n"
+        "      hosts: {distinct: dst_ip}\n"
+        "      ports: {top: dst_port, k: 2}\n"
+        "      last: {max: end}\n"
+        "    condition: {or: [{hosts: {ge: 3}, count: {ge: 4}}, {bytes_total: {gt: 1000000}}]}\n"
+        "    fields: [src_ip, flows, bytes_total, smallest, largest,\n"
+        "             avg_packets, hosts, ports, {seen: last}]\n");
     struct th *t = rules_th(path);
     int64_t off = 0;
     /* 10.0.0.1: 4 flows to 3 hosts, ports 80 x2, 443 x1, 22 x1; packets 1, 2, 3, 5 */
@@ -511,6 +540,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(errors_name_line_and_column),
         cmocka_unit_test(every_filter_operator),
+        cmocka_unit_test(count_in_a_condition),
         cmocka_unit_test(every_aggregate),
         cmocka_unit_test(windows_of_several_lengths),
         cmocka_unit_test(reload_keeps_unchanged_rules),
