@@ -109,6 +109,12 @@ if(IS_DIRECTORY ${PROJECT_SOURCE_DIR}/provisioning/kibana)
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/provisioning/prometheus/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/stream4flow/prometheus)
+# Example rule files (docs/rules.md) and the pattern_finder configurations
+# (docs/pattern_finder.md), referred to by path from the worker's configuration.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/workers/rules/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/stream4flow/rules)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/workers/pattern_finder/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/stream4flow/pattern_finder)
 file(GLOB S4F_DOCS ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${S4F_DOCS} ${PROJECT_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})

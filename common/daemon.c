@@ -25,6 +25,7 @@ static const char *const known_sections[] = {"kafka", "elasticsearch", "collecto
                                              "sink",  "web",           NULL};
 
 static volatile sig_atomic_t signal_count;
+static volatile sig_atomic_t reload_count; /* SIGHUPs received (wraps; compared for change) */
 static int64_t drain_deadline;
 static int64_t grace_ms = 10000;
 static atomic_bool stopping_told;     /* STOPPING=1 sent */
@@ -38,23 +39,20 @@ static void on_signal(int sig)
         signal_count++;
 }
 
-/* SIGHUP: a reload request, seen by whoever polls s4f_daemon_reload_seq(). */
-static volatile sig_atomic_t reload_seq;
-
-static void on_hup(int sig)
+static void on_reload(int sig)
 {
     (void)sig;
-    reload_seq = (reload_seq + 1) & 0x3fffffff;
+    reload_count = (reload_count + 1) & 0x3fffffff;
 }
 
-unsigned s4f_daemon_reload_seq(void)
+unsigned s4f_daemon_reload_count(void)
 {
-    return (unsigned)reload_seq;
+    return (unsigned)reload_count;
 }
 
 void s4f_daemon_request_reload(void)
 {
-    on_hup(SIGHUP);
+    on_reload(SIGHUP);
 }
 
 void s4f_daemon_request_stop(void)
@@ -350,7 +348,9 @@ int s4f_daemon_start(struct s4f_daemon *d)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_hup;
+    /* SIGHUP: the one reload request (systemctl reload: ExecReload sends it). Daemons that
+     * have nothing to reload ignore the count. */
+    sa.sa_handler = on_reload;
     sigaction(SIGHUP, &sa, NULL);
 
     snprintf(prefix, sizeof(prefix), "s4f_%s", d->name);

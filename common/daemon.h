@@ -94,11 +94,11 @@ int s4f_daemon_start(struct s4f_daemon *d);
 int s4f_daemon_stopping(void);
 /* Milliseconds left of the drain (0 when not draining or over). */
 int64_t s4f_daemon_drain_left_ms(void);
-/* SIGHUP asks for files to be read again (the tls_classification dictionary): it bumps a
- * sequence number that the code owning such a file compares with the one it last acted on,
- * on its own thread (a handler does nothing else). Otherwise it is ignored. */
-unsigned s4f_daemon_reload_seq(void);
-/* The same from inside the program (tests). */
+/* Reload requests: SIGHUP (systemctl reload) counts one. A component that can reload (the
+ * worker's rules analysis) compares the count with the one it last acted on, from its own
+ * thread; the signal handler does nothing else. Thread-safe. */
+unsigned s4f_daemon_reload_count(void);
+/* Counts a reload request from inside the program (tests). */
 void s4f_daemon_request_reload(void);
 /* Asks for a drain from inside the program (tests, fatal input errors). */
 void s4f_daemon_request_stop(void);

@@ -101,6 +101,17 @@ bool s4f_tpl_result_type(const char *type)
     char name[S4F_TPL_NAME_MAX], pattern[S4F_TPL_NAME_MAX];
     if (strcmp(type, "flows") == 0)
         return false;
+    /* Results of declarative rules (worker rules analysis, docs/rules.md): rule_<name>, all
+     * under the one generic template index-rule.json ("{{prefix}}-rule_*"). */
+    if (strncmp(type, "rule_", 5) == 0 && type[5]) {
+        for (const char *p = type + 5; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+                return false;
+        for (size_t i = 0; i < s4f_tpl_nfiles; i++)
+            if (strcmp(s4f_tpl_files[i].name, "index-rule.json") == 0)
+                return strstr(s4f_tpl_files[i].text, "\"{{prefix}}-rule_*\"") != NULL;
+        return false;
+    }
     int n = snprintf(name, sizeof(name), "index-%s.json", type);
     int m = snprintf(pattern, sizeof(pattern), "\"{{prefix}}-%s-*\"", type);
     if (n <= 0 || (size_t)n >= sizeof(name) || m <= 0 || (size_t)m >= sizeof(pattern))

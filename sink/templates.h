@@ -32,9 +32,11 @@ json_t *s4f_tpl_render(const struct s4f_tpl_file *f, const char *prefix, char *p
 
 /* True when type is a result type the sink indexes: an embedded "index-<type>.json" exists
  * whose index pattern is exactly "{{prefix}}-<type>-*". Raw flows ("flows") and the catch-all
- * "<prefix>-*" are not result types. Results of any other @type are refused (dead-lettered), so
- * that a message cannot create an index whose mapping is left to guesswork (a string src_ip
- * mapped as keyword breaks every query that expects an ip across "<prefix>-*"). */
+ * "<prefix>-*" are not result types. The results of declarative rules, rule_<name>
+ * ([a-z0-9_]), all share index-rule.json, whose pattern is "{{prefix}}-rule_*". Results of any
+ * other @type are refused (dead-lettered), so that a message cannot create an index whose
+ * mapping is left to guesswork (a string src_ip mapped as keyword breaks every query that
+ * expects an ip across "<prefix>-*"). */
 bool s4f_tpl_result_type(const char *type);
 
 struct s4f_tpl_result {

@@ -19,6 +19,7 @@
  * calls on a thread of its own while the engine thread runs the rest: it must only read the
  * instance, see below):
  *
+ *   check(conf)                         optional: at --check-config and before init
  *   init(conf)                          once, after the configuration is applied; validates
  *                                       what the table cannot and returns the instance
  *   partition_new(inst, p)              optional: when a partition is first seen
@@ -32,6 +33,7 @@
  *                                       with w->resend if one of its messages was lost
  *     window_free(inst, w)              after that, or when the partition is revoked
  *   partition_free(inst, p)             optional: when the partition is revoked or at exit
+ *   reload(inst)                        optional: between batches, after a SIGHUP
  *   destroy(inst)                       once, at exit
  *
  * Window state is strictly per (input partition, window): the engine never merges states, so
@@ -179,6 +181,10 @@ struct s4f_analysis {
     const char *summary;
     const struct s4f_opt *opts;
     size_t conf_size;
+    /* Optional: validates what the option table cannot and init would refuse, without building
+     * anything (files the configuration names: the rules file). Called at --check-config and
+     * at start, before init. 0, or -1 with a message ("file:line:col: ...") in err. */
+    int (*check)(const void *conf, char *err, size_t errlen);
     /* Checks conf and builds the instance. NULL + err on a bad configuration. */
     void *(*init)(const void *conf, const struct s4f_analysis_ctx *ctx, char *err, size_t errlen);
     void *(*partition_new)(void *inst, int32_t partition);
@@ -205,6 +211,10 @@ struct s4f_analysis {
     bool (*restore)(void *inst, void *pstate, const void *key, size_t klen, const void *val,
                     size_t vlen);
     void (*partition_free)(void *inst, void *pstate);
+    /* Optional: the daemon was asked to reload (SIGHUP, s4f_daemon_reload_count()). Called on
+     * the engine thread between batches, like on_flow; an instance that cannot reload keeps
+     * running as it was (and logs why). */
+    void (*reload)(void *inst);
     void (*destroy)(void *inst);
 };
 

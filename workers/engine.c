@@ -32,6 +32,7 @@ struct s4f_engine {
     struct s4f_engine_opts o;
     const struct s4f_analysis_common *common;
     void *inst;
+    unsigned reloads; /* s4f_daemon_reload_count() the analysis last reloaded at */
     struct s4f_wengine *we;
     struct s4f_kafka_consumer *cons;
     struct s4f_kafka_producer *prod;
@@ -492,6 +493,7 @@ static struct s4f_engine *engine_new(const struct s4f_engine_opts *opts, char *e
         e->labels);
 
     struct s4f_analysis_ctx actx = {opts->analysis->name, opts->metrics, e->labels};
+    e->reloads = s4f_daemon_reload_count();
     e->inst = opts->analysis->init(opts->conf, &actx, err, errlen);
     if (!e->inst)
         goto fail;
@@ -808,6 +810,12 @@ int s4f_engine_run(struct s4f_engine *e)
         int64_t now = s4f_mono_ms();
         if (e->nheld)
             hold_expire(e, now);
+        unsigned reloads = s4f_daemon_reload_count();
+        if (reloads != e->reloads) {
+            e->reloads = reloads;
+            if (e->o.analysis->reload)
+                e->o.analysis->reload(e->inst);
+        }
         if (now - last_tick >= TICK_MS) {
             s4f_wengine_tick(e->we, now, now_wall);
             last_tick = now;

@@ -88,6 +88,12 @@ static int add_job(struct s4f_daemon *d, const struct s4f_analysis *a, const str
         snprintf(err, errlen, "%s: %s", path, why);
         return -1;
     }
+    char cerr[1024];
+    cerr[0] = '\0';
+    if (a->check && a->check(j->conf, cerr, sizeof(cerr)) != 0) {
+        snprintf(err, errlen, "%s: %s", path, cerr);
+        return -1;
+    }
     return 0;
 }
 

@@ -14,6 +14,8 @@ extern const struct s4f_analysis s4f_analysis_tls_classification;
 extern const struct s4f_analysis s4f_analysis_top_n_host_stats;
 extern const struct s4f_analysis s4f_analysis_ssh_auth_simple;
 extern const struct s4f_analysis s4f_analysis_ddos;
+extern const struct s4f_analysis s4f_analysis_rules;
+extern const struct s4f_analysis s4f_analysis_pattern_finder;
 
 const struct s4f_analysis *const s4f_analyses[] = {
     &s4f_analysis_protocols_statistics,
@@ -27,6 +29,8 @@ const struct s4f_analysis *const s4f_analyses[] = {
     &s4f_analysis_top_n_host_stats,
     &s4f_analysis_ssh_auth_simple,
     &s4f_analysis_ddos,
+    &s4f_analysis_rules,
+    &s4f_analysis_pattern_finder,
     NULL,
 };
 

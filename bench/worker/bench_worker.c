@@ -18,6 +18,8 @@
  * With S4F_BENCH_APP_PCT=N, N % of the TCP records carry application fields: to port 80 an
  * HTTP host (from HOSTS distinct names), otherwise a TLS client's fingerprint (Flowmon's
  * cipher suites and JA3, or ipfixprobe's SNI and JA4; some in the shipped dictionary).
+ * With S4F_BENCH_RULES_FILE=PATH, the rules analysis runs that rule file (window 5m, slide
+ * 1m); without it `cpu` leaves the rules analysis out.
  *
  * Every command prints one line of key=value pairs. The broker is $S4F_KAFKA_BOOTSTRAP
  * (default 127.0.0.1:9092). */
@@ -473,8 +475,26 @@ static int run_open(struct run *r, const char *name)
     if (!r->a)
         return -1;
     r->conf = calloc(1, r->a->conf_size);
-    if (s4f_conf_apply(NULL, NULL, name, r->a->opts, r->conf, err, sizeof(err)) != 0)
+    /* The rules analysis runs the rule file S4F_BENCH_RULES_FILE names (bench/worker/run
+     * writes files of 1, 10 and 50 rules), on windows that carry every rule of them. */
+    const char *rules = strcmp(name, "rules") == 0 ? getenv("S4F_BENCH_RULES_FILE") : NULL;
+    struct s4f_conf_doc *doc = NULL;
+    if (rules) {
+        char text[1200];
+        snprintf(text, sizeof(text), "window: 5m\nslide: 1m\nrules_file: '%s'\n", rules);
+        doc = s4f_conf_load_string(text, strlen(text), "bench", err, sizeof(err));
+        if (!doc) {
+            fprintf(stderr, "%s\n", err);
+            return -1;
+        }
+    }
+    int rc =
+        s4f_conf_apply(doc, doc ? doc->root : NULL, name, r->a->opts, r->conf, err, sizeof(err));
+    s4f_conf_doc_free(doc);
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
         return -1;
+    }
     /* Analyses register their counters as in the daemon: the increments are part of the cost. */
     r->metrics = s4f_metrics_new("bench", 0);
     struct s4f_analysis_ctx ctx = {name, r->metrics, "analysis=\"bench\""};
@@ -530,6 +550,8 @@ static int cmd_cpu(uint64_t n, uint32_t hosts, int64_t seconds, const char *only
     for (size_t k = 0; s4f_analyses[k]; k++) {
         if (only && strcmp(only, s4f_analyses[k]->name) != 0)
             continue;
+        if (strcmp(s4f_analyses[k]->name, "rules") == 0 && !getenv("S4F_BENCH_RULES_FILE"))
+            continue; /* without rules it does nothing */
         struct run run;
         if (run_open(&run, s4f_analyses[k]->name) != 0)
             return 1;

@@ -3,7 +3,7 @@
 
   python3 provisioning/kibana/generate.py [PREFIX] > provisioning/kibana/stream4flow.ndjson
 
-Objects: one data view per result family, Lens visualisations, the "Stream4Flow overview"
+Objects: one data view per result family (all rule results, rule_*, share one), Lens visualisations, the "Stream4Flow overview"
 dashboard (protocol statistics over time, scans, top hosts) and the "Stream4Flow DNS" dashboard
 (open and external resolvers, reflection attacks, and a saved search of the DNS statistics:
 their data_array is nested, which Lens does not aggregate). Import them with
@@ -39,6 +39,10 @@ DATA_VIEWS = [
     ("s4f-dv-ssh", PREFIX + "-ssh_auth_simple-*", "@timestamp",
      "Stream4Flow SSH password guessing"),
     ("s4f-dv-ddos", PREFIX + "-detection.ddos-*", "@timestamp", "Stream4Flow DDoS victims"),
+    ("s4f-dv-pattern-finder", PREFIX + "-pattern_finder-*", "@timestamp",
+     "Stream4Flow pattern_finder"),
+    ("s4f-dv-rules", PREFIX + "-rule_*", "@timestamp",
+     "Stream4Flow rule results (rule_<name>, docs/rules.md)"),
     ("s4f-dv-flows", PREFIX + "-flows-*", "ipfix.flowEndMilliseconds",
      "Stream4Flow raw flows (sink.index_flows)"),
 ]
@@ -96,6 +100,11 @@ def xy(series, split=True):
             "preferredSeriesType": series, "layers": [layer]}
 
 
+def col_count(label):
+    return {"label": label, "customLabel": True, "dataType": "number", "operationType": "count",
+            "sourceField": "___records___", "isBucketed": False, "scale": "ratio", "params": {}}
+
+
 def table(cols):
     return {"layerId": "layer1", "layerType": "data",
             "columns": [{"columnId": c} for c in cols]}
@@ -138,6 +147,17 @@ objects.append(lens("s4f-lens-ddos-victims", "DDoS victims", "s4f-dv-ddos", "lns
                      "d": col_metric("median", "longratio", "In/out ratio (long term)"),
                      "e": col_metric("max", "sources", "Sources")},
                     ["a", "b", "c", "d", "e"], table(["a", "b", "c", "d", "e"])))
+objects.append(lens("s4f-lens-rules-time", "Rule results over time", "s4f-dv-rules", "lnsXY",
+                    {"x": col_date("@timestamp"), "y": col_count("Results"),
+                     "s": col_terms("@type", "Rule", "y", 10)},
+                    ["s", "x", "y"], xy("bar_stacked")))
+objects.append(lens("s4f-lens-pattern-finder", "pattern_finder: keys by configuration and "
+                    "confidence", "s4f-dv-pattern-finder", "lnsDatatable",
+                    {"a": col_terms("configuration", "Configuration", "c", 10),
+                     "b": col_terms("confidence", "Confidence", "c", 5),
+                     "c": col_count("Results"),
+                     "d": col_metric("sum", "vectors", "Vectors")},
+                    ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
 objects.append(lens("s4f-lens-top-hosts", "Top hosts by bytes sent", "s4f-dv-hosts",
                     "lnsDatatable",
                     {"a": col_terms("host", "Host", "b", 20, "ip"),

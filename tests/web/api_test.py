@@ -183,7 +183,8 @@ def data_routes(c):
     if st == 200:
         types = {t["type"] for t in j["types"]}
         check(types == {"portscan_horizontal", "portscan_vertical", "ssh_auth_simple",
-                         "detection.ddos"}, "detection types: %s" % types)
+                         "detection.ddos", "pattern_finder", "rule_ssh_outside"},
+              "detection types: %s" % types)
         check(all("id" in it and "src_ip" in it for it in j["items"]), "detection items carry id and src_ip")
         check(j["top_sources"] and j["top_sources"][0]["ip"].startswith(("192.0.2.", "198.51.100.", "203.0.113.")),
               "top sources: %s" % j["top_sources"][:1])
@@ -203,6 +204,10 @@ def data_routes(c):
     st, _, j = c.json("GET", "/api/detections?range=24h&address=192.0.2.0/24&type=portscan_vertical")
     check(st == 200 and all(i["src_ip"].startswith("192.0.2.") and i["@type"] == "portscan_vertical"
                             for i in j["items"]) and j["items"], "detections filtered by network and type")
+    # Rule results by their own @type (issue 18), with their own fields.
+    st, _, j = c.json("GET", "/api/detections?range=24h&type=rule_ssh_outside&size=50")
+    check(st == 200 and j["items"] and all(i["@type"] == "rule_ssh_outside" and "hosts" in i
+                                           for i in j["items"]), "rule results by type")
     st, _, j = c.json("GET", "/api/hosts?range=1h&size=3&order=bytes_out")
     check(st == 200 and len(j["hosts"]) == 3 and j["hosts"][0]["host"] == "10.0.0.5",
           "hosts: %s %s" % (st, j and j.get("hosts", [])[:1]))

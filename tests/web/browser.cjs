@@ -177,6 +177,16 @@ async function main() {
       document.querySelector("#chart-ddos canvas"));
     if ((await rows(page, "#ddos-victims")) === 0) problems.push("no DDoS victims");
     await shot(page, "04c-ddos");
+    // pattern_finder: the page plugin (web/ui/pages/pattern_finder.js), its configuration
+    // filter and a result's distributions.
+    await page.click("nav a[data-page=pattern_finder]");
+    await page.waitForFunction(() => document.querySelectorAll("#pf-table tbody tr").length > 0 &&
+      document.querySelectorAll("#pf-config option").length === 3);
+    await page.selectOption("#pf-config", "Anomaly Detection");
+    await page.waitForFunction(() => { const r = [...document.querySelectorAll("#pf-table tbody tr td:nth-child(2)")]; return r.length > 0 && r.every((td) => td.textContent === "Anomaly Detection"); });
+    await page.locator("#pf-top tbody tr").first().click();
+    await page.locator("#pf-detail", { hasText: "hydra" }).waitFor({ state: "visible" });
+    await shot(page, "04b-pattern-finder");
 
     // Hosts: list, then a profile.
     await page.click("nav a[data-page=hosts]");

@@ -140,6 +140,25 @@ def generate(prefix, hours, now_ms, rnd):
                     "top_n_dst_ports": {"0": {"port": 443, "flows": 12}, "1": {"port": 80, "flows": 9}},
                     "top_n_dst_hosts": {"0": {"dst_host": "198.51.100.%d" % (i + 1), "flows": 15}},
                     "top_n_http_dst": http}}))
+    # A declarative rule's results (rule_<name>, docs/rules.md) and pattern_finder's: both on
+    # the Detections page; pattern_finder has its own page too.
+    for k in range(hours):
+        we = start + rnd.randint(1, hours * 360) * 10000
+        src = rnd.choice(SCANNERS)
+        out.append(doc(prefix, "rule_ssh_outside", we - 60000, we, src,
+                       {"src_ip": src, "flows": rnd.randint(11, 500), "hosts": rnd.randint(11, 60),
+                        "top_hosts": [{"value": rnd.choice(LOCAL_HOSTS), "flows": 9}]}))
+        conf = ["SSH Brute-force Attack Detection", "Anomaly Detection"][k % 2]
+        dst = rnd.choice(LOCAL_HOSTS)
+        left = rnd.randint(7, 30)
+        out.append(doc(prefix, "pattern_finder", we - 300000, we, "%d|%s|%s" % (k % 2, src, dst),
+                       {"configuration": conf, "src_ip": src, "dst_ip": dst,
+                        "vector_key": "%s|%s" % (src, dst), "vectors": left // 3,
+                        "data_array": [{"name": "hydra", "distribution": [left, 0, 0, 0, 2, 0]},
+                                       {"name": "medusa", "distribution": [0, 0, 0, 0, 2, 4]}],
+                        "closest_patterns": [{"name": "hydra", "confidence": "High",
+                                              "ratio": left / 2.0}],
+                        "confidence": "High"}))
     for h in LOCAL_HOSTS:
         hours_list = []
         for k in range(24):

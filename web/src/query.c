@@ -23,9 +23,16 @@ void s4f_web_index(const char *prefix, const char *type, char *buf, size_t len)
     snprintf(buf, len, "%s-%s-*", prefix, type);
 }
 
+/* rule_*: every declarative rule's results (docs/rules.md), whatever their names. */
 const char *const s4f_web_detection_types[] = {
-    "portscan_horizontal", "portscan_vertical", "detection.reflectdos",
-    "ssh_auth_simple",     "detection.ddos",    NULL,
+    "portscan_horizontal",
+    "portscan_vertical",
+    "detection.reflectdos",
+    "ssh_auth_simple",
+    "detection.ddos",
+    "pattern_finder",
+    "rule_*",
+    NULL,
 };
 
 void s4f_web_detection_indices(const char *prefix, char *buf, size_t len)

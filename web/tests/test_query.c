@@ -23,7 +23,7 @@ static void test_indices(void **state)
     /* Only the detection types' indices: never "p-*" (issue 13). */
     assert_string_equal(buf,
                         "p-portscan_horizontal-*,p-portscan_vertical-*,p-detection.reflectdos-*,"
-                        "p-ssh_auth_simple-*,p-detection.ddos-*");
+                        "p-ssh_auth_simple-*,p-detection.ddos-*,p-pattern_finder-*,p-rule_*-*");
     s4f_web_dns_indices("p", buf, sizeof(buf));
     assert_string_equal(buf, "p-dns_statistics-*,p-open_dns_resolver-*,p-external_dns_resolver-*");
 }

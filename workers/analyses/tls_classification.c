@@ -70,7 +70,6 @@ struct tls {
     const struct tls_conf *conf;
     const char *path;
     struct s4f_tls_dict *dict;
-    unsigned reload_seq;
     struct s4f_metric *m_keys_dropped, *m_reloads, *m_reload_errors, *m_entries, *m_malformed;
 };
 
@@ -91,13 +90,11 @@ static struct s4f_tls_dict *load(struct tls *t, char *err, size_t errlen)
     return d;
 }
 
-/* A SIGHUP since the last look: read the file again; keep the old dictionary on error. */
-static void maybe_reload(struct tls *t)
+/* After a SIGHUP (the engine calls it between batches): read the file again; keep the old
+ * dictionary on error. */
+static void tls_reload(void *inst)
 {
-    unsigned seq = s4f_daemon_reload_seq();
-    if (seq == t->reload_seq)
-        return;
-    t->reload_seq = seq;
+    struct tls *t = inst;
     char err[512];
     struct s4f_tls_dict *d = load(t, err, sizeof(err));
     if (!d) {
@@ -135,7 +132,6 @@ static void *tls_init(const void *conf, const struct s4f_analysis_ctx *ctx, char
     /* A binary run from its build tree (never installed) uses the copy in the source tree. */
     if (strcmp(t->path, DICT_DEFAULT) == 0 && access(t->path, R_OK) != 0)
         t->path = S4F_SOURCE_DATA_DIR "/" DICT_NAME;
-    t->reload_seq = s4f_daemon_reload_seq();
     char msg[512];
     t->dict = load(t, msg, sizeof(msg));
     if (!t->dict) {
@@ -220,7 +216,6 @@ static void tls_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
     struct tls *t = inst;
     struct twin *w = wstate;
     const struct s4f_app *a = &f->app;
-    maybe_reload(t);
     if (a->flags & S4F_APP_MALFORMED)
         s4f_metric_inc(t->m_malformed);
     uint16_t suites[S4F_TLS_DICT_MAX_SUITES + 1];
@@ -272,7 +267,6 @@ static void tls_on_window_close(void *inst, void *pstate, void *wstate,
 {
     struct tls *t = inst;
     struct twin *w = wstate;
-    maybe_reload(t);
     if (!w->flows)
         return;
     struct item *it = malloc((w->labels.n + 1) * sizeof(*it));
@@ -320,4 +314,5 @@ const struct s4f_analysis s4f_analysis_tls_classification = {
     .on_window_close = tls_on_window_close,
     .window_free = tls_window_free,
     .destroy = tls_destroy,
+    .reload = tls_reload,
 };

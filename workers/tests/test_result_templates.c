@@ -73,6 +73,14 @@ static void generic_traffic(struct th *t)
         struct s4f_flow f =
             th_mkflow("10.7.7.7", "10.0.0.22", 6, 22, 0x1b, 14, 3000, TH_T0 + 4000 + j * 50);
         assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+        /* the server's answer: a biflow for pattern_finder */
+        struct s4f_flow r = f;
+        r.src = f.dst;
+        r.dst = f.src;
+        r.sport = f.dport;
+        r.dport = f.sport;
+        r.packets = 20;
+        assert_int_equal(th_flow(t, 0, off++, &r), S4F_OK);
     }
     /* 10.0.0.1 talks to 198.51.100.1 (both directions), then 20 sources flood it. */
     for (int j = 0; j < 30; j++) {
@@ -127,6 +135,11 @@ static void every_emitted_type_has_a_template(void **state)
         else if (strcmp(a->name, "ddos") == 0)
             conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\nrepartition_topic: ''\n"
                    "long_window: 60s\nwarmup: 0\nthreshold: 2\nmin_incoming: 10\n";
+        else if (strcmp(a->name, "pattern_finder") == 0)
+            conf = "allowed_lateness: 10s\nconfigurations: [" S4F_PF_DIR "/ssh.yml]\n";
+        else if (strcmp(a->name, "rules") == 0)
+            conf = "allowed_lateness: 10s\nwindow: 5m\nslide: 1m\n"
+                   "rules_file: " S4F_RULES_DIR "/ports_scan.yaml\n";
         else if (strncmp(a->name, "dns_", 4) == 0)
             conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\n";
         struct th *t = th_new(a, conf);

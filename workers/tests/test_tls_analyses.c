@@ -185,7 +185,7 @@ static void test_tls_classification_keys_and_reload(void **state)
     FILE *logf = open_memstream(&logbuf, &loglen);
     assert_non_null(logf);
     s4f_log_set_stream(logf);
-    s4f_daemon_request_reload();
+    t->a->reload(t->inst); /* what the engine does between batches after a SIGHUP */
     put(t, &off, "10.0.0.1", 31000, REAL_FLOW);
     s4f_log_set_stream(NULL);
     fclose(logf);
@@ -198,7 +198,7 @@ static void test_tls_classification_keys_and_reload(void **state)
     assert_int_equal(th_metric(t, "tls_dictionary_keys"), 4);
     /* A good file: used from the next flow on. */
     rewrite(path, "ja4:t13d1518h2_8daaf6152771_e5627efa2ab1;;;Browser;Brave\n");
-    s4f_daemon_request_reload();
+    t->a->reload(t->inst); /* what the engine does between batches after a SIGHUP */
     put(t, &off, "10.0.0.1", 61000, REAL_FLOW);
     put(t, &off, "10.0.0.1", 91000, REAL_FLOW); /* closes the third window */
     th_tick(t);
