@@ -265,7 +265,7 @@ static int cmp_item(const void *x, const void *y)
 static void tls_on_window_close(void *inst, void *pstate, void *wstate,
                                 const struct s4f_window *win, struct s4f_emit *out)
 {
-    struct tls *t = inst;
+    (void)inst;
     struct twin *w = wstate;
     if (!w->flows)
         return;
