@@ -119,6 +119,29 @@ static size_t count_schemas(void)
     return n;
 }
 
+/* Runs analysis a with conf over the generic traffic; adds the result types it emits to seen. */
+static void emitted_types(const struct s4f_analysis *a, const char *conf, char seen[][128],
+                          size_t *nseen)
+{
+    struct th *t = th_new(a, conf);
+    generic_traffic(t);
+    if (t->ndocs == 0)
+        fail_msg("analysis %s emitted nothing on the generic traffic: extend it", a->name);
+    for (size_t k = 0; k < t->ndocs; k++) {
+        const char *type = json_string_value(json_object_get(t->docs[k].doc, "@type"));
+        if (!type || !s4f_tpl_result_type(type))
+            fail_msg("analysis %s emits @type %s, which has no sink/templates/index-%s.json: "
+                     "the sink would dead-letter every such result",
+                     a->name, type ? type : "(none)", type ? type : "?");
+        size_t j = 0;
+        while (j < *nseen && strcmp(seen[j], type) != 0)
+            j++;
+        if (j == *nseen && *nseen < 32)
+            snprintf(seen[(*nseen)++], 128, "%s", type);
+    }
+    th_free(t);
+}
+
 static void every_emitted_type_has_a_template(void **state)
 {
     char seen[32][128];
@@ -137,28 +160,18 @@ static void every_emitted_type_has_a_template(void **state)
                    "long_window: 60s\nwarmup: 0\nthreshold: 2\nmin_incoming: 10\n";
         else if (strcmp(a->name, "pattern_finder") == 0)
             conf = "allowed_lateness: 10s\nconfigurations: [" S4F_PF_DIR "/ssh.yml]\n";
-        else if (strcmp(a->name, "rules") == 0)
+        else if (strcmp(a->name, "rules") == 0) {
+            /* Each shipped rule file (one schema per rule): ssh_auth_simple's here, then
+             * ports_scan's below. */
+            emitted_types(a,
+                          "allowed_lateness: 10s\nwindow: 5m\nslide: 1m\n"
+                          "rules_file: " S4F_RULES_DIR "/ssh_auth_simple.yaml\n",
+                          seen, &nseen);
             conf = "allowed_lateness: 10s\nwindow: 5m\nslide: 1m\n"
                    "rules_file: " S4F_RULES_DIR "/ports_scan.yaml\n";
-        else if (strncmp(a->name, "dns_", 4) == 0)
+        } else if (strncmp(a->name, "dns_", 4) == 0)
             conf = "allowed_lateness: 10s\nlocal_networks: [10.0.0.0/8]\n";
-        struct th *t = th_new(a, conf);
-        generic_traffic(t);
-        if (t->ndocs == 0)
-            fail_msg("analysis %s emitted nothing on the generic traffic: extend it", a->name);
-        for (size_t k = 0; k < t->ndocs; k++) {
-            const char *type = json_string_value(json_object_get(t->docs[k].doc, "@type"));
-            if (!type || !s4f_tpl_result_type(type))
-                fail_msg("analysis %s emits @type %s, which has no sink/templates/index-%s.json: "
-                         "the sink would dead-letter every such result",
-                         a->name, type ? type : "(none)", type ? type : "?");
-            size_t j = 0;
-            while (j < nseen && strcmp(seen[j], type) != 0)
-                j++;
-            if (j == nseen && nseen < 32)
-                snprintf(seen[nseen++], sizeof(seen[0]), "%s", type);
-        }
-        th_free(t);
+        emitted_types(a, conf, seen, &nseen);
     }
     /* The traffic reaches every result type (one schema each in docs/schemas/). */
     size_t want = count_schemas();
