@@ -362,7 +362,7 @@ static void do_detections(struct s4f_web_app *app, const struct s4f_web_req *req
                                           "address", "size", "offset", NULL};
     struct s4f_web_range r;
     struct s4f_web_det_filter f = {.size = 50, .offset = 0};
-    char idx[512], err[256], addr[S4F_WEB_ADDR_MAX];
+    char idx[512], err[256], addr[S4F_WEB_ADDR_MAX], type[72];
     const char *v;
     if (check_args(req, allowed, err, sizeof(err)) != 0)
         goto bad;
@@ -370,15 +370,12 @@ static void do_detections(struct s4f_web_app *app, const struct s4f_web_req *req
         return;
     if ((v = arg(req, "type"))) {
         /* One of the detection types (some hold a '.': detection.ddos), nothing else. */
-        size_t i = 0;
-        while (s4f_web_detection_types[i] && strcmp(s4f_web_detection_types[i], v) != 0)
-            i++;
-        if (!s4f_web_detection_types[i]) {
+        f.type = s4f_web_detection_type(v, type, sizeof(type));
+        if (!f.type) {
             if (s4f_web_parse_ident("type", v, 64, err, sizeof(err)) == 0)
                 snprintf(err, sizeof(err), "parameter 'type': not a detection type");
             goto bad;
         }
-        f.type = s4f_web_detection_types[i];
     }
     if ((v = arg(req, "address"))) {
         if (s4f_web_parse_cidr("address", v, addr, sizeof(addr), err, sizeof(err)) != 0)
@@ -692,10 +689,11 @@ static int parse_result_id(const char *s, char *err, size_t errlen)
     for (size_t i = 0; ok && i < n; i++)
         ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == ':' ||
-             s[i] == '-';
+             s[i] == '-' || s[i] == '|';
+    /* '|' joins the parts of a composite key (rules, pattern_finder). */
     if (!ok)
         snprintf(err, errlen,
-                 "parameter 'id': not a result id (1 to 200 characters of A-Z a-z 0-9 . _ : -)");
+                 "parameter 'id': not a result id (1 to 200 characters of A-Z a-z 0-9 . _ : - |)");
     return ok ? 0 : -1;
 }
 

@@ -35,6 +35,28 @@ const char *const s4f_web_detection_types[] = {
     NULL,
 };
 
+const char *s4f_web_detection_type(const char *v, char *buf, size_t len)
+{
+    for (size_t i = 0; s4f_web_detection_types[i]; i++) {
+        const char *t = s4f_web_detection_types[i];
+        size_t n = strlen(t);
+        if (strcmp(t, v) == 0)
+            return t;
+        /* "rule_*": any type with that prefix and a name of a-z 0-9 _ after it. */
+        if (n > 1 && t[n - 1] == '*' && strncmp(t, v, n - 1) == 0 && v[n - 1] && strlen(v) < len &&
+            strlen(v) <= 64) {
+            const char *p = v + n - 1;
+            while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+                p++;
+            if (*p)
+                return NULL;
+            memcpy(buf, v, strlen(v) + 1);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 void s4f_web_detection_indices(const char *prefix, char *buf, size_t len)
 {
     size_t w = 0;

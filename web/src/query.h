@@ -37,6 +37,9 @@ extern const char *const s4f_web_detection_types[];
 /* "<prefix>-<type>-*" into buf. */
 void s4f_web_index(const char *prefix, const char *type, char *buf, size_t len);
 /* Every detection index: "<prefix>-<type>-*" for each detection type, comma-separated. */
+/* The detection type v names (an entry of s4f_web_detection_types, or a name its "rule_*"
+ * entry covers, copied into buf), or NULL: the one check of a type a client sends. */
+const char *s4f_web_detection_type(const char *v, char *buf, size_t len);
 void s4f_web_detection_indices(const char *prefix, char *buf, size_t len);
 
 /* Overview: flows, packets and bytes per protocol per interval, totals of the last 5 minutes

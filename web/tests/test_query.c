@@ -13,6 +13,24 @@
 
 static const struct s4f_web_range range = {1795759200000LL, 1795759800000LL, 60000};
 
+static void test_detection_type(void **state)
+{
+    char buf[72];
+    (void)state;
+    assert_string_equal(s4f_web_detection_type("detection.ddos", buf, sizeof(buf)),
+                        "detection.ddos");
+    assert_string_equal(s4f_web_detection_type("rule_ssh_outside", buf, sizeof(buf)),
+                        "rule_ssh_outside");
+    assert_null(s4f_web_detection_type("rule_", buf, sizeof(buf)));
+    assert_null(s4f_web_detection_type("rule_Ssh", buf, sizeof(buf)));
+    assert_null(s4f_web_detection_type("rule_a*", buf, sizeof(buf)));
+    assert_null(s4f_web_detection_type("rule_a-*,p-host_stats", buf, sizeof(buf)));
+    assert_null(s4f_web_detection_type("host_stats", buf, sizeof(buf)));
+    assert_null(s4f_web_detection_type(
+        "rule_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", buf,
+        sizeof(buf)));
+}
+
 static void test_indices(void **state)
 {
     char buf[512];
@@ -383,19 +401,13 @@ static void test_hostmap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_indices),
-        cmocka_unit_test(test_values_stay_values),
-        cmocka_unit_test(test_protocols_shape),
-        cmocka_unit_test(test_host_merge_tops),
-        cmocka_unit_test(test_tls_query_and_shape),
-        cmocka_unit_test(test_topn_query_and_shape),
-        cmocka_unit_test(test_indices),
-        cmocka_unit_test(test_values_stay_values),
-        cmocka_unit_test(test_protocols_shape),
-        cmocka_unit_test(test_host_merge_tops),
-        cmocka_unit_test(test_extent),
-        cmocka_unit_test(test_detection_detail),
-        cmocka_unit_test(test_hostmap),
+        cmocka_unit_test(test_detection_type),       cmocka_unit_test(test_indices),
+        cmocka_unit_test(test_values_stay_values),   cmocka_unit_test(test_protocols_shape),
+        cmocka_unit_test(test_host_merge_tops),      cmocka_unit_test(test_tls_query_and_shape),
+        cmocka_unit_test(test_topn_query_and_shape), cmocka_unit_test(test_indices),
+        cmocka_unit_test(test_values_stay_values),   cmocka_unit_test(test_protocols_shape),
+        cmocka_unit_test(test_host_merge_tops),      cmocka_unit_test(test_extent),
+        cmocka_unit_test(test_detection_detail),     cmocka_unit_test(test_hostmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
