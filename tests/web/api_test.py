@@ -208,6 +208,16 @@ def data_routes(c):
     st, _, j = c.json("GET", "/api/detections?range=24h&type=rule_ssh_outside&size=50")
     check(st == 200 and j["items"] and all(i["@type"] == "rule_ssh_outside" and "hosts" in i
                                            for i in j["items"]), "rule results by type")
+    # Every detection type's detail opens, composite keys ('|' in rule and pattern_finder ids) too.
+    for typ in ("portscan_vertical", "ssh_auth_simple", "detection.ddos", "pattern_finder",
+                "rule_ssh_outside"):
+        st, _, j = c.json("GET", "/api/detections?range=24h&type=%s&size=1" % typ)
+        if not (st == 200 and j["items"]):
+            check(False, "a detection of type %s to open: %s" % (typ, st))
+            continue
+        did = j["items"][0]["id"]
+        st, _, d = c.json("GET", "/api/detections/" + urllib.parse.quote(did, safe=""))
+        check(st == 200, "the detail of %s %s: %s %s" % (typ, did, st, d if st != 200 else ""))
     st, _, j = c.json("GET", "/api/hosts?range=1h&size=3&order=bytes_out")
     check(st == 200 and len(j["hosts"]) == 3 and j["hosts"][0]["host"] == "10.0.0.5",
           "hosts: %s %s" % (st, j and j.get("hosts", [])[:1]))

@@ -703,6 +703,7 @@ static void do_detection(struct s4f_web_app *app, const struct s4f_web_req *req,
 {
     char idx[512], err[256], src[S4F_WEB_ADDR_MAX];
     int64_t at;
+    const char *field;
     if (check_args(req, NULL, err, sizeof(err)) != 0 ||
         parse_result_id(name, err, sizeof(err)) != 0) {
         s4f_metric_inc(app->c.bad_params);
@@ -713,12 +714,12 @@ static void do_detection(struct s4f_web_app *app, const struct s4f_web_req *req,
     json_t *res = search(app, idx, s4f_web_q_detection(name), ans);
     if (!res)
         return;
-    if (s4f_web_detection_key(res, src, sizeof(src), &at) != 0) {
+    if (s4f_web_detection_key(res, src, sizeof(src), &field, &at) != 0) {
         json_decref(res);
         answer_error(ans, 404, "no detection with this id");
         return;
     }
-    json_t *ctx = search(app, idx, s4f_web_q_detection_context(src, at), ans);
+    json_t *ctx = search(app, idx, s4f_web_q_detection_context(field, src, at), ans);
     if (!ctx) {
         json_decref(res);
         return;

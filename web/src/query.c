@@ -827,12 +827,12 @@ json_t *s4f_web_q_detection(const char *id)
 #define DET_CONTEXT_MS  (24LL * 3600 * 1000)
 #define DET_CONTEXT_MAX 300
 
-json_t *s4f_web_q_detection_context(const char *src_ip, int64_t at_ms)
+json_t *s4f_web_q_detection_context(const char *field, const char *ip, int64_t at_ms)
 {
     return json_pack("{s:i, s:b, s:[{s:{s:s}}], s:{s:{s:[o, {s:{s:s}}]}}}", "size", DET_CONTEXT_MAX,
                      "track_total_hits", 0, "sort", "@timestamp", "order", "desc", "query", "bool",
                      "filter", range_filter(at_ms - DET_CONTEXT_MS, at_ms + DET_CONTEXT_MS), "term",
-                     "src_ip", src_ip);
+                     field, ip);
 }
 
 static int parse_ts(const char *ts, int64_t *ms)
@@ -848,14 +848,16 @@ static const json_t *first_source(const json_t *es)
     return json_is_object(src) ? src : NULL;
 }
 
-int s4f_web_detection_key(const json_t *es, char *src_ip, size_t len, int64_t *at_ms)
+int s4f_web_detection_key(const json_t *es, char *ip, size_t len, const char **field,
+                          int64_t *at_ms)
 {
     const json_t *d = first_source(es);
-    const char *ip = json_string_value(json_object_get(d, "src_ip"));
+    *field = json_object_get(d, "src_ip") ? "src_ip" : "dst_ip";
+    const char *a = json_string_value(json_object_get(d, *field));
     const char *ts = json_string_value(json_object_get(d, "@timestamp"));
-    if (!ip || !ts || strlen(ip) >= len || parse_ts(ts, at_ms) != 0)
+    if (!a || !ts || strlen(a) >= len || parse_ts(ts, at_ms) != 0)
         return -1;
-    s4f_strlcpy(src_ip, ip, len);
+    s4f_strlcpy(ip, a, len);
     return 0;
 }
 

@@ -97,15 +97,18 @@ json_t *s4f_web_shape_host(const json_t *es, const json_t *es_profile,
                            const struct s4f_web_range *r, const char *host);
 
 /* One detection by its result id (the `id` field, also the document's _id), then the same
- * source's detections within a day either side of it. */
+ * source's detections within a day either side of it (field "src_ip"; for a detection that
+ * names only its victim, detection.ddos, the victim's: field "dst_ip"). */
 json_t *s4f_web_q_detection(const char *id);
-json_t *s4f_web_q_detection_context(const char *src_ip, int64_t at_ms);
+json_t *s4f_web_q_detection_context(const char *field, const char *ip, int64_t at_ms);
 /* {"detection": {...}, "windows": [same type and target, oldest first: "t","flows",
  *  "targets_total"], "others": [the source's other detections, newest first], "kibana": URL
  *  or null}. NULL when es holds no hit (the caller answers 404). kibana_url may be NULL. */
 json_t *s4f_web_shape_detection(const json_t *es, const json_t *es_context, const char *kibana_url);
-/* The source address and time of a detection hit, for the second query; -1 without them. */
-int s4f_web_detection_key(const json_t *es, char *src_ip, size_t len, int64_t *at_ms);
+/* The address (its src_ip, else its dst_ip; *field names which) and time of a detection hit,
+ * for the second query; -1 without them. */
+int s4f_web_detection_key(const json_t *es, char *ip, size_t len, const char **field,
+                          int64_t *at_ms);
 
 /* The host map of an IPv4 network (/16 to /32) from host_stats: one cell per address (rows by
  * third octet, columns by fourth, at most 16 x 256) for /20 to /23, the same wrapped at 16

@@ -295,8 +295,10 @@ static void test_detection_detail(void **state)
         0, NULL);
     char src[64];
     int64_t at;
-    assert_int_equal(s4f_web_detection_key(hit, src, sizeof(src), &at), 0);
+    const char *field;
+    assert_int_equal(s4f_web_detection_key(hit, src, sizeof(src), &field, &at), 0);
     assert_string_equal(src, "192.0.2.7");
+    assert_string_equal(field, "src_ip");
     assert_int_equal(at, 1796454020000LL);
     json_t *out = s4f_web_shape_detection(hit, ctx, "https://kibana.example.org:5601/");
     assert_non_null(out);
@@ -315,7 +317,7 @@ static void test_detection_detail(void **state)
     json_decref(out);
     json_t *none = json_loads("{\"hits\":{\"hits\":[]}}", 0, NULL);
     assert_null(s4f_web_shape_detection(none, ctx, NULL));
-    assert_int_equal(s4f_web_detection_key(none, src, sizeof(src), &at), -1);
+    assert_int_equal(s4f_web_detection_key(none, src, sizeof(src), &field, &at), -1);
     json_decref(none);
     json_decref(hit);
     json_decref(ctx);

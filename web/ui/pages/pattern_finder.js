@@ -30,7 +30,7 @@
   }
 
   async function load() {
-    const p = { range: $("pf-range").value, type: "pattern_finder", size: 500 };
+    const p = { ...window.S4F.range(), type: "pattern_finder", size: 500 };
     let j;
     try { j = await api("GET", "/api/detections" + qs(p)); $("pf-error").textContent = ""; }
     catch (e) { if (e.status !== 401) $("pf-error").textContent = e.message; return; }
@@ -65,7 +65,7 @@
   window.S4F.pages.pattern_finder = {
     load,
     wire() {
-      for (const id of ["pf-range", "pf-config", "pf-band"]) $(id).addEventListener("change", load);
+      for (const id of ["pf-config", "pf-band"]) $(id).addEventListener("change", load);
     },
   };
 })();
