@@ -251,10 +251,14 @@ static void hostile_results_are_refused_with_their_reason(void **state)
 static void result_types_are_the_templated_ones(void **state)
 {
     (void)state;
-    const char *known[] = {"protocols_statistics",        "portscan_horizontal",
-                           "portscan_vertical",           "host_stats",
-                           "host_stats_temporal_profile", "tls_classification",
-                           "ssh_auth_simple",             "detection.ddos"};
+    const char *known[] = {"protocols_statistics",
+                           "portscan_horizontal",
+                           "portscan_vertical",
+                           "host_stats",
+                           "host_stats_temporal_profile",
+                           "tls_classification",
+                           "ssh_auth_simple",
+                           "detection.ddos"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         assert_true(s4f_tpl_result_type(known[i]));
     assert_false(s4f_tpl_result_type("flows"));   /* raw flows, not a result */
