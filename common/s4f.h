@@ -38,4 +38,16 @@ static inline bool s4f_all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
+/* The value of one hexadecimal digit, or -1 (fingerprints, RDATA, test input). */
+static inline int s4f_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

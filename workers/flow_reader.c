@@ -134,17 +134,6 @@ static inline void ws(struct rd *r)
         r->p++;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Scans a string starting at the opening quote. Its raw contents are [*s, *s + *n); when the
  * string has escapes and out is given, the decoded text (ASCII escapes only: anything else
  * cannot be one of our keys or an address) goes to out and *s points there; if it does not
@@ -217,7 +206,7 @@ static int scan_string(struct rd *r, const char **s, size_t *n, char *out, size_
                 if (r->end - r->p < 5)
                     return fail(r, "truncated \\u escape");
                 for (int i = 1; i <= 4; i++)
-                    if (hexval(r->p[i]) < 0)
+                    if (s4f_hexval(r->p[i]) < 0)
                         return fail(r, "bad \\u escape");
                 r->p += 4;
             } else if (!strchr("\"\\/bfnrt", e) || e == '\0') {
@@ -257,8 +246,8 @@ static int scan_string(struct rd *r, const char **s, size_t *n, char *out, size_
                 c = '\t';
                 break;
             case 'u': {
-                int v =
-                    (hexval(q[1]) << 12) | (hexval(q[2]) << 8) | (hexval(q[3]) << 4) | hexval(q[4]);
+                int v = (s4f_hexval(q[1]) << 12) | (s4f_hexval(q[2]) << 8) |
+                        (s4f_hexval(q[3]) << 4) | s4f_hexval(q[4]);
                 q += 4;
                 /* Non-ASCII cannot match a name we look for: make sure it does not. */
                 c = v < 0x80 && v > 0 ? (char)v : '\x01';
@@ -530,12 +519,13 @@ static size_t decode_text(const char *s, size_t n, char *out, size_t max, bool *
                 cp = '\t';
                 break;
             case 'u':
-                cp = (uint32_t)(hexval((char)p[1]) << 12 | hexval((char)p[2]) << 8 |
-                                hexval((char)p[3]) << 4 | hexval((char)p[4]));
+                cp = (uint32_t)(s4f_hexval((char)p[1]) << 12 | s4f_hexval((char)p[2]) << 8 |
+                                s4f_hexval((char)p[3]) << 4 | s4f_hexval((char)p[4]));
                 p += 4;
                 if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 7 && p[1] == '\\' && p[2] == 'u') {
-                    uint32_t lo = (uint32_t)(hexval((char)p[3]) << 12 | hexval((char)p[4]) << 8 |
-                                             hexval((char)p[5]) << 4 | hexval((char)p[6]));
+                    uint32_t lo =
+                        (uint32_t)(s4f_hexval((char)p[3]) << 12 | s4f_hexval((char)p[4]) << 8 |
+                                   s4f_hexval((char)p[5]) << 4 | s4f_hexval((char)p[6]));
                     if (lo >= 0xDC00 && lo <= 0xDFFF) {
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                         p += 6;
@@ -593,7 +583,7 @@ static void decode_rdata(struct s4f_dns *d, const char *s, size_t n, bool *cut)
     size_t nb = 0;
     bool hex = n >= 2 && s[0] == '0' && s[1] == 'x' && n % 2 == 0;
     for (size_t i = 2; hex && i < n; i += 2) {
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        int hi = s4f_hexval(s[i]), lo = s4f_hexval(s[i + 1]);
         if (hi < 0 || lo < 0) {
             hex = false;
             break;
@@ -653,7 +643,7 @@ static int decode_hex(const char *s, size_t n, uint8_t *out, size_t max, bool *c
         return -1;
     size_t nb = 0;
     for (size_t i = 0; i < n; i += 2) {
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        int hi = s4f_hexval(s[i]), lo = s4f_hexval(s[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         if (nb == max) {

@@ -3,6 +3,7 @@
 #include "tls_dict.h"
 
 #include "htab.h"
+#include "s4f.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -145,17 +146,6 @@ static bool text_ok(const unsigned char *s, size_t n)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool ascii_key_ok(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -173,7 +163,7 @@ static int parse_key(struct parse *p, const char *s, size_t n, uint8_t *kind, ui
         if (n != 4 + 32)
             return perr(p, "a ja3: key is 32 hexadecimal digits");
         for (size_t i = 0; i < 16; i++) {
-            int hi = hexval(s[4 + 2 * i]), lo = hexval(s[5 + 2 * i]);
+            int hi = s4f_hexval(s[4 + 2 * i]), lo = s4f_hexval(s[5 + 2 * i]);
             if (hi < 0 || lo < 0)
                 return perr(p, "a ja3: key is 32 hexadecimal digits");
             out[i] = (uint8_t)(hi << 4 | lo);
@@ -218,7 +208,7 @@ static int parse_key(struct parse *p, const char *s, size_t n, uint8_t *kind, ui
             return perr(p, "a key is ja3:, ja4:, sni: or cipher suites written 0xHHHH,0xHHHH...");
         unsigned v = 0;
         for (size_t j = 2; j < 6; j++) {
-            int h = hexval(s[i + j]);
+            int h = s4f_hexval(s[i + j]);
             if (h < 0)
                 return perr(p, "a key is ja3:, ja4:, sni: or cipher suites written "
                                "0xHHHH,0xHHHH...");

@@ -18,6 +18,7 @@
  * destinations are accepted. Messages are built with the decoder tests' message builder. */
 #include "decode.h"
 #include "msggen.h"
+#include "s4f.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -111,11 +112,6 @@ static const struct ie *find_ie(const char *key)
     return NULL;
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static struct s4f_mg g;
 static uint32_t seq;
 
@@ -196,7 +192,7 @@ static int build(json_t *rec, char *err, size_t errlen)
                 return -1;
             }
             for (size_t j = 2; j < sl; j += 2) {
-                int hi = hexval(s[j]), lo = hexval(s[j + 1]);
+                int hi = s4f_hexval(s[j]), lo = s4f_hexval(s[j + 1]);
                 if (hi < 0 || lo < 0) {
                     snprintf(err, errlen, "%s: not 0x<hex>", e->key);
                     return -1;
