@@ -791,6 +791,14 @@ int s4f_engine_run(struct s4f_engine *e)
         size_t n = s4f_kafka_consumer_poll_batch(e->cons, n1 ? 0 : TICK_MS, msgs, BATCH);
         int64_t now_wall = s4f_wall_ms();
         s4f_wengine_clock(e->we, s4f_mono_ms());
+        /* A reload (SIGHUP) before the batch: records consumed after the signal see what was
+         * reloaded, even those that arrived while the poll above waited. */
+        unsigned reloads = s4f_daemon_reload_count();
+        if (reloads != e->reloads) {
+            e->reloads = reloads;
+            if (e->o.analysis->reload)
+                e->o.analysis->reload(e->inst);
+        }
         for (size_t i = 0; i < n; i++) {
             handle(e, msgs[i], now_wall);
             rd_kafka_message_destroy(msgs[i]);
@@ -810,12 +818,6 @@ int s4f_engine_run(struct s4f_engine *e)
         int64_t now = s4f_mono_ms();
         if (e->nheld)
             hold_expire(e, now);
-        unsigned reloads = s4f_daemon_reload_count();
-        if (reloads != e->reloads) {
-            e->reloads = reloads;
-            if (e->o.analysis->reload)
-                e->o.analysis->reload(e->inst);
-        }
         if (now - last_tick >= TICK_MS) {
             s4f_wengine_tick(e->we, now, now_wall);
             last_tick = now;
