@@ -208,6 +208,11 @@ def data_routes(c):
     st, _, j = c.json("GET", "/api/detections?range=24h&type=rule_ssh_outside&size=50")
     check(st == 200 and j["items"] and all(i["@type"] == "rule_ssh_outside" and "hosts" in i
                                            for i in j["items"]), "rule results by type")
+    # An id in the worker's own format (workers/result.c) is looked up, not refused (it was, for
+    # its '+', and the system test's click on a real detection showed nothing).
+    st, _, d = c.json("GET", "/api/detections/" + urllib.parse.quote(
+        "portscan_vertical:1796459680000+60000:p3:203.0.113.66|10.0.1.10", safe=""))
+    check(st == 404, "a real-format id that is not there answers 404: %s %s" % (st, d))
     # Every detection type's detail opens, composite keys ('|' in rule and pattern_finder ids) too.
     for typ in ("portscan_vertical", "ssh_auth_simple", "detection.ddos", "pattern_finder",
                 "rule_ssh_outside"):

@@ -689,11 +689,13 @@ static int parse_result_id(const char *s, char *err, size_t errlen)
     for (size_t i = 0; ok && i < n; i++)
         ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == ':' ||
-             s[i] == '-' || s[i] == '|';
-    /* '|' joins the parts of a composite key (rules, pattern_finder). */
+             s[i] == '-' || s[i] == '|' || s[i] == '+';
+    /* The worker's ids are <type>:<start>+<length>:p<partition>:<key> (workers/result.c); '|'
+     * joins the parts of a composite key (rules, pattern_finder). */
     if (!ok)
-        snprintf(err, errlen,
-                 "parameter 'id': not a result id (1 to 200 characters of A-Z a-z 0-9 . _ : - |)");
+        snprintf(
+            err, errlen,
+            "parameter 'id': not a result id (1 to 200 characters of A-Z a-z 0-9 . _ : - | +)");
     return ok ? 0 : -1;
 }
 
