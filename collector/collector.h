@@ -19,6 +19,8 @@ struct collector_conf {
     struct s4f_daemon_common common;
     char *listen;
     char *tcp_listen;
+    char *sflow_listen;
+    int64_t sflow_max_interfaces;
     int64_t tcp_max_connections;
     int64_t tcp_max_connections_per_address;
     int64_t tcp_idle_timeout_ms;
@@ -76,6 +78,8 @@ void collector_inputs_close(struct collector_inputs *in);
 void collector_inputs_free(struct collector_inputs *in);
 /* The bound UDP port (useful when listen asked for port 0). */
 int collector_inputs_udp_port(const struct collector_inputs *in);
+/* The bound sFlow UDP port, 0 when sflow_listen is empty. */
+int collector_inputs_sflow_port(const struct collector_inputs *in);
 
 /* Publishes decoder and socket statistics as metrics (stats.c); called once a second. */
 struct collector_stats;

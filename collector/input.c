@@ -1,5 +1,6 @@
-/* Inputs of the collector: one UDP socket read with recvmmsg() in batches, and an IPFIX-over-TCP
- * listener with one reassembling stream per connection, all multiplexed by one epoll loop.
+/* Inputs of the collector: a UDP socket for NetFlow/IPFIX and one for sFlow, read with recvmmsg()
+ * in batches, and an IPFIX-over-TCP listener with one reassembling stream per connection, all
+ * multiplexed by one epoll loop. The decoder tells the protocols apart by their version field.
  *
  * Kernel drops are read from SO_RXQ_OVFL (the socket's drop counter arrives with each datagram
  * as a control message), so overflow of the receive buffer is visible as a metric rather than
@@ -28,9 +29,16 @@ struct tcp_conn {
     char peer[64];
 };
 
+/* A UDP socket and its kernel drop counter (SO_RXQ_OVFL is cumulative per socket). */
+struct udp_sock {
+    int fd;
+    int port;
+    uint32_t last_ovfl;
+};
+
 struct collector_inputs {
-    int ep, udp, tcp;
-    int udp_port;
+    int ep, tcp;
+    struct udp_sock udp, sflow;
     int batch;
     struct s4f_decoder *dec;
     s4f_record_cb on_record;
@@ -40,7 +48,6 @@ struct collector_inputs {
     struct iovec *iovs;
     struct sockaddr_storage *addrs;
     char (*ctrl)[CMSG_SPACE(sizeof(uint32_t))];
-    uint32_t last_ovfl;
     uint64_t kernel_drops;
     uint64_t truncated;
     struct tcp_conn *conns;
@@ -121,10 +128,11 @@ static int ep_add(int ep, int fd, uint64_t tag)
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* epoll tags: the UDP socket, the listener, and connection slots from 2 up. */
+/* epoll tags: the UDP sockets, the listener, and connection slots from 3 up. */
 #define TAG_UDP    0
 #define TAG_LISTEN 1
-#define TAG_CONN   2
+#define TAG_SFLOW  2
+#define TAG_CONN   3
 
 struct collector_inputs *collector_inputs_new(const struct collector_conf *conf,
                                               struct s4f_decoder *dec, s4f_record_cb on_record,
@@ -134,7 +142,7 @@ struct collector_inputs *collector_inputs_new(const struct collector_conf *conf,
     struct collector_inputs *in = calloc(1, sizeof(*in));
     if (!in)
         return NULL;
-    in->udp = in->tcp = in->ep = -1;
+    in->udp.fd = in->sflow.fd = in->tcp = in->ep = -1;
     in->dec = dec;
     in->on_record = on_record;
     in->record_ctx = record_ctx;
@@ -179,10 +187,19 @@ struct collector_inputs *collector_inputs_new(const struct collector_conf *conf,
         s4f_error("epoll: %s", strerror(errno));
         goto fail;
     }
-    in->udp = open_socket(conf->listen, SOCK_DGRAM, conf->rcvbuf, &in->udp_port, err, sizeof(err));
-    if (in->udp < 0 || ep_add(in->ep, in->udp, TAG_UDP) != 0) {
+    in->udp.fd =
+        open_socket(conf->listen, SOCK_DGRAM, conf->rcvbuf, &in->udp.port, err, sizeof(err));
+    if (in->udp.fd < 0 || ep_add(in->ep, in->udp.fd, TAG_UDP) != 0) {
         s4f_error("UDP input: %s", err);
         goto fail;
+    }
+    if (conf->sflow_listen && *conf->sflow_listen) {
+        in->sflow.fd = open_socket(conf->sflow_listen, SOCK_DGRAM, conf->rcvbuf, &in->sflow.port,
+                                   err, sizeof(err));
+        if (in->sflow.fd < 0 || ep_add(in->ep, in->sflow.fd, TAG_SFLOW) != 0) {
+            s4f_error("sFlow input: %s", err);
+            goto fail;
+        }
     }
     if (conf->tcp_listen && *conf->tcp_listen) {
         int port;
@@ -200,7 +217,12 @@ fail:
 
 int collector_inputs_udp_port(const struct collector_inputs *in)
 {
-    return in->udp_port;
+    return in->udp.port;
+}
+
+int collector_inputs_sflow_port(const struct collector_inputs *in)
+{
+    return in->sflow.fd >= 0 ? in->sflow.port : 0;
 }
 
 uint64_t collector_inputs_kernel_drops(const struct collector_inputs *in)
@@ -213,7 +235,7 @@ uint64_t collector_inputs_truncated(const struct collector_inputs *in)
     return in ? in->truncated : 0;
 }
 
-static int read_udp(struct collector_inputs *in, int64_t now_ms)
+static int read_udp(struct collector_inputs *in, struct udp_sock *us, int64_t now_ms)
 {
     int total = 0;
     /* Bounded: at most 16 batches per wake-up, so TCP and Kafka polling are never starved. */
@@ -230,7 +252,7 @@ static int read_udp(struct collector_inputs *in, int64_t now_ms)
             h->msg_controllen = sizeof(in->ctrl[i]);
             h->msg_flags = 0;
         }
-        int n = recvmmsg(in->udp, in->msgs, (unsigned)in->batch, MSG_DONTWAIT, NULL);
+        int n = recvmmsg(us->fd, in->msgs, (unsigned)in->batch, MSG_DONTWAIT, NULL);
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 s4f_error_rl("recvmmsg: %s", strerror(errno));
@@ -243,9 +265,9 @@ static int read_udp(struct collector_inputs *in, int64_t now_ms)
                     uint32_t ovfl;
                     memcpy(&ovfl, CMSG_DATA(c), sizeof(ovfl));
                     /* The kernel's counter is cumulative for the socket. */
-                    if (ovfl != in->last_ovfl) {
-                        in->kernel_drops += (uint32_t)(ovfl - in->last_ovfl);
-                        in->last_ovfl = ovfl;
+                    if (ovfl != us->last_ovfl) {
+                        in->kernel_drops += (uint32_t)(ovfl - us->last_ovfl);
+                        us->last_ovfl = ovfl;
                     }
                 }
             if (h->msg_flags & MSG_TRUNC) {
@@ -385,7 +407,9 @@ int collector_inputs_run_once(struct collector_inputs *in, int timeout_ms)
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
         if (tag == TAG_UDP)
-            handled += read_udp(in, now_ms);
+            handled += read_udp(in, &in->udp, now_ms);
+        else if (tag == TAG_SFLOW)
+            handled += read_udp(in, &in->sflow, now_ms);
         else if (tag == TAG_LISTEN)
             accept_tcp(in, mono);
         else if (tag - TAG_CONN < in->max_conns && in->conns[tag - TAG_CONN].fd >= 0)
@@ -409,13 +433,15 @@ void collector_inputs_close(struct collector_inputs *in)
         return;
     for (size_t i = 0; in->conns && i < in->max_conns; i++)
         conn_close(in, &in->conns[i]);
-    if (in->udp >= 0)
-        close(in->udp);
+    if (in->udp.fd >= 0)
+        close(in->udp.fd);
+    if (in->sflow.fd >= 0)
+        close(in->sflow.fd);
     if (in->tcp >= 0)
         close(in->tcp);
     if (in->ep >= 0)
         close(in->ep);
-    in->udp = in->tcp = in->ep = -1;
+    in->udp.fd = in->sflow.fd = in->tcp = in->ep = -1;
 }
 
 void collector_inputs_free(struct collector_inputs *in)

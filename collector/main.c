@@ -1,4 +1,5 @@
-/* s4f-collector: NetFlow v5/v9 and IPFIX on UDP (and IPFIX on TCP) to flat JSON on Kafka. */
+/* s4f-collector: NetFlow v5/v9 and IPFIX on UDP (and IPFIX on TCP), sFlow v5 on UDP, to flat JSON
+ * on Kafka. */
 #include "collector.h"
 #include "log.h"
 
@@ -27,6 +28,14 @@ const struct s4f_opt collector_opts[] = {
      "UDP address for NetFlow v5, v9 and IPFIX; [::] is dual stack", NULL},
     {"tcp_listen", S4F_OPT_STRING, "[::]:4739", 0, 0, offsetof(struct collector_conf, tcp_listen),
      "TCP address for IPFIX over TCP; empty disables it", NULL},
+    {"sflow_listen", S4F_OPT_STRING, "[::]:6343", 0, 0,
+     offsetof(struct collector_conf, sflow_listen),
+     "UDP address for sFlow v5 (flow samples become flow records, counter samples interface "
+     "metrics); empty disables it", NULL},
+    {"sflow_max_interfaces", S4F_OPT_INT, "256", 1, 100000,
+     offsetof(struct collector_conf, sflow_max_interfaces),
+     "sFlow interfaces (agent, sub-agent, ifIndex) whose counters are kept as metrics; further "
+     "ones are counted, not kept (ten series each)", NULL},
     {"tcp_max_connections", S4F_OPT_INT, "64", 1, 10000,
      offsetof(struct collector_conf, tcp_max_connections),
      "Concurrent IPFIX/TCP exporters; further connections are refused and counted", NULL},
@@ -92,8 +101,8 @@ int main(int argc, char **argv)
     struct collector_conf conf = {0};
     struct s4f_daemon d = {
         .name = "collector",
-        .summary = "Receives NetFlow v5/v9 and IPFIX on UDP/4739 (IPFIX also on TCP) and "
-                   "publishes flat JSON flow records to Kafka.",
+        .summary = "Receives NetFlow v5/v9 and IPFIX on UDP/4739 (IPFIX also on TCP) and sFlow v5 "
+                   "on UDP/6343, and publishes flat JSON flow records to Kafka.",
         .opts = collector_opts,
         .conf = &conf,
     };
@@ -142,6 +151,7 @@ int main(int argc, char **argv)
         .max_fields_per_template = (uint32_t)conf.max_fields_per_template,
         .max_template_memory = (size_t)conf.max_template_memory,
         .default_sampling_interval = (uint32_t)conf.default_sampling_interval,
+        .max_sflow_interfaces = (uint32_t)conf.sflow_max_interfaces,
         .no_renormalize = !conf.renormalize,
         .no_exporter_fields = !conf.exporter_fields,
         .element_files = files,
@@ -159,8 +169,9 @@ int main(int argc, char **argv)
     in = collector_inputs_new(&conf, dec, collector_out_record, &out, d.metrics);
     if (!in || !stats)
         goto out;
-    s4f_info("receiving on udp %s%s%s, producing to topic %s", conf.listen,
-             *conf.tcp_listen ? " and tcp " : "", conf.tcp_listen, conf.topic);
+    s4f_info("receiving on udp %s%s%s%s%s, producing to topic %s", conf.listen,
+             *conf.tcp_listen ? " and tcp " : "", conf.tcp_listen,
+             *conf.sflow_listen ? ", sflow on udp " : "", conf.sflow_listen, conf.topic);
 
     int64_t next_publish = 0;
     while (!s4f_daemon_stopping()) {

@@ -14,6 +14,8 @@ struct collector_stats {
         *exp_evicted, *seq_lost, *seq_resets, *sampling_updates, *kernel_drops, *truncated,
         *exporters, *tpl_evicted_mem, *exp_evicted_mem, *memory, *seq_reordered;
     struct s4f_metric *time_fallback[S4F_TF__COUNT];
+    struct s4f_metric *sflow_flow_samples, *sflow_counter_samples, *sflow_non_ip, *sflow_skipped,
+        *sflow_if_refused, *sflow_ifs;
 };
 
 struct collector_stats *collector_stats_new(struct s4f_metrics *m)
@@ -80,6 +82,23 @@ struct collector_stats *collector_stats_new(struct s4f_metrics *m)
             m, "time_fallback_total",
             "Flow records whose start/end times were derived rather than exported, by reason", l);
     }
+    st->sflow_flow_samples = s4f_metrics_counter(m, "sflow_samples_total",
+                                                 "sFlow samples read, by kind", "kind=\"flow\"");
+    st->sflow_counter_samples = s4f_metrics_counter(
+        m, "sflow_samples_total", "sFlow samples read, by kind", "kind=\"counter\"");
+    st->sflow_non_ip = s4f_metrics_counter(
+        m, "sflow_samples_skipped_total",
+        "sFlow samples not turned into records: no IPv4/IPv6 packet, or an unknown sample type",
+        "reason=\"non_ip\"");
+    st->sflow_skipped = s4f_metrics_counter(
+        m, "sflow_samples_skipped_total",
+        "sFlow samples not turned into records: no IPv4/IPv6 packet, or an unknown sample type",
+        "reason=\"unknown_type\"");
+    st->sflow_if_refused = s4f_metrics_counter(
+        m, "sflow_interfaces_refused_total",
+        "sFlow interface counter records not kept: sflow_max_interfaces interfaces tracked", NULL);
+    st->sflow_ifs = s4f_metrics_gauge(m, "sflow_interfaces",
+                                      "sFlow interfaces whose counters are published", NULL);
     return st;
 }
 
@@ -92,7 +111,10 @@ static void per_exporter(void *ctx, const struct s4f_exporter_stats *e)
 {
     struct collector_stats *st = ctx;
     char l[256], v[8], port[8];
-    snprintf(v, sizeof(v), "%u", e->version == 10 ? 10u : e->version);
+    if (e->version == S4F_VERSION_SFLOW)
+        snprintf(v, sizeof(v), "sflow5");
+    else
+        snprintf(v, sizeof(v), "%u", (unsigned)e->version);
     snprintf(port, sizeof(port), "%u", (unsigned)e->port);
     s4f_metrics_labels(l, sizeof(l), "exporter", e->addr_text, "port", port, "transport",
                        e->tcp ? "tcp" : "udp", "version", v, NULL);
@@ -115,6 +137,39 @@ static void per_exporter(void *ctx, const struct s4f_exporter_stats *e)
                                     "Malformed input per exporter, by reason", lr),
                 e->errors[r]);
     }
+}
+
+/* One sFlow interface's counters as its agent reported them (cumulative, so set, not added). */
+static void per_sflow_interface(void *ctx, const struct s4f_sflow_interface *ifc)
+{
+    struct collector_stats *st = ctx;
+    char sub[12], idx[12], l[256], ld[272];
+    snprintf(sub, sizeof(sub), "%u", (unsigned)ifc->sub_agent);
+    snprintf(idx, sizeof(idx), "%u", (unsigned)ifc->ifindex);
+    s4f_metrics_labels(l, sizeof(l), "agent", ifc->agent, "sub_agent", sub, "ifindex", idx, NULL);
+    static const char *const names[4] = {
+        "sflow_interface_octets_total", "sflow_interface_packets_total",
+        "sflow_interface_discards_total", "sflow_interface_errors_total"};
+    static const char *const helps[4] = {
+        "Octets through an sFlow agent's interface (ifIn/OutOctets), by direction",
+        "Packets through an sFlow agent's interface (unicast, multicast and broadcast), by "
+        "direction",
+        "Packets an sFlow agent's interface discarded (ifIn/OutDiscards), by direction",
+        "Packets with errors on an sFlow agent's interface (ifIn/OutErrors), by direction"};
+    const uint64_t in[4] = {ifc->in_octets, ifc->in_packets, ifc->in_discards, ifc->in_errors};
+    const uint64_t out[4] = {ifc->out_octets, ifc->out_packets, ifc->out_discards, ifc->out_errors};
+    for (int i = 0; i < 4; i++) {
+        snprintf(ld, sizeof(ld), "%s,direction=\"in\"", l);
+        set_u64(s4f_metrics_counter(st->m, names[i], helps[i], ld), in[i]);
+        snprintf(ld, sizeof(ld), "%s,direction=\"out\"", l);
+        set_u64(s4f_metrics_counter(st->m, names[i], helps[i], ld), out[i]);
+    }
+    set_u64(s4f_metrics_gauge(st->m, "sflow_interface_speed_bps",
+                              "Speed of an sFlow agent's interface (ifSpeed), bits per second", l),
+            ifc->speed);
+    s4f_metric_set(s4f_metrics_gauge(st->m, "sflow_interface_up",
+                                     "1 if an sFlow agent's interface is operationally up", l),
+                   (ifc->status & 2) ? 1 : 0);
 }
 
 void collector_stats_publish(struct collector_stats *st, const struct s4f_decoder *dec,
@@ -148,6 +203,13 @@ void collector_stats_publish(struct collector_stats *st, const struct s4f_decode
     set_u64(st->truncated, collector_inputs_truncated(in));
     size_t n = s4f_decoder_foreach_exporter(dec, per_exporter, st);
     s4f_metric_set(st->exporters, (int64_t)n);
+    set_u64(st->sflow_flow_samples, s.sflow_flow_samples);
+    set_u64(st->sflow_counter_samples, s.sflow_counter_samples);
+    set_u64(st->sflow_non_ip, s.sflow_non_ip);
+    set_u64(st->sflow_skipped, s.sflow_skipped);
+    set_u64(st->sflow_if_refused, s.sflow_interfaces_refused);
+    n = s4f_decoder_foreach_sflow_interface(dec, per_sflow_interface, st);
+    s4f_metric_set(st->sflow_ifs, (int64_t)n);
 }
 
 void collector_stats_free(struct collector_stats *st)

@@ -1,4 +1,4 @@
-/* s4f_decode: NetFlow v5, NetFlow v9 and IPFIX decoding into flat JSON flow records.
+/* s4f_decode: NetFlow v5, NetFlow v9, IPFIX and sFlow v5 decoding into flat JSON flow records.
  *
  * Life cycle and threading
  *   One struct s4f_decoder per receiving thread. A decoder and everything it owns (templates,
@@ -54,6 +54,9 @@ struct s4f_decoder_opts {
     bool no_renormalize;       /* true: keep packet/byte counters as exported */
     bool no_exporter_fields;   /* true: omit exporter address and observation domain keys */
     bool emit_options_records; /* true: options records are passed to the callback too */
+    /* sFlow interface counters kept (agent, sub-agent, ifIndex); further interfaces are not
+     * tracked (counted in sflow_interfaces_refused). 0: 256. */
+    uint32_t max_sflow_interfaces;
     /* NULL-terminated list of extra information element files in libfixbuf's XML registry
      * format (see README.md), loaded after the IANA elements. Strings are not kept. */
     const char *const *element_files;
@@ -82,6 +85,8 @@ enum s4f_decode_reason {
     S4F_DR_DATA_SET_SHORT,     /* data set shorter than one record of its template */
     S4F_DR_WITHDRAW_UDP,       /* IPFIX template withdrawal over UDP: ignored (RFC 7011, 8.4) */
     S4F_DR_TRAILING_BYTES,     /* bytes after the IPFIX message length in a datagram (ignored) */
+    S4F_DR_SFLOW_AGENT,        /* sFlow agent address type neither IPv4 (1) nor IPv6 (2) */
+    S4F_DR_SFLOW_LENGTH,       /* sFlow sample or record runs past its container, or is short */
     S4F_DR__COUNT
 };
 /* Stable snake_case name of a reason ("missing_template"), for metrics labels. */
@@ -99,8 +104,8 @@ enum s4f_time_fallback {
 /* "no_sysinit", "no_time". */
 const char *s4f_time_fallback_name(enum s4f_time_fallback reason);
 
-enum s4f_proto { S4F_PROTO_V5, S4F_PROTO_V9, S4F_PROTO_IPFIX, S4F_PROTO__COUNT };
-/* "netflow_v5", "netflow_v9", "ipfix". */
+enum s4f_proto { S4F_PROTO_V5, S4F_PROTO_V9, S4F_PROTO_IPFIX, S4F_PROTO_SFLOW, S4F_PROTO__COUNT };
+/* "netflow_v5", "netflow_v9", "ipfix", "sflow". */
 const char *s4f_proto_name(enum s4f_proto proto);
 
 /* Global counters, monotonically increasing over the decoder's life. */
@@ -126,7 +131,16 @@ struct s4f_decode_stats {
     uint64_t seq_resets;                   /* exporter restarts detected (count starts over) */
     uint64_t seq_reordered;                /* sequence numbers a little behind expected */
     uint64_t time_fallback[S4F_TF__COUNT]; /* flow records whose times were derived */
+    uint64_t sflow_flow_samples;           /* sFlow flow samples read (expanded or not) */
+    uint64_t sflow_counter_samples;        /* sFlow counter samples read */
+    uint64_t sflow_non_ip;                 /* flow samples without IPv4/IPv6: not emitted */
+    uint64_t sflow_skipped;                /* samples of unknown type or enterprise: skipped */
+    uint64_t sflow_interfaces_refused;     /* counter samples of untracked interfaces (full) */
 };
+
+/* The version of sFlow v5 records and exporters in struct s4f_flow_out and s4f_exporter_stats
+ * (NetFlow and IPFIX use their header version: 5, 9, 10). */
+#define S4F_VERSION_SFLOW 0xf5
 
 /* One exporter's counters, for s4f_decoder_foreach_exporter(). */
 struct s4f_exporter_stats {
@@ -134,7 +148,7 @@ struct s4f_exporter_stats {
     uint16_t port;                       /* source port (part of the exporter's key) */
     const char *addr_text;               /* "192.0.2.1", "2001:db8::1" */
     bool tcp;                            /* an IPFIX-over-TCP connection */
-    uint8_t version;                     /* last version seen: 5, 9 or 10 */
+    uint8_t version;                     /* last version seen: 5, 9, 10 or S4F_VERSION_SFLOW */
     uint64_t datagrams;
     uint64_t flows;
     uint32_t templates; /* templates currently held */
@@ -149,9 +163,10 @@ struct s4f_exporter_stats {
 struct s4f_flow_out {
     const char *json; /* one JSON object, not NUL-terminated */
     size_t json_len;
-    uint8_t version; /* 5, 9 or 10 */
+    uint8_t version; /* 5, 9, 10 or S4F_VERSION_SFLOW */
     bool is_options; /* an options record (only with emit_options_records) */
-    uint32_t domain; /* observation domain, v9 source id, v5 engine_type << 8 | engine_id */
+    /* observation domain, v9 source id, v5 engine_type << 8 | engine_id, sFlow sub-agent id */
+    uint32_t domain;
     /* Kafka key candidates. */
     int src_family;       /* AF_INET, AF_INET6 or 0 if the record has no source address */
     uint8_t src_addr[16]; /* network order; 4 bytes used for AF_INET */
@@ -174,7 +189,8 @@ struct s4f_decoder *s4f_decoder_new(const struct s4f_decoder_opts *opts);
 /* Frees the decoder. NULL-safe. All streams created from it must be freed first. */
 void s4f_decoder_free(struct s4f_decoder *dec);
 
-/* Decodes one UDP datagram from exporter (the sender's address and port: both are the key). now_ms:
+/* Decodes one UDP datagram from exporter (the sender's address and port: both are the key; for
+ * sFlow the agent address of the datagram and the sender's port). now_ms:
  * wall-clock epoch ms, used for template lifetimes. Calls cb once per flow record. Returns S4F_OK
  * if the whole datagram was decoded cleanly, S4F_ERR if anything in it was rejected (counted by
  * reason; records before and after a bad set are still delivered). Never retains buf. */
@@ -193,6 +209,24 @@ void s4f_decoder_stats(const struct s4f_decoder *dec, struct s4f_decode_stats *o
 typedef void (*s4f_exporter_stats_cb)(void *ctx, const struct s4f_exporter_stats *st);
 size_t s4f_decoder_foreach_exporter(const struct s4f_decoder *dec, s4f_exporter_stats_cb cb,
                                     void *ctx);
+
+/* One sFlow interface's counters as its agent last reported them (generic interface counters,
+ * sFlow v5 counter record 1), for s4f_decoder_foreach_sflow_interface(). */
+struct s4f_sflow_interface {
+    const char *agent; /* agent address as text */
+    uint32_t sub_agent;
+    uint32_t ifindex;
+    uint64_t speed;  /* bits per second */
+    uint32_t status; /* bit 0: admin up, bit 1: operationally up */
+    uint64_t in_octets, in_packets, in_discards, in_errors; /* packets: unicast+multicast+bcast */
+    uint64_t out_octets, out_packets, out_discards, out_errors;
+    int64_t updated_ms;
+};
+typedef void (*s4f_sflow_interface_cb)(void *ctx, const struct s4f_sflow_interface *ifc);
+/* Calls cb for every tracked sFlow interface (at most max_sflow_interfaces; an interface once
+ * tracked stays, so the set of metric series it feeds is bounded). Returns the count. */
+size_t s4f_decoder_foreach_sflow_interface(const struct s4f_decoder *dec, s4f_sflow_interface_cb cb,
+                                           void *ctx);
 
 /* IPFIX over TCP (RFC 7011, section 10.4): one stream per connection. The stream splits the
  * byte stream into messages by the IPFIX length field, buffering at most one message

@@ -194,6 +194,7 @@ struct s4f_decoder {
     struct s4f_decode_stats st;
     int64_t next_sweep_ms;
     struct s4f_ratelimit rl[S4F_DR__COUNT];
+    struct s4f_sflow *sflow; /* sFlow state (sflow.c), created at the first sFlow datagram */
     struct s4f_pending pending[S4F_MAX_PENDING];
 };
 
@@ -208,7 +209,7 @@ struct s4f_msg {
     int64_t unix_ms;   /* header export time, ms */
     uint32_t sysup_ms; /* v5/v9 header uptime */
     uint32_t domain_id;
-    uint32_t hdr_rate; /* v5 header sampling interval, 0 none */
+    uint32_t hdr_rate; /* v5 header or sFlow sample sampling interval, 0 none */
     uint8_t version;
     bool failed;
     uint32_t records;     /* data records (IPFIX sequence number unit) */
@@ -236,6 +237,8 @@ void s4f_seq_check(struct s4f_msg *m, uint32_t seq);
 void s4f_seq_advance(struct s4f_msg *m, uint32_t next);
 void s4f_exporter_init_text(struct s4f_exporter *e);
 void s4f_exporter_clear(struct s4f_decoder *dec, struct s4f_exporter *e);
+/* The UDP exporter of this address and port, created if new (NULL: out of memory). */
+struct s4f_exporter *s4f_exporter_get(struct s4f_decoder *dec, const struct sockaddr_storage *ss);
 
 /* template.c */
 struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool options,
@@ -260,6 +263,11 @@ void s4f_decode_ipfix_msg(struct s4f_msg *m, const uint8_t *buf, size_t len);
 void s4f_decode_v9_msg(struct s4f_msg *m, const uint8_t *buf, size_t len);
 void s4f_decode_v5_msg(struct s4f_msg *m, const uint8_t *buf, size_t len);
 struct s4f_tpl *s4f_v5_template(struct s4f_decoder *dec);
+
+/* sflow.c: one sFlow v5 datagram (version word checked by the caller); from is the sender. */
+void s4f_decode_sflow_msg(struct s4f_msg *m, const struct sockaddr_storage *from,
+                          const uint8_t *buf, size_t len);
+void s4f_sflow_free(struct s4f_decoder *dec);
 
 /* json.c */
 bool s4f_jbuf_reserve(struct s4f_jbuf *jb, size_t more);

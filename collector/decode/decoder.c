@@ -31,6 +31,8 @@ static const char *const reason_names[S4F_DR__COUNT] = {
     [S4F_DR_DATA_SET_SHORT] = "data_set_short",
     [S4F_DR_WITHDRAW_UDP] = "withdrawal_over_udp",
     [S4F_DR_TRAILING_BYTES] = "trailing_bytes",
+    [S4F_DR_SFLOW_AGENT] = "sflow_agent_address",
+    [S4F_DR_SFLOW_LENGTH] = "sflow_length",
 };
 
 const char *s4f_time_fallback_name(enum s4f_time_fallback reason)
@@ -59,6 +61,8 @@ const char *s4f_proto_name(enum s4f_proto proto)
         return "netflow_v9";
     case S4F_PROTO_IPFIX:
         return "ipfix";
+    case S4F_PROTO_SFLOW:
+        return "sflow";
     default:
         return "unknown";
     }
@@ -223,7 +227,7 @@ void s4f_mem_enforce(struct s4f_decoder *dec, const struct s4f_exporter *keep)
     }
 }
 
-static struct s4f_exporter *exporter_get(struct s4f_decoder *dec, const struct sockaddr_storage *ss)
+struct s4f_exporter *s4f_exporter_get(struct s4f_decoder *dec, const struct sockaddr_storage *ss)
 {
     uint8_t family, key[16];
     uint16_t port;
@@ -342,7 +346,9 @@ void s4f_seq_check(struct s4f_msg *m, uint32_t seq)
     if (d->seq_valid) {
         uint32_t ahead = seq - d->seq_next, behind = d->seq_next - seq;
         uint32_t thr = m->dec->o.seq_reset_threshold;
-        uint32_t window = m->version == 9 ? SEQ_WINDOW_PACKETS : SEQ_WINDOW_RECORDS;
+        /* v9 and sFlow number packets, v5 and IPFIX records. */
+        uint32_t window = m->version == 9 || m->version == S4F_VERSION_SFLOW ? SEQ_WINDOW_PACKETS
+                                                                             : SEQ_WINDOW_RECORDS;
         if (ahead != 0 && clock_went_back(m, d)) {
             seq_restart(m);
         } else if (ahead == 0) {
@@ -409,6 +415,8 @@ struct s4f_decoder *s4f_decoder_new(const struct s4f_decoder_opts *opts)
         o->max_fields_per_template = S4F_MAX_FIELDS_LIMIT;
     if (!o->seq_reset_threshold)
         o->seq_reset_threshold = 1000000;
+    if (!o->max_sflow_interfaces)
+        o->max_sflow_interfaces = 256;
     for (int i = 0; i < S4F_DR__COUNT; i++)
         dec->rl[i] = (struct s4f_ratelimit)S4F_RATELIMIT_INIT(10000, 5);
 
@@ -439,6 +447,7 @@ void s4f_decoder_free(struct s4f_decoder *dec)
     if (dec->streams)
         s4f_error("decode: decoder freed with IPFIX streams still open");
     s4f_tpl_release(dec->v5tpl);
+    s4f_sflow_free(dec);
     free(dec->etbl);
     free(dec->jb.buf);
     if (dec->model)
@@ -461,6 +470,9 @@ enum s4f_status s4f_decode_datagram(struct s4f_decoder *dec,
     uint16_t version = s4f_rd16(buf);
     size_t hdr;
     enum s4f_proto proto;
+    /* sFlow's version is a 32-bit word (0x00000005), NetFlow's a 16-bit one (0x0005). */
+    if (version == 0 && len >= 4 && s4f_rd32(buf) == 5)
+        version = S4F_VERSION_SFLOW;
     switch (version) {
     case 5:
         hdr = 24;
@@ -474,6 +486,10 @@ enum s4f_status s4f_decode_datagram(struct s4f_decoder *dec,
         hdr = 16;
         proto = S4F_PROTO_IPFIX;
         break;
+    case S4F_VERSION_SFLOW:
+        hdr = 28; /* with an IPv4 agent address */
+        proto = S4F_PROTO_SFLOW;
+        break;
     default:
         s4f_count_err(&m, S4F_DR_BAD_VERSION, "unknown version");
         dec->st.datagrams_rejected++;
@@ -486,7 +502,14 @@ enum s4f_status s4f_decode_datagram(struct s4f_decoder *dec,
         dec->st.datagrams_rejected++;
         return S4F_ERR;
     }
-    m.exp = exporter_get(dec, exporter);
+    if (version == S4F_VERSION_SFLOW) {
+        /* The exporter is the agent named in the datagram, found there. */
+        s4f_decode_sflow_msg(&m, exporter, buf, len);
+        if (m.rejected)
+            dec->st.datagrams_rejected++;
+        return m.failed ? S4F_ERR : S4F_OK;
+    }
+    m.exp = s4f_exporter_get(dec, exporter);
     if (!m.exp) {
         s4f_count_err(&m, S4F_DR_NO_MEMORY, "exporter");
         dec->st.datagrams_rejected++;

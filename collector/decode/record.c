@@ -183,7 +183,7 @@ static uint32_t record_rate(struct s4f_msg *m, const struct roles *rv)
     uint32_t r = rate_from_roles(rv);
     if (r)
         return r;
-    if (m->version == 5 && m->hdr_rate)
+    if (m->hdr_rate) /* NetFlow v5 header, sFlow sample */
         return m->hdr_rate;
     struct s4f_domain *d = m->dom;
     if (d && d->nsamplers) {
@@ -544,9 +544,10 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
 uint32_t s4f_decode_records(struct s4f_msg *m, struct s4f_tpl *t, const uint8_t *p, uint32_t len)
 {
     struct s4f_decoder *dec = m->dec;
-    const int proto = m->version == 5   ? S4F_PROTO_V5
-                      : m->version == 9 ? S4F_PROTO_V9
-                                        : S4F_PROTO_IPFIX;
+    const int proto = m->version == 5                   ? S4F_PROTO_V5
+                      : m->version == 9                 ? S4F_PROTO_V9
+                      : m->version == S4F_VERSION_SFLOW ? S4F_PROTO_SFLOW
+                                                        : S4F_PROTO_IPFIX;
     uint32_t n = 0;
     struct roles rv;
     bool per_record_rate =

@@ -67,6 +67,7 @@ def start_collector(wd, topic, extra):
         "  metrics_listen: 127.0.0.1:0",
         "  topic: " + topic,
         "  rcvbuf: 4M",
+        "  sflow_listen: ''",
         "  element_files: [%s]" % os.path.join(t.SRC, "collector/decode/elements/flowmon.xml"),
     ] + extra + [""]))
     col = t.Proc("collector", [os.path.join(t.BUILD, "collector", "s4f-collector"), "-c", conf], wd)

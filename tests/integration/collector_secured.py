@@ -47,6 +47,7 @@ def main():
         "collector:",
         "  listen: 127.0.0.1:%d" % port,
         "  tcp_listen: ''",
+        "  sflow_listen: ''",
         "  metrics_listen: 127.0.0.1:0",
         "  topic: ipfix.entry",
         "  kafka:",

@@ -171,9 +171,9 @@ def write(path, text):
         f.write(text)
     return path
 
-def start_collector(wd, topic, name="collector"):
+def start_collector(wd, topic, name="collector", sflow_port=None):
     """Starts s4f-collector on a free loopback UDP port writing to topic; returns (Proc, UDP
-    port, metrics port) once it receives."""
+    port, metrics port) once it receives. sFlow is received on sflow_port if given (else off)."""
     port = free_port()
     conf = write(os.path.join(wd, name + ".yml"), "\n".join([
         "kafka:",
@@ -181,6 +181,7 @@ def start_collector(wd, topic, name="collector"):
         "collector:",
         "  listen: 127.0.0.1:%d" % port,
         "  tcp_listen: ''",
+        "  sflow_listen: " + ("127.0.0.1:%d" % sflow_port if sflow_port else "''"),
         "  metrics_listen: 127.0.0.1:0",
         "  topic: " + topic,
         "  element_files: [%s]" % os.path.join(SRC, "collector/decode/elements/flowmon.xml"),

@@ -136,7 +136,7 @@ def collector(tmp, topic):
     port = S.free_port()
     conf = S.write(os.path.join(tmp, "collector.yml"), "\n".join([
         "kafka:", "  bootstrap.servers: " + T.BOOT, "collector:",
-        "  listen: 127.0.0.1:%d" % port, "  tcp_listen: ''", "  metrics_listen: 127.0.0.1:0",
+        "  listen: 127.0.0.1:%d" % port, "  tcp_listen: ''", "  sflow_listen: ''", "  metrics_listen: 127.0.0.1:0",
         "  topic: " + topic, "  element_files: [%s, %s]" % (
             os.path.join(S.SRC, "collector/decode/elements/flowmon.xml"),
             os.path.join(S.SRC, "collector/decode/elements/ipfixprobe.xml")), ""]))

@@ -201,6 +201,7 @@ def via_collector(a, tmp, name, inp, recs):
         "collector:",
         f"  listen: 127.0.0.1:{port}",
         "  tcp_listen: ''",
+        "  sflow_listen: ''",
         "  metrics_listen: 127.0.0.1:0",
         f"  topic: {inp}",
         "  kafka_key: source",
