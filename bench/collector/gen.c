@@ -175,9 +175,96 @@ static uint8_t *write_flow(uint8_t *p, int version, const struct flow *f)
     return put32(p, f->dst_as);
 }
 
+/* sFlow v5: a 28-byte header (IPv4 agent), then per flow a compact flow sample with a raw packet
+ * header record (128 bytes of Ethernet, IPv4, TCP/UDP/ICMP and zero payload) and extended
+ * switch data. */
+#define SF_HDR        28
+#define SF_PKT_HDR    128
+#define SF_SAMPLE     (8 + 32 + 8 + 16 + SF_PKT_HDR + 8 + 16)
+#define SF_SRC_OFFSET (8 + 32 + 8 + 16 + 14 + 12) /* the IPv4 source in a sample */
+#define SF_RATE       1000
+
+static uint8_t *write_sflow_sample(uint8_t *p, const struct flow *f, uint32_t seq)
+{
+    uint32_t frame = (uint32_t)(f->bytes / f->pkts) + 18; /* IP length + Ethernet and FCS */
+    p = put32(p, 1);                                      /* compact flow sample */
+    p = put32(p, SF_SAMPLE - 8);
+    p = put32(p, seq);
+    p = put32(p, f->in_if);
+    p = put32(p, SF_RATE);
+    p = put32(p, seq * SF_RATE);
+    p = put32(p, 0);
+    p = put32(p, f->in_if);
+    p = put32(p, f->out_if);
+    p = put32(p, 2); /* records */
+    p = put32(p, 1); /* raw packet header */
+    p = put32(p, 16 + SF_PKT_HDR);
+    p = put32(p, 1); /* Ethernet */
+    p = put32(p, frame);
+    p = put32(p, 4);
+    p = put32(p, SF_PKT_HDR);
+    uint8_t *h = p;
+    memset(h, 0, SF_PKT_HDR);
+    static const uint8_t macs[12] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
+    memcpy(h, macs, 12);
+    put16(h + 12, 0x0800);
+    uint8_t *ip = h + 14;
+    ip[0] = 0x45;
+    ip[1] = f->tos;
+    put16(ip + 2, (uint16_t)(frame - 18));
+    ip[8] = 64;
+    ip[9] = f->proto;
+    put32(ip + 12, f->src);
+    put32(ip + 16, f->dst);
+    uint8_t *l4 = ip + 20;
+    if (f->proto == 6 || f->proto == 17) {
+        put16(l4, f->sport);
+        put16(l4 + 2, f->dport);
+        if (f->proto == 6) {
+            l4[12] = 0x50;
+            l4[13] = f->flags;
+        }
+    } else if (f->proto == 1) {
+        put16(l4, f->dport); /* type and code */
+    }
+    p += SF_PKT_HDR;
+    p = put32(p, 1001); /* extended switch */
+    p = put32(p, 16);
+    p = put32(p, 100);
+    p = put32(p, 0);
+    p = put32(p, 100);
+    return put32(p, 0);
+}
+
+static int sflow_pool_init(struct bg_pool *p, unsigned recs, unsigned n, uint64_t seed)
+{
+    if (SF_HDR + (size_t)recs * SF_SAMPLE > BG_DGRAM_MAX)
+        return -1;
+    p->version = BG_SFLOW;
+    p->recs = recs;
+    p->n = n;
+    p->rec_len = SF_SAMPLE;
+    p->len = SF_HDR + (size_t)recs * SF_SAMPLE;
+    p->buf = calloc(n, BG_DGRAM_MAX);
+    if (!p->buf)
+        return -1;
+    struct rng r = {.s = seed ? seed : 0x9e3779b97f4a7c15ULL};
+    for (unsigned d = 0; d < n; d++) {
+        uint8_t *q = p->buf + (size_t)d * BG_DGRAM_MAX + SF_HDR;
+        for (unsigned k = 0; k < recs; k++) {
+            struct flow f;
+            draw_flow(&r, &f);
+            q = write_sflow_sample(q, &f, d * recs + k);
+        }
+    }
+    return 0;
+}
+
 int bg_pool_init(struct bg_pool *p, int version, unsigned recs, unsigned n, uint64_t seed)
 {
     memset(p, 0, sizeof(*p));
+    if (version == BG_SFLOW && recs > 0 && n > 0)
+        return sflow_pool_init(p, recs, n, seed);
     if ((version != 9 && version != 10) || recs == 0 || recs > BG_RECS_MAX || n == 0)
         return -1;
     const uint16_t(*fields)[2] = fields_of(version);
@@ -259,6 +346,8 @@ static void write_header(const struct bg_pool *p, struct bg_exporter *e, uint8_t
 
 size_t bg_template(const struct bg_pool *p, struct bg_exporter *e, uint8_t *out, int64_t now_ms)
 {
+    if (p->version == BG_SFLOW)
+        return 0;
     const uint16_t(*fields)[2] = fields_of(p->version);
     uint8_t *q = out + header_len(p->version);
     q = put16(q, p->version == 10 ? 2 : 0); /* template set / flowset id */
@@ -282,6 +371,24 @@ size_t bg_data(const struct bg_pool *p, unsigned i, struct bg_exporter *e, uint8
 {
     unsigned d = i % p->n;
     memcpy(out, p->buf + (size_t)d * BG_DGRAM_MAX, p->len);
+    if (p->version == BG_SFLOW) {
+        /* Header: version, IPv4 agent (the exporter's loopback address), sub-agent, sequence
+         * number, uptime, samples. Sources move per pass as below. */
+        uint8_t *q = put32(out, 5);
+        q = put32(q, 1);
+        q = put32(q, 0x7f000000u | (e->domain & 0xffff));
+        q = put32(q, e->domain);
+        q = put32(q, e->seq++);
+        q = put32(q, (uint32_t)(now_ms - e->boot_ms));
+        put32(q, p->recs);
+        unsigned cycle = i / p->n;
+        for (unsigned k = 0; k < p->recs; k++) {
+            uint8_t *src = out + SF_HDR + (size_t)k * SF_SAMPLE + SF_SRC_OFFSET;
+            src[1] ^= (uint8_t)(cycle >> 8);
+            src[2] ^= (uint8_t)cycle;
+        }
+        return p->len;
+    }
     write_header(p, e, out, p->len, (uint16_t)p->recs, now_ms);
     uint8_t *rec = out + header_len(p->version) + 4;
     const uint32_t *age = p->age_ms + (size_t)d * p->recs, *dur = p->dur_ms + (size_t)d * p->recs;

@@ -2,9 +2,11 @@
  * so that all three measure exactly the same records.
  *
  * A pool holds pre-built data datagrams (IPFIX or NetFlow v9, one data set of `recs` records of a
- * 15-field IPv4 template) whose record contents were drawn once from a seeded generator: many
- * hosts, a protocol mix, popular and random ports, skewed counters. Sending then costs a copy and
- * a few patches, not a random draw per field, so the sender stays cheap on a shared machine.
+ * 15-field IPv4 template; or sFlow v5, `recs` flow samples of the same flows, each a 128-byte
+ * sampled header of Ethernet, IPv4 and TCP/UDP/ICMP with extended switch data, 1 in 1000) whose
+ * record contents were drawn once from a seeded generator: many hosts, a protocol mix, popular and
+ * random ports, skewed counters. Sending then costs a copy and a few patches, not a random draw per
+ * field, so the sender stays cheap on a shared machine.
  *
  * bg_data() copies one pool datagram for one exporter and patches the header (sequence number,
  * observation domain / source id, export time, v9 uptime) and every record's start and end time
@@ -23,9 +25,11 @@
 #define BG_RECS_MAX    64
 #define BG_DGRAM_MAX   4096 /* 64 records of the IPFIX template fit in 4,048 bytes */
 #define BG_TEMPLATE_ID 256
+#define BG_SFLOW       6343 /* pool version of sFlow v5 datagrams */
+#define BG_SFLOW_RECS  6    /* flow samples per sFlow datagram (1,324 bytes, as agents send) */
 
 struct bg_pool {
-    int version;        /* 9 or 10 */
+    int version;        /* 9, 10 or BG_SFLOW */
     unsigned recs;      /* records per data datagram */
     unsigned n;         /* datagrams in the pool */
     size_t len;         /* every data datagram has the same length */
@@ -52,7 +56,8 @@ void bg_pool_free(struct bg_pool *p);
 /* Sets up exporter index i's state for wall-clock now_ms. */
 void bg_exporter_init(struct bg_exporter *e, unsigned i, int64_t now_ms);
 
-/* Writes a template datagram for e into out (BG_DGRAM_MAX bytes); returns its length. */
+/* Writes a template datagram for e into out (BG_DGRAM_MAX bytes); returns its length (0 for
+ * sFlow, which has none). */
 size_t bg_template(const struct bg_pool *p, struct bg_exporter *e, uint8_t *out, int64_t now_ms);
 /* Writes pool datagram i (mod n) for e into out, patched for now_ms; advances e's sequence
  * number. Returns its length. */

@@ -138,7 +138,7 @@ def main():
                    "the interface counters on /metrics")
         m = t.collector_settled(mport)
         expected = int(m.get("s4f_collector_records_total", 0))
-        lines = t.consume(topic, expect=expected, idle_ms=2000)
+        lines = t.consume(topic, expect=expected, idle_ms=1000)
         records = [json.loads(line) for line in lines]
         with open(os.path.join(t.SRC, "docs", "ipfix-entry.schema.json")) as f:
             schema = json.load(f)
