@@ -77,8 +77,10 @@ void s4f_count_err(struct s4f_msg *m, enum s4f_decode_reason r, const char *deta
     m->failed = true;
     /* One rate limiter per reason, so that one noisy exporter cannot hide the other reasons. */
     if (S4F_LOG_WARN <= s4f_log_level_current)
-        s4f_log_rl_write(&dec->rl[r], S4F_LOG_WARN, "decode: %s from %s (v%u, domain %u): %s",
-                         reason_names[r], m->exp ? m->exp->text : "?", (unsigned)m->version,
+        s4f_log_rl_write(&dec->rl[r], S4F_LOG_WARN, "decode: %s from %s (%s%u, domain %u): %s",
+                         reason_names[r], m->exp ? m->exp->text : "?",
+                         m->version == S4F_VERSION_SFLOW ? "sflow" : "v",
+                         m->version == S4F_VERSION_SFLOW ? 5u : (unsigned)m->version,
                          (unsigned)m->domain_id, detail);
 }
 

@@ -22,7 +22,9 @@ static void check_cb(void *ctx, const struct s4f_flow_out *rec)
 {
     (void)ctx;
     json_error_t err;
-    json_t *o = json_loadb(rec->json, rec->json_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    /* Counters times the sampling rate may exceed 2^63 (unsigned): numbers are read as reals. */
+    json_t *o = json_loadb(rec->json, rec->json_len,
+                           JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &err);
     if (!o || !json_is_object(o) || rec->version != S4F_VERSION_SFLOW) {
         fprintf(stderr, "invalid record (%s): %.*s\n", err.text, (int)rec->json_len, rec->json);
         abort();
