@@ -321,6 +321,7 @@ void bg_exporter_init(struct bg_exporter *e, unsigned i, int64_t now_ms)
 {
     e->seq = 0;
     e->domain = 1;
+    e->addr = bg_exporter_addr(i);
     /* Exporters booted between one and two hours ago: uptimes differ, none wraps during a run. */
     e->boot_ms = now_ms - 3600000 - (int64_t)(i % 3600) * 1000;
 }
@@ -376,7 +377,7 @@ size_t bg_data(const struct bg_pool *p, unsigned i, struct bg_exporter *e, uint8
          * number, uptime, samples. Sources move per pass as below. */
         uint8_t *q = put32(out, 5);
         q = put32(q, 1);
-        q = put32(q, 0x7f000000u | (e->domain & 0xffff));
+        q = put32(q, e->addr);
         q = put32(q, e->domain);
         q = put32(q, e->seq++);
         q = put32(q, (uint32_t)(now_ms - e->boot_ms));

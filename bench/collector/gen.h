@@ -46,6 +46,7 @@ struct bg_exporter {
     uint32_t seq;    /* IPFIX: data records sent so far; v9: packets sent so far */
     uint32_t domain; /* observation domain id / source id */
     int64_t boot_ms; /* v9: wall-clock ms of the exporter's boot, for sysUptime */
+    uint32_t addr;   /* its address (bg_exporter_addr), host order: the sFlow agent address */
 };
 
 /* Builds n datagrams of recs records. Returns 0, or -1 (bad arguments, out of memory). */

@@ -1,10 +1,14 @@
-/* bench-collector-sender: replays generated IPFIX or NetFlow v9 datagrams to a collector with
- * sendmmsg(), at a fixed rate or flat out, from E exporters on distinct loopback addresses.
+/* bench-collector-sender: replays generated IPFIX, NetFlow v9 or sFlow v5 datagrams to a collector
+ * with sendmmsg(), at a fixed rate or flat out, from E exporters on distinct loopback addresses.
  *
- *   bench-collector-sender -t HOST:PORT [-v 10|9] [-r FLOWS_PER_S] [-d SECONDS] [-e EXPORTERS]
+ *   bench-collector-sender -t HOST:PORT [-v 10|9|sflow] [-r FLOWS_PER_S] [-d SECONDS] [-e
+ * EXPORTERS]
  *                          [-R RECORDS] [-b BATCH] [-T TEMPLATE_INTERVAL_S] [-n POOL]
  *
  *   -r 0 (default) sends flat out. Exporter i sends from 127.0.(1 + i/250).(1 + i%250).
+ *
+ * sFlow (-v sflow) has no templates and BG_SFLOW_RECS flow samples per datagram unless -R says
+ * otherwise; the agent address in the datagram is the exporter's own.
  *
  * Each exporter sends its template first and again every -T seconds, then data datagrams of -R
  * records with correct per-domain sequence numbers. Pacing: the sender computes how many
@@ -63,7 +67,7 @@ static int parse_target(const char *s, struct sockaddr_in *sin)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench-collector-sender -t HOST:PORT [-v 10|9] [-r FLOWS_PER_S] "
+    fprintf(stderr, "usage: bench-collector-sender -t HOST:PORT [-v 10|9|sflow] [-r FLOWS_PER_S] "
                     "[-d SECONDS] [-e EXPORTERS] [-R RECORDS] [-b BATCH] [-T TEMPLATE_S] "
                     "[-n POOL]\n");
 }
@@ -73,7 +77,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     *o = (struct opts){.version = 10,
                        .duration = 10,
                        .exporters = 1,
-                       .recs = 30,
+                       .recs = 0,
                        .batch = 64,
                        .template_interval = 1,
                        .pool = 1024};
@@ -88,7 +92,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             have_target = 1;
             break;
         case 'v':
-            o->version = atoi(optarg);
+            o->version = strcmp(optarg, "sflow") == 0 ? BG_SFLOW : atoi(optarg);
             break;
         case 'r':
             o->rate = atof(optarg);
@@ -116,9 +120,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             return -1;
         }
     }
-    if (!have_target || (o->version != 9 && o->version != 10) || o->rate < 0 || o->duration <= 0 ||
-        o->exporters == 0 || o->exporters > 63500 || o->recs == 0 || o->recs > BG_RECS_MAX ||
-        o->batch == 0 || o->batch > BATCH_MAX || o->pool == 0 || o->template_interval <= 0) {
+    if (!o->recs)
+        o->recs = o->version == BG_SFLOW ? BG_SFLOW_RECS : 30;
+    if (!have_target || (o->version != 9 && o->version != 10 && o->version != BG_SFLOW) ||
+        o->rate < 0 || o->duration <= 0 || o->exporters == 0 || o->exporters > 63500 ||
+        o->recs == 0 || o->recs > BG_RECS_MAX || o->batch == 0 || o->batch > BATCH_MAX ||
+        o->pool == 0 || o->template_interval <= 0) {
         usage();
         return -1;
     }
@@ -188,7 +195,8 @@ static void send_templates(struct sender *s, int64_t now_ms)
     for (unsigned e = 0; e < s->o.exporters; e++) {
         s->iovs[0].iov_base = s->bufs[0];
         s->iovs[0].iov_len = bg_template(&s->pool, &s->exp[e], s->bufs[0], now_ms);
-        s->templates += send_batch(s, s->fds[e], 1);
+        if (s->iovs[0].iov_len) /* sFlow has none */
+            s->templates += send_batch(s, s->fds[e], 1);
     }
 }
 
