@@ -399,6 +399,71 @@ static void test_ipv6_extension_headers(void **state)
     s4f_decoder_free(d);
 }
 
+/* Without a raw header: the agent's own decode (Ethernet frame data, sampled IPv4), an
+ * expanded sample whose packet was discarded, and router data with an IPv6 next hop. */
+static void test_sampled_ipv4_record(void **state)
+{
+    (void)state;
+    struct s4f_decoder *d = s4f_decoder_new(NULL);
+    struct sockaddr_storage from = tu_addr("198.51.100.1");
+    struct wbuf w;
+    tu_clear(&R);
+    header(&w, 1, 1);
+    w32(&w, 3); /* expanded flow sample */
+    w32(&w, 4 * 11 + (8 + 24) + (8 + 32) + (8 + 28));
+    w32(&w, 9);   /* sequence */
+    w32(&w, 0);   /* source id type */
+    w32(&w, 12);  /* source id index */
+    w32(&w, 512); /* rate */
+    w32(&w, 0);   /* pool */
+    w32(&w, 0);   /* drops */
+    w32(&w, 0);   /* input format: ifIndex */
+    w32(&w, 12);
+    w32(&w, 1);   /* output format: discarded */
+    w32(&w, 258); /* reason */
+    w32(&w, 3);   /* records */
+    w32(&w, 2);   /* Ethernet frame data */
+    w32(&w, 24);
+    w32(&w, 1500);
+    wbytes(&w, (uint8_t[]){2, 0, 0, 0, 0, 7, 0, 0}, 8);
+    wbytes(&w, (uint8_t[]){2, 0, 0, 0, 0, 8, 0, 0}, 8);
+    w32(&w, 0x0800);
+    w32(&w, 3); /* sampled IPv4 */
+    w32(&w, 32);
+    w32(&w, 1400); /* IP length */
+    w32(&w, 6);
+    wbytes(&w, (uint8_t[]){10, 1, 2, 3}, 4);
+    wbytes(&w, (uint8_t[]){10, 4, 5, 6}, 4);
+    w32(&w, 40000);
+    w32(&w, 443);
+    w32(&w, 0x12);
+    w32(&w, 0);
+    w32(&w, 1002); /* extended router, IPv6 next hop */
+    w32(&w, 28);
+    w32(&w, 2);
+    wbytes(&w, (uint8_t[]){0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}, 16);
+    w32(&w, 8);
+    w32(&w, 24);
+    assert_int_equal(s4f_decode_datagram(d, &from, w.b, w.n, NOW, tu_collect, &R), S4F_OK);
+    assert_int_equal(R.n, 1);
+    assert_int_equal(R.invalid, 0);
+    assert_string_equal(tu_str(&R, 0, "ipfix.sourceIPv4Address"), "10.1.2.3");
+    assert_int_equal(tu_int(&R, 0, "ipfix.destinationTransportPort"), 443);
+    assert_int_equal(tu_int(&R, 0, "ipfix.tcpControlBits"), 0x12);
+    assert_int_equal(tu_int(&R, 0, "ipfix.octetDeltaCount"), 1400 * 512);
+    assert_int_equal(tu_int(&R, 0, "ipfix.packetDeltaCount"), 512);
+    assert_string_equal(tu_str(&R, 0, "ipfix.sourceMacAddress"), "02:00:00:00:00:07");
+    assert_int_equal(tu_int(&R, 0, "ipfix.ingressInterface"), 12);
+    assert_false(tu_has(&R, 0, "ipfix.egressInterface"));
+    assert_int_equal(tu_int(&R, 0, "ipfix.forwardingStatus"), 128);
+    assert_string_equal(tu_str(&R, 0, "ipfix.ipNextHopIPv6Address"), "2001:db8::9");
+    assert_int_equal(tu_int(&R, 0, "ipfix.sourceIPv4PrefixLength"), 8);
+    assert_int_equal(tu_int(&R, 0, "ipfix.destinationIPv4PrefixLength"), 24);
+    assert_string_equal(tu_str(&R, 0, "ipfix.exporterIPv4Address"), "192.0.2.9");
+    assert_int_equal(tu_int(&R, 0, "ipfix.observationDomainId"), 7);
+    s4f_decoder_free(d);
+}
+
 static void test_non_ip_and_unknown(void **state)
 {
     (void)state;
@@ -491,6 +556,7 @@ int main(void)
         cmocka_unit_test_setup(test_icmp_and_raw_ip, have_data),
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_ipv6_extension_headers),
+        cmocka_unit_test(test_sampled_ipv4_record),
         cmocka_unit_test(test_non_ip_and_unknown),
         cmocka_unit_test_setup(test_hostile, have_data),
     };
