@@ -16,6 +16,8 @@ PACKAGES=(
 	libmicrohttpd-dev libyaml-dev libcmocka-dev libpcap-dev
 	# test tooling
 	valgrind kcat softflowd pmacct nfdump tshark tcpreplay
+	# the alert test's syslog receiver (TCP, TLS, UDP)
+	rsyslog rsyslog-gnutls
 	# local stack (provisioning/stack/stack.sh) and scripts
 	maven curl jq python3 python3-yaml unzip
 	# web: password hashing, gzip answers, browser tests and the API benchmark
