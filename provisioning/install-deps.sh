@@ -12,7 +12,7 @@ PACKAGES=(
 	# build
 	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
 	# libraries
-	librdkafka-dev libfixbuf-dev libjansson-dev libcurl4-openssl-dev
+	librdkafka-dev libfixbuf-dev libjansson-dev libcurl4-openssl-dev libssl-dev
 	libmicrohttpd-dev libyaml-dev libcmocka-dev libpcap-dev
 	# test tooling
 	valgrind kcat softflowd pmacct nfdump tshark tcpreplay
