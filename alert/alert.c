@@ -6,6 +6,7 @@
 #include "kafka.h"
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +45,31 @@ struct s4f_alert_dest {
     rd_kafka_message_t **held;
     size_t nheld, heldcap;
     bool paused;
+    bool up;      /* the last delivery attempt succeeded */
     bool revoked; /* a revocation came during the batch: its partitions' messages are not ours */
     rd_kafka_topic_partition_list_t *lost;
 
     struct s4f_metric *m_delivered, *m_skipped, *m_dup, *m_retries, *m_up, *m_commits,
         *m_drop_invalid, *m_drop_limited, *m_drop_refused, *m_drop_large, *m_drop_expired;
 };
+
+/* Destinations retrying now: /health says degraded while any is. */
+static atomic_int dests_down;
+
+static void set_up(struct s4f_alert_dest *a, bool up)
+{
+    if (up == a->up)
+        return;
+    a->up = up;
+    s4f_metric_set(a->m_up, up ? 1 : 0);
+    if (!up && atomic_fetch_add(&dests_down, 1) == 0) {
+        char why[128];
+        snprintf(why, sizeof(why), "destination %s unreachable, retrying", a->name);
+        s4f_metrics_set_health(a->d->metrics, 0, why);
+    } else if (up && atomic_fetch_sub(&dests_down, 1) == 1) {
+        s4f_metrics_set_health(a->d->metrics, 1, "");
+    }
+}
 
 static const char *const alert_consumer_defaults[] = {
     /* A destination may be down for long: polls keep the membership while it retries. */
@@ -88,6 +108,7 @@ static void metrics_init(struct s4f_alert_dest *a)
     a->m_drop_large = drop_metric(a, "too_large");
     a->m_drop_expired = drop_metric(a, "expired");
     s4f_metric_set(a->m_up, 1);
+    a->up = true;
 }
 
 /* ---- consumer ----------------------------------------------------------------------------- */
@@ -318,7 +339,7 @@ static int flush(struct s4f_alert_dest *a)
         if (st == S4F_OK)
             break;
         s4f_metric_inc(a->m_retries);
-        s4f_metric_set(a->m_up, 0);
+        set_up(a, false);
         int64_t now = s4f_mono_ms();
         if (!first_fail)
             first_fail = now;
@@ -346,7 +367,7 @@ static int flush(struct s4f_alert_dest *a)
     }
     if (first_fail)
         s4f_info("delivering again after %lld ms", (long long)(s4f_mono_ms() - first_fail));
-    s4f_metric_set(a->m_up, 1);
+    set_up(a, true);
     for (size_t i = 0; i < a->nitems; i++) {
         struct s4f_alert_item *it = &a->items[i];
         if (it->state == S4F_AL_DELIVERED) {

@@ -17,6 +17,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import s4ftest as t  # noqa: E402
@@ -36,6 +38,14 @@ def listening(port):
         return True
     except OSError:
         return False
+
+
+def health(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 def make_certs(wd):
@@ -230,6 +240,7 @@ alert:
             return all(m.get('s4f_alert_destination_up{destination="%s"}' % d) == 0
                        for d in ("hook", "tcp"))
         t.wait_for(down, 60, "hook and tcp to see their receivers down")
+        assert health(mport) == 503, "/health must say degraded while destinations retry"
         rs.start()
         hook = start_hook(2)
         procs += [hook, rs.proc]
@@ -248,6 +259,7 @@ alert:
                    and delivered("tls") == len(high) and delivered("udp") == len(routed),
                    90, "every alert delivered (metrics)")
         m = t.metrics(mport)
+        t.wait_for(lambda: health(mport) == 200, 30, "/health to be ok again")
         # The files: each id exactly once.
         got = hook_keys()
         assert sorted(got) == sorted(routed), "webhook: %d keys, %d unique, want %d" % (
