@@ -25,6 +25,7 @@ import s4ftest as t  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALERT = os.environ.get("S4F_ALERT_BIN") or os.path.join(t.BUILD, "alert", "s4f-alert")
+WORKER = os.environ.get("S4F_WORKER_BIN") or os.path.join(t.BUILD, "workers", "s4f-worker")
 TOKEN = "t0k3n-%d" % os.getpid()
 
 
@@ -135,13 +136,35 @@ def detection(kind, i, wave):
     return d
 
 
-def produce(topic, docs, garbage=()):
-    lines = ["%s\t%s" % (d["id"], json.dumps(d)) for d in docs] + ["g\t%s" % g for g in garbage]
+def produce(topic, docs, garbage=(), key="id"):
+    lines = ["%s\t%s" % (d[key], json.dumps(d)) for d in docs] + ["g\t%s" % g for g in garbage]
     r = subprocess.run([os.path.join(t.BUILD, "tests", "tools", "s4f-testkafka"), "produce",
                         topic], input="\n".join(lines) + "\n", text=True, capture_output=True,
                        env=dict(os.environ, S4F_KAFKA_BOOTSTRAP=t.KAFKA))
     if r.returncode:
         raise t.TestFailure("produce: " + r.stderr)
+
+
+def flow(src, dst, dport, end):
+    return {"@type": "ipfix.entry", "ipfix.sourceIPv4Address": src,
+            "ipfix.destinationIPv4Address": dst, "ipfix.sourceTransportPort": 40000,
+            "ipfix.destinationTransportPort": dport, "ipfix.protocolIdentifier": 6,
+            "ipfix.tcpControlBits": 2, "ipfix.packetDeltaCount": 1, "ipfix.octetDeltaCount": 60,
+            "ipfix.flowStartMilliseconds": end - 10, "ipfix.flowEndMilliseconds": end,
+            "s4f.exporter": "192.0.2.1"}
+
+
+def scan_flows(base):
+    """Three horizontal scanners (30 hosts each) and two vertical ones (30 ports each), for a
+    real s4f-worker's ports_scan to find."""
+    recs = []
+    for s in range(3):
+        recs += [flow("198.51.100.%d" % (s + 1), "10.9.%d.%d" % (s, i + 1), 23 + s,
+                      base + 1000 + i * 100) for i in range(30)]
+    for s in range(2):
+        recs += [flow("203.0.113.%d" % (s + 1), "10.8.0.%d" % (s + 1), 1000 + i,
+                      base + 2000 + i * 100) for i in range(30)]
+    return sorted(recs, key=lambda r: r["ipfix.flowEndMilliseconds"])
 
 
 def wave(n, w):
@@ -153,6 +176,8 @@ def main():
     wd = t.workdir("s4f-alert-")
     topic = t.unique("results.alert")
     t.create_topic(topic, 2)
+    flows = t.unique("flows.alert")
+    t.create_topic(flows, 2)
     make_certs(wd)
     tcp, tls, udp, hport = tcp_port(), tcp_port(), t.free_port(), tcp_port()
     rs = Rsyslog(wd, tcp, tls, udp)
@@ -240,6 +265,26 @@ alert:
             return all(m.get('s4f_alert_destination_up{destination="%s"}' % d) == 0
                        for d in ("hook", "tcp"))
         t.wait_for(down, 60, "hook and tcp to see their receivers down")
+        # Real detections too: s4f-worker's ports_scan on crafted scans, writing to the results
+        # topic while the receivers are down.
+        now = int(time.time() * 1000)
+        produce(flows, scan_flows(now - now % 300000 - 1800000), key="ipfix.sourceIPv4Address")
+        wconf = t.write(os.path.join(wd, "worker.yml"), """kafka:
+  bootstrap.servers: "{kafka}"
+worker:
+  group_id: {group}-worker
+  metrics_listen: 127.0.0.1:0
+  input_topic: {flows}
+  commit_interval: 200ms
+  analyses:
+    ports_scan:
+      output_topic: {topic}
+      idle_timeout: 1s
+      allowed_lateness: 5s
+      watermark_quorum: 1
+""".format(kafka=t.KAFKA, group=group, flows=flows, topic=topic))
+        worker = t.Proc("worker", [WORKER, "-c", wconf], wd)
+        procs.append(worker)
         assert health(mport) == 503, "/health must say degraded while destinations retry"
         rs.start()
         hook = start_hook(2)
@@ -247,8 +292,25 @@ alert:
         docs3 = wave(40, 3)
         produce(topic, docs3)
 
+
+        def worker_scans():
+            out = []
+            for line in t.consume(topic, idle_ms=500):
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(d, dict) and str(d.get("@type")).startswith("portscan_") and \
+                        ":w" not in d["id"]:
+                    out.append(d)
+            return out
+        scans = t.wait_for(lambda: len({(d["@type"], d["src_ip"]) for d in worker_scans()}) == 5
+                           and worker_scans(), 90, "the worker's five scans in the results topic")
+        worker.stop()
+        scans = worker_scans()  # all it wrote, repeats of an id included
         alldocs = docs + docs2 + docs3
         routed = [d["id"] for d in alldocs if d["@type"] != "protocols_statistics"]
+        routed += sorted({d["id"] for d in scans})
         high = [d["id"] for d in alldocs if d["@type"] == "detection.ddos"]
         ssh = [d["id"] for d in alldocs if d["@type"] == "ssh_auth_simple"]
 
@@ -293,14 +355,18 @@ alert:
             's4f_alert_alerts_delivered_total{destination="hook"}', 0) == 3, 60,
             "the restarted alerter to deliver only the new wave")
         assert len(hook_keys()) == len(routed) + 3
-        print("ok: %d alerts once each at the webhook and over syslog tcp, %d over tls, "
-              "%d over udp, 5 of %d rate-limited; receivers killed and restarted" % (
-                  len(routed), len(high), len(udp_ids), len(ssh)))
+        print("ok: %d alerts (%d of them a real worker's port scans, from %d results) once each "
+              "at the webhook and over syslog tcp, %d over tls, %d over udp, 5 of %d "
+              "rate-limited; receivers killed and restarted" % (
+                  len(routed), len({d["id"] for d in scans}), len(scans), len(high),
+                  len(udp_ids), len(ssh)))
     finally:
         for p in procs:
             if p.alive():
                 p.stop()
         t.delete_topic(topic)
+        t.delete_topic(flows)
+        t.testkafka("delete-groups", group + "-worker.ports_scan")
         t.testkafka("delete-groups", *["%s.%s" % (group, d)
                                        for d in ("hook", "tcp", "tls", "udp", "limited")])
 
