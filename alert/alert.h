@@ -11,9 +11,9 @@
  * (at-least-once); the id dedup and the webhook's idempotency key make that once for the
  * receiver (docs/alerts.md).
  *
- * Files: route.c (severities, routes, the id dedup set, the token bucket), format.c (detection
- * in, ECS document and syslog line out), output.c (the transports: syslog, webhook), alert.c (the
- * destination loop), main.c (option tables, threads). */
+ * Files: conf.c (option tables, destination checks), route.c (severities, routes, the id dedup set,
+ * the token bucket), format.c (detection in, ECS document and syslog line out), output.c (the
+ * transports: syslog, webhook), alert.c (the destination loop), main.c (option tables, threads). */
 #ifndef S4F_ALERT_H
 #define S4F_ALERT_H
 

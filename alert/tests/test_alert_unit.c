@@ -196,6 +196,57 @@ static void address_fields_must_be_addresses(void **state)
     s4f_detection_release(&det);
 }
 
+static int dest_from_yaml(const char *yaml, struct s4f_alert_dest_conf *c, char *why, size_t len)
+{
+    char err[1024] = "";
+    struct s4f_conf_doc *doc = s4f_conf_load_string(yaml, strlen(yaml), "t.yml", err, sizeof(err));
+    assert_non_null(doc);
+    memset(c, 0, sizeof(*c));
+    int rc = s4f_conf_apply(doc, doc->root, "alert.destinations.x", s4f_alert_dest_opts, c, err,
+                            sizeof(err));
+    if (rc == 0)
+        rc = s4f_alert_dest_check(c, why, len);
+    else
+        snprintf(why, len, "%s", err);
+    s4f_conf_doc_free(doc);
+    return rc;
+}
+
+static void destinations_are_checked(void **state)
+{
+    (void)state;
+    struct s4f_alert_dest_conf c;
+    char why[1024];
+    assert_int_equal(
+        dest_from_yaml("type: webhook\nurl: https://h.example.org/x\n", &c, why, sizeof(why)), 0);
+    assert_int_equal(c.types.n, 5); /* the default globs: detections only */
+    assert_string_equal(c.types.v[0], "portscan_*");
+    assert_string_equal(c.idempotency_header, "Idempotency-Key");
+    assert_int_equal(c.connection_batch, 1);
+    s4f_conf_release(s4f_alert_dest_opts, &c);
+    static const char *const bad[] = {
+        "type: webhook\n",                                        /* no url */
+        "type: webhook\nurl: ftp://h/x\n",                        /* not http(s) */
+        "type: webhook\nurl: http://h/\nheaders: {\"A B\": x}\n", /* bad header name */
+        "type: syslog\n",                                         /* no address */
+        "type: syslog\naddress: h:514\ntransport: udp\nmessage_max: 1M\n",
+        "type: syslog\naddress: h:514\nretry_initial: 1m\nretry_max: 1s\n",
+        "type: syslog\naddress: h:514\ntransport: sctp\n",
+        "type: syslog\naddress: h:514\ntypes: []\n",
+        "type: syslog\naddress: h:514\nbogus: 1\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(dest_from_yaml(bad[i], &c, why, sizeof(why)), -1);
+        s4f_conf_release(s4f_alert_dest_opts, &c);
+    }
+    assert_true(s4f_alert_name_ok("soc-siem_1.eu"));
+    assert_false(s4f_alert_name_ok(""));
+    assert_false(s4f_alert_name_ok("a b"));
+    assert_false(s4f_alert_name_ok("a/b"));
+    assert_false(s4f_alert_name_ok(
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +256,7 @@ int main(void)
         cmocka_unit_test(hostile_results_are_refused),
         cmocka_unit_test(ecs_document_names_the_fields),
         cmocka_unit_test(address_fields_must_be_addresses),
+        cmocka_unit_test(destinations_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
