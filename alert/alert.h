@@ -54,6 +54,7 @@ struct s4f_alert_dest_conf {
     char *address;
     int facility;
     int64_t connection_batch;
+    bool await_close;
     char *hostname;
     char *app_name;
     /* TLS (webhook https:// and syslog tls) */

@@ -81,6 +81,11 @@ const struct s4f_opt s4f_alert_dest_opts[] = {
      "syslog tcp and tls: messages sent on one connection, which counts as delivered once the "
      "receiver closed it after reading them all; 1 (the default) confirms each message on its "
      "own: a receiver killed mid-stream gets at most the message it was writing again", NULL},
+    {"await_close", S4F_OPT_BOOL, "true", 0, 0, D(await_close),
+     "syslog tcp and tls: wait for the receiver to close the connection before counting its "
+     "messages delivered; false for receivers (or proxies) that never close: then delivered means "
+     "acknowledged by the receiver's TCP stack, and a receiver killed with messages unread loses "
+     "them", NULL},
     {"address", S4F_OPT_STRING, NULL, 0, 0, D(address),
      "syslog: the receiver, host:port or [v6]:port", NULL},
     {"facility", S4F_OPT_ENUM, "local0", 0, 0, D(facility), "syslog: facility of the messages",

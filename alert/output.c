@@ -208,14 +208,17 @@ static int stream_write(CURL *h, int fd, const char *p, size_t len, int64_t dead
 
 /* After our shutdown(SHUT_WR): waits for the receiver's end of stream. 0 when it came cleanly
  * and every byte we sent is acknowledged, -1 otherwise. */
-static int await_close(CURL *h, int fd, bool tls, int64_t deadline, char *why, size_t whylen)
+static int await_close(CURL *h, int fd, bool tls, bool wait_eof, int64_t deadline, char *why,
+                       size_t whylen)
 {
     bool curl_ok = tls;
     char buf[512];
-    for (;;) {
+    while (wait_eof) {
         int w = wait_fd(fd, POLLIN, deadline);
         if (w < 0 || (w == 0 && s4f_mono_ms() >= deadline)) {
-            snprintf(why, whylen, "receiver did not close its side in time");
+            snprintf(why, whylen,
+                     "receiver did not close its side in time (one that never does needs "
+                     "await_close: false)");
             return -1;
         }
         if (w == 0)
@@ -308,7 +311,7 @@ static int stream_batch(struct s4f_alert_out *o, struct s4f_alert_item *items, s
         snprintf(why, whylen, "shutdown: %s", strerror(errno));
         goto out;
     }
-    if (await_close(h, fd, tls, deadline, why, whylen) != 0)
+    if (await_close(h, fd, tls, c->await_close, deadline, why, whylen) != 0)
         goto out;
     for (size_t i = from; i < to; i++)
         if (items[i].state == S4F_AL_PENDING)

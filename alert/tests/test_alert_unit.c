@@ -223,6 +223,7 @@ static void destinations_are_checked(void **state)
     assert_string_equal(c.types.v[0], "portscan_*");
     assert_string_equal(c.idempotency_header, "Idempotency-Key");
     assert_int_equal(c.connection_batch, 1);
+    assert_true(c.await_close);
     s4f_conf_release(s4f_alert_dest_opts, &c);
     static const char *const bad[] = {
         "type: webhook\n",                                        /* no url */

@@ -7,7 +7,7 @@ Three waves of detections (with noise that is not routed, repeated ids and garba
 first both receivers are killed with SIGKILL, the second is produced while they are down, they
 are restarted, the third follows. Every detection must then be in the webhook receiver's file
 and in rsyslog's TCP output exactly once per id, the TLS output must hold exactly the
-high-severity ones, UDP (best effort) no id twice, the rate-limited destination exactly its
+high-severity ones, UDP (best effort) and TCP without await_close (at most once) no id twice, the rate-limited destination exactly its
 burst, and the metrics must count every duplicate, garbage and rate-limited drop."""
 import json
 import os
@@ -211,6 +211,13 @@ alert:
       app_name: s4f-tls
       min_severity: high
       rate_limit: 0
+{retry}    nowait:
+      type: syslog
+      transport: tcp
+      address: 127.0.0.1:{tcp}
+      app_name: s4f-nowait
+      await_close: false
+      rate_limit: 0
 {retry}    udp:
       type: syslog
       transport: udp
@@ -318,7 +325,7 @@ worker:
             return t.metrics(mport).get(
                 's4f_alert_alerts_delivered_total{destination="%s"}' % dest, 0)
         t.wait_for(lambda: delivered("hook") == len(routed) and delivered("tcp") == len(routed)
-                   and delivered("tls") == len(high) and delivered("udp") == len(routed),
+                   and delivered("tls") == len(high) and delivered("udp") == len(routed) and delivered("nowait") == len(routed),
                    90, "every alert delivered (metrics)")
         m = t.metrics(mport)
         t.wait_for(lambda: health(mport) == 200, 30, "/health to be ok again")
@@ -331,13 +338,18 @@ worker:
             ids = [i for a, i in lines if a == app]
             assert sorted(ids) == sorted(want), "%s: %d ids, %d unique, want %d (missing %s)" % (
                 app, len(ids), len(set(ids)), len(want), sorted(set(want) - set(ids))[:5])
+        # await_close: false counts what the receiver's kernel acknowledged: at most once.
+        nowait = [i for a, i in lines if a == "s4f-nowait"]
+        routed3 = {d["id"] for d in docs3 if d["@type"] != "protocols_statistics"}
+        assert len(nowait) == len(set(nowait)) and set(nowait) <= set(routed) and \
+            routed3 <= set(nowait), "nowait: %d ids, %d unique" % (len(nowait), len(set(nowait)))
         udp_ids = [i for a, i in lines if a == "s4f-udp"]
         assert len(udp_ids) == len(set(udp_ids)) and set(udp_ids) <= set(routed), "udp"
         limited = [i for a, i in lines if a == "s4f-limited"]
         assert len(limited) == 5 and set(limited) <= set(ssh), limited
         assert m['s4f_alert_alerts_dropped_total{destination="limited",reason="rate_limited"}'] \
             == len(ssh) - 5
-        for dest in ("hook", "tcp", "tls", "udp", "limited"):
+        for dest in ("hook", "tcp", "tls", "udp", "limited", "nowait"):
             assert m['s4f_alert_alerts_dropped_total{destination="%s",reason="invalid"}'
                      % dest] == 3, dest
             routed_dups = sum(1 for d in dups if d["@type"] != "protocols_statistics")
@@ -368,7 +380,7 @@ worker:
         t.delete_topic(flows)
         t.testkafka("delete-groups", group + "-worker.ports_scan")
         t.testkafka("delete-groups", *["%s.%s" % (group, d)
-                                       for d in ("hook", "tcp", "tls", "udp", "limited")])
+                                       for d in ("hook", "tcp", "tls", "udp", "limited", "nowait")])
 
 
 if __name__ == "__main__":
