@@ -39,6 +39,8 @@ struct s4f_alert_dest {
     rd_kafka_message_t **msgs; /* the batch */
     enum msg_fate *fate;
     struct s4f_alert_item *items; /* one per F_SEND message, in order */
+    size_t *item_msg;             /* the index in msgs of each item's message */
+    size_t commit_mark;           /* msgs[0..commit_mark) are committed */
     char **texts;
     size_t nmsgs, nitems, cap;
     /* Messages polled while the partitions were paused for a retry: the next batch's. */
@@ -211,7 +213,7 @@ static void batch_clear(struct s4f_alert_dest *a)
         free((char *)a->items[i].id);
         a->items[i].id = NULL;
     }
-    a->nmsgs = a->nitems = 0;
+    a->nmsgs = a->nitems = a->commit_mark = 0;
     a->revoked = false;
     if (a->lost) {
         rd_kafka_topic_partition_list_destroy(a->lost);
@@ -283,6 +285,7 @@ static void batch_add(struct s4f_alert_dest *a, rd_kafka_message_t *m, struct s4
         goto out;
     }
     a->fate[k] = F_SEND;
+    a->item_msg[a->nitems] = k;
     a->texts[a->nitems] = text;
     /* id points into the text's copy below: det is released at the end. */
     struct s4f_alert_item *it = &a->items[a->nitems++];
@@ -301,13 +304,16 @@ out:
     s4f_detection_release(&det);
 }
 
-static void commit_batch(struct s4f_alert_dest *a)
+/* Commits the offsets of msgs[0..upto), all resolved (delivered, dropped or skipped). */
+static void commit_upto(struct s4f_alert_dest *a, size_t upto)
 {
+    if (upto <= a->commit_mark)
+        return;
     rd_kafka_t *rk = s4f_kafka_consumer_handle(a->cons);
     rd_kafka_topic_partition_list_t *as = NULL, *offs = rd_kafka_topic_partition_list_new(8);
     if (rd_kafka_assignment(rk, &as) != RD_KAFKA_RESP_ERR_NO_ERROR)
         as = NULL;
-    for (size_t i = 0; offs && i < a->nmsgs; i++) {
+    for (size_t i = 0; offs && i < upto; i++) {
         const rd_kafka_message_t *m = a->msgs[i];
         if (!in_list(as, m) || (a->revoked && in_list(a->lost, m)))
             continue;
@@ -319,34 +325,48 @@ static void commit_batch(struct s4f_alert_dest *a)
         if (m->offset + 1 > p->offset)
             p->offset = m->offset + 1;
     }
-    if (offs && offs->cnt > 0 && s4f_kafka_consumer_commit(a->cons, offs) == S4F_OK)
+    if (offs && offs->cnt > 0 && s4f_kafka_consumer_commit(a->cons, offs) == S4F_OK) {
         s4f_metric_inc(a->m_commits);
+        a->commit_mark = upto;
+    }
     if (offs)
         rd_kafka_topic_partition_list_destroy(offs);
     if (as)
         rd_kafka_topic_partition_list_destroy(as);
 }
 
-/* Delivers the batch's items, retrying, then commits. 0, or -1 when the daemon must stop at
- * once (nothing committed: the next start delivers the batch again). */
-static int flush(struct s4f_alert_dest *a)
+/* How many alerts are delivered between commits: a crash repeats at most that many. Syslog
+ * over TCP or TLS confirms a connection at a time; webhooks carry their idempotency key, so a
+ * commit every few requests is enough; UDP confirms nothing, the batch is the unit. */
+static size_t commit_every(const struct s4f_alert_dest *a)
 {
-    int attempt = 0;
-    int64_t first_fail = 0;
+    if (a->dc->kind == S4F_DEST_WEBHOOK)
+        return 16;
+    if (a->dc->transport == S4F_SYSLOG_UDP)
+        return a->cap;
+    return (size_t)a->dc->connection_batch;
+}
+
+/* Delivers items[from..to), retrying. 0 when done, 1 when given up (give_up_after: every
+ * pending item of the batch is marked expired), -1 when the daemon must stop at once. */
+static int deliver(struct s4f_alert_dest *a, size_t from, size_t to, int *attempt,
+                   int64_t *first_fail)
+{
     char why[512];
     for (;;) {
-        enum s4f_status st = s4f_alert_out_send(a->out, a->items, a->nitems, why, sizeof(why));
+        enum s4f_status st =
+            s4f_alert_out_send(a->out, a->items + from, to - from, why, sizeof(why));
         if (st == S4F_OK)
             break;
         s4f_metric_inc(a->m_retries);
         set_up(a, false);
         int64_t now = s4f_mono_ms();
-        if (!first_fail)
-            first_fail = now;
+        if (!*first_fail)
+            *first_fail = now;
         s4f_warn_rl("delivery failed, retrying: %s", why);
-        if (a->dc->give_up_after_ms > 0 && now - first_fail >= a->dc->give_up_after_ms) {
+        if (a->dc->give_up_after_ms > 0 && now - *first_fail >= a->dc->give_up_after_ms) {
             size_t n = 0;
-            for (size_t i = 0; i < a->nitems; i++)
+            for (size_t i = from; i < a->nitems; i++)
                 if (a->items[i].state == S4F_AL_PENDING) {
                     a->items[i].state = S4F_AL_REFUSED;
                     s4f_metric_inc(a->m_drop_expired);
@@ -354,21 +374,29 @@ static int flush(struct s4f_alert_dest *a)
                 }
             s4f_error("giving up on %zu alerts after %lld ms of failures (give_up_after): "
                       "dropped",
-                      n, (long long)(now - first_fail));
-            break;
+                      n, (long long)(now - *first_fail));
+            *first_fail = 0;
+            return 1;
         }
         if (s4f_daemon_stopping() == 2) {
             s4f_warn("stopping with undelivered alerts: they will be delivered at the next start");
             return -1;
         }
-        wait_alive(a, backoff_ms(a, attempt++));
+        wait_alive(a, backoff_ms(a, (*attempt)++));
         if (s4f_daemon_stopping() == 2)
             return -1;
     }
-    if (first_fail)
-        s4f_info("delivering again after %lld ms", (long long)(s4f_mono_ms() - first_fail));
+    if (*first_fail)
+        s4f_info("delivering again after %lld ms", (long long)(s4f_mono_ms() - *first_fail));
+    *first_fail = 0;
+    *attempt = 0;
     set_up(a, true);
-    for (size_t i = 0; i < a->nitems; i++) {
+    return 0;
+}
+
+static void account(struct s4f_alert_dest *a, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
         struct s4f_alert_item *it = &a->items[i];
         if (it->state == S4F_AL_DELIVERED) {
             s4f_metric_inc(a->m_delivered);
@@ -378,7 +406,29 @@ static int flush(struct s4f_alert_dest *a)
         }
         s4f_alert_dedup_add(a->dedup, it->id);
     }
-    commit_batch(a);
+}
+
+/* Delivers the batch's items a few at a time, committing behind them, then commits the whole
+ * batch. 0, or -1 when the daemon must stop at once (what is not committed is delivered again
+ * at the next start). */
+static int flush(struct s4f_alert_dest *a)
+{
+    size_t every = commit_every(a);
+    int attempt = 0;
+    int64_t first_fail = 0;
+    for (size_t i = 0; i < a->nitems;) {
+        size_t end = a->nitems - i > every ? i + every : a->nitems;
+        int rc = deliver(a, i, end, &attempt, &first_fail);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            end = a->nitems;
+        account(a, i, end);
+        i = end;
+        if (i < a->nitems)
+            commit_upto(a, a->item_msg[i]);
+    }
+    commit_upto(a, a->nmsgs);
     batch_clear(a);
     pause_all(a, false);
     return 0;
@@ -410,9 +460,10 @@ struct s4f_alert_dest *s4f_alert_dest_new(struct s4f_daemon *d, const struct s4f
     a->msgs = calloc(a->cap, sizeof(*a->msgs));
     a->fate = calloc(a->cap, sizeof(*a->fate));
     a->items = calloc(a->cap, sizeof(*a->items));
+    a->item_msg = calloc(a->cap, sizeof(*a->item_msg));
     a->texts = calloc(a->cap, sizeof(*a->texts));
     a->dedup = s4f_alert_dedup_new((size_t)dc->dedup_ids);
-    if (!a->msgs || !a->fate || !a->items || !a->texts || !a->dedup) {
+    if (!a->msgs || !a->fate || !a->items || !a->item_msg || !a->texts || !a->dedup) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -494,6 +545,7 @@ void s4f_alert_dest_free(struct s4f_alert_dest *a)
     free(a->msgs);
     free(a->fate);
     free(a->items);
+    free(a->item_msg);
     free(a->texts);
     free(a);
 }
