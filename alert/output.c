@@ -1,6 +1,6 @@
-/* The transports of s4f-alert: HTTP webhooks (one JSON POST per alert, libcurl) and syslog: RFC
- * 5424 messages over UDP (RFC 5426, one message a datagram), TCP with octet-counting framing (RFC
- * 6587) and TLS (RFC 5425, the same framing).
+/* The transports of s4f-alert: HTTP webhooks (one JSON POST per alert, libcurl) and syslog,
+ * RFC 5424 messages over UDP (RFC 5426: one message a datagram), TCP with octet-counting
+ * framing (RFC 6587) and TLS (RFC 5425: the same framing).
  *
  * UDP has no acknowledgement: a datagram the kernel sent counts as delivered (best effort).
  *

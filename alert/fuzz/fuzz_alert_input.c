@@ -1,6 +1,6 @@
 /* libFuzzer target: a result as s4f-alert reads it from Kafka. None may crash, hang or leak; an
- * accepted result must give an ECS document that is one JSON object on one line of ASCII, and a syslog
- * message of one line whose structured data closes where it should. */
+ * accepted result must give an ECS document that is one JSON object on one line of ASCII, and a
+ * syslog message of one line whose structured data closes where it should. */
 #include "alert.h"
 #include "buf.h"
 
