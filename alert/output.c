@@ -11,7 +11,9 @@
  * every byte we sent acknowledged and no reset, means its application read every message; anything
  * else (refused, reset, timeout) sends the group again. A receiver that writes what it read before
  * reading on (rsyslog with a Direct main queue) then has each message once, but for the one it was
- * writing at the very instant it was killed; docs/alerts.md explains.
+ * writing at the very instant it was killed; docs/alerts.md explains. With await_close false
+ * (receivers that never close), acknowledgement by the receiver's TCP stack is enough. Over TLS
+ * our close_notify goes first.
  *
  * TCP and TLS connections are made by libcurl in CONNECT_ONLY mode (http:// and https://
  * URLs: no HTTP is spoken), so TLS verification, client certificates and proxies-off follow
