@@ -268,7 +268,6 @@ static void batch_add(struct s4f_alert_dest *a, rd_kafka_message_t *m, struct s4
         free(ecs);
     }
     if (!text) {
-        /* Not committed: the batch stays unresolved and a restart reads it again. */
         s4f_error_rl("out of memory formatting %s: dropped", det.id);
         a->fate[k] = F_INVALID;
         s4f_metric_inc(a->m_drop_invalid);
@@ -287,7 +286,7 @@ static void batch_add(struct s4f_alert_dest *a, rd_kafka_message_t *m, struct s4
     a->fate[k] = F_SEND;
     a->item_msg[a->nitems] = k;
     a->texts[a->nitems] = text;
-    /* id points into the text's copy below: det is released at the end. */
+    /* The item owns copies of text and id: det is released below. */
     struct s4f_alert_item *it = &a->items[a->nitems++];
     memset(it, 0, sizeof(*it));
     it->text = text;
