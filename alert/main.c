@@ -37,8 +37,14 @@ static int validate(struct s4f_daemon *d, char *err, size_t errlen)
         for (int s = 0; s4f_alert_severity_names[s]; s++)
             ok |= strcasecmp(c->severities.v[i], s4f_alert_severity_names[s]) == 0;
         if (!ok) {
-            snprintf(err, errlen, "alert.severities.%s: '%s' is not low, medium, high or critical",
-                     c->severities.k[i], c->severities.v[i]);
+            const struct s4f_node *sn = s4f_node_get(d->section, "severities");
+            const struct s4f_node *v =
+                sn && sn->kind == S4F_NODE_MAP && i < sn->n ? sn->items[i] : NULL;
+            snprintf(err, errlen,
+                     "%s:%zu:%zu: alert.severities.%s: '%s' is not low, medium, high "
+                     "or critical",
+                     d->doc->file, v ? v->line : 0, v ? v->col : 0, c->severities.k[i],
+                     c->severities.v[i]);
             return -1;
         }
     }
