@@ -198,6 +198,12 @@ alert:
       headers: {{Authorization: "Bearer {token}"}}
       timeout: 2s
       rate_limit: 0
+{retry}    badtoken:
+      type: webhook
+      url: http://127.0.0.1:{hport}/alert
+      headers: {{Authorization: "Bearer wrong"}}
+      types: ["detection.ddos"]
+      rate_limit: 0
 {retry}    tcp:
       type: syslog
       transport: tcp
@@ -350,7 +356,12 @@ worker:
         assert len(limited) == 5 and set(limited) <= set(ssh), limited
         assert m['s4f_alert_alerts_dropped_total{destination="limited",reason="rate_limited"}'] \
             == len(ssh) - 5
-        for dest in ("hook", "tcp", "tls", "udp", "limited", "nowait"):
+        # A webhook that answers 401 (wrong token): each alert refused, dropped and counted.
+        t.wait_for(lambda: t.metrics(mport).get(
+            's4f_alert_alerts_dropped_total{destination="badtoken",reason="refused"}') ==
+            len(high), 30, "every alert of the wrong token refused and counted")
+        m = t.metrics(mport)
+        for dest in ("hook", "tcp", "tls", "udp", "limited", "nowait", "badtoken"):
             assert m['s4f_alert_alerts_dropped_total{destination="%s",reason="invalid"}'
                      % dest] == 3, dest
             routed_dups = sum(1 for d in dups if d["@type"] != "protocols_statistics")
@@ -404,7 +415,8 @@ worker:
         t.delete_topic(flows)
         t.testkafka("delete-groups", group + "-worker.ports_scan")
         t.testkafka("delete-groups", *["%s.%s" % (group, d)
-                                       for d in ("hook", "tcp", "tls", "udp", "limited", "nowait")])
+                                       for d in ("hook", "tcp", "tls", "udp", "limited", "nowait",
+                                                 "badtoken")])
 
 
 if __name__ == "__main__":
