@@ -248,6 +248,28 @@ static void destinations_are_checked(void **state)
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
 }
 
+static void syslog_addresses_are_checked(void **state)
+{
+    (void)state;
+    struct s4f_alert_dest_conf c;
+    char err[256];
+    memset(&c, 0, sizeof(c));
+    c.kind = S4F_DEST_SYSLOG;
+    static const char *const good[] = {"127.0.0.1:514", "[::1]:6514", "siem.example.org:601"};
+    static const char *const bad[] = {"127.0.0.1", "::1:514", "[::1]514", "h:0",   "h:99999",
+                                      "h:x",       ":514",    "",         "[]:514"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        c.address = (char *)good[i];
+        struct s4f_alert_out *o = s4f_syslog_out_new(&c, err, sizeof(err));
+        assert_non_null(o);
+        s4f_alert_out_free(o);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c.address = (char *)bad[i];
+        assert_null(s4f_syslog_out_new(&c, err, sizeof(err)));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +280,7 @@ int main(void)
         cmocka_unit_test(ecs_document_names_the_fields),
         cmocka_unit_test(address_fields_must_be_addresses),
         cmocka_unit_test(destinations_are_checked),
+        cmocka_unit_test(syslog_addresses_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
