@@ -12,6 +12,7 @@ burst, and the metrics must count every duplicate, garbage and rate-limited drop
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -262,6 +263,7 @@ alert:
     alert = t.Proc("alert", [ALERT, "-c", conf], wd)
     mport = t.metrics_port_from_log(alert)
     procs = [alert, hook, rs.proc]
+    passed = False
     try:
         docs = wave(80, 1)
         dups = [d for d in docs[:8]]  # the same results again: sent once
@@ -407,6 +409,7 @@ worker:
               "again at least once (syslog tcp repeated %d)" % (
                   len(routed) - 45 - 3, len({d["id"] for d in scans}), len(scans), len(high),
                   len(udp_ids), len(ssh), len(tcp_ids) - len(set(tcp_ids))))
+        passed = True
     finally:
         for p in procs:
             if p.alive():
@@ -417,6 +420,8 @@ worker:
         t.testkafka("delete-groups", *["%s.%s" % (group, d)
                                        for d in ("hook", "tcp", "tls", "udp", "limited", "nowait",
                                                  "badtoken")])
+        if passed:
+            shutil.rmtree(wd, ignore_errors=True)  # kept when the test fails, for its logs
 
 
 if __name__ == "__main__":
