@@ -37,7 +37,7 @@ endfunction()
 
 # ---- generated configuration and man pages -----------------------------------------------
 # Only when every daemon is part of the build: the file must hold every section.
-set(S4F_DAEMON_TARGETS s4f-collector s4f-worker s4f-sink s4f-web)
+set(S4F_DAEMON_TARGETS s4f-collector s4f-worker s4f-sink s4f-web s4f-alert)
 set(S4F_ALL_DAEMONS ON)
 foreach(t ${S4F_DAEMON_TARGETS})
   if(NOT TARGET ${t})
@@ -84,6 +84,7 @@ endif()
 # ---- systemd units, user, worker environment files ------------------------------------------
 set(S4F_SYSTEMD_SRC ${PROJECT_SOURCE_DIR}/provisioning/systemd)
 set(S4F_UNITS s4f-collector.service s4f-worker@.service s4f-sink.service s4f-web.service
+    s4f-alert.service
     stream4flow.target)
 foreach(u ${S4F_UNITS})
   s4f_prefixed_copy(${S4F_SYSTEMD_SRC}/${u} ${S4F_GEN_DIR}/units/${u})

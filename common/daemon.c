@@ -22,7 +22,7 @@
 const char *const s4f_log_level_choices[] = {"error", "warn", "info", "debug", NULL};
 
 static const char *const known_sections[] = {"kafka", "elasticsearch", "collector", "worker",
-                                             "sink",  "web",           NULL};
+                                             "alert", "sink",          "web",       NULL};
 
 static volatile sig_atomic_t signal_count;
 static volatile sig_atomic_t reload_count; /* SIGHUPs received (wraps; compared for change) */

@@ -19,10 +19,10 @@ fi
 BUILD=$(cd "${1:-$REPO/build}" && pwd)
 
 if [[ -z ${S4F_NO_BUILD:-} && $check -eq 0 ]]; then
-	cmake --build "$BUILD" -j2 --target s4f-collector s4f-worker s4f-sink s4f-web
+	cmake --build "$BUILD" -j2 --target s4f-collector s4f-worker s4f-sink s4f-web s4f-alert
 fi
 bins=()
-for b in collector/s4f-collector workers/s4f-worker sink/s4f-sink web/s4f-web; do
+for b in collector/s4f-collector workers/s4f-worker sink/s4f-sink web/s4f-web alert/s4f-alert; do
 	[[ -x $BUILD/$b ]] || {
 		echo "generate.sh: $BUILD/$b not built" >&2
 		exit 1

@@ -6,7 +6,7 @@ none of it can drift from the code:
   gen_config.py reference --out configuration.md    BIN...   docs/configuration.md
   gen_config.py man       --outdir docs/man         BIN...   s4f-<daemon>.8, stream4flow.yml.5
 
-BIN are the daemon executables (s4f-collector, s4f-worker, s4f-sink, s4f-web), in that order
+BIN are the daemon executables (s4f-collector, s4f-worker, s4f-sink, s4f-web, s4f-alert), in that order
 of sections. Each is asked for --config-example (its section as commented YAML),
 --config-reference (its tables as Markdown) and --help (usage, and the worker's analysis
 tables, which --config-reference does not print yet). Output is written only when it changes,
@@ -201,6 +201,11 @@ def daemon_example(d):
             block.append("%s  %s:" % (indent, s[len(prefix):]))
             for o in d.sections[s]:
                 block += yaml_option(o, len(indent) + 4)
+        if any("<" in s for s in subs):
+            # A table of named entries the operator adds (alert destinations): an example,
+            # commented out, since a placeholder name is no valid entry.
+            block = [re.sub(r"^(\s*)(# )?", lambda m: m.group(1) + "# ", l, count=1)
+                     for l in block]
         text = text.replace("%s# %s: {}\n" % (indent, key), "\n".join(block) + "\n", 1)
     return text
 
@@ -214,7 +219,7 @@ def gen_config(daemons):
 # kafka: (and, for the sink and web, elasticsearch:) sections and its own; unknown keys are
 # errors. After editing, check with
 #   s4f-collector --check-config /etc/stream4flow/stream4flow.yml   (and s4f-worker, s4f-sink,
-#   s4f-web)
+#   s4f-web, s4f-alert)
 # Durations: 250ms, 10s, 5m, 2h, 1d (a bare number is seconds). Sizes: 512, 64k, 16M, 1G.
 """]
     parts.append(KAFKA_SECTION)

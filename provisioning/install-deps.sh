@@ -12,10 +12,12 @@ PACKAGES=(
 	# build
 	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
 	# libraries
-	librdkafka-dev libfixbuf-dev libjansson-dev libcurl4-openssl-dev
+	librdkafka-dev libfixbuf-dev libjansson-dev libcurl4-openssl-dev libssl-dev
 	libmicrohttpd-dev libyaml-dev libcmocka-dev libpcap-dev
 	# test tooling
 	valgrind kcat softflowd pmacct nfdump tshark tcpreplay
+	# the alert test's syslog receiver (TCP, TLS, UDP)
+	rsyslog rsyslog-gnutls
 	# local stack (provisioning/stack/stack.sh) and scripts
 	maven curl jq python3 python3-yaml unzip
 	# web: password hashing, gzip answers, browser tests and the API benchmark

@@ -52,6 +52,7 @@ ROOT=$TMP/root
 dpkg-deb -x "$DEB" "$ROOT"
 want=(
 	"$PREFIX/bin/s4f-collector" "$PREFIX/bin/s4f-worker" "$PREFIX/bin/s4f-sink" "$PREFIX/bin/s4f-web"
+	"$PREFIX/bin/s4f-alert"
 	"$CONFDIR/stream4flow.yml"
 	"$CONFDIR/worker-protocols_statistics.env" "$CONFDIR/worker-ports_scan.env"
 	"$CONFDIR/worker-host_stats.env"
@@ -59,6 +60,7 @@ want=(
 	"$PREFIX/lib/systemd/system/s4f-worker@.service"
 	"$PREFIX/lib/systemd/system/s4f-sink.service"
 	"$PREFIX/lib/systemd/system/s4f-web.service"
+	"$PREFIX/lib/systemd/system/s4f-alert.service"
 	"$PREFIX/lib/systemd/system/stream4flow.target"
 	"$PREFIX/lib/sysusers.d/stream4flow.conf"
 	"$PREFIX/share/stream4flow/elements/flowmon.xml" "$PREFIX/share/stream4flow/elements/ipfixprobe.xml"
@@ -66,6 +68,7 @@ want=(
 	"$PREFIX/share/stream4flow/prometheus/stream4flow-alerts.yml"
 	"$PREFIX/share/man/man8/s4f-collector.8" "$PREFIX/share/man/man8/s4f-worker.8"
 	"$PREFIX/share/man/man8/s4f-sink.8" "$PREFIX/share/man/man8/s4f-web.8"
+	"$PREFIX/share/man/man8/s4f-alert.8"
 	"$PREFIX/share/man/man5/stream4flow.yml.5"
 	"$PREFIX/share/doc/stream4flow/operations.md"
 	"$PREFIX/share/doc/stream4flow/configuration.md"
@@ -128,7 +131,7 @@ echo "== systemd-analyze verify"
 mkdir -p "$ROOT/lib/systemd/system"
 cp -a /lib/systemd/system/. "$ROOT/lib/systemd/system/" 2>/dev/null || true
 units=(s4f-collector.service s4f-worker@protocols_statistics.service s4f-worker@ports_scan.service
-	s4f-sink.service s4f-web.service stream4flow.target)
+	s4f-sink.service s4f-web.service s4f-alert.service stream4flow.target)
 if ! MANPATH=$ROOT$PREFIX/share/man SYSTEMD_LOG_COLOR=0 systemd-analyze verify --root="$ROOT" \
 	"${units[@]}" >"$TMP/verify.log" 2>&1; then
 	cat "$TMP/verify.log" >&2

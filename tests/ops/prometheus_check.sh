@@ -9,7 +9,7 @@ import glob, os, re, sys, yaml
 d, src = sys.argv[1], sys.argv[2]
 conf = yaml.safe_load(open(os.path.join(d, "prometheus.yml")))
 jobs = {j["job_name"] for j in conf["scrape_configs"]}
-assert jobs == {"s4f-collector", "s4f-worker", "s4f-sink", "s4f-web"}, jobs
+assert jobs == {"s4f-collector", "s4f-worker", "s4f-sink", "s4f-web", "s4f-alert"}, jobs
 for f in conf["rule_files"]:
     assert os.path.exists(os.path.join(d, f)), f
 rules = yaml.safe_load(open(os.path.join(d, "stream4flow-alerts.yml")))
@@ -25,7 +25,7 @@ for g in rules["groups"]:
     for r in g["rules"]:
         n += 1
         assert r.get("alert") and r.get("expr") and r.get("labels", {}).get("severity"), r
-        for m in re.findall(r"\bs4f_(?:collector|worker|sink|web)_(\w+)", r["expr"]):
+        for m in re.findall(r"\bs4f_(?:collector|worker|sink|web|alert)_(\w+)", r["expr"]):
             assert m in names, "alert %s uses unknown metric ...%s" % (r["alert"], m)
 print("prometheus examples: %d jobs, %d alert rules, %d metric names known" % (len(jobs), n, len(names)))
 PY
