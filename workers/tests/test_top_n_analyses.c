@@ -171,7 +171,7 @@ static void test_top_n_host_stats_long_lists(void **state)
         for (int p = 1; p <= 120 && r < 50; p++) {
             if (flows_of(p) != c)
                 continue;
-            char rank[8];
+            char rank[16];
             snprintf(rank, sizeof(rank), "%d", r++);
             json_t *e = json_object_get(ports, rank);
             assert_int_equal(json_integer_value(json_object_get(e, "port")), p);
@@ -188,7 +188,7 @@ static void test_top_n_host_stats_long_lists(void **state)
         for (int x = 1; x <= 70 && r < 50; x++) {
             if (flows_of(x) != c)
                 continue;
-            char rank[8], want[64];
+            char rank[16], want[64];
             snprintf(rank, sizeof(rank), "%d", r++);
             snprintf(want, sizeof(want), "2001:db8::%x", x * 0x101);
             json_t *e = json_object_get(dsts, rank);
@@ -201,7 +201,7 @@ static void test_top_n_host_stats_long_lists(void **state)
     assert_int_equal(json_object_size(http), 12);
     /* One flow each: shorter names first, so in the order they were made. */
     for (int k = 0; k < 12; k++) {
-        char rank[8];
+        char rank[16];
         snprintf(rank, sizeof(rank), "%d", k);
         assert_string_equal(
             json_string_value(json_object_get(json_object_get(http, rank), "http_host")), names[k]);
