@@ -225,6 +225,40 @@ void s4f_htab_release(struct s4f_htab *h)
     h->cap = h->n = 0;
 }
 
+void s4f_htab_pool_take(struct s4f_htab_pool *p, struct s4f_htab *out, size_t ksize, size_t vsize,
+                        size_t max, size_t hint)
+{
+    s4f_htab_init(out, ksize, vsize, max);
+    while (p->n) {
+        struct s4f_htab t = p->t[--p->n];
+        if (t.cap > 8 * hint + 1024) {
+            s4f_htab_release(&t);
+            continue;
+        }
+        s4f_htab_clear(&t);
+        *out = t;
+        out->max = max;
+        break;
+    }
+    /* A failed reserve is only a missed optimisation: the tables grow on demand. */
+    s4f_htab_reserve(out, hint);
+}
+
+void s4f_htab_pool_give(struct s4f_htab_pool *p, struct s4f_htab *t)
+{
+    if (p->n < S4F_HTAB_POOL && t->mem)
+        p->t[p->n++] = *t;
+    else
+        s4f_htab_release(t);
+    memset(t, 0, sizeof(*t));
+}
+
+void s4f_htab_pool_release(struct s4f_htab_pool *p)
+{
+    while (p->n)
+        s4f_htab_release(&p->t[--p->n]);
+}
+
 uint64_t s4f_hash_bytes(const void *p, size_t n)
 {
     /* Eight bytes per step, then a finaliser (murmur3's fmix64): keys are 8 to 48 bytes

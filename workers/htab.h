@@ -27,6 +27,13 @@ void *s4f_htab_find(const struct s4f_htab *h, const void *key, uint64_t hash);
 /* The value of key, created zeroed if absent (*created set). NULL: cap reached or out of
  * memory. */
 void *s4f_htab_insert(struct s4f_htab *h, const void *key, uint64_t hash, bool *created);
+/* Asks the CPU for the slot a probe for hash starts at, without waiting: issued for several
+ * tables before inserting into them, their cache misses overlap. */
+static inline void s4f_htab_prefetch(const struct s4f_htab *h, uint64_t hash)
+{
+    if (h->cap)
+        __builtin_prefetch(h->mem + ((hash | 1) & (h->cap - 1)) * h->slot, 1);
+}
 /* Removes key (backward shift: no tombstones, probe sequences stay short). True when it was
  * there. Entries may move: do not keep their addresses across it. */
 bool s4f_htab_remove(struct s4f_htab *h, const void *key, uint64_t hash);
@@ -39,6 +46,23 @@ void *s4f_htab_val_at(const struct s4f_htab *h, size_t i);
 /* Empties the table, keeping its memory (reused by the next window). */
 void s4f_htab_clear(struct s4f_htab *h);
 void s4f_htab_release(struct s4f_htab *h);
+
+/* Tables of freed windows, emptied and reused by the next ones: fresh tables of tens of
+ * megabytes for every window and partition cost page faults and kernel zeroing. One pool per
+ * kind of table (same key and value sizes); it holds at most S4F_HTAB_POOL tables (the
+ * windows alive at once). */
+#define S4F_HTAB_POOL 32
+struct s4f_htab_pool {
+    struct s4f_htab t[S4F_HTAB_POOL];
+    size_t n;
+};
+/* A table for a new window: a pooled one (emptied) if any, else a fresh one, reserved for hint
+ * entries. A pooled table far larger than the hint (traffic fell) is released. */
+void s4f_htab_pool_take(struct s4f_htab_pool *p, struct s4f_htab *out, size_t ksize, size_t vsize,
+                        size_t max, size_t hint);
+/* Gives t's memory to the pool (or releases it when the pool is full); t is left empty. */
+void s4f_htab_pool_give(struct s4f_htab_pool *p, struct s4f_htab *t);
+void s4f_htab_pool_release(struct s4f_htab_pool *p);
 
 uint64_t s4f_hash_bytes(const void *p, size_t n);
 

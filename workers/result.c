@@ -84,16 +84,35 @@ static void jb_puts(struct s4f_jbuf *b, const char *s)
 
 static void jb_sep(struct s4f_jbuf *b)
 {
-    if (b->len && !strchr("{[:", b->buf[b->len - 1]))
+    if (!b->len)
+        return;
+    char c = b->buf[b->len - 1];
+    if (c != '{' && c != '[' && c != ':')
         jb_put(b, ",", 1);
+}
+
+/* Whether one of the 8 bytes of w needs escaping: below 0x20, '"' or '\\' (the classic
+ * "has a zero byte" test on w, w ^ '"'s and w ^ '\\'s; bytes of 0x80 and above never match). */
+static inline bool word_needs_escape(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
 }
 
 static void jb_escaped(struct s4f_jbuf *b, const char *s)
 {
     jb_put(b, "\"", 1);
+    const char *end = s + strlen(s);
     for (;;) {
-        /* Copy runs that need no escaping in one go: keys and addresses are all run. */
+        /* Copy runs that need no escaping in one go: keys and addresses are all run. Eight
+         * bytes a step while they need none. */
         const char *run = s;
+        for (uint64_t w; end - s >= 8; s += 8) {
+            memcpy(&w, s, 8);
+            if (word_needs_escape(w))
+                break;
+        }
         while ((unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
             s++;
         if (s > run)

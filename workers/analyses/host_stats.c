@@ -24,7 +24,6 @@
 #define HOUR_MS 3600000
 #define SLOTS   24
 #define MAX_NET 256
-#define POOL    32 /* tables kept per kind for reuse: windows alive at once, at most */
 
 struct hs_conf {
     struct s4f_analysis_common common;
@@ -86,48 +85,9 @@ struct hs {
      * window was freed, which resets them to its own sizes (so they follow a falling load).
      * At startup, windows that overlap (lateness, sliding) size the next ones. */
     size_t hint_hosts, hint_peers, hint_ports;
-    /* Tables of freed windows, emptied and reused by the next ones: fresh tables of tens of
-     * megabytes for every window and partition cost page faults and kernel zeroing. */
-    struct tpool {
-        struct s4f_htab t[POOL];
-        size_t n;
-    } pool_hosts, pool_peers, pool_ports;
+    /* Tables of freed windows, reused by the next ones (htab.h). */
+    struct s4f_htab_pool pool_hosts, pool_peers, pool_ports;
 };
-
-/* A table for a new window: a pooled one (emptied) if any, else a fresh one; reserved for
- * hint entries. A pooled table far larger than the hint (traffic fell) is released. */
-static void table_take(struct tpool *p, struct s4f_htab *out, size_t ksize, size_t vsize,
-                       size_t max, size_t hint)
-{
-    s4f_htab_init(out, ksize, vsize, max);
-    while (p->n) {
-        struct s4f_htab t = p->t[--p->n];
-        if (t.cap > 8 * hint + 1024) {
-            s4f_htab_release(&t);
-            continue;
-        }
-        s4f_htab_clear(&t);
-        *out = t;
-        break;
-    }
-    /* A failed reserve is only a missed optimisation: the tables grow on demand. */
-    s4f_htab_reserve(out, hint);
-}
-
-static void table_give(struct tpool *p, struct s4f_htab *t)
-{
-    if (p->n < POOL && t->mem)
-        p->t[p->n++] = *t;
-    else
-        s4f_htab_release(t);
-    memset(t, 0, sizeof(*t));
-}
-
-static void pool_release(struct tpool *p)
-{
-    while (p->n)
-        s4f_htab_release(&p->t[--p->n]);
-}
 
 struct hwin {
     int64_t start;
@@ -255,12 +215,12 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
         return NULL;
     w->start = start_ms;
     size_t maxk = (size_t)h->conf->common.max_keys, maxm = (size_t)h->conf->max_members;
-    table_take(&h->pool_hosts, &w->hosts, sizeof(struct hkey), sizeof(struct hval), maxk,
-               h->hint_hosts);
-    table_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
-               h->hint_peers);
-    table_take(&h->pool_ports, &w->ports, sizeof(struct portkey), sizeof(uint64_t), maxm,
-               h->hint_ports);
+    s4f_htab_pool_take(&h->pool_hosts, &w->hosts, sizeof(struct hkey), sizeof(struct hval), maxk,
+                       h->hint_hosts);
+    s4f_htab_pool_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
+                       h->hint_peers);
+    s4f_htab_pool_take(&h->pool_ports, &w->ports, sizeof(struct portkey), sizeof(uint64_t), maxm,
+                       h->hint_ports);
     return w;
 }
 
@@ -731,18 +691,18 @@ static void hs_window_free(void *inst, void *wstate)
     h->hint_hosts = w->hosts.n;
     h->hint_peers = w->peers.n;
     h->hint_ports = w->ports.n;
-    table_give(&h->pool_hosts, &w->hosts);
-    table_give(&h->pool_peers, &w->peers);
-    table_give(&h->pool_ports, &w->ports);
+    s4f_htab_pool_give(&h->pool_hosts, &w->hosts);
+    s4f_htab_pool_give(&h->pool_peers, &w->peers);
+    s4f_htab_pool_give(&h->pool_ports, &w->ports);
     free(w);
 }
 
 static void hs_destroy(void *inst)
 {
     struct hs *h = inst;
-    pool_release(&h->pool_hosts);
-    pool_release(&h->pool_peers);
-    pool_release(&h->pool_ports);
+    s4f_htab_pool_release(&h->pool_hosts);
+    s4f_htab_pool_release(&h->pool_peers);
+    s4f_htab_pool_release(&h->pool_ports);
     free(h);
 }
 

@@ -16,10 +16,11 @@
  * the window's TLS flows. The original added the batch's total of TLS flows to "Unknown" on
  * top of the unclassified ones, so Unknown was over-counted by every classified flow.
  *
- * The dictionary is read at start (an error stops the worker) and again after SIGHUP, on the
- * analysis thread at its next flow or window; a file with an error is reported with file and
- * line and the loaded dictionary stays. Window state holds the class texts, not the
- * dictionary's entries, so a reload never leaves a window pointing at freed memory. */
+ * The dictionary is read by --check-config and at start (an error stops the worker, naming
+ * file and line), and again after SIGHUP, on the analysis thread at its next flow or window; a
+ * file with an error is then reported with file and line and the loaded dictionary stays. Window
+ * state holds the class texts, not the dictionary's entries, so a reload never leaves a window
+ * pointing at freed memory. */
 #include "analysis.h"
 #include "daemon.h"
 #include "htab.h"
@@ -118,6 +119,31 @@ static void tls_destroy(void *inst)
     free(t);
 }
 
+/* The dictionary file the configuration names. */
+static const char *dict_path(const struct tls_conf *c)
+{
+    const char *path =
+        c->dictionary_file && *c->dictionary_file ? c->dictionary_file : DICT_DEFAULT;
+    /* A binary run from its build tree (never installed) uses the copy in the source tree. */
+    if (strcmp(path, DICT_DEFAULT) == 0 && access(path, R_OK) != 0)
+        path = S4F_SOURCE_DATA_DIR "/" DICT_NAME;
+    return path;
+}
+
+/* --check-config (and the start, before init): the dictionary is read and parsed as init
+ * will, so a bad file is refused with its file and line before anything runs. */
+static int tls_check(const void *conf, char *err, size_t errlen)
+{
+    char msg[512];
+    struct s4f_tls_dict *d = s4f_tls_dict_load(dict_path(conf), NULL, msg, sizeof(msg));
+    if (!d) {
+        snprintf(err, errlen, "dictionary_file %s", msg);
+        return -1;
+    }
+    s4f_tls_dict_free(d);
+    return 0;
+}
+
 static void *tls_init(const void *conf, const struct s4f_analysis_ctx *ctx, char *err,
                       size_t errlen)
 {
@@ -128,10 +154,7 @@ static void *tls_init(const void *conf, const struct s4f_analysis_ctx *ctx, char
         return NULL;
     }
     t->conf = c;
-    t->path = c->dictionary_file && *c->dictionary_file ? c->dictionary_file : DICT_DEFAULT;
-    /* A binary run from its build tree (never installed) uses the copy in the source tree. */
-    if (strcmp(t->path, DICT_DEFAULT) == 0 && access(t->path, R_OK) != 0)
-        t->path = S4F_SOURCE_DATA_DIR "/" DICT_NAME;
+    t->path = dict_path(c);
     char msg[512];
     t->dict = load(t, msg, sizeof(msg));
     if (!t->dict) {
@@ -308,6 +331,7 @@ const struct s4f_analysis s4f_analysis_tls_classification = {
                "system, browser and application (tls_classification, three stat types)",
     .opts = tls_opts,
     .conf_size = sizeof(struct tls_conf),
+    .check = tls_check,
     .init = tls_init,
     .window_new = tls_window_new,
     .on_flow = tls_on_flow,

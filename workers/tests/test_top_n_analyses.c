@@ -1,7 +1,8 @@
 /* top_n_host_stats through the window engine on crafted flows: exact top lists per local
  * source host (ports, destinations, HTTP hosts; ties by key), a document for every host of
  * the window including one without HTTP flows (the original's inner join dropped it, and its
- * loop sent only the last host), sliding windows, and the local-network filter. */
+ * loop sent only the last host), sliding windows, the local-network filter, and lists longer
+ * than top_n (ties, IPv6, names to escape). */
 #include "harness.h"
 #include "registry.h"
 
@@ -127,11 +128,93 @@ static void test_top_n_host_stats_every_source(void **state)
     th_free(t);
 }
 
+/* Flows of one port (or destination) for port p: 1 to 5, many ties. */
+static int flows_of(int p)
+{
+    return (p * 7) % 5 + 1;
+}
+
+/* Longer lists than top_n (the window close keeps each host's best in a bounded heap):
+ * 120 ports and 70 IPv6 destinations with tied counts, ranked by count, then port or address
+ * bytes; HTTP host names that need escaping at every place of an 8-byte step. */
+static void test_top_n_host_stats_long_lists(void **state)
+{
+    struct th *t = th_new(s4f_analysis_find("top_n_host_stats"),
+                          "allowed_lateness: 0\nlocal_networks: [10.0.0.0/8]\ntop_n: 50\n");
+    int64_t off = 0;
+    for (int p = 120; p >= 1; p--)
+        for (int i = 0; i < flows_of(p); i++)
+            put(t, &off, "10.0.0.7", "198.51.100.1", 6, (uint16_t)p, NULL, 1000 + p);
+    for (int d = 1; d <= 70; d++)
+        for (int i = 0; i < flows_of(d); i++) {
+            char dst[64];
+            snprintf(dst, sizeof(dst), "2001:db8::%x", d * 0x101);
+            put(t, &off, "10.0.0.8", dst, 58, 0, NULL, 2000 + d);
+        }
+    char names[12][64];
+    for (int k = 0; k < 12; k++) {
+        /* The character to escape at place k of the name, after a run of k letters. */
+        static const char esc[] = {'"', '\\', '\x01', '\x1f'};
+        snprintf(names[k], sizeof(names[k]), "%.*s%cx.example.org", k, "abcdefghijklmnop",
+                 esc[k % 4]);
+        put(t, &off, "10.0.0.9", "198.51.100.2", 6, 80, names[k], 3000 + k);
+    }
+    put(t, &off, "10.0.0.3", "198.51.100.1", 6, 443, NULL, 61000); /* closes [0, 60 s) */
+    th_tick(t);
+
+    json_t *d = th_doc(t, rid(0, "10.0.0.7"));
+    assert_non_null(d);
+    json_t *ports = json_object_get(json_object_get(d, "stats"), "top_n_dst_ports");
+    assert_int_equal(json_object_size(ports), 50);
+    int r = 0;
+    for (int c = 5; c >= 1; c--)
+        for (int p = 1; p <= 120 && r < 50; p++) {
+            if (flows_of(p) != c)
+                continue;
+            char rank[16];
+            snprintf(rank, sizeof(rank), "%d", r++);
+            json_t *e = json_object_get(ports, rank);
+            assert_int_equal(json_integer_value(json_object_get(e, "port")), p);
+            assert_int_equal(json_integer_value(json_object_get(e, "flows")), c);
+        }
+    d = th_doc(t, rid(0, "10.0.0.8"));
+    assert_non_null(d);
+    json_t *dsts = json_object_get(json_object_get(d, "stats"), "top_n_dst_hosts");
+    assert_int_equal(json_object_size(dsts), 50);
+    assert_int_equal(
+        json_object_size(json_object_get(json_object_get(d, "stats"), "top_n_dst_ports")), 0);
+    r = 0;
+    for (int c = 5; c >= 1; c--)
+        for (int x = 1; x <= 70 && r < 50; x++) {
+            if (flows_of(x) != c)
+                continue;
+            char rank[16], want[64];
+            snprintf(rank, sizeof(rank), "%d", r++);
+            snprintf(want, sizeof(want), "2001:db8::%x", x * 0x101);
+            json_t *e = json_object_get(dsts, rank);
+            assert_string_equal(json_string_value(json_object_get(e, "dst_host")), want);
+            assert_int_equal(json_integer_value(json_object_get(e, "flows")), c);
+        }
+    d = th_doc(t, rid(0, "10.0.0.9"));
+    assert_non_null(d);
+    json_t *http = json_object_get(json_object_get(d, "stats"), "top_n_http_dst");
+    assert_int_equal(json_object_size(http), 12);
+    /* One flow each: shorter names first, so in the order they were made. */
+    for (int k = 0; k < 12; k++) {
+        char rank[16];
+        snprintf(rank, sizeof(rank), "%d", k);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(http, rank), "http_host")), names[k]);
+    }
+    th_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_top_n_host_stats_exact),
         cmocka_unit_test(test_top_n_host_stats_every_source),
+        cmocka_unit_test(test_top_n_host_stats_long_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

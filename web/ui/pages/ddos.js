@@ -26,6 +26,7 @@
     chart("chart-ddos", "in/out ratio", names, times, ys);
     const filterBy = (ip) => { $("ddos-address").value = ip; load(); };
     fillTable("ddos-victims", j.top_victims.map((s) => ({ cells: [S4F.addressCell(s.ip), s.detections], data: s.ip })), filterBy);
+    $("ddos-empty").hidden = j.total > 0;
     $("ddos-total").textContent = "(" + j.total + " in range, newest " + j.items.length + " shown)";
     fillTable("ddos-table", j.items.map((d) => ({
       cells: [localTime(d["@timestamp"]), S4F.addressCell(d.dst_ip), d.shortratio, d.longratio, d.packets_in, d.sources,

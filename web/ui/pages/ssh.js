@@ -13,6 +13,7 @@
     const filterBy = (ip) => { $("ssh-address").value = ip; load(); };
     fillTable("ssh-sources", j.top_sources.map((s) => ({ cells: [S4F.addressCell(s.ip), s.detections, s.flows], data: s.ip })), filterBy);
     fillTable("ssh-victims", j.top_victims.map((s) => ({ cells: [S4F.addressCell(s.ip), s.detections, s.flows], data: s.ip })), filterBy);
+    $("ssh-empty").hidden = j.total > 0;
     $("ssh-total").textContent = "(" + j.total + " in range, newest " + j.items.length + " shown)";
     fillTable("ssh-table", j.items.map((d) => ({
       cells: [localTime(d["@timestamp"]), S4F.addressCell(d.src_ip), S4F.addressCell(d.dst_ip), d.flows, d.average_packet_count,
