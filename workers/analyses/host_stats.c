@@ -64,7 +64,10 @@ struct hval {
 };
 
 /* Pair keys name their host by its index (not its 17-byte address): the pair tables are the
- * bulk of the memory. Padding is zeroed before use (keys are hashed and compared as bytes). */
+ * bulk of the memory. Padding is zeroed before use (keys are hashed and compared as bytes).
+ * In the tables, an IPv4 peer's pair is one word, (index + 1) << 32 | address, and a port's
+ * (index + 1) << 16 | port (struct s4f_htab64: 16 bytes a slot); only IPv6 peers take a
+ * struct peerkey slot. The top lists compare struct peerkey and portkey bytes as before. */
 struct peerkey {
     uint32_t host;
     struct hkey peer;
@@ -85,13 +88,17 @@ struct hs {
      * kernel zeroes) on the hot path: the largest a live window reached since the last
      * window was freed, which resets them to its own sizes (so they follow a falling load).
      * At startup, windows that overlap (lateness, sliding) size the next ones. */
-    size_t hint_hosts, hint_peers, hint_ports;
+    size_t hint_hosts, hint_peers, hint_peers4, hint_ports;
     /* Tables of freed windows, emptied and reused by the next ones: fresh tables of tens of
      * megabytes for every window and partition cost page faults and kernel zeroing. */
     struct tpool {
         struct s4f_htab t[POOL];
         size_t n;
-    } pool_hosts, pool_peers, pool_ports;
+    } pool_hosts, pool_peers;
+    struct tpool64 {
+        struct s4f_htab64 t[POOL];
+        size_t n;
+    } pool_peers4, pool_ports;
 };
 
 /* A table for a new window: a pooled one (emptied) if any, else a fresh one; reserved for
@@ -129,9 +136,41 @@ static void pool_release(struct tpool *p)
         s4f_htab_release(&p->t[--p->n]);
 }
 
+static void table64_take(struct tpool64 *p, struct s4f_htab64 *out, size_t max, size_t hint)
+{
+    s4f_htab64_init(out, max);
+    while (p->n) {
+        struct s4f_htab64 t = p->t[--p->n];
+        if (t.cap > 8 * hint + 1024) {
+            s4f_htab64_release(&t);
+            continue;
+        }
+        s4f_htab64_clear(&t);
+        *out = t;
+        break;
+    }
+    s4f_htab64_reserve(out, hint);
+}
+
+static void table64_give(struct tpool64 *p, struct s4f_htab64 *t)
+{
+    if (p->n < POOL && t->mem)
+        p->t[p->n++] = *t;
+    else
+        s4f_htab64_release(t);
+    memset(t, 0, sizeof(*t));
+}
+
+static void pool64_release(struct tpool64 *p)
+{
+    while (p->n)
+        s4f_htab64_release(&p->t[--p->n]);
+}
+
 struct hwin {
     int64_t start;
-    struct s4f_htab hosts, peers, ports;
+    struct s4f_htab hosts, peers; /* peers: IPv6 ones */
+    struct s4f_htab64 peers4, ports;
     /* max_keys or max_members refused something: every document of the window says so
      * ("partial": true); partial_new: not all of them have said it yet. */
     bool partial, partial_new;
@@ -259,8 +298,8 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
                h->hint_hosts);
     table_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
                h->hint_peers);
-    table_take(&h->pool_ports, &w->ports, sizeof(struct portkey), sizeof(uint64_t), maxm,
-               h->hint_ports);
+    table64_take(&h->pool_peers4, &w->peers4, maxm, h->hint_peers4);
+    table64_take(&h->pool_ports, &w->ports, maxm, h->hint_ports);
     return w;
 }
 
@@ -316,27 +355,37 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     if (f->proto == 6)
         for (int b = 0; b < 8; b++)
             v->flags[b] += (f->tcp_flags >> b & 1u) + (rev & (f->rev_tcp_flags >> b & 1u));
-    struct peerkey pk;
-    memset(&pk, 0, sizeof(pk));
-    pk.host = (uint32_t)v->idx;
-    hkey_of(&pk.peer, peer);
-    uint64_t *pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
+    /* An IPv4 address (the other 12 bytes zero) goes to the word-keyed table. max_members
+     * caps both peer tables together: each may take what the other left. */
+    static const uint8_t zero[12];
+    uint64_t *pc;
+    size_t maxm = (size_t)h->conf->max_members;
+    if (peer->family == 4 && memcmp(peer->b + 4, zero, sizeof(zero)) == 0) {
+        w->peers4.max = maxm - w->peers.n;
+        uint64_t a = (uint64_t)peer->b[0] << 24 | (uint64_t)peer->b[1] << 16 |
+                     (uint64_t)peer->b[2] << 8 | peer->b[3];
+        pc = s4f_htab64_insert(&w->peers4, (v->idx + 1) << 32 | a, &created);
+    } else {
+        struct peerkey pk;
+        memset(&pk, 0, sizeof(pk));
+        pk.host = (uint32_t)v->idx;
+        hkey_of(&pk.peer, peer);
+        w->peers.max = maxm - w->peers4.n;
+        pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
+    }
     if (pc) {
         v->peers += created;
         if (created && w->peers.n > h->hint_peers)
             h->hint_peers = w->peers.n;
+        if (created && w->peers4.n > h->hint_peers4)
+            h->hint_peers4 = w->peers4.n;
         *pc += 1 + rev;
     } else {
         s4f_metric_inc(h->m_members_dropped);
         mark_partial(w);
     }
-    struct portkey ok;
-    memset(&ok, 0, sizeof(ok));
-    ok.host = (uint32_t)v->idx;
-    ok.port[0] = (uint8_t)(f->dport >> 8);
-    ok.port[1] = (uint8_t)f->dport;
     /* The insert may have grown hosts' neighbours only; v stays valid (other table). */
-    uint64_t *oc = s4f_htab_insert(&w->ports, &ok, s4f_hash_bytes(&ok, sizeof(ok)), &created);
+    uint64_t *oc = s4f_htab64_insert(&w->ports, (v->idx + 1) << 16 | f->dport, &created);
     if (oc) {
         v->ports += created;
         if (created && w->ports.n > h->hint_ports)
@@ -448,11 +497,33 @@ static int tops_build(struct tops *t, struct hwin *w, size_t n)
             top_add(&t->peers[pk->host * n], &t->npeers[pk->host], n,
                     *(uint64_t *)s4f_htab_val_at(&w->peers, i), pk, sizeof(*pk));
     }
+    for (size_t i = 0; i < w->peers4.cap; i++) {
+        uint64_t k = w->peers4.mem[2 * i];
+        size_t host = (size_t)(k >> 32) - 1;
+        if (!k || host >= nh)
+            continue;
+        struct peerkey pk;
+        memset(&pk, 0, sizeof(pk));
+        pk.host = (uint32_t)host;
+        pk.peer.b[0] = (uint8_t)(k >> 24);
+        pk.peer.b[1] = (uint8_t)(k >> 16);
+        pk.peer.b[2] = (uint8_t)(k >> 8);
+        pk.peer.b[3] = (uint8_t)k;
+        pk.peer.family = 4;
+        top_add(&t->peers[host * n], &t->npeers[host], n, w->peers4.mem[2 * i + 1], &pk,
+                sizeof(pk));
+    }
     for (size_t i = 0; i < w->ports.cap; i++) {
-        const struct portkey *ok = s4f_htab_key_at(&w->ports, i);
-        if (ok && ok->host < nh)
-            top_add(&t->ports[ok->host * n], &t->nports[ok->host], n,
-                    *(uint64_t *)s4f_htab_val_at(&w->ports, i), ok, sizeof(*ok));
+        uint64_t k = w->ports.mem[2 * i];
+        size_t host = (size_t)(k >> 16) - 1;
+        if (!k || host >= nh)
+            continue;
+        struct portkey ok;
+        memset(&ok, 0, sizeof(ok));
+        ok.host = (uint32_t)host;
+        ok.port[0] = (uint8_t)(k >> 8);
+        ok.port[1] = (uint8_t)k;
+        top_add(&t->ports[host * n], &t->nports[host], n, w->ports.mem[2 * i + 1], &ok, sizeof(ok));
     }
     return 0;
 }
@@ -730,10 +801,12 @@ static void hs_window_free(void *inst, void *wstate)
     struct hwin *w = wstate;
     h->hint_hosts = w->hosts.n;
     h->hint_peers = w->peers.n;
+    h->hint_peers4 = w->peers4.n;
     h->hint_ports = w->ports.n;
     table_give(&h->pool_hosts, &w->hosts);
     table_give(&h->pool_peers, &w->peers);
-    table_give(&h->pool_ports, &w->ports);
+    table64_give(&h->pool_peers4, &w->peers4);
+    table64_give(&h->pool_ports, &w->ports);
     free(w);
 }
 
@@ -742,7 +815,8 @@ static void hs_destroy(void *inst)
     struct hs *h = inst;
     pool_release(&h->pool_hosts);
     pool_release(&h->pool_peers);
-    pool_release(&h->pool_ports);
+    pool64_release(&h->pool_peers4);
+    pool64_release(&h->pool_ports);
     free(h);
 }
 
