@@ -167,8 +167,13 @@ static void pool64_release(struct tpool64 *p)
         s4f_htab64_release(&p->t[--p->n]);
 }
 
+/* A window's hosts: the table maps each address to its index (an 8-byte value), the counters
+ * live in vals[index], a dense array (152 bytes a host instead of a 184-byte slot at a load of
+ * a quarter to a half). */
 struct hwin {
     int64_t start;
+    struct hval *vals;
+    size_t vcap;
     struct s4f_htab hosts, peers; /* peers: IPv6 ones */
     struct s4f_htab64 peers4, ports;
     /* max_keys or max_members refused something: every document of the window says so
@@ -294,8 +299,11 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
         return NULL;
     w->start = start_ms;
     size_t maxk = (size_t)h->conf->common.max_keys, maxm = (size_t)h->conf->max_members;
-    table_take(&h->pool_hosts, &w->hosts, sizeof(struct hkey), sizeof(struct hval), maxk,
+    table_take(&h->pool_hosts, &w->hosts, sizeof(struct hkey), sizeof(uint64_t), maxk,
                h->hint_hosts);
+    /* A failed reserve is only a missed optimisation: vals grows on demand. */
+    if (h->hint_hosts && (w->vals = malloc(h->hint_hosts * sizeof(*w->vals))) != NULL)
+        w->vcap = h->hint_hosts;
     table_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
                h->hint_peers);
     table64_take(&h->pool_peers4, &w->peers4, maxm, h->hint_peers4);
@@ -321,17 +329,36 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     struct hkey k;
     bool created;
     hkey_of(&k, host);
-    struct hval *v = s4f_htab_insert(&w->hosts, &k, s4f_hash_bytes(&k, sizeof(k)), &created);
-    if (!v) {
+    uint64_t hash = s4f_hash_bytes(&k, sizeof(k));
+    uint64_t *ix = s4f_htab_insert(&w->hosts, &k, hash, &created);
+    if (ix && created) {
+        size_t i = w->hosts.n - 1;
+        if (i >= w->vcap) {
+            size_t ncap = w->vcap ? 2 * w->vcap : 64;
+            struct hval *nv =
+                ncap <= SIZE_MAX / sizeof(*nv) ? realloc(w->vals, ncap * sizeof(*nv)) : NULL;
+            if (!nv) {
+                s4f_htab_remove(&w->hosts, &k, hash); /* out of memory: as a refused key */
+                ix = NULL;
+            } else {
+                w->vals = nv;
+                w->vcap = ncap;
+            }
+        }
+        if (ix) {
+            *ix = i;
+            memset(&w->vals[i], 0, sizeof(w->vals[i]));
+            w->vals[i].idx = i;
+            if (w->hosts.n > h->hint_hosts)
+                h->hint_hosts = w->hosts.n;
+        }
+    }
+    if (!ix) {
         s4f_metric_inc(h->m_keys_dropped);
         mark_partial(w);
         return;
     }
-    if (created) {
-        v->idx = w->hosts.n - 1;
-        if (w->hosts.n > h->hint_hosts)
-            h->hint_hosts = w->hosts.n;
-    }
+    struct hval *v = &w->vals[*ix];
     v->changed = 1;
     /* A biflow's reverse direction (RFC 5103) is traffic from the destination to the source:
      * one more flow the other way when it has packets, with the same peer and service port. */
@@ -600,7 +627,7 @@ static void hs_on_window_close(void *inst, void *pstate, void *wstate, const str
     }
     for (size_t i = 0; i < w->hosts.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
-        struct hval *v = k ? s4f_htab_val_at(&w->hosts, i) : NULL;
+        struct hval *v = k ? &w->vals[*(uint64_t *)s4f_htab_val_at(&w->hosts, i)] : NULL;
         /* Late flows touch a few hosts: the others' documents stand downstream (unless
          * they have yet to say the window is partial). */
         if (!v || (win->changed_only && !v->changed && !w->partial_new))
@@ -670,7 +697,7 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
         if (!k)
             continue;
-        const struct hval *v = s4f_htab_val_at(&w->hosts, i);
+        const struct hval *v = &w->vals[*(uint64_t *)s4f_htab_val_at(&w->hosts, i)];
         bool created;
         struct prof *pr = s4f_htab_insert(&p->profile, k, s4f_hash_bytes(k, sizeof(*k)), &created);
         if (!pr) {
@@ -804,6 +831,7 @@ static void hs_window_free(void *inst, void *wstate)
     h->hint_peers4 = w->peers4.n;
     h->hint_ports = w->ports.n;
     table_give(&h->pool_hosts, &w->hosts);
+    free(w->vals);
     table_give(&h->pool_peers, &w->peers);
     table64_give(&h->pool_peers4, &w->peers4);
     table64_give(&h->pool_ports, &w->ports);
