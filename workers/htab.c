@@ -311,7 +311,7 @@ uint64_t *s4f_htab64_insert(struct s4f_htab64 *h, uint64_t key, bool *created)
         }
         if (h->n >= h->max)
             return NULL;
-        if ((h->n + 1) * 2 > h->cap) {
+        if ((h->n + 1) * 10 > h->cap * 7) {
             if (grow64(h, h->cap ? h->cap * 2 : 64) != 0)
                 return NULL;
             continue;
@@ -329,7 +329,7 @@ int s4f_htab64_reserve(struct s4f_htab64 *h, size_t n)
     if (n > h->max)
         n = h->max;
     size_t cap = h->cap ? h->cap : 64;
-    while (n * 2 > cap)
+    while (n * 10 > cap * 7)
         cap *= 2;
     return cap > h->cap ? grow64(h, cap) : 0;
 }

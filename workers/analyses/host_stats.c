@@ -197,10 +197,21 @@ struct prof {
  * table, capped at max_keys, would fill up for good with hosts seen once. */
 #define PROF_IDLE_MS (SLOTS * (int64_t)HOUR_MS)
 
+/* A ring and its host, in a partition's dense array of rings. */
+struct pent {
+    struct hkey k;
+    struct prof p;
+};
+
+/* The rings: the table maps each host to its index in profs (an 8-byte value), the rings
+ * live in the dense array (800 bytes a host, instead of an 808-byte slot at a load of a
+ * quarter to a half). */
 struct hpart {
-    struct s4f_htab profile; /* hkey -> struct prof */
-    int64_t swept_hour;      /* hour of the last expiry sweep */
-    int64_t refused_end;     /* end of the last window a ring was refused in (max_keys) */
+    struct s4f_htab profile; /* hkey -> index into profs */
+    struct pent *profs;
+    size_t nprofs, pcap;
+    int64_t swept_hour;  /* hour of the last expiry sweep */
+    int64_t refused_end; /* end of the last window a ring was refused in (max_keys) */
 };
 
 /* Changelog record of a profile (value; the key is the 17 bytes of struct hkey): "S4P" 1,
@@ -279,7 +290,7 @@ static void *hs_partition_new(void *inst, int32_t partition)
     struct hs *h = inst;
     struct hpart *p = calloc(1, sizeof(*p));
     if (p)
-        s4f_htab_init(&p->profile, sizeof(struct hkey), sizeof(struct prof),
+        s4f_htab_init(&p->profile, sizeof(struct hkey), sizeof(uint64_t),
                       (size_t)h->conf->common.max_keys);
     return p;
 }
@@ -288,6 +299,7 @@ static void hs_partition_free(void *inst, void *pstate)
 {
     struct hpart *p = pstate;
     s4f_htab_release(&p->profile);
+    free(p->profs);
     free(p);
 }
 
@@ -639,6 +651,56 @@ static void hs_on_window_close(void *inst, void *pstate, void *wstate, const str
     tops_release(&t);
 }
 
+/* Host k's ring, created zeroed if absent (*created); NULL: max_keys reached or out of
+ * memory. */
+static struct prof *prof_get(struct hpart *p, const struct hkey *k, bool *created)
+{
+    uint64_t hash = s4f_hash_bytes(k, sizeof(*k));
+    uint64_t *ix = s4f_htab_insert(&p->profile, k, hash, created);
+    if (!ix || !*created)
+        return ix ? &p->profs[*ix].p : NULL;
+    if (p->nprofs == p->pcap) {
+        size_t ncap = p->pcap ? 2 * p->pcap : 64;
+        struct pent *np =
+            ncap <= SIZE_MAX / sizeof(*np) ? realloc(p->profs, ncap * sizeof(*np)) : NULL;
+        if (!np) {
+            s4f_htab_remove(&p->profile, k, hash);
+            *created = false;
+            return NULL;
+        }
+        p->profs = np;
+        p->pcap = ncap;
+    }
+    *ix = p->nprofs++;
+    memset(&p->profs[*ix], 0, sizeof(p->profs[*ix]));
+    p->profs[*ix].k = *k;
+    return &p->profs[*ix].p;
+}
+
+/* Forgets host k's ring: the last ring of the array takes its place. */
+static void prof_remove(struct hpart *p, const struct hkey *k)
+{
+    uint64_t hash = s4f_hash_bytes(k, sizeof(*k));
+    uint64_t *ix = s4f_htab_find(&p->profile, k, hash);
+    if (!ix)
+        return;
+    size_t i = (size_t)*ix, last = p->nprofs - 1;
+    s4f_htab_remove(&p->profile, k, hash);
+    if (i != last) {
+        p->profs[i] = p->profs[last];
+        const struct hkey *mk = &p->profs[i].k;
+        uint64_t *mx = s4f_htab_find(&p->profile, mk, s4f_hash_bytes(mk, sizeof(*mk)));
+        if (mx)
+            *mx = i;
+    }
+    p->nprofs--;
+}
+
+static struct prof *prof_at(const struct hpart *p, size_t slot)
+{
+    return &p->profs[*(uint64_t *)s4f_htab_val_at(&p->profile, slot)].p;
+}
+
 /* Forgets the rings last folded into at or before `before` (event time, so replays agree),
  * with a tombstone each in the changelog. The table has no delete: it is rebuilt, once an
  * hour at most. */
@@ -646,23 +708,26 @@ static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4
 {
     size_t live = 0;
     for (size_t i = 0; i < p->profile.cap; i++)
-        if (s4f_htab_key_at(&p->profile, i) &&
-            ((struct prof *)s4f_htab_val_at(&p->profile, i))->last_end > before)
+        if (s4f_htab_key_at(&p->profile, i) && prof_at(p, i)->last_end > before)
             live++;
     if (live == p->profile.n)
         return;
     struct s4f_htab nt;
-    s4f_htab_init(&nt, sizeof(struct hkey), sizeof(struct prof), (size_t)h->conf->common.max_keys);
-    if (live && s4f_htab_reserve(&nt, live) != 0) {
+    s4f_htab_init(&nt, sizeof(struct hkey), sizeof(uint64_t), (size_t)h->conf->common.max_keys);
+    struct pent *np = live ? malloc(live * sizeof(*np)) : NULL;
+    if (live && (!np || s4f_htab_reserve(&nt, live) != 0)) {
+        free(np);
+        s4f_htab_release(&nt);
         s4f_error_rl("out of memory expiring idle profiles (kept for now)");
         return;
     }
+    size_t n = 0;
     bool changelog = s4f_emit_has_changelog(out);
     for (size_t i = 0; i < p->profile.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&p->profile, i);
         if (!k)
             continue;
-        const struct prof *pr = s4f_htab_val_at(&p->profile, i);
+        const struct prof *pr = prof_at(p, i);
         if (pr->last_end <= before) {
             if (changelog)
                 s4f_emit_changelog(out, k, sizeof(*k), NULL, 0);
@@ -670,12 +735,19 @@ static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4
             continue;
         }
         bool created;
-        struct prof *dst = s4f_htab_insert(&nt, k, s4f_hash_bytes(k, sizeof(*k)), &created);
-        if (dst) /* reserved: cannot fail */
-            *dst = *pr;
+        uint64_t *ix = s4f_htab_insert(&nt, k, s4f_hash_bytes(k, sizeof(*k)), &created);
+        if (ix && n < live) { /* reserved: cannot fail */
+            np[n].k = *k;
+            np[n].p = *pr;
+            *ix = n++;
+        }
     }
     s4f_htab_release(&p->profile);
+    free(p->profs);
     p->profile = nt;
+    p->profs = np;
+    p->nprofs = n;
+    p->pcap = live;
 }
 
 static void hs_on_window_final(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
@@ -699,7 +771,7 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
             continue;
         const struct hval *v = &w->vals[*(uint64_t *)s4f_htab_val_at(&w->hosts, i)];
         bool created;
-        struct prof *pr = s4f_htab_insert(&p->profile, k, s4f_hash_bytes(k, sizeof(*k)), &created);
+        struct prof *pr = prof_get(p, k, &created);
         if (!pr) {
             s4f_metric_inc(h->m_keys_dropped);
             p->refused_end = win->end_ms;
@@ -737,7 +809,7 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
         const struct hkey *k = s4f_htab_key_at(&p->profile, i);
         if (!k)
             continue;
-        struct slot *s = ((struct prof *)s4f_htab_val_at(&p->profile, i))->s;
+        struct slot *s = prof_at(p, i)->s;
         struct slot ord[SLOTS];
         int n = 0;
         for (int64_t hr = from; hr < win->end_ms; hr += HOUR_MS) {
@@ -788,7 +860,7 @@ static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, c
     if (klen == sizeof(k) && vlen == 0) {
         /* A tombstone (an expired ring) not yet compacted away: the ring is gone. */
         memcpy(&k, key, sizeof(k));
-        s4f_htab_remove(&p->profile, &k, s4f_hash_bytes(&k, sizeof(k)));
+        prof_remove(p, &k);
         return true;
     }
     if (klen != sizeof(k) || vlen != PROF_REC_LEN || memcmp(b, magic, sizeof(magic)) != 0)
@@ -813,7 +885,7 @@ static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, c
             return false;
     }
     bool created;
-    struct prof *dst = s4f_htab_insert(&p->profile, &k, s4f_hash_bytes(&k, sizeof(k)), &created);
+    struct prof *dst = prof_get(p, &k, &created);
     if (!dst) {
         s4f_metric_inc(h->m_keys_dropped);
         return false;
