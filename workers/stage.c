@@ -2,13 +2,13 @@
 #include "stage.h"
 
 /* Consumer settings of the worker, applied unless the shared or the worker's kafka: section
- * sets them: the prefetch is bounded by bytes, 16 MiB of records (a few dozen batches; the
+ * sets them: the prefetch is bounded by bytes, 8 MiB of records (a dozen batches; the
  * count bound is librdkafka's default, for small records). librdkafka before 2.2 stops
  * fetching for up to a second once its queue is full; the consumer's fetcher wake-up
  * (common/kafka.c) restarts it as soon as the queue has room again, so a small queue costs
  * no throughput. */
 static const char *const worker_consumer_defaults[] = {
-    "queued.min.messages", "100000", "queued.max.messages.kbytes", "16384", NULL,
+    "queued.min.messages", "100000", "queued.max.messages.kbytes", "8192", NULL,
 };
 
 struct s4f_kafka_consumer *

@@ -343,7 +343,7 @@ static int cmd_raw(const char *topic, uint64_t n)
         "fetch.wait.max.ms", "100", "enable.partition.eof", "false",
         /* The worker's prefetch bounds (common/kafka.c, workers/stage.c). */
         "fetch.max.bytes", "4194304", "max.partition.fetch.bytes", "1048576", "queued.min.messages",
-        "100000", "queued.max.messages.kbytes", "16384", NULL};
+        "100000", "queued.max.messages.kbytes", "8192", NULL};
     rd_kafka_conf_t *conf = s4f_kafka_conf_build(defaults, NULL, NULL, err, sizeof(err));
     if (!conf) {
         fprintf(stderr, "%s\n", err);
