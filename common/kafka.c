@@ -396,6 +396,7 @@ struct waker {
     int64_t qmin;   /* queued.min.messages */
     int64_t qbytes; /* queued.max.messages.kbytes, in bytes */
     double avg_len; /* mean payload of consumed messages (moving average) */
+    uint64_t count; /* wake-ups requested (poll_batch's thread only) */
 };
 
 struct s4f_kafka_consumer {
@@ -460,6 +461,7 @@ static void waker_check(struct s4f_kafka_consumer *c, size_t n, size_t bytes)
     if (w->started && !w->want) {
         w->want = true;
         w->armed = false;
+        w->count++;
         s4f_metric_inc(c->m_wakeups);
         pthread_cond_signal(&w->cv);
     }
@@ -781,6 +783,11 @@ void s4f_kafka_consumer_free(struct s4f_kafka_consumer *c)
     pthread_cond_destroy(&c->wk.cv);
     pthread_mutex_destroy(&c->wk.mu);
     free(c);
+}
+
+uint64_t s4f_kafka_consumer_wakeups(const struct s4f_kafka_consumer *c)
+{
+    return c->wk.count;
 }
 
 rd_kafka_t *s4f_kafka_consumer_handle(struct s4f_kafka_consumer *c)
