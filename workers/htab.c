@@ -81,16 +81,6 @@ static void table_free(unsigned char *m, size_t mapped)
         free(m);
 }
 
-void *s4f_big_alloc(size_t bytes, size_t *mapped)
-{
-    return table_alloc(bytes ? bytes : 1, mapped);
-}
-
-void s4f_big_free(void *p, size_t mapped)
-{
-    table_free(p, mapped);
-}
-
 static int grow(struct s4f_htab *h)
 {
     size_t ncap = h->cap ? h->cap * 2 : 64, nmapped;

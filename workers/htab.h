@@ -42,13 +42,6 @@ void s4f_htab_release(struct s4f_htab *h);
 
 uint64_t s4f_hash_bytes(const void *p, size_t n);
 
-/* Zeroed memory for an analysis's dense per-key arrays, as the tables get theirs: 2 MiB and
- * more are mapped (transparent huge pages) and unmapped whole by s4f_big_free, so a window's
- * memory leaves the process with the window (malloc's heap keeps large freed blocks once its
- * mmap threshold has risen). *mapped is what s4f_big_free needs back. NULL: out of memory. */
-void *s4f_big_alloc(size_t bytes, size_t *mapped);
-void s4f_big_free(void *p, size_t mapped);
-
 /* The same bounded table for the commonest case, a 64-bit key (never 0) and a 64-bit value,
  * in 16-byte slots: no stored hash, no key copy. For the member sets of the analyses (a host's
  * index and a peer's IPv4 address or a port, packed into one word), where the generic table's

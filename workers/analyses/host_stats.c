@@ -173,7 +173,7 @@ static void pool64_release(struct tpool64 *p)
 struct hwin {
     int64_t start;
     struct hval *vals;
-    size_t vcap, vmapped;         /* s4f_big_alloc */
+    size_t vcap;
     struct s4f_htab hosts, peers; /* peers: IPv6 ones */
     struct s4f_htab64 peers4, ports;
     /* max_keys or max_members refused something: every document of the window says so
@@ -209,9 +209,9 @@ struct pent {
 struct hpart {
     struct s4f_htab profile; /* hkey -> index into profs */
     struct pent *profs;
-    size_t nprofs, pcap, pmapped; /* s4f_big_alloc */
-    int64_t swept_hour;           /* hour of the last expiry sweep */
-    int64_t refused_end;          /* end of the last window a ring was refused in (max_keys) */
+    size_t nprofs, pcap;
+    int64_t swept_hour;  /* hour of the last expiry sweep */
+    int64_t refused_end; /* end of the last window a ring was refused in (max_keys) */
 };
 
 /* Changelog record of a profile (value; the key is the 17 bytes of struct hkey): "S4P" 1,
@@ -299,7 +299,7 @@ static void hs_partition_free(void *inst, void *pstate)
 {
     struct hpart *p = pstate;
     s4f_htab_release(&p->profile);
-    s4f_big_free(p->profs, p->pmapped);
+    free(p->profs);
     free(p);
 }
 
@@ -314,8 +314,7 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
     table_take(&h->pool_hosts, &w->hosts, sizeof(struct hkey), sizeof(uint64_t), maxk,
                h->hint_hosts);
     /* A failed reserve is only a missed optimisation: vals grows on demand. */
-    if (h->hint_hosts &&
-        (w->vals = s4f_big_alloc(h->hint_hosts * sizeof(*w->vals), &w->vmapped)) != NULL)
+    if (h->hint_hosts && (w->vals = malloc(h->hint_hosts * sizeof(*w->vals))) != NULL)
         w->vcap = h->hint_hosts;
     table_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
                h->hint_peers);
@@ -348,20 +347,14 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
         size_t i = w->hosts.n - 1;
         if (i >= w->vcap) {
             size_t ncap = w->vcap ? 2 * w->vcap : 64;
-            size_t nmapped;
             struct hval *nv =
-                ncap <= SIZE_MAX / sizeof(*nv) ? s4f_big_alloc(ncap * sizeof(*nv), &nmapped) : NULL;
-            if (nv && w->vcap) {
-                memcpy(nv, w->vals, w->vcap * sizeof(*nv));
-                s4f_big_free(w->vals, w->vmapped);
-            }
+                ncap <= SIZE_MAX / sizeof(*nv) ? realloc(w->vals, ncap * sizeof(*nv)) : NULL;
             if (!nv) {
                 s4f_htab_remove(&w->hosts, &k, hash); /* out of memory: as a refused key */
                 ix = NULL;
             } else {
                 w->vals = nv;
                 w->vcap = ncap;
-                w->vmapped = nmapped;
             }
         }
         if (ix) {
@@ -668,13 +661,8 @@ static struct prof *prof_get(struct hpart *p, const struct hkey *k, bool *create
         return ix ? &p->profs[*ix].p : NULL;
     if (p->nprofs == p->pcap) {
         size_t ncap = p->pcap ? 2 * p->pcap : 64;
-        size_t nmapped;
         struct pent *np =
-            ncap <= SIZE_MAX / sizeof(*np) ? s4f_big_alloc(ncap * sizeof(*np), &nmapped) : NULL;
-        if (np && p->pcap) {
-            memcpy(np, p->profs, p->pcap * sizeof(*np));
-            s4f_big_free(p->profs, p->pmapped);
-        }
+            ncap <= SIZE_MAX / sizeof(*np) ? realloc(p->profs, ncap * sizeof(*np)) : NULL;
         if (!np) {
             s4f_htab_remove(&p->profile, k, hash);
             *created = false;
@@ -682,7 +670,6 @@ static struct prof *prof_get(struct hpart *p, const struct hkey *k, bool *create
         }
         p->profs = np;
         p->pcap = ncap;
-        p->pmapped = nmapped;
     }
     *ix = p->nprofs++;
     memset(&p->profs[*ix], 0, sizeof(p->profs[*ix]));
@@ -727,10 +714,9 @@ static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4
         return;
     struct s4f_htab nt;
     s4f_htab_init(&nt, sizeof(struct hkey), sizeof(uint64_t), (size_t)h->conf->common.max_keys);
-    size_t nmapped = 0;
-    struct pent *np = live ? s4f_big_alloc(live * sizeof(*np), &nmapped) : NULL;
+    struct pent *np = live ? malloc(live * sizeof(*np)) : NULL;
     if (live && (!np || s4f_htab_reserve(&nt, live) != 0)) {
-        s4f_big_free(np, nmapped);
+        free(np);
         s4f_htab_release(&nt);
         s4f_error_rl("out of memory expiring idle profiles (kept for now)");
         return;
@@ -757,12 +743,11 @@ static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4
         }
     }
     s4f_htab_release(&p->profile);
-    s4f_big_free(p->profs, p->pmapped);
+    free(p->profs);
     p->profile = nt;
     p->profs = np;
     p->nprofs = n;
     p->pcap = live;
-    p->pmapped = nmapped;
 }
 
 static void hs_on_window_final(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
@@ -918,7 +903,7 @@ static void hs_window_free(void *inst, void *wstate)
     h->hint_peers4 = w->peers4.n;
     h->hint_ports = w->ports.n;
     table_give(&h->pool_hosts, &w->hosts);
-    s4f_big_free(w->vals, w->vmapped);
+    free(w->vals);
     table_give(&h->pool_peers, &w->peers);
     table64_give(&h->pool_peers4, &w->peers4);
     table64_give(&h->pool_ports, &w->ports);
