@@ -2,6 +2,7 @@
 
 #include "log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,13 @@ static const char *const consumer_defaults[] = {
     "false",
     "fetch.wait.max.ms",
     "100",
+    /* One fetch response at most 4 MiB (librdkafka: 50 MiB), each partition's share at most
+     * 1 MiB: the prefetch bound (queued.max.messages.kbytes) is overshot by one response at
+     * most, and a response of a few MiB keeps the fetcher ahead of a batch of records. */
+    "fetch.max.bytes",
+    "4194304",
+    "max.partition.fetch.bytes",
+    "1048576",
     "session.timeout.ms",
     "10000", /* a killed worker's partitions move within 10 s */
     "heartbeat.interval.ms",
@@ -369,13 +377,119 @@ void s4f_kafka_producer_free(struct s4f_kafka_producer *p)
 
 /* ---- consumer ---------------------------------------------------------------------------- */
 
+/* The fetcher's wake-up. librdkafka before 2.2 stops fetching a partition once the local queue
+ * holds queued.min.messages or queued.max.messages.kbytes, and its broker thread then sleeps
+ * until an operation or I/O wakes it, or for a whole second: a consumer slower than the broker
+ * starves for most of every second unless its queue holds a second of input (hundreds of MiB
+ * at a million records per second). Nothing in its API wakes that thread directly, but every
+ * request queued to a broker does: when poll_batch() has seen the queue full and then drained
+ * to half, a thread of ours asks the partitions' leaders for their end offsets (one small
+ * ListOffsets request per broker), and the fetcher, woken by it, sees the room and fetches.
+ * So the queue can be small (memory) without the stall (throughput). Harmless on later
+ * versions, whose fetcher wakes by itself (fetch.queue.backoff.ms). */
+struct waker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool started, want, stop;
+    bool armed;     /* the queue was seen near its bound since the last wake-up */
+    int64_t qmin;   /* queued.min.messages */
+    int64_t qbytes; /* queued.max.messages.kbytes, in bytes */
+    double avg_len; /* mean payload of consumed messages (moving average) */
+    uint64_t count; /* wake-ups requested (poll_batch's thread only) */
+};
+
 struct s4f_kafka_consumer {
     rd_kafka_t *rk;
     rd_kafka_queue_t *queue; /* for poll_batch(); created at its first call */
     struct s4f_kafka_consumer_opts opts;
     struct s4f_metrics *metrics;
-    struct s4f_metric *m_consumed, *m_errors, *m_rebalances, *m_commits_failed;
+    struct s4f_metric *m_consumed, *m_errors, *m_rebalances, *m_commits_failed, *m_wakeups;
+    struct waker wk;
 };
+
+static void *waker_main(void *arg)
+{
+    struct s4f_kafka_consumer *c = arg;
+    struct waker *w = &c->wk;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->want && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->stop)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (rd_kafka_assignment(c->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+            for (int i = 0; i < parts->cnt; i++)
+                parts->elems[i].offset = RD_KAFKA_OFFSET_END; /* "latest" as a timestamp */
+            /* The answer is beside the point: queuing the request woke the fetcher. */
+            if (parts->cnt)
+                rd_kafka_offsets_for_times(c->rk, parts, 1000);
+            rd_kafka_topic_partition_list_destroy(parts);
+        }
+        pthread_mutex_lock(&w->mu);
+        w->want = false;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* After each batch: is the queue back to half after it was near full? Then wake the fetcher
+ * (at most one request in flight). */
+static void waker_check(struct s4f_kafka_consumer *c, size_t n, size_t bytes)
+{
+    struct waker *w = &c->wk;
+    if (!w->qmin || !c->queue)
+        return;
+    if (n)
+        w->avg_len = w->avg_len ? 0.9 * w->avg_len + 0.1 * ((double)bytes / (double)n)
+                                : (double)bytes / (double)n;
+    double limit = (double)w->qmin;
+    if (w->avg_len > 0 && (double)w->qbytes / (w->avg_len + 1) < limit)
+        limit = (double)w->qbytes / (w->avg_len + 1);
+    double len = (double)rd_kafka_queue_length(c->queue);
+    if (len >= 0.75 * limit) {
+        w->armed = true;
+        return;
+    }
+    if (!w->armed || len >= 0.5 * limit)
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (!w->started && !w->stop)
+        w->started = pthread_create(&w->thread, NULL, waker_main, c) == 0;
+    if (w->started && !w->want) {
+        w->want = true;
+        w->armed = false;
+        w->count++;
+        s4f_metric_inc(c->m_wakeups);
+        pthread_cond_signal(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void waker_stop(struct s4f_kafka_consumer *c)
+{
+    struct waker *w = &c->wk;
+    pthread_mutex_lock(&w->mu);
+    bool join = w->started;
+    w->stop = true;
+    w->started = false;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (join)
+        pthread_join(w->thread, NULL);
+}
+
+/* A numeric property as the configuration holds it, or 0. */
+static int64_t conf_int(rd_kafka_conf_t *conf, const char *k)
+{
+    char v[64];
+    size_t len = sizeof(v);
+    if (rd_kafka_conf_get(conf, k, v, &len) != RD_KAFKA_CONF_OK)
+        return 0;
+    return strtoll(v, NULL, 10);
+}
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -463,6 +577,10 @@ struct s4f_kafka_consumer *s4f_kafka_consumer_new(const struct s4f_kafka_consume
         free(c);
         return NULL;
     }
+    pthread_mutex_init(&c->wk.mu, NULL);
+    pthread_cond_init(&c->wk.cv, NULL);
+    c->wk.qmin = conf_int(conf, "queued.min.messages");
+    c->wk.qbytes = conf_int(conf, "queued.max.messages.kbytes") * 1024;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
@@ -475,6 +593,9 @@ struct s4f_kafka_consumer *s4f_kafka_consumer_new(const struct s4f_kafka_consume
                                               "Partition assignments and revocations", NULL);
         c->m_commits_failed =
             s4f_metrics_counter(m, "kafka_commit_failed_total", "Offset commits that failed", NULL);
+        c->m_wakeups = s4f_metrics_counter(
+            m, "kafka_fetch_wakeups_total",
+            "Fetcher wake-ups after the prefetch queue drained (librdkafka before 2.2)", NULL);
     }
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
     if (!c->rk) {
@@ -538,11 +659,14 @@ size_t s4f_kafka_consumer_poll_batch(struct s4f_kafka_consumer *c, int timeout_m
             return 0;
     }
     ssize_t n = rd_kafka_consume_batch_queue(c->queue, timeout_ms, msgs, max);
-    if (n <= 0)
+    if (n <= 0) {
+        waker_check(c, 0, 0);
         return 0;
-    size_t good = 0;
+    }
+    size_t good = 0, bytes = 0;
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
+        bytes += m->len;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 s4f_metric_inc(c->m_errors);
@@ -554,6 +678,7 @@ size_t s4f_kafka_consumer_poll_batch(struct s4f_kafka_consumer *c, int timeout_m
         msgs[good++] = m;
     }
     s4f_metric_add(c->m_consumed, good);
+    waker_check(c, (size_t)n, bytes);
     return good;
 }
 
@@ -636,6 +761,7 @@ void s4f_kafka_consumer_close(struct s4f_kafka_consumer *c)
 {
     if (!c || !c->rk)
         return;
+    waker_stop(c);
     if (c->metrics) {
         s4f_metrics_remove_fn(c->metrics, c);
         c->metrics = NULL;
@@ -647,13 +773,21 @@ void s4f_kafka_consumer_free(struct s4f_kafka_consumer *c)
 {
     if (!c)
         return;
+    waker_stop(c);
     if (c->metrics)
         s4f_metrics_remove_fn(c->metrics, c);
     /* A queue reference left behind makes rd_kafka_destroy() wait for ever. */
     if (c->queue)
         rd_kafka_queue_destroy(c->queue);
     rd_kafka_destroy(c->rk);
+    pthread_cond_destroy(&c->wk.cv);
+    pthread_mutex_destroy(&c->wk.mu);
     free(c);
+}
+
+uint64_t s4f_kafka_consumer_wakeups(const struct s4f_kafka_consumer *c)
+{
+    return c->wk.count;
 }
 
 rd_kafka_t *s4f_kafka_consumer_handle(struct s4f_kafka_consumer *c)

@@ -126,6 +126,9 @@ enum s4f_status s4f_kafka_consumer_committed(struct s4f_kafka_consumer *c, const
 /* Commits the given offsets (the next offset to read, per partition) synchronously. */
 enum s4f_status s4f_kafka_consumer_commit(struct s4f_kafka_consumer *c,
                                           const rd_kafka_topic_partition_list_t *offsets);
+/* How often poll_batch() woke librdkafka's fetcher after the prefetch queue it had seen full
+ * drained to half (kafka_fetch_wakeups_total; see common/kafka.c). Same thread as poll_batch. */
+uint64_t s4f_kafka_consumer_wakeups(const struct s4f_kafka_consumer *c);
 /* Sum of (high watermark - position) over assigned partitions, from librdkafka's cache. */
 int64_t s4f_kafka_consumer_lag(struct s4f_kafka_consumer *c);
 /* Inside on_revoke: the partitions were taken away (session timed out, the group moved on

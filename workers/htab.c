@@ -287,3 +287,98 @@ uint64_t s4f_hash_bytes(const void *p, size_t n)
     h ^= h >> 33;
     return h;
 }
+
+/* ---- 64-bit keys ----------------------------------------------------------------------- */
+
+static inline uint64_t mix64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return k;
+}
+
+void s4f_htab64_init(struct s4f_htab64 *h, size_t max)
+{
+    memset(h, 0, sizeof(*h));
+    h->max = max;
+}
+
+static int grow64(struct s4f_htab64 *h, size_t ncap)
+{
+    size_t nmapped;
+    if (ncap > SIZE_MAX / 16)
+        return -1;
+    uint64_t *nm = (uint64_t *)table_alloc(ncap * 16, &nmapped);
+    if (!nm)
+        return -1;
+    for (size_t i = 0; i < h->cap; i++) {
+        uint64_t k = h->mem[2 * i];
+        if (!k)
+            continue;
+        size_t j = mix64(k) & (ncap - 1);
+        while (nm[2 * j])
+            j = (j + 1) & (ncap - 1);
+        nm[2 * j] = k;
+        nm[2 * j + 1] = h->mem[2 * i + 1];
+    }
+    table_free((unsigned char *)h->mem, h->mapped);
+    h->mem = nm;
+    h->mapped = nmapped;
+    h->cap = ncap;
+    return 0;
+}
+
+uint64_t *s4f_htab64_insert(struct s4f_htab64 *h, uint64_t key, bool *created)
+{
+    *created = false;
+    if (!key)
+        return NULL; /* marks an empty slot: the callers' keys never are 0 */
+    for (;;) {
+        size_t i = 0;
+        if (h->cap) {
+            for (i = mix64(key) & (h->cap - 1); h->mem[2 * i]; i = (i + 1) & (h->cap - 1))
+                if (h->mem[2 * i] == key)
+                    return &h->mem[2 * i + 1];
+        }
+        if (h->n >= h->max)
+            return NULL;
+        if ((h->n + 1) * 10 > h->cap * 7) {
+            if (grow64(h, h->cap ? h->cap * 2 : 64) != 0)
+                return NULL;
+            continue;
+        }
+        h->mem[2 * i] = key;
+        h->mem[2 * i + 1] = 0;
+        h->n++;
+        *created = true;
+        return &h->mem[2 * i + 1];
+    }
+}
+
+int s4f_htab64_reserve(struct s4f_htab64 *h, size_t n)
+{
+    if (n > h->max)
+        n = h->max;
+    size_t cap = h->cap ? h->cap : 64;
+    while (n * 10 > cap * 7)
+        cap *= 2;
+    return cap > h->cap ? grow64(h, cap) : 0;
+}
+
+void s4f_htab64_clear(struct s4f_htab64 *h)
+{
+    if (h->mem)
+        memset(h->mem, 0, h->cap * 16);
+    h->n = 0;
+}
+
+void s4f_htab64_release(struct s4f_htab64 *h)
+{
+    table_free((unsigned char *)h->mem, h->mapped);
+    h->mem = NULL;
+    h->mapped = 0;
+    h->cap = h->n = 0;
+}

@@ -66,4 +66,25 @@ void s4f_htab_pool_release(struct s4f_htab_pool *p);
 
 uint64_t s4f_hash_bytes(const void *p, size_t n);
 
+/* The same bounded table for the commonest case, a 64-bit key (never 0) and a 64-bit value,
+ * in 16-byte slots: no stored hash, no key copy. For the member sets of the analyses (a host's
+ * index and a peer's IPv4 address or a port, packed into one word), where the generic table's
+ * slots were 24 to 40 bytes. Same contract as s4f_htab (capped at max entries, values zeroed
+ * at creation, addresses valid until the next insert), but filled to 0.7 before it doubles
+ * (s4f_htab: 0.5): with four slots a cache line the longer probes cost little, and these
+ * tables are most of a window's memory. */
+struct s4f_htab64 {
+    uint64_t *mem; /* cap pairs of (key, value); key 0: empty */
+    size_t cap, n, max;
+    size_t mapped; /* as in s4f_htab */
+};
+
+void s4f_htab64_init(struct s4f_htab64 *h, size_t max);
+uint64_t *s4f_htab64_insert(struct s4f_htab64 *h, uint64_t key, bool *created);
+int s4f_htab64_reserve(struct s4f_htab64 *h, size_t n);
+void s4f_htab64_clear(struct s4f_htab64 *h);
+void s4f_htab64_release(struct s4f_htab64 *h);
+/* Iteration: for i < h->cap, h->mem[2 * i] is slot i's key (0: empty), h->mem[2 * i + 1] its
+ * value. */
+
 #endif

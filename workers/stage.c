@@ -2,16 +2,13 @@
 #include "stage.h"
 
 /* Consumer settings of the worker, applied unless the shared or the worker's kafka: section
- * sets them. librdkafka before 2.2 stops fetching for a whole second (no setting shortens it)
- * once its local queue holds queued.min.messages or queued.max.messages.kbytes: a worker
- * catching up (a replay, a restart after a crash) then starves for most of every second. The
- * larger thresholds keep the fetcher ahead of the analysis; the bytes bound the memory. */
+ * sets them: the prefetch is bounded by bytes, 8 MiB of records (a dozen batches; the
+ * count bound is librdkafka's default, for small records). librdkafka before 2.2 stops
+ * fetching for up to a second once its queue is full; the consumer's fetcher wake-up
+ * (common/kafka.c) restarts it as soon as the queue has room again, so a small queue costs
+ * no throughput. */
 static const char *const worker_consumer_defaults[] = {
-    "queued.min.messages",
-    "1000000",
-    "queued.max.messages.kbytes",
-    "262144", /* 256 MiB of prefetched records at most */
-    NULL,
+    "queued.min.messages", "100000", "queued.max.messages.kbytes", "8192", NULL,
 };
 
 struct s4f_kafka_consumer *

@@ -49,6 +49,11 @@ struct gen {
     unsigned app_pct; /* S4F_BENCH_APP_PCT */
     int64_t t0, span_ms;
     uint64_t n, i;
+    /* The last record's local host (index, IPv6 or not) and flow end: the preload counts
+     * the active local hosts of each window from them. */
+    uint32_t cur_host;
+    bool cur_v6;
+    int64_t cur_end;
 };
 
 static uint64_t rnd(struct gen *g)
@@ -113,6 +118,9 @@ static int gen_dns(struct gen *g, char *buf, size_t len, char *key, size_t keyle
     int qtype = qtypes[(r >> 24) % 10];
     int64_t end = g->t0 + (int64_t)((g->i * (uint64_t)g->span_ms) / g->n);
     g->i++;
+    g->cur_host = host;
+    g->cur_v6 = false;
+    g->cur_end = end;
     const char *src = answer ? ra : la, *dst = answer ? la : ra;
     s4f_strlcpy(key, src, keylen);
     int n = snprintf(
@@ -194,6 +202,9 @@ static int gen_record(struct gen *g, char *buf, size_t len, char *key, size_t ke
     int64_t end = g->t0 + (int64_t)((g->i * (uint64_t)g->span_ms) / g->n);
     int64_t start = end - (int64_t)(rnd(g) % 30000);
     g->i++;
+    g->cur_host = host;
+    g->cur_v6 = v6;
+    g->cur_end = end;
     s4f_strlcpy(key, src, keylen);
     const char *fam = v6 ? "IPv6" : "IPv4";
     /* Application fields: an HTTP host, or one of a few TLS fingerprints. */
@@ -274,9 +285,30 @@ static int cmd_preload(const char *topic, uint64_t n, uint32_t hosts, int64_t se
     double t0 = now_s();
     uint64_t bytes = 0;
     int rc = 0;
+    /* Active local hosts per one-minute window (host_stats' default; windows start on the
+     * minute, as does the stream): the fewest and the most over the windows the stream
+     * covers whole. */
+    size_t nbits = 2 * (size_t)g.hosts;
+    uint8_t *seen = calloc((nbits + 7) / 8, 1);
+    uint64_t active = 0, amin = UINT64_MAX, amax = 0;
+    int64_t win = g.t0 / 60000;
     for (uint64_t i = 0; i < n; i++) {
         int len = gen_record(&g, buf, sizeof(buf), key, sizeof(key));
         bytes += (uint64_t)len;
+        if (seen && g.cur_end / 60000 != win) {
+            if (active) {
+                amin = active < amin ? active : amin;
+                amax = active > amax ? active : amax;
+            }
+            memset(seen, 0, (nbits + 7) / 8);
+            active = 0;
+            win = g.cur_end / 60000;
+        }
+        size_t bit = 2 * (size_t)g.cur_host + g.cur_v6;
+        if (seen && bit < nbits && !(seen[bit / 8] & (1u << (bit % 8)))) {
+            seen[bit / 8] |= (uint8_t)(1u << (bit % 8));
+            active++;
+        }
         enum s4f_status st;
         while ((st = s4f_kafka_produce(p, topic, key, strlen(key), buf, (size_t)len, NULL)) ==
                S4F_RETRY)
@@ -286,15 +318,22 @@ static int cmd_preload(const char *topic, uint64_t n, uint32_t hosts, int64_t se
             goto out;
         }
     }
+    if (active && g.span_ms % 60000 == 0) { /* the last window, whole */
+        amin = active < amin ? active : amin;
+        amax = active > amax ? active : amax;
+    }
     if (s4f_kafka_producer_flush(p, 120000) != 0)
         rc = 1;
     struct s4f_kafka_producer_stats st;
     s4f_kafka_producer_stats(p, &st);
     if (st.failed)
         rc = 1;
-    printf("produced=%" PRIu64 " delivered=%" PRIu64 " avg_bytes=%.0f secs=%.2f t0=%" PRId64 "\n",
-           n, st.delivered, (double)bytes / (double)(n ? n : 1), now_s() - t0, g.t0);
+    printf("produced=%" PRIu64 " delivered=%" PRIu64 " avg_bytes=%.0f secs=%.2f t0=%" PRId64
+           " hosts_per_window_min=%" PRIu64 " hosts_per_window_max=%" PRIu64 "\n",
+           n, st.delivered, (double)bytes / (double)(n ? n : 1), now_s() - t0, g.t0,
+           amin == UINT64_MAX ? 0 : amin, amax);
 out:
+    free(seen);
     s4f_kafka_producer_free(p);
     return rc;
 }
@@ -309,8 +348,9 @@ static int cmd_raw(const char *topic, uint64_t n)
     const char *defaults[] = {
         "bootstrap.servers", bootstrap(), "group.id", group, "enable.auto.commit", "false",
         "fetch.wait.max.ms", "100", "enable.partition.eof", "false",
-        /* The worker's prefetch thresholds (workers/engine.c). */
-        "queued.min.messages", "1000000", "queued.max.messages.kbytes", "262144", NULL};
+        /* The worker's prefetch bounds (common/kafka.c, workers/stage.c). */
+        "fetch.max.bytes", "4194304", "max.partition.fetch.bytes", "1048576", "queued.min.messages",
+        "100000", "queued.max.messages.kbytes", "8192", NULL};
     rd_kafka_conf_t *conf = s4f_kafka_conf_build(defaults, NULL, NULL, err, sizeof(err));
     if (!conf) {
         fprintf(stderr, "%s\n", err);
@@ -668,8 +708,10 @@ static int cmd_rss(const char *name, uint32_t hosts)
     }
     long after = rss_kb();
     /* With S4F_BENCH_DNS_PCT, `hosts` is also the number of distinct domains. */
-    printf("analysis=%s hosts=%u flows=%" PRIu64 " rss_kb=%ld mb_per_100k_hosts=%.1f\n", name,
-           hosts, n, after - before, (double)(after - before) / 1024.0 * 100000.0 / hosts);
+    printf("analysis=%s hosts=%u flows=%" PRIu64 " rss_kb=%ld mb_per_100k_hosts=%.1f"
+           " bytes_per_host=%.0f\n",
+           name, hosts, n, after - before, (double)(after - before) / 1024.0 * 100000.0 / hosts,
+           (double)(after - before) * 1024.0 / hosts);
     run_close(&run);
     return 0;
 }

@@ -24,6 +24,7 @@
 #define HOUR_MS 3600000
 #define SLOTS   24
 #define MAX_NET 256
+#define POOL    S4F_HTAB_POOL /* tables kept per kind for reuse, as htab.h's pools */
 
 struct hs_conf {
     struct s4f_analysis_common common;
@@ -63,7 +64,10 @@ struct hval {
 };
 
 /* Pair keys name their host by its index (not its 17-byte address): the pair tables are the
- * bulk of the memory. Padding is zeroed before use (keys are hashed and compared as bytes). */
+ * bulk of the memory. Padding is zeroed before use (keys are hashed and compared as bytes).
+ * In the tables, an IPv4 peer's pair is one word, (index + 1) << 32 | address, and a port's
+ * (index + 1) << 16 | port (struct s4f_htab64: 16 bytes a slot); only IPv6 peers take a
+ * struct peerkey slot. The top lists compare struct peerkey and portkey bytes as before. */
 struct peerkey {
     uint32_t host;
     struct hkey peer;
@@ -84,14 +88,56 @@ struct hs {
      * kernel zeroes) on the hot path: the largest a live window reached since the last
      * window was freed, which resets them to its own sizes (so they follow a falling load).
      * At startup, windows that overlap (lateness, sliding) size the next ones. */
-    size_t hint_hosts, hint_peers, hint_ports;
-    /* Tables of freed windows, reused by the next ones (htab.h). */
-    struct s4f_htab_pool pool_hosts, pool_peers, pool_ports;
+    size_t hint_hosts, hint_peers, hint_peers4, hint_ports;
+    /* Tables of freed windows, emptied and reused by the next ones: fresh tables of tens of
+     * megabytes for every window and partition cost page faults and kernel zeroing. */
+    struct s4f_htab_pool pool_hosts, pool_peers;
+    struct tpool64 {
+        struct s4f_htab64 t[POOL];
+        size_t n;
+    } pool_peers4, pool_ports;
 };
 
+static void table64_take(struct tpool64 *p, struct s4f_htab64 *out, size_t max, size_t hint)
+{
+    s4f_htab64_init(out, max);
+    while (p->n) {
+        struct s4f_htab64 t = p->t[--p->n];
+        if (t.cap > 8 * hint + 1024) {
+            s4f_htab64_release(&t);
+            continue;
+        }
+        s4f_htab64_clear(&t);
+        *out = t;
+        break;
+    }
+    s4f_htab64_reserve(out, hint);
+}
+
+static void table64_give(struct tpool64 *p, struct s4f_htab64 *t)
+{
+    if (p->n < POOL && t->mem)
+        p->t[p->n++] = *t;
+    else
+        s4f_htab64_release(t);
+    memset(t, 0, sizeof(*t));
+}
+
+static void pool64_release(struct tpool64 *p)
+{
+    while (p->n)
+        s4f_htab64_release(&p->t[--p->n]);
+}
+
+/* A window's hosts: the table maps each address to its index (an 8-byte value), the counters
+ * live in vals[index], a dense array (152 bytes a host instead of a 184-byte slot at a load of
+ * a quarter to a half). */
 struct hwin {
     int64_t start;
-    struct s4f_htab hosts, peers, ports;
+    struct hval *vals;
+    size_t vcap;
+    struct s4f_htab hosts, peers; /* peers: IPv6 ones */
+    struct s4f_htab64 peers4, ports;
     /* max_keys or max_members refused something: every document of the window says so
      * ("partial": true); partial_new: not all of them have said it yet. */
     bool partial, partial_new;
@@ -113,10 +159,21 @@ struct prof {
  * table, capped at max_keys, would fill up for good with hosts seen once. */
 #define PROF_IDLE_MS (SLOTS * (int64_t)HOUR_MS)
 
+/* A ring and its host, in a partition's dense array of rings. */
+struct pent {
+    struct hkey k;
+    struct prof p;
+};
+
+/* The rings: the table maps each host to its index in profs (an 8-byte value), the rings
+ * live in the dense array (800 bytes a host, instead of an 808-byte slot at a load of a
+ * quarter to a half). */
 struct hpart {
-    struct s4f_htab profile; /* hkey -> struct prof */
-    int64_t swept_hour;      /* hour of the last expiry sweep */
-    int64_t refused_end;     /* end of the last window a ring was refused in (max_keys) */
+    struct s4f_htab profile; /* hkey -> index into profs */
+    struct pent *profs;
+    size_t nprofs, pcap;
+    int64_t swept_hour;  /* hour of the last expiry sweep */
+    int64_t refused_end; /* end of the last window a ring was refused in (max_keys) */
 };
 
 /* Changelog record of a profile (value; the key is the 17 bytes of struct hkey): "S4P" 1,
@@ -195,7 +252,7 @@ static void *hs_partition_new(void *inst, int32_t partition)
     struct hs *h = inst;
     struct hpart *p = calloc(1, sizeof(*p));
     if (p)
-        s4f_htab_init(&p->profile, sizeof(struct hkey), sizeof(struct prof),
+        s4f_htab_init(&p->profile, sizeof(struct hkey), sizeof(uint64_t),
                       (size_t)h->conf->common.max_keys);
     return p;
 }
@@ -204,6 +261,7 @@ static void hs_partition_free(void *inst, void *pstate)
 {
     struct hpart *p = pstate;
     s4f_htab_release(&p->profile);
+    free(p->profs);
     free(p);
 }
 
@@ -215,12 +273,15 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
         return NULL;
     w->start = start_ms;
     size_t maxk = (size_t)h->conf->common.max_keys, maxm = (size_t)h->conf->max_members;
-    s4f_htab_pool_take(&h->pool_hosts, &w->hosts, sizeof(struct hkey), sizeof(struct hval), maxk,
-                       h->hint_hosts);
+    s4f_htab_pool_take(&h->pool_hosts, &w->hosts, sizeof(struct hkey), sizeof(uint64_t), maxk,
+               h->hint_hosts);
+    /* A failed reserve is only a missed optimisation: vals grows on demand. */
+    if (h->hint_hosts && (w->vals = malloc(h->hint_hosts * sizeof(*w->vals))) != NULL)
+        w->vcap = h->hint_hosts;
     s4f_htab_pool_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
-                       h->hint_peers);
-    s4f_htab_pool_take(&h->pool_ports, &w->ports, sizeof(struct portkey), sizeof(uint64_t), maxm,
-                       h->hint_ports);
+               h->hint_peers);
+    table64_take(&h->pool_peers4, &w->peers4, maxm, h->hint_peers4);
+    table64_take(&h->pool_ports, &w->ports, maxm, h->hint_ports);
     return w;
 }
 
@@ -242,17 +303,36 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     struct hkey k;
     bool created;
     hkey_of(&k, host);
-    struct hval *v = s4f_htab_insert(&w->hosts, &k, s4f_hash_bytes(&k, sizeof(k)), &created);
-    if (!v) {
+    uint64_t hash = s4f_hash_bytes(&k, sizeof(k));
+    uint64_t *ix = s4f_htab_insert(&w->hosts, &k, hash, &created);
+    if (ix && created) {
+        size_t i = w->hosts.n - 1;
+        if (i >= w->vcap) {
+            size_t ncap = w->vcap ? 2 * w->vcap : 64;
+            struct hval *nv =
+                ncap <= SIZE_MAX / sizeof(*nv) ? realloc(w->vals, ncap * sizeof(*nv)) : NULL;
+            if (!nv) {
+                s4f_htab_remove(&w->hosts, &k, hash); /* out of memory: as a refused key */
+                ix = NULL;
+            } else {
+                w->vals = nv;
+                w->vcap = ncap;
+            }
+        }
+        if (ix) {
+            *ix = i;
+            memset(&w->vals[i], 0, sizeof(w->vals[i]));
+            w->vals[i].idx = i;
+            if (w->hosts.n > h->hint_hosts)
+                h->hint_hosts = w->hosts.n;
+        }
+    }
+    if (!ix) {
         s4f_metric_inc(h->m_keys_dropped);
         mark_partial(w);
         return;
     }
-    if (created) {
-        v->idx = w->hosts.n - 1;
-        if (w->hosts.n > h->hint_hosts)
-            h->hint_hosts = w->hosts.n;
-    }
+    struct hval *v = &w->vals[*ix];
     v->changed = 1;
     /* A biflow's reverse direction (RFC 5103) is traffic from the destination to the source:
      * one more flow the other way when it has packets, with the same peer and service port. */
@@ -276,27 +356,37 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     if (f->proto == 6)
         for (int b = 0; b < 8; b++)
             v->flags[b] += (f->tcp_flags >> b & 1u) + (rev & (f->rev_tcp_flags >> b & 1u));
-    struct peerkey pk;
-    memset(&pk, 0, sizeof(pk));
-    pk.host = (uint32_t)v->idx;
-    hkey_of(&pk.peer, peer);
-    uint64_t *pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
+    /* An IPv4 address (the other 12 bytes zero) goes to the word-keyed table. max_members
+     * caps both peer tables together: each may take what the other left. */
+    static const uint8_t zero[12];
+    uint64_t *pc;
+    size_t maxm = (size_t)h->conf->max_members;
+    if (peer->family == 4 && memcmp(peer->b + 4, zero, sizeof(zero)) == 0) {
+        w->peers4.max = maxm - w->peers.n;
+        uint64_t a = (uint64_t)peer->b[0] << 24 | (uint64_t)peer->b[1] << 16 |
+                     (uint64_t)peer->b[2] << 8 | peer->b[3];
+        pc = s4f_htab64_insert(&w->peers4, (v->idx + 1) << 32 | a, &created);
+    } else {
+        struct peerkey pk;
+        memset(&pk, 0, sizeof(pk));
+        pk.host = (uint32_t)v->idx;
+        hkey_of(&pk.peer, peer);
+        w->peers.max = maxm - w->peers4.n;
+        pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
+    }
     if (pc) {
         v->peers += created;
         if (created && w->peers.n > h->hint_peers)
             h->hint_peers = w->peers.n;
+        if (created && w->peers4.n > h->hint_peers4)
+            h->hint_peers4 = w->peers4.n;
         *pc += 1 + rev;
     } else {
         s4f_metric_inc(h->m_members_dropped);
         mark_partial(w);
     }
-    struct portkey ok;
-    memset(&ok, 0, sizeof(ok));
-    ok.host = (uint32_t)v->idx;
-    ok.port[0] = (uint8_t)(f->dport >> 8);
-    ok.port[1] = (uint8_t)f->dport;
     /* The insert may have grown hosts' neighbours only; v stays valid (other table). */
-    uint64_t *oc = s4f_htab_insert(&w->ports, &ok, s4f_hash_bytes(&ok, sizeof(ok)), &created);
+    uint64_t *oc = s4f_htab64_insert(&w->ports, (v->idx + 1) << 16 | f->dport, &created);
     if (oc) {
         v->ports += created;
         if (created && w->ports.n > h->hint_ports)
@@ -408,11 +498,33 @@ static int tops_build(struct tops *t, struct hwin *w, size_t n)
             top_add(&t->peers[pk->host * n], &t->npeers[pk->host], n,
                     *(uint64_t *)s4f_htab_val_at(&w->peers, i), pk, sizeof(*pk));
     }
+    for (size_t i = 0; i < w->peers4.cap; i++) {
+        uint64_t k = w->peers4.mem[2 * i];
+        size_t host = (size_t)(k >> 32) - 1;
+        if (!k || host >= nh)
+            continue;
+        struct peerkey pk;
+        memset(&pk, 0, sizeof(pk));
+        pk.host = (uint32_t)host;
+        pk.peer.b[0] = (uint8_t)(k >> 24);
+        pk.peer.b[1] = (uint8_t)(k >> 16);
+        pk.peer.b[2] = (uint8_t)(k >> 8);
+        pk.peer.b[3] = (uint8_t)k;
+        pk.peer.family = 4;
+        top_add(&t->peers[host * n], &t->npeers[host], n, w->peers4.mem[2 * i + 1], &pk,
+                sizeof(pk));
+    }
     for (size_t i = 0; i < w->ports.cap; i++) {
-        const struct portkey *ok = s4f_htab_key_at(&w->ports, i);
-        if (ok && ok->host < nh)
-            top_add(&t->ports[ok->host * n], &t->nports[ok->host], n,
-                    *(uint64_t *)s4f_htab_val_at(&w->ports, i), ok, sizeof(*ok));
+        uint64_t k = w->ports.mem[2 * i];
+        size_t host = (size_t)(k >> 16) - 1;
+        if (!k || host >= nh)
+            continue;
+        struct portkey ok;
+        memset(&ok, 0, sizeof(ok));
+        ok.host = (uint32_t)host;
+        ok.port[0] = (uint8_t)(k >> 8);
+        ok.port[1] = (uint8_t)k;
+        top_add(&t->ports[host * n], &t->nports[host], n, w->ports.mem[2 * i + 1], &ok, sizeof(ok));
     }
     return 0;
 }
@@ -489,7 +601,7 @@ static void hs_on_window_close(void *inst, void *pstate, void *wstate, const str
     }
     for (size_t i = 0; i < w->hosts.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
-        struct hval *v = k ? s4f_htab_val_at(&w->hosts, i) : NULL;
+        struct hval *v = k ? &w->vals[*(uint64_t *)s4f_htab_val_at(&w->hosts, i)] : NULL;
         /* Late flows touch a few hosts: the others' documents stand downstream (unless
          * they have yet to say the window is partial). */
         if (!v || (win->changed_only && !v->changed && !w->partial_new))
@@ -501,6 +613,56 @@ static void hs_on_window_close(void *inst, void *pstate, void *wstate, const str
     tops_release(&t);
 }
 
+/* Host k's ring, created zeroed if absent (*created); NULL: max_keys reached or out of
+ * memory. */
+static struct prof *prof_get(struct hpart *p, const struct hkey *k, bool *created)
+{
+    uint64_t hash = s4f_hash_bytes(k, sizeof(*k));
+    uint64_t *ix = s4f_htab_insert(&p->profile, k, hash, created);
+    if (!ix || !*created)
+        return ix ? &p->profs[*ix].p : NULL;
+    if (p->nprofs == p->pcap) {
+        size_t ncap = p->pcap ? 2 * p->pcap : 64;
+        struct pent *np =
+            ncap <= SIZE_MAX / sizeof(*np) ? realloc(p->profs, ncap * sizeof(*np)) : NULL;
+        if (!np) {
+            s4f_htab_remove(&p->profile, k, hash);
+            *created = false;
+            return NULL;
+        }
+        p->profs = np;
+        p->pcap = ncap;
+    }
+    *ix = p->nprofs++;
+    memset(&p->profs[*ix], 0, sizeof(p->profs[*ix]));
+    p->profs[*ix].k = *k;
+    return &p->profs[*ix].p;
+}
+
+/* Forgets host k's ring: the last ring of the array takes its place. */
+static void prof_remove(struct hpart *p, const struct hkey *k)
+{
+    uint64_t hash = s4f_hash_bytes(k, sizeof(*k));
+    uint64_t *ix = s4f_htab_find(&p->profile, k, hash);
+    if (!ix)
+        return;
+    size_t i = (size_t)*ix, last = p->nprofs - 1;
+    s4f_htab_remove(&p->profile, k, hash);
+    if (i != last) {
+        p->profs[i] = p->profs[last];
+        const struct hkey *mk = &p->profs[i].k;
+        uint64_t *mx = s4f_htab_find(&p->profile, mk, s4f_hash_bytes(mk, sizeof(*mk)));
+        if (mx)
+            *mx = i;
+    }
+    p->nprofs--;
+}
+
+static struct prof *prof_at(const struct hpart *p, size_t slot)
+{
+    return &p->profs[*(uint64_t *)s4f_htab_val_at(&p->profile, slot)].p;
+}
+
 /* Forgets the rings last folded into at or before `before` (event time, so replays agree),
  * with a tombstone each in the changelog. The table has no delete: it is rebuilt, once an
  * hour at most. */
@@ -508,23 +670,26 @@ static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4
 {
     size_t live = 0;
     for (size_t i = 0; i < p->profile.cap; i++)
-        if (s4f_htab_key_at(&p->profile, i) &&
-            ((struct prof *)s4f_htab_val_at(&p->profile, i))->last_end > before)
+        if (s4f_htab_key_at(&p->profile, i) && prof_at(p, i)->last_end > before)
             live++;
     if (live == p->profile.n)
         return;
     struct s4f_htab nt;
-    s4f_htab_init(&nt, sizeof(struct hkey), sizeof(struct prof), (size_t)h->conf->common.max_keys);
-    if (live && s4f_htab_reserve(&nt, live) != 0) {
+    s4f_htab_init(&nt, sizeof(struct hkey), sizeof(uint64_t), (size_t)h->conf->common.max_keys);
+    struct pent *np = live ? malloc(live * sizeof(*np)) : NULL;
+    if (live && (!np || s4f_htab_reserve(&nt, live) != 0)) {
+        free(np);
+        s4f_htab_release(&nt);
         s4f_error_rl("out of memory expiring idle profiles (kept for now)");
         return;
     }
+    size_t n = 0;
     bool changelog = s4f_emit_has_changelog(out);
     for (size_t i = 0; i < p->profile.cap; i++) {
         const struct hkey *k = s4f_htab_key_at(&p->profile, i);
         if (!k)
             continue;
-        const struct prof *pr = s4f_htab_val_at(&p->profile, i);
+        const struct prof *pr = prof_at(p, i);
         if (pr->last_end <= before) {
             if (changelog)
                 s4f_emit_changelog(out, k, sizeof(*k), NULL, 0);
@@ -532,12 +697,19 @@ static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4
             continue;
         }
         bool created;
-        struct prof *dst = s4f_htab_insert(&nt, k, s4f_hash_bytes(k, sizeof(*k)), &created);
-        if (dst) /* reserved: cannot fail */
-            *dst = *pr;
+        uint64_t *ix = s4f_htab_insert(&nt, k, s4f_hash_bytes(k, sizeof(*k)), &created);
+        if (ix && n < live) { /* reserved: cannot fail */
+            np[n].k = *k;
+            np[n].p = *pr;
+            *ix = n++;
+        }
     }
     s4f_htab_release(&p->profile);
+    free(p->profs);
     p->profile = nt;
+    p->profs = np;
+    p->nprofs = n;
+    p->pcap = live;
 }
 
 static void hs_on_window_final(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
@@ -559,9 +731,9 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
         const struct hkey *k = s4f_htab_key_at(&w->hosts, i);
         if (!k)
             continue;
-        const struct hval *v = s4f_htab_val_at(&w->hosts, i);
+        const struct hval *v = &w->vals[*(uint64_t *)s4f_htab_val_at(&w->hosts, i)];
         bool created;
-        struct prof *pr = s4f_htab_insert(&p->profile, k, s4f_hash_bytes(k, sizeof(*k)), &created);
+        struct prof *pr = prof_get(p, k, &created);
         if (!pr) {
             s4f_metric_inc(h->m_keys_dropped);
             p->refused_end = win->end_ms;
@@ -599,7 +771,7 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
         const struct hkey *k = s4f_htab_key_at(&p->profile, i);
         if (!k)
             continue;
-        struct slot *s = ((struct prof *)s4f_htab_val_at(&p->profile, i))->s;
+        struct slot *s = prof_at(p, i)->s;
         struct slot ord[SLOTS];
         int n = 0;
         for (int64_t hr = from; hr < win->end_ms; hr += HOUR_MS) {
@@ -650,7 +822,7 @@ static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, c
     if (klen == sizeof(k) && vlen == 0) {
         /* A tombstone (an expired ring) not yet compacted away: the ring is gone. */
         memcpy(&k, key, sizeof(k));
-        s4f_htab_remove(&p->profile, &k, s4f_hash_bytes(&k, sizeof(k)));
+        prof_remove(p, &k);
         return true;
     }
     if (klen != sizeof(k) || vlen != PROF_REC_LEN || memcmp(b, magic, sizeof(magic)) != 0)
@@ -675,7 +847,7 @@ static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, c
             return false;
     }
     bool created;
-    struct prof *dst = s4f_htab_insert(&p->profile, &k, s4f_hash_bytes(&k, sizeof(k)), &created);
+    struct prof *dst = prof_get(p, &k, &created);
     if (!dst) {
         s4f_metric_inc(h->m_keys_dropped);
         return false;
@@ -690,10 +862,13 @@ static void hs_window_free(void *inst, void *wstate)
     struct hwin *w = wstate;
     h->hint_hosts = w->hosts.n;
     h->hint_peers = w->peers.n;
+    h->hint_peers4 = w->peers4.n;
     h->hint_ports = w->ports.n;
     s4f_htab_pool_give(&h->pool_hosts, &w->hosts);
+    free(w->vals);
     s4f_htab_pool_give(&h->pool_peers, &w->peers);
-    s4f_htab_pool_give(&h->pool_ports, &w->ports);
+    table64_give(&h->pool_peers4, &w->peers4);
+    table64_give(&h->pool_ports, &w->ports);
     free(w);
 }
 
@@ -702,7 +877,8 @@ static void hs_destroy(void *inst)
     struct hs *h = inst;
     s4f_htab_pool_release(&h->pool_hosts);
     s4f_htab_pool_release(&h->pool_peers);
-    s4f_htab_pool_release(&h->pool_ports);
+    pool64_release(&h->pool_peers4);
+    pool64_release(&h->pool_ports);
     free(h);
 }
 

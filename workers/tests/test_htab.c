@@ -1,5 +1,6 @@
 /* The bounded hash table's removal (backward shift): every remaining key stays findable,
- * whatever the clustering, wrap-around included. */
+ * whatever the clustering, wrap-around included. The 64-bit-key table: growth keeps every
+ * count, the cap refuses only new keys, key 0 is refused, reserve and clear. */
 #include "htab.h"
 
 #include <setjmp.h>
@@ -50,10 +51,52 @@ static void test_remove_keeps_others_findable(void **state)
     s4f_htab_release(&h);
 }
 
+static void test_htab64_counts_cap_and_reuse(void **state)
+{
+    (void)state;
+    struct s4f_htab64 h;
+    s4f_htab64_init(&h, 5000);
+    bool created;
+    assert_null(s4f_htab64_insert(&h, 0, &created));
+    for (int round = 0; round < 3; round++)
+        for (uint64_t k = 1; k <= 6000; k++) {
+            uint64_t *v = s4f_htab64_insert(&h, k << 32 | (k * 7919), &created);
+            if (k > 5000) {
+                assert_null(v); /* the cap: a new key is refused */
+                continue;
+            }
+            assert_non_null(v);
+            assert_int_equal(created, round == 0);
+            *v += k;
+        }
+    assert_int_equal(h.n, 5000);
+    assert_true(h.cap * 7 >= h.n * 10);
+    uint64_t sum = 0, keys = 0;
+    for (size_t i = 0; i < h.cap; i++)
+        if (h.mem[2 * i]) {
+            keys++;
+            assert_int_equal(h.mem[2 * i + 1], 3 * (h.mem[2 * i] >> 32));
+            sum += h.mem[2 * i + 1];
+        }
+    assert_int_equal(keys, 5000);
+    assert_int_equal(sum, 3 * 5000 * 5001 / 2);
+    size_t cap = h.cap;
+    s4f_htab64_clear(&h);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(h.cap, cap);
+    assert_int_equal(s4f_htab64_reserve(&h, 100000), 0);
+    assert_int_equal(h.cap, 8192); /* reserve is capped at max: 5000 entries at load 0.7 */
+    uint64_t *v = s4f_htab64_insert(&h, 42, &created);
+    assert_true(created);
+    assert_int_equal(*v, 0);
+    s4f_htab64_release(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remove_keeps_others_findable),
+        cmocka_unit_test(test_htab64_counts_cap_and_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
