@@ -83,9 +83,32 @@ const struct s4f_opt collector_opts[] = {
      offsetof(struct collector_conf, element_files),
      "Extra information element definitions (libfixbuf XML registry format): by default the "
      "Flowmon (PEN 39499) and ipfixprobe (PEN 8057) DNS, HTTP and TLS elements", NULL},
+    {"geoip_country_database", S4F_OPT_STRING, "", 0, 0,
+     offsetof(struct collector_conf, geoip_country_database),
+     "MaxMind-format country database (GeoLite2-Country, GeoLite2-City, DB-IP country lite): "
+     "adds s4f.src_country and s4f.dst_country; empty: off. Replace the file by renaming a new "
+     "one over it (as geoipupdate does): it is reloaded without a pause", NULL},
+    {"geoip_asn_database", S4F_OPT_STRING, "", 0, 0,
+     offsetof(struct collector_conf, geoip_asn_database),
+     "MaxMind-format AS database (GeoLite2-ASN, DB-IP ASN lite): adds s4f.src_as, s4f.dst_as, "
+     "s4f.src_as_org and s4f.dst_as_org; empty: off", NULL},
+    {"geoip_fields", S4F_OPT_LIST, "[src_country, dst_country, src_as, dst_as]", 0, 0,
+     offsetof(struct collector_conf, geoip_fields),
+     "Which GeoIP fields to add (of src_country, dst_country, src_as, dst_as; *_as brings its "
+     "*_as_org)", NULL},
+    {"geoip_check_interval", S4F_OPT_DURATION, "60s", 100, 86400000,
+     offsetof(struct collector_conf, geoip_check_interval_ms),
+     "How often the GeoIP database files are checked for a new version", NULL},
     S4F_OPT_END,
 };
 /* clang-format on */
+
+static int validate(struct s4f_daemon *d, char *err, size_t errlen)
+{
+    const struct collector_conf *c = d->conf;
+    unsigned fields;
+    return collector_enrich_parse_fields(&c->geoip_fields, &fields, err, errlen);
+}
 
 int main(int argc, char **argv)
 {
@@ -96,11 +119,13 @@ int main(int argc, char **argv)
                    "publishes flat JSON flow records to Kafka.",
         .opts = collector_opts,
         .conf = &conf,
+        .validate = validate,
     };
     struct s4f_decoder *dec = NULL;
     struct collector_inputs *in = NULL;
     struct collector_stats *stats = NULL;
     struct collector_out out = {0};
+    struct collector_enrich *enrich = NULL;
     int rc = s4f_daemon_init(&d, argc, argv), exit_code = 1;
     char err[512];
 
@@ -156,7 +181,24 @@ int main(int argc, char **argv)
         goto out;
     }
     stats = collector_stats_new(d.metrics);
-    in = collector_inputs_new(&conf, dec, collector_out_record, &out, d.metrics);
+    unsigned geo_fields = 0;
+    collector_enrich_parse_fields(&conf.geoip_fields, &geo_fields, err, sizeof(err));
+    struct collector_enrich_opts eopts = {
+        .country_db = conf.geoip_country_database,
+        .asn_db = conf.geoip_asn_database,
+        .fields = geo_fields,
+        .check_interval_ms = conf.geoip_check_interval_ms,
+        .next = collector_out_record,
+        .next_ctx = &out,
+        .metrics = d.metrics,
+    };
+    enrich = collector_enrich_new(&eopts);
+    if (!enrich)
+        goto out;
+    if (collector_enrich_active(enrich))
+        in = collector_inputs_new(&conf, dec, collector_enrich_record, enrich, d.metrics);
+    else
+        in = collector_inputs_new(&conf, dec, collector_out_record, &out, d.metrics);
     if (!in || !stats)
         goto out;
     s4f_info("receiving on udp %s%s%s, producing to topic %s", conf.listen,
@@ -185,6 +227,7 @@ int main(int argc, char **argv)
     exit_code = 0;
 out:
     collector_inputs_free(in);
+    collector_enrich_free(enrich);
     collector_out_free(&out);
     collector_stats_free(stats);
     s4f_decoder_free(dec);

@@ -13,9 +13,9 @@ PACKAGES=(
 	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
 	# libraries
 	librdkafka-dev libfixbuf-dev libjansson-dev libcurl4-openssl-dev
-	libmicrohttpd-dev libyaml-dev libcmocka-dev libpcap-dev
+	libmicrohttpd-dev libyaml-dev libcmocka-dev libpcap-dev libmaxminddb-dev
 	# test tooling
-	valgrind kcat softflowd pmacct nfdump tshark tcpreplay
+	valgrind kcat softflowd pmacct nfdump tshark tcpreplay libmaxmind-db-writer-perl
 	# local stack (provisioning/stack/stack.sh) and scripts
 	maven curl jq python3 python3-yaml unzip
 	# web: password hashing, gzip answers, browser tests and the API benchmark

@@ -157,6 +157,9 @@ struct s4f_flow_out {
     uint8_t src_addr[16]; /* network order; 4 bytes used for AF_INET */
     const char *src_text; /* points into json (not NUL-terminated), NULL if none */
     size_t src_text_len;
+    /* The destination address (for enrichment): as src_family/src_addr. */
+    int dst_family;
+    uint8_t dst_addr[16];
     const struct sockaddr_storage *exporter; /* as passed to decode (TCP: the stream's peer) */
     const char *exporter_text;               /* NUL-terminated */
     uint32_t sampling_interval;              /* 0 unknown, 1 unsampled, N: 1 in N packets */
@@ -210,5 +213,10 @@ enum s4f_status s4f_ipfix_stream_feed(struct s4f_ipfix_stream *st, const uint8_t
 size_t s4f_ipfix_stream_pending(const struct s4f_ipfix_stream *st);
 /* NULL-safe. Frees the stream's templates and removes it from the exporter list. */
 void s4f_ipfix_stream_free(struct s4f_ipfix_stream *st);
+
+/* Writes n bytes of text as a JSON string (quotes included) at p: trailing NULs removed,
+ * control characters escaped, invalid UTF-8 replaced by U+FFFD. Needs 6 * n + 2 bytes of room.
+ * Returns the end. (The decoder's own string writer, shared with the collector's enrichment.) */
+char *s4f_json_string(char *p, const uint8_t *s, size_t n);
 
 #endif

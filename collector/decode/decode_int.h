@@ -70,6 +70,7 @@ enum s4f_role {
 
 #define S4F_OPF_RENORM 0x01 /* packet/byte counter: multiplied by the sampling interval */
 #define S4F_OPF_SRC    0x02 /* source address: Kafka key candidate */
+#define S4F_OPF_DST    0x04 /* destination address: for the collector's enrichment */
 
 struct s4f_op {
     const char *key; /* `,"ipfix.name":` or NULL for SKIP/TIME */
@@ -269,7 +270,6 @@ char *s4f_json_ipv4(char *p, const uint8_t *a);
 char *s4f_json_ipv6(char *p, const uint8_t *a);
 char *s4f_json_mac(char *p, const uint8_t *a);
 char *s4f_json_hex(char *p, const uint8_t *a, size_t n);
-char *s4f_json_string(char *p, const uint8_t *s, size_t n);
 char *s4f_json_double(char *p, double v);
 
 static inline uint16_t s4f_rd16(const uint8_t *p)

@@ -244,13 +244,15 @@ static char *put_ntp(char *p, uint64_t v, uint64_t scale)
 /* Dual-stack templates (Cisco v9 template 313) carry sourceIPv4Address and sourceIPv6Address,
  * the one of the other family all zero: the key is the address that is actually set, the first
  * one when both (or neither) are. */
-static bool src_better(const struct s4f_flow_out *out, const uint8_t *a, size_t n)
+static bool addr_better(int family, const uint8_t *have_addr, const uint8_t *a, size_t n)
 {
-    if (!out->src_family)
+    if (!family)
         return true;
-    size_t have = out->src_family == AF_INET ? 4 : 16;
-    return s4f_all_zero(out->src_addr, have) && !s4f_all_zero(a, n);
+    size_t have = family == AF_INET ? 4 : 16;
+    return s4f_all_zero(have_addr, have) && !s4f_all_zero(a, n);
 }
+#define src_better(out, a, n) addr_better((out)->src_family, (out)->src_addr, (a), (n))
+#define dst_better(out, a, n) addr_better((out)->dst_family, (out)->dst_addr, (a), (n))
 
 static inline int64_t add_sat(int64_t a, int64_t b)
 {
@@ -371,6 +373,9 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
                 out.src_family = AF_INET;
                 memcpy(out.src_addr, fp, 4);
                 src_off = (size_t)(p - jb->buf);
+            } else if ((op->flags & S4F_OPF_DST) && dst_better(&out, fp, 4)) {
+                out.dst_family = AF_INET;
+                memcpy(out.dst_addr, fp, 4);
             }
             p = s4f_json_ipv4(p, fp);
             break;
@@ -379,6 +384,9 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
                 out.src_family = AF_INET6;
                 memcpy(out.src_addr, fp, 16);
                 src_off = (size_t)(p - jb->buf);
+            } else if ((op->flags & S4F_OPF_DST) && dst_better(&out, fp, 16)) {
+                out.dst_family = AF_INET6;
+                memcpy(out.dst_addr, fp, 16);
             }
             p = s4f_json_ipv6(p, fp);
             break;

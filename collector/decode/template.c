@@ -46,6 +46,7 @@ static const struct special specials[] = {
     {2, 0, 0, 0, S4F_OPF_RENORM},
     {8, 0, 0, 0, S4F_OPF_SRC},
     {10, 0, 0, S4F_R_IFACE, 0},
+    {12, 0, 0, 0, S4F_OPF_DST},
     {19, 0, 0, 0, S4F_OPF_RENORM},
     {20, 0, 0, 0, S4F_OPF_RENORM},
     {21, S4F_K_TIME, S4F_T_SYSUP | S4F_T_END, 0, 0},
@@ -53,6 +54,7 @@ static const struct special specials[] = {
     {23, 0, 0, 0, S4F_OPF_RENORM},
     {24, 0, 0, 0, S4F_OPF_RENORM},
     {27, 0, 0, 0, S4F_OPF_SRC},
+    {28, 0, 0, 0, S4F_OPF_DST},
     {34, 0, 0, S4F_R_INTERVAL, 0},
     {48, 0, 0, S4F_R_SAMPLER_ID, 0},
     {50, 0, 0, S4F_R_RANDOM_INTERVAL, 0},
@@ -354,8 +356,8 @@ struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool o
                 op->flags &= (uint8_t)~S4F_OPF_RENORM;
             if (op->role && (fs->len == S4F_VARLEN || fs->len > 8))
                 op->role = S4F_R_NONE;
-            if ((op->flags & S4F_OPF_SRC) && op->kind != S4F_K_IPV4 && op->kind != S4F_K_IPV6)
-                op->flags &= (uint8_t)~S4F_OPF_SRC;
+            if (op->kind != S4F_K_IPV4 && op->kind != S4F_K_IPV6)
+                op->flags &= (uint8_t) ~(S4F_OPF_SRC | S4F_OPF_DST);
         }
         if (sp && sp->kind == S4F_K_TIME && op->kind != S4F_K_TIME)
             op->kind = S4F_K_SKIP; /* unusable length: would clash with the derived keys */
