@@ -127,6 +127,16 @@ struct s4f_app {
     char ja4[S4F_APP_TEXT_MAX + 1], sni[S4F_APP_TEXT_MAX + 1], http_host[S4F_APP_TEXT_MAX + 1];
 };
 
+/* The collector's GeoIP enrichment of one address (docs/worker.md "GeoIP fields"):
+ * s4f.src_country / s4f.src_as / s4f.src_as_org and the dst_ ones. An AS organisation is
+ * decoded like DNS names and cut at S4F_AS_ORG_MAX bytes. */
+#define S4F_AS_ORG_MAX 96
+struct s4f_geo {
+    char country[4]; /* ISO 3166 code, "" when absent (anything but 2-3 letters or digits) */
+    uint32_t asn;    /* 0 when absent */
+    uint16_t org_len;
+};
+
 struct s4f_flow {
     struct s4f_addr src, dst;
     uint16_t sport, dport;
@@ -149,9 +159,11 @@ struct s4f_flow {
     int64_t mark_from;               /* marks: the input offset the writer's claims start at */
     uint64_t rev_packets, rev_bytes; /* biflow: destination to source */
     uint16_t rev_tcp_flags;          /* biflow: reverseTcpControlBits */
+    struct s4f_geo src_geo, dst_geo; /* the collector's GeoIP fields */
     /* Last: the text buffers are not cleared per record (s4f_flow_clear()). */
     struct s4f_dns dns;
     struct s4f_app app;
+    char src_as_org[S4F_AS_ORG_MAX + 1], dst_as_org[S4F_AS_ORG_MAX + 1]; /* NUL-terminated */
 };
 
 /* Resets a flow without touching the text buffers (only their lengths and terminators). */
@@ -161,6 +173,7 @@ static inline void s4f_flow_clear(struct s4f_flow *f)
     f->dns.name[0] = f->dns.crr_name[0] = f->dns.rdata[0] = '\0';
     memset(&f->app, 0, offsetof(struct s4f_app, suites));
     f->app.ja4[0] = f->app.sni[0] = f->app.http_host[0] = '\0';
+    f->src_as_org[0] = f->dst_as_org[0] = '\0';
 }
 
 /* Parses one record. buf need not be terminated. S4F_OK or S4F_ERR (*why, if non-NULL, gets a

@@ -59,6 +59,13 @@ enum key_id {
     K_XP_JA4,
     K_XP_SNI,
     K_HTTP_HOST,
+    /* The collector's GeoIP fields */
+    K_SRC_COUNTRY,
+    K_DST_COUNTRY,
+    K_SRC_AS,
+    K_DST_AS,
+    K_SRC_AS_ORG,
+    K_DST_AS_ORG,
     K_COUNT /* at most 64: `seen` is a 64-bit mask */
 };
 _Static_assert(K_COUNT <= 64, "seen is a 64-bit mask");
@@ -116,6 +123,17 @@ static const struct {
     KEY("s4f.r.side", K_SIDE),
     KEY("s4f.r.partition", K_SRC_PART),
     KEY("s4f.r.offset", K_SRC_OFF),
+};
+
+/* The collector's enrichment keys ("s4f." but not "s4f.r."). */
+static const struct {
+    const char *name;
+    size_t len;
+    enum key_id id;
+} geo_keys[] = {
+    KEY("s4f.src_country", K_SRC_COUNTRY), KEY("s4f.dst_country", K_DST_COUNTRY),
+    KEY("s4f.src_as", K_SRC_AS),           KEY("s4f.dst_as", K_DST_AS),
+    KEY("s4f.src_as_org", K_SRC_AS_ORG),   KEY("s4f.dst_as_org", K_DST_AS_ORG),
 };
 
 static int fail(struct rd *r, const char *why)
@@ -564,6 +582,42 @@ static int read_text(struct rd *r, char *out, uint16_t *len, bool *cut)
     return 0;
 }
 
+/* A country code: 2 or 3 ASCII letters or digits, else "" (ignored, the record still counts). */
+static int read_country(struct rd *r, char out[4])
+{
+    char t[8];
+    uint16_t n;
+    bool cut = false;
+    const char *s;
+    size_t sn;
+    ws(r);
+    if (r->p >= r->end || *r->p != '"')
+        return fail(r, "a country is not a string");
+    if (scan_string(r, &s, &sn, NULL, 0) != 0)
+        return -1;
+    n = (uint16_t)decode_text(s, sn, t, sizeof(t) - 1, &cut);
+    bool ok = !cut && (n == 2 || n == 3);
+    for (uint16_t i = 0; ok && i < n; i++)
+        ok = (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= 'a' && t[i] <= 'z') ||
+             (t[i] >= '0' && t[i] <= '9');
+    memcpy(out, ok ? t : "", ok ? (size_t)n + 1 : 1);
+    return 0;
+}
+
+static int read_org(struct rd *r, char *out, uint16_t *len)
+{
+    const char *s;
+    size_t n;
+    bool cut = false;
+    ws(r);
+    if (r->p >= r->end || *r->p != '"')
+        return fail(r, "an AS organisation is not a string");
+    if (scan_string(r, &s, &n, NULL, 0) != 0)
+        return -1;
+    *len = (uint16_t)decode_text(s, n, out, S4F_AS_ORG_MAX, &cut);
+    return 0;
+}
+
 /* A string value kept raw (its JSON contents, escapes undecoded): the answer data, decoded
  * when the whole record (and so the record type) is known. */
 static int read_raw(struct rd *r, const char **s, size_t *n)
@@ -696,6 +750,10 @@ static enum key_id lookup(const char *s, size_t n)
         for (size_t i = 0; i < S4F_ARRAY_SIZE(s4f_keys); i++)
             if (s4f_keys[i].len == n && bytes_eq(s4f_keys[i].name, s, n))
                 return s4f_keys[i].id;
+    } else if (memcmp(s, "s4f.", 4) == 0) {
+        for (size_t i = 0; i < S4F_ARRAY_SIZE(geo_keys); i++)
+            if (geo_keys[i].len == n && bytes_eq(geo_keys[i].name, s, n))
+                return geo_keys[i].id;
     }
     return K_UNKNOWN;
 }
@@ -973,6 +1031,26 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
             if ((rc = read_text(&r, out->app.http_host, &out->app.http_host_len, &app_cut)) == 0)
                 out->app.flags = (uint8_t)((out->app.flags & ~S4F_APP_HTTP_HOST) |
                                            (out->app.http_host_len ? S4F_APP_HTTP_HOST : 0));
+            break;
+        case K_SRC_COUNTRY:
+            rc = read_country(&r, out->src_geo.country);
+            break;
+        case K_DST_COUNTRY:
+            rc = read_country(&r, out->dst_geo.country);
+            break;
+        case K_SRC_AS:
+            if ((rc = read_uint(&r, UINT32_MAX, &v)) == 0)
+                out->src_geo.asn = (uint32_t)v;
+            break;
+        case K_DST_AS:
+            if ((rc = read_uint(&r, UINT32_MAX, &v)) == 0)
+                out->dst_geo.asn = (uint32_t)v;
+            break;
+        case K_SRC_AS_ORG:
+            rc = read_org(&r, out->src_as_org, &out->src_geo.org_len);
+            break;
+        case K_DST_AS_ORG:
+            rc = read_org(&r, out->dst_as_org, &out->dst_geo.org_len);
             break;
         case K_COUNT:
             break;

@@ -1,5 +1,9 @@
 #!/usr/bin/perl
-# test
+# Writes a MaxMind-format database (.mmdb) from a JSON spec, for tests that need known answers:
+#   make_mmdb.pl SPEC.json OUT.mmdb
+# SPEC: {"database_type": "GeoLite2-Country", "networks": {"192.0.2.0/24": {"country": {"iso_code": "CZ"}}}}
+# (GeoLite2-ASN: {"autonomous_system_number": 2852, "autonomous_system_organization": "CESNET"}).
+# Uses Debian's libmaxmind-db-writer-perl.
 use strict; use warnings;
 use JSON::PP;
 use MaxMind::DB::Writer::Tree;

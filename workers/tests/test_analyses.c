@@ -131,6 +131,43 @@ static void test_ports_scan_known_scanners(void **state)
     th_free(t);
 }
 
+/* A scan's result names the scanner's (and, vertical, the target's) country and AS as the
+ * collector attached them to the flows. */
+static void test_ports_scan_geo(void **state)
+{
+    (void)state;
+    struct th *t = th_new(analysis("ports_scan"), "allowed_lateness: 0\nthreshold: 3\n");
+    int64_t off = 0;
+    for (int j = 0; j < 3; j++) {
+        char dst[32];
+        snprintf(dst, sizeof(dst), "203.0.113.%d", j + 1);
+        struct s4f_flow f = th_mkflow("192.0.2.7", dst, 6, 22, 0x02, 1, 40, TH_T0 + 1000 + j);
+        strcpy(f.src_geo.country, "CZ");
+        f.src_geo.asn = 2852;
+        strcpy(f.src_as_org, "CESNET");
+        f.src_geo.org_len = 6;
+        assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+        f = th_mkflow("192.0.2.8", "198.51.100.1", 6, (uint16_t)(80 + j), 0x02, 1, 40,
+                      TH_T0 + 2000 + j);
+        strcpy(f.dst_geo.country, "US");
+        assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+    }
+    flow(t, &off, "10.0.0.1", "10.0.0.2", 6, 80, 0x10, 1, 40, 200000);
+    th_tick(t);
+    json_t *h = th_doc(t, rid("portscan_horizontal", 0, 60000, "192.0.2.7|22"));
+    assert_non_null(h);
+    assert_string_equal(th_str(h, "src_country"), "CZ");
+    assert_int_equal(th_int(h, "src_as"), 2852);
+    assert_string_equal(th_str(h, "src_as_org"), "CESNET");
+    json_t *v = th_doc(t, rid("portscan_vertical", 0, 60000, "192.0.2.8|198.51.100.1"));
+    assert_non_null(v);
+    assert_null(json_object_get(v, "src_country"));
+    assert_null(json_object_get(v, "src_as"));
+    assert_string_equal(th_str(v, "dst_country"), "US");
+    assert_null(json_object_get(v, "dst_as"));
+    th_free(t);
+}
+
 static void test_ports_scan_sliding_increment(void **state)
 {
     /* 60 s windows sliding by 20 s: flows_increment counts the last slide only. */
@@ -613,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_protocols_statistics_mix),
         cmocka_unit_test(test_ports_scan_known_scanners),
         cmocka_unit_test(test_ports_scan_sliding_increment),
+        cmocka_unit_test(test_ports_scan_geo),
         cmocka_unit_test(test_ports_scan_max_keys),
         cmocka_unit_test(test_host_stats_known_host),
         cmocka_unit_test(test_host_stats_temporal_profile),
