@@ -145,6 +145,7 @@ static void watch_round(struct collector_enrich *e)
         /* A version published before and never taken (no traffic since) is replaced: the data
          * path never saw it, so it is ours to close. */
         db_close(atomic_exchange_explicit(&s->pending, g, memory_order_acq_rel));
+        s4f_metric_inc(s->m_reloads);
     }
 }
 
@@ -223,7 +224,7 @@ struct collector_enrich *collector_enrich_new(const struct collector_enrich_opts
         char lab[64];
         s4f_metrics_labels(lab, sizeof(lab), "database", db_names[k], NULL);
         s->m_reloads = s4f_metrics_counter(o->metrics, "geoip_loads_total",
-                                           "GeoIP databases (re)loaded, by database", lab);
+                                           "GeoIP database files opened and handed to the data path, by database", lab);
         s->m_errors =
             s4f_metrics_counter(o->metrics, "geoip_load_errors_total",
                                 "GeoIP database files that could not be opened, by database", lab);
@@ -298,7 +299,6 @@ static inline void db_take(struct dbslot *s)
     struct geo_db *old = s->cur;
     s->cur = g;
     memset(s->cache, 0, CACHE_SLOTS * sizeof(*s->cache));
-    s4f_metric_inc(s->m_reloads);
     s4f_metric_set(s->m_build, (int64_t)g->mmdb.metadata.build_epoch);
     /* The watcher closes it; if it has not yet closed the one before (impossible within one
      * round, it publishes at most one per round), close that here. */
