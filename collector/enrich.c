@@ -34,6 +34,11 @@ static const char *const db_names[DB__COUNT] = {"country", "asn"};
 /* A cached value in JSON form: a country `"CZ"`, or an AS `2852,"CESNET"` split in two. */
 #define VAL_MAX     (6 * ORG_MAX + 32)
 #define CACHE_SLOTS 1024
+/* IPv4 /16s and /24s whose answer is known (the matching network, or the empty part of the
+ * tree, covers all of it): most lookups of busy hosts, services and unrouted space end here,
+ * without a tree walk. */
+#define PREFIX_SLOTS   8192
+#define PREFIX16_SLOTS 2048
 
 /* Which version of a file: a new file renamed over the path, or one rewritten, differs. */
 struct file_id {
@@ -48,16 +53,23 @@ struct geo_db {
 };
 
 struct cache_ent {
-    uint32_t off1;             /* data offset + 1; 0: empty */
     uint16_t num_len, org_len; /* ASN: number text, then the organisation's JSON string */
     char val[VAL_MAX];         /* country: `"CZ"` (num_len bytes) */
+};
+
+struct prefix_ent {
+    uint32_t tag;  /* (address >> 8) + 1; 0: empty */
+    uint32_t off1; /* data offset + 1; 0: not in the database */
 };
 
 struct dbslot {
     const char *path; /* NULL: not configured */
     struct geo_db *cur;
     _Atomic(struct geo_db *) pending, retired;
+    uint32_t *tags; /* the cache's keys apart from its values (a small array that stays in the
+                     * CPU cache): data offset + 1, 0 empty */
     struct cache_ent *cache;
+    struct prefix_ent *prefix, *prefix16;
     struct s4f_metric *m_reloads, *m_errors, *m_build;
     struct file_id tried; /* watcher: the version last opened (or refused): not tried again */
 };
@@ -218,13 +230,17 @@ struct collector_enrich *collector_enrich_new(const struct collector_enrich_opts
         if (!paths[k] || !*paths[k] || !(e->fields & want[k]))
             continue;
         s->path = paths[k];
+        s->tags = calloc(CACHE_SLOTS, sizeof(*s->tags));
         s->cache = calloc(CACHE_SLOTS, sizeof(*s->cache));
-        if (!s->cache)
+        s->prefix = calloc(PREFIX_SLOTS, sizeof(*s->prefix));
+        s->prefix16 = calloc(PREFIX16_SLOTS, sizeof(*s->prefix16));
+        if (!s->tags || !s->cache || !s->prefix || !s->prefix16)
             goto fail;
         char lab[64];
         s4f_metrics_labels(lab, sizeof(lab), "database", db_names[k], NULL);
-        s->m_reloads = s4f_metrics_counter(o->metrics, "geoip_loads_total",
-                                           "GeoIP database files opened and handed to the data path, by database", lab);
+        s->m_reloads = s4f_metrics_counter(
+            o->metrics, "geoip_loads_total",
+            "GeoIP database files opened and handed to the data path, by database", lab);
         s->m_errors =
             s4f_metrics_counter(o->metrics, "geoip_load_errors_total",
                                 "GeoIP database files that could not be opened, by database", lab);
@@ -275,7 +291,10 @@ void collector_enrich_free(struct collector_enrich *e)
         db_close(s->cur);
         db_close(atomic_exchange(&s->pending, NULL));
         db_close(atomic_exchange(&s->retired, NULL));
+        free(s->tags);
         free(s->cache);
+        free(s->prefix);
+        free(s->prefix16);
     }
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
@@ -298,7 +317,9 @@ static inline void db_take(struct dbslot *s)
         return;
     struct geo_db *old = s->cur;
     s->cur = g;
-    memset(s->cache, 0, CACHE_SLOTS * sizeof(*s->cache));
+    memset(s->tags, 0, CACHE_SLOTS * sizeof(*s->tags));
+    memset(s->prefix, 0, PREFIX_SLOTS * sizeof(*s->prefix));
+    memset(s->prefix16, 0, PREFIX16_SLOTS * sizeof(*s->prefix16));
     s4f_metric_set(s->m_build, (int64_t)g->mmdb.metadata.build_epoch);
     /* The watcher closes it; if it has not yet closed the one before (impossible within one
      * round, it publishes at most one per round), close that here. */
@@ -322,36 +343,69 @@ static const struct cache_ent *lookup(struct collector_enrich *e, int kind, int 
                                       const uint8_t *addr)
 {
     struct dbslot *s = &e->db[kind];
-    struct sockaddr_storage ss = {0};
+    struct prefix_ent *pe = NULL, *pe16 = NULL;
+    MMDB_entry_s entry = {.mmdb = &s->cur->mmdb};
+    uint32_t tag = 0, tag16 = 0;
     if (family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        memcpy(&a->sin_addr, addr, 4);
+        tag16 = ((uint32_t)addr[0] << 8 | addr[1]) + 1;
+        pe16 = &s->prefix16[(tag16 * 2654435761u >> 12) % PREFIX16_SLOTS];
+        tag = ((uint32_t)addr[0] << 16 | (uint32_t)addr[1] << 8 | addr[2]) + 1;
+        pe = &s->prefix[(tag * 2654435761u >> 10) % PREFIX_SLOTS];
+        const struct prefix_ent *hit = pe16->tag == tag16 ? pe16 : pe->tag == tag ? pe : NULL;
+        if (hit) {
+            if (!hit->off1)
+                return NULL;
+            entry.offset = hit->off1 - 1;
+            goto have_entry;
+        }
+    }
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } sa;
+    if (family == AF_INET) {
+        memset(&sa.in, 0, sizeof(sa.in));
+        sa.in.sin_family = AF_INET;
+        memcpy(&sa.in.sin_addr, addr, 4);
     } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        memcpy(&a->sin6_addr, addr, 16);
+        memset(&sa.in6, 0, sizeof(sa.in6));
+        sa.in6.sin6_family = AF_INET6;
+        memcpy(&sa.in6.sin6_addr, addr, 16);
     }
     int mmdb_err = 0;
-    MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&s->cur->mmdb, (struct sockaddr *)&ss, &mmdb_err);
+    MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&s->cur->mmdb, &sa.sa, &mmdb_err);
     if (mmdb_err != MMDB_SUCCESS) {
         /* An IPv6 address in an IPv4-only database is not an error worth counting. */
         if (mmdb_err != MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
             s4f_metric_inc(e->m_lookup_errors);
         return NULL;
     }
+    /* The answer holds for the whole /24 when the network found (or the empty subtree) is
+     * no longer than that; an IPv4 address in an IPv6 tree may report its depth from the root
+     * of the tree. */
+    unsigned mask = r.netmask > 32 ? r.netmask - 96 : r.netmask;
+    if (pe16 && mask <= 16) {
+        pe16->tag = tag16;
+        pe16->off1 = r.found_entry ? r.entry.offset + 1 : 0;
+    } else if (pe && mask <= 24) {
+        pe->tag = tag;
+        pe->off1 = r.found_entry ? r.entry.offset + 1 : 0;
+    }
     if (!r.found_entry)
         return NULL;
-    struct cache_ent *c = &s->cache[(r.entry.offset * 2654435761u >> 8) % CACHE_SLOTS];
-    if (c->off1 == r.entry.offset + 1)
+    entry.offset = r.entry.offset;
+have_entry:;
+    size_t slot = (entry.offset * 2654435761u >> 8) % CACHE_SLOTS;
+    struct cache_ent *c = &s->cache[slot];
+    if (s->tags[slot] == entry.offset + 1)
         return c->num_len ? c : NULL;
-    c->off1 = r.entry.offset + 1;
+    s->tags[slot] = entry.offset + 1;
     c->num_len = c->org_len = 0;
     MMDB_entry_data_s d;
     if (kind == DB_COUNTRY) {
-        if (MMDB_get_value(&r.entry, &d, "country", "iso_code", NULL) == MMDB_SUCCESS &&
-            d.has_data && d.type == MMDB_DATA_TYPE_UTF8_STRING && d.data_size > 0 &&
-            d.data_size <= 8) {
+        if (MMDB_get_value(&entry, &d, "country", "iso_code", NULL) == MMDB_SUCCESS && d.has_data &&
+            d.type == MMDB_DATA_TYPE_UTF8_STRING && d.data_size > 0 && d.data_size <= 8) {
             char *end = s4f_json_string(c->val, (const uint8_t *)d.utf8_string, d.data_size);
             c->num_len = (uint16_t)(end - c->val);
         }
@@ -359,7 +413,7 @@ static const struct cache_ent *lookup(struct collector_enrich *e, int kind, int 
     }
     uint64_t asn = 0;
     bool have = false;
-    if (MMDB_get_value(&r.entry, &d, "autonomous_system_number", NULL) == MMDB_SUCCESS &&
+    if (MMDB_get_value(&entry, &d, "autonomous_system_number", NULL) == MMDB_SUCCESS &&
         d.has_data) {
         if (d.type == MMDB_DATA_TYPE_UINT32)
             asn = d.uint32, have = true;
@@ -371,12 +425,18 @@ static const struct cache_ent *lookup(struct collector_enrich *e, int kind, int 
     if (!have)
         return NULL;
     c->num_len = (uint16_t)snprintf(c->val, 16, "%llu", (unsigned long long)asn);
-    if (MMDB_get_value(&r.entry, &d, "autonomous_system_organization", NULL) == MMDB_SUCCESS &&
+    if (MMDB_get_value(&entry, &d, "autonomous_system_organization", NULL) == MMDB_SUCCESS &&
         d.has_data && d.type == MMDB_DATA_TYPE_UTF8_STRING && d.data_size > 0) {
-        size_t n = cut_utf8(d.utf8_string, d.data_size, ORG_MAX);
-        char *o = c->val + c->num_len;
-        char *end = s4f_json_string(o, (const uint8_t *)d.utf8_string, n);
-        c->org_len = (uint16_t)(end - o);
+        /* Escaped at full length aside, then cut until the JSON form fits. */
+        char tmp[6 * ORG_MAX + 2];
+        size_t room = VAL_MAX - c->num_len, n = d.data_size;
+        do {
+            n = cut_utf8(d.utf8_string, n, n == d.data_size ? ORG_MAX : n - 1);
+            c->org_len = (uint16_t)(s4f_json_string(tmp, (const uint8_t *)d.utf8_string, n) - tmp);
+        } while (c->org_len > room && n > 0);
+        if (c->org_len > room)
+            c->org_len = 0;
+        memcpy(c->val + c->num_len, tmp, c->org_len);
     }
     return c;
 }
