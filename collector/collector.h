@@ -36,6 +36,8 @@ struct collector_conf {
     bool renormalize;
     bool exporter_fields;
     int64_t default_sampling_interval;
+    bool interface_names;
+    int64_t max_interfaces_per_domain;
     struct s4f_strlist element_files;
     char *geoip_country_database;
     char *geoip_asn_database;

@@ -79,6 +79,16 @@ const struct s4f_opt collector_opts[] = {
     {"default_sampling_interval", S4F_OPT_INT, "0", 0, 4294967295.0,
      offsetof(struct collector_conf, default_sampling_interval),
      "Sampling interval assumed when an exporter announces none (0: none)", NULL},
+    {"interface_names", S4F_OPT_BOOL, "true", 0, 0,
+     offsetof(struct collector_conf, interface_names),
+     "Add the names and descriptions of a flow's ingress and egress interfaces "
+     "(s4f.in_if_name, s4f.in_if_description, s4f.out_if_name, s4f.out_if_description) where "
+     "the exporter sends them as IPFIX/v9 options (interfaceName 82, interfaceDescription 83)",
+     NULL},
+    {"max_interfaces_per_domain", S4F_OPT_INT, "1024", 1, 65536,
+     offsetof(struct collector_conf, max_interfaces_per_domain),
+     "Interfaces whose names are kept per exporter and observation domain (inside "
+     "max_template_memory); names of further ones are not kept (counted)", NULL},
     {"element_files", S4F_OPT_LIST, S4F_ELEMENTS_DEFAULT, 0, 0,
      offsetof(struct collector_conf, element_files),
      "Extra information element definitions (libfixbuf XML registry format): by default the "
@@ -169,6 +179,8 @@ int main(int argc, char **argv)
         .default_sampling_interval = (uint32_t)conf.default_sampling_interval,
         .no_renormalize = !conf.renormalize,
         .no_exporter_fields = !conf.exporter_fields,
+        .no_interface_names = !conf.interface_names,
+        .max_interfaces_per_domain = (uint32_t)conf.max_interfaces_per_domain,
         .element_files = files,
     };
     dec = s4f_decoder_new(&dopts);

@@ -51,6 +51,11 @@ struct s4f_decoder_opts {
     uint32_t seq_reset_threshold;
     /* Applied to records whose sampling interval is unknown. 0: none. */
     uint32_t default_sampling_interval;
+    /* Interfaces whose name/description options records (interfaceName 82,
+     * interfaceDescription 83, scoped by ingressInterface) are kept per domain; names of
+     * further interfaces are not kept (counted). 0: 1024. */
+    uint32_t max_interfaces_per_domain;
+    bool no_interface_names;   /* true: do not add s4f.in_if_name and the like to records */
     bool no_renormalize;       /* true: keep packet/byte counters as exported */
     bool no_exporter_fields;   /* true: omit exporter address and observation domain keys */
     bool emit_options_records; /* true: options records are passed to the callback too */
@@ -121,6 +126,8 @@ struct s4f_decode_stats {
     uint64_t exporters_evicted;            /* max_exporters reached */
     uint64_t domains_evicted;              /* max_domains_per_exporter reached */
     uint64_t samplers_evicted;             /* max_samplers_per_domain reached */
+    uint64_t interface_updates;            /* interface names learnt from options records */
+    uint64_t interfaces_refused;           /* max_interfaces_per_domain reached: not kept */
     uint64_t sampling_updates;             /* sampling intervals learnt from options records */
     uint64_t seq_lost;                     /* v5 and IPFIX: flows, v9: packets, by sequence gaps */
     uint64_t seq_resets;                   /* exporter restarts detected (count starts over) */
