@@ -128,10 +128,12 @@ static void count(struct pscan *p, struct pwin *w, const struct skey *k, const s
     if (created) {
         v->first_start = f->start_ms;
         v->last_end = f->end_ms;
-        v->src_geo = rev ? s4f_geo_dst(p->geo, f) : s4f_geo_src(p->geo, f);
-        if (k->kind == KIND_V)
-            v->dst_geo = rev ? s4f_geo_src(p->geo, f) : s4f_geo_dst(p->geo, f);
     }
+    /* The first flow of the key that carries GeoIP fields names its addresses. */
+    if (!v->src_geo)
+        v->src_geo = rev ? s4f_geo_dst(p->geo, f) : s4f_geo_src(p->geo, f);
+    if (k->kind == KIND_V && !v->dst_geo)
+        v->dst_geo = rev ? s4f_geo_src(p->geo, f) : s4f_geo_dst(p->geo, f);
     v->flows++;
     if (f->end_ms >= w->end - w->slide)
         v->flows_last_slide++;
