@@ -43,6 +43,7 @@ static const char country_v1[] =
     "{\"database_type\":\"GeoLite2-Country\",\"networks\":{"
     "\"192.0.2.0/24\":{\"country\":{\"iso_code\":\"CZ\",\"names\":{\"en\":\"Czechia\"}}},"
     "\"198.51.100.0/24\":{\"country\":{\"iso_code\":\"US\"}},"
+    "\"198.51.100.128/26\":{\"country\":{\"iso_code\":\"AT\"}},"
     "\"2001:db8::/32\":{\"country\":{\"iso_code\":\"DE\"}}}}";
 static const char country_v2[] = "{\"database_type\":\"GeoLite2-Country\",\"networks\":{"
                                  "\"192.0.2.0/24\":{\"country\":{\"iso_code\":\"SK\"}}}}";
@@ -176,6 +177,16 @@ static void test_known_answers(void **state)
         flow(dec, e, "203.0.113.1", "203.0.113.2");
         assert_null(json_object_get(s.last, "s4f.src_country"));
         assert_null(json_object_get(s.last, "s4f.src_as"));
+    }
+    /* Networks longer than a /24 inside one: each address gets its own network's answer,
+     * whichever was looked up first (the /24 is not cached as a whole). */
+    for (int i = 0; i < 2; i++) {
+        flow(dec, e, "198.51.100.130", "198.51.100.20");
+        assert_string_equal(str(s.last, "s4f.src_country"), "AT");
+        assert_string_equal(str(s.last, "s4f.dst_country"), "US");
+        flow(dec, e, "198.51.100.200", "198.51.100.129");
+        assert_string_equal(str(s.last, "s4f.src_country"), "US");
+        assert_string_equal(str(s.last, "s4f.dst_country"), "AT");
     }
     /* The cached answer equals the first one. */
     flow(dec, e, "192.0.2.8", "192.0.2.9");
