@@ -29,10 +29,12 @@ enum { DB_COUNTRY, DB_ASN, DB__COUNT };
 static const char *const db_names[DB__COUNT] = {"country", "asn"};
 
 /* An AS organisation longer than this (in bytes of the database's text) is cut at a character
- * boundary: names are short, and a record must stay small whatever the file says. */
+ * boundary: names are short, and a record must stay small whatever the file says. It is cut
+ * further if its JSON form (escapes) would not fit VAL_MAX. */
 #define ORG_MAX 96
-/* A cached value in JSON form: a country `"CZ"`, or an AS `2852,"CESNET"` split in two. */
-#define VAL_MAX     (6 * ORG_MAX + 32)
+/* A cached value in JSON form: a country `"CZ"`, or an AS `2852,"CESNET"` split in two; with
+ * its two lengths an entry is two CPU cache lines. */
+#define VAL_MAX     124
 #define CACHE_SLOTS 1024
 /* IPv4 /16s and /24s whose answer is known (the matching network, or the empty part of the
  * tree, covers all of it): most lookups of busy hosts, services and unrouted space end here,
@@ -429,11 +431,13 @@ have_entry:;
         d.has_data && d.type == MMDB_DATA_TYPE_UTF8_STRING && d.data_size > 0) {
         /* Escaped at full length aside, then cut until the JSON form fits. */
         char tmp[6 * ORG_MAX + 2];
-        size_t room = VAL_MAX - c->num_len, n = d.data_size;
-        do {
-            n = cut_utf8(d.utf8_string, n, n == d.data_size ? ORG_MAX : n - 1);
+        size_t room = VAL_MAX - c->num_len, n = cut_utf8(d.utf8_string, d.data_size, ORG_MAX);
+        for (;;) {
             c->org_len = (uint16_t)(s4f_json_string(tmp, (const uint8_t *)d.utf8_string, n) - tmp);
-        } while (c->org_len > room && n > 0);
+            if (c->org_len <= room || n == 0)
+                break;
+            n = cut_utf8(d.utf8_string, n, n - 1); /* strictly shorter */
+        }
         if (c->org_len > room)
             c->org_len = 0;
         memcpy(c->val + c->num_len, tmp, c->org_len);
