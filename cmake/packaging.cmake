@@ -149,7 +149,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/CSIRT-MU/Stream4Flow")
 # The runtime libraries by name (Debian 12); dpkg-shlibdeps adds the exact versions.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "librdkafka1, libfixbuf9, libjansson4, libcurl4, libmicrohttpd12, libyaml-0-2, zlib1g, libcrypt1, adduser")
+    "librdkafka1, libfixbuf9, libmaxminddb0, libjansson4, libcurl4, libmicrohttpd12, libyaml-0-2, zlib1g, libcrypt1, adduser")
 find_program(S4F_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(S4F_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

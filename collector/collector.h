@@ -38,7 +38,13 @@ struct collector_conf {
     bool renormalize;
     bool exporter_fields;
     int64_t default_sampling_interval;
+    bool interface_names;
+    int64_t max_interfaces_per_domain;
     struct s4f_strlist element_files;
+    char *geoip_country_database;
+    char *geoip_asn_database;
+    struct s4f_strlist geoip_fields;
+    int64_t geoip_check_interval_ms;
 };
 
 extern const struct s4f_opt collector_opts[];
@@ -63,6 +69,41 @@ void collector_out_poll(struct collector_out *out);
 /* Waits up to timeout_ms for the queued records; returns how many are still queued. */
 int collector_out_flush(struct collector_out *out, int timeout_ms);
 void collector_out_free(struct collector_out *out);
+
+/* GeoIP enrichment (enrich.c): a record callback that adds the source's and destination's
+ * country (s4f.src_country, s4f.dst_country: ISO 3166 codes) and autonomous system
+ * (s4f.src_as, s4f.dst_as, s4f.src_as_org, s4f.dst_as_org) from MaxMind-format databases
+ * (GeoLite2, DB-IP) to each flow record and hands it on to next. Fields whose address is not in
+ * the database are left out. A watcher thread reopens a database whose file changed and hands it
+ * to the data path without a lock or a pause (see enrich.c). collector_enrich_record runs on
+ * the data-path thread only. */
+enum {
+    S4F_GEO_SRC_COUNTRY = 1,
+    S4F_GEO_DST_COUNTRY = 2,
+    S4F_GEO_SRC_AS = 4,
+    S4F_GEO_DST_AS = 8,
+};
+struct collector_enrich_opts {
+    const char *country_db, *asn_db; /* paths; NULL or "": not used (strings must outlive it) */
+    unsigned fields;                 /* S4F_GEO_* */
+    int64_t check_interval_ms;       /* how often the files are checked for a change */
+    s4f_record_cb next;
+    void *next_ctx;
+    struct s4f_metrics *metrics;
+};
+struct collector_enrich;
+/* Opens the databases now (a missing or bad file is logged; its fields stay absent until a
+ * good file appears) and starts the watcher. NULL on allocation failure. */
+struct collector_enrich *collector_enrich_new(const struct collector_enrich_opts *o);
+/* An s4f_record_cb: ctx is a struct collector_enrich. */
+void collector_enrich_record(void *ctx, const struct s4f_flow_out *rec);
+/* Whether any database is configured (else records need not pass through it). */
+bool collector_enrich_active(const struct collector_enrich *e);
+/* Stops the watcher, closes the databases. NULL-safe. */
+void collector_enrich_free(struct collector_enrich *e);
+/* geoip_fields' names into S4F_GEO_* bits; 0, or -1 with a message in err. */
+int collector_enrich_parse_fields(const struct s4f_strlist *l, unsigned *out, char *err,
+                                  size_t errlen);
 
 /* Inputs (input.c): every decoded record goes to on_record(record_ctx, rec); they know
  * nothing of what it does with it. */

@@ -88,13 +88,46 @@ const struct s4f_opt collector_opts[] = {
     {"default_sampling_interval", S4F_OPT_INT, "0", 0, 4294967295.0,
      offsetof(struct collector_conf, default_sampling_interval),
      "Sampling interval assumed when an exporter announces none (0: none)", NULL},
+    {"interface_names", S4F_OPT_BOOL, "true", 0, 0,
+     offsetof(struct collector_conf, interface_names),
+     "Add the names and descriptions of a flow's ingress and egress interfaces "
+     "(s4f.in_if_name, s4f.in_if_description, s4f.out_if_name, s4f.out_if_description) where "
+     "the exporter sends them as IPFIX/v9 options (interfaceName 82, interfaceDescription 83)",
+     NULL},
+    {"max_interfaces_per_domain", S4F_OPT_INT, "1024", 1, 65536,
+     offsetof(struct collector_conf, max_interfaces_per_domain),
+     "Interfaces whose names are kept per exporter and observation domain (inside "
+     "max_template_memory); names of further ones are not kept (counted)", NULL},
     {"element_files", S4F_OPT_LIST, S4F_ELEMENTS_DEFAULT, 0, 0,
      offsetof(struct collector_conf, element_files),
      "Extra information element definitions (libfixbuf XML registry format): by default the "
      "Flowmon (PEN 39499) and ipfixprobe (PEN 8057) DNS, HTTP and TLS elements", NULL},
+    {"geoip_country_database", S4F_OPT_STRING, "", 0, 0,
+     offsetof(struct collector_conf, geoip_country_database),
+     "MaxMind-format country database (GeoLite2-Country, GeoLite2-City, DB-IP country lite): "
+     "adds s4f.src_country and s4f.dst_country; empty: off. Replace the file by renaming a new "
+     "one over it (as geoipupdate does): it is reloaded without a pause", NULL},
+    {"geoip_asn_database", S4F_OPT_STRING, "", 0, 0,
+     offsetof(struct collector_conf, geoip_asn_database),
+     "MaxMind-format AS database (GeoLite2-ASN, DB-IP ASN lite): adds s4f.src_as, s4f.dst_as, "
+     "s4f.src_as_org and s4f.dst_as_org; empty: off", NULL},
+    {"geoip_fields", S4F_OPT_LIST, "[src_country, dst_country, src_as, dst_as]", 0, 0,
+     offsetof(struct collector_conf, geoip_fields),
+     "Which GeoIP fields to add (of src_country, dst_country, src_as, dst_as; *_as brings its "
+     "*_as_org)", NULL},
+    {"geoip_check_interval", S4F_OPT_DURATION, "60s", 100, 86400000,
+     offsetof(struct collector_conf, geoip_check_interval_ms),
+     "How often the GeoIP database files are checked for a new version", NULL},
     S4F_OPT_END,
 };
 /* clang-format on */
+
+static int validate(struct s4f_daemon *d, char *err, size_t errlen)
+{
+    const struct collector_conf *c = d->conf;
+    unsigned fields;
+    return collector_enrich_parse_fields(&c->geoip_fields, &fields, err, errlen);
+}
 
 int main(int argc, char **argv)
 {
@@ -105,11 +138,13 @@ int main(int argc, char **argv)
                    "on UDP/6343, and publishes flat JSON flow records to Kafka.",
         .opts = collector_opts,
         .conf = &conf,
+        .validate = validate,
     };
     struct s4f_decoder *dec = NULL;
     struct collector_inputs *in = NULL;
     struct collector_stats *stats = NULL;
     struct collector_out out = {0};
+    struct collector_enrich *enrich = NULL;
     int rc = s4f_daemon_init(&d, argc, argv), exit_code = 1;
     char err[512];
 
@@ -154,6 +189,8 @@ int main(int argc, char **argv)
         .max_sflow_interfaces = (uint32_t)conf.sflow_max_interfaces,
         .no_renormalize = !conf.renormalize,
         .no_exporter_fields = !conf.exporter_fields,
+        .no_interface_names = !conf.interface_names,
+        .max_interfaces_per_domain = (uint32_t)conf.max_interfaces_per_domain,
         .element_files = files,
     };
     dec = s4f_decoder_new(&dopts);
@@ -166,7 +203,24 @@ int main(int argc, char **argv)
         goto out;
     }
     stats = collector_stats_new(d.metrics);
-    in = collector_inputs_new(&conf, dec, collector_out_record, &out, d.metrics);
+    unsigned geo_fields = 0;
+    collector_enrich_parse_fields(&conf.geoip_fields, &geo_fields, err, sizeof(err));
+    struct collector_enrich_opts eopts = {
+        .country_db = conf.geoip_country_database,
+        .asn_db = conf.geoip_asn_database,
+        .fields = geo_fields,
+        .check_interval_ms = conf.geoip_check_interval_ms,
+        .next = collector_out_record,
+        .next_ctx = &out,
+        .metrics = d.metrics,
+    };
+    enrich = collector_enrich_new(&eopts);
+    if (!enrich)
+        goto out;
+    if (collector_enrich_active(enrich))
+        in = collector_inputs_new(&conf, dec, collector_enrich_record, enrich, d.metrics);
+    else
+        in = collector_inputs_new(&conf, dec, collector_out_record, &out, d.metrics);
     if (!in || !stats)
         goto out;
     s4f_info("receiving on udp %s%s%s%s%s, producing to topic %s", conf.listen,
@@ -196,6 +250,7 @@ int main(int argc, char **argv)
     exit_code = 0;
 out:
     collector_inputs_free(in);
+    collector_enrich_free(enrich);
     collector_out_free(&out);
     collector_stats_free(stats);
     s4f_decoder_free(dec);

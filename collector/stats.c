@@ -11,8 +11,9 @@ struct collector_stats {
     struct s4f_metric *datagrams[S4F_PROTO__COUNT], *flows[S4F_PROTO__COUNT];
     struct s4f_metric *errors[S4F_DR__COUNT];
     struct s4f_metric *rejected, *options, *tpl_added, *tpl_withdrawn, *tpl_expired, *tpl_evicted,
-        *exp_evicted, *seq_lost, *seq_resets, *sampling_updates, *kernel_drops, *truncated,
-        *exporters, *tpl_evicted_mem, *exp_evicted_mem, *memory, *seq_reordered;
+        *exp_evicted, *seq_lost, *seq_resets, *sampling_updates, *if_updates, *if_refused,
+        *kernel_drops, *truncated, *exporters, *tpl_evicted_mem, *exp_evicted_mem, *memory,
+        *seq_reordered;
     struct s4f_metric *time_fallback[S4F_TF__COUNT];
     struct s4f_metric *sflow_flow_samples, *sflow_counter_samples, *sflow_non_ip, *sflow_skipped,
         *sflow_if_refused, *sflow_ifs;
@@ -57,6 +58,12 @@ struct collector_stats *collector_stats_new(struct s4f_metrics *m)
                                          "Sequence number jumps taken as exporter restarts", NULL);
     st->sampling_updates = s4f_metrics_counter(
         m, "sampling_updates_total", "Sampling intervals learnt from options records", NULL);
+    st->if_updates =
+        s4f_metrics_counter(m, "interface_updates_total",
+                            "Interface names or descriptions learnt from options records", NULL);
+    st->if_refused =
+        s4f_metrics_counter(m, "interfaces_refused_total",
+                            "Interface names not kept: max_interfaces_per_domain reached", NULL);
     st->kernel_drops = s4f_metrics_counter(
         m, "udp_kernel_drops_total",
         "Datagrams dropped by the kernel because the receive buffer was full (SO_RXQ_OVFL)", NULL);
@@ -193,6 +200,8 @@ void collector_stats_publish(struct collector_stats *st, const struct s4f_decode
     set_u64(st->seq_lost, s.seq_lost);
     set_u64(st->seq_resets, s.seq_resets);
     set_u64(st->sampling_updates, s.sampling_updates);
+    set_u64(st->if_updates, s.interface_updates);
+    set_u64(st->if_refused, s.interfaces_refused);
     set_u64(st->tpl_evicted_mem, s.templates_evicted_memory);
     set_u64(st->exp_evicted_mem, s.exporters_evicted_memory);
     set_u64(st->memory, s.memory_bytes);

@@ -13,9 +13,9 @@ PACKAGES=(
 	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
 	# libraries
 	librdkafka-dev libfixbuf-dev libjansson-dev libcurl4-openssl-dev libssl-dev
-	libmicrohttpd-dev libyaml-dev libcmocka-dev libpcap-dev
+	libmicrohttpd-dev libyaml-dev libcmocka-dev libpcap-dev libmaxminddb-dev
 	# test tooling
-	valgrind kcat softflowd pmacct nfdump tshark tcpreplay
+	valgrind kcat softflowd pmacct nfdump tshark tcpreplay libmaxmind-db-writer-perl
 	# the alert test's syslog receiver (TCP, TLS, UDP)
 	rsyslog rsyslog-gnutls
 	# local stack (provisioning/stack/stack.sh) and scripts

@@ -706,18 +706,30 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
     struct s4f_flow f;
     const char *why = NULL;
     const char *buf = m->payload;
-    size_t rlen = e->rekey ? s4f_routed_len(buf, m->len) : 0;
-    if (e->rekey && m->len && m->len % rlen == 0 && buf[0] != '{') {
-        /* Routed records packed by stage one (one or more, all of the first's version): each
-         * is checked (and counted) on its own. */
-        size_t cnt = m->len / rlen;
+    if (e->rekey && m->len && buf[0] != '{') {
+        /* Routed records packed by stage one (one or more, each as long as its version byte
+         * says): each is checked (and counted) on its own; a message that does not end at a
+         * record boundary is refused whole. */
+        size_t cnt = 0, o = 0;
+        while (o < m->len && cnt <= S4F_ROUTED_PACK) {
+            o += s4f_routed_len(buf + o, m->len - o);
+            cnt++;
+        }
+        if (o != m->len && cnt <= S4F_ROUTED_PACK) {
+            malformed(e, p, m->offset, "not a routed record (length or magic)");
+            return;
+        }
         if (cnt > S4F_ROUTED_PACK) {
             malformed(e, p, m->offset, "more routed records in one message than a pack holds");
             return;
         }
         bool any = false;
+        o = 0;
         for (size_t i = 0; i < cnt; i++) {
-            if (s4f_flow_decode_routed(buf + i * rlen, rlen, &f, &why) != S4F_OK) {
+            size_t rlen = s4f_routed_len(buf + o, m->len - o);
+            enum s4f_status st = s4f_flow_decode_routed(buf + o, rlen, &f, &why);
+            o += rlen;
+            if (st != S4F_OK) {
                 malformed(e, p, m->offset, why);
             } else if (f.side == S4F_SIDE_MARK) {
                 mark(e, p, &f, now_wall);

@@ -127,6 +127,16 @@ struct s4f_app {
     char ja4[S4F_APP_TEXT_MAX + 1], sni[S4F_APP_TEXT_MAX + 1], http_host[S4F_APP_TEXT_MAX + 1];
 };
 
+/* The collector's GeoIP enrichment of one address (docs/worker.md "GeoIP fields"):
+ * s4f.src_country / s4f.src_as / s4f.src_as_org and the dst_ ones. An AS organisation is
+ * decoded like DNS names and cut at S4F_AS_ORG_MAX bytes. */
+#define S4F_AS_ORG_MAX 96
+struct s4f_geo {
+    char country[4]; /* ISO 3166 code, "" when absent (anything but 2-3 letters or digits) */
+    uint32_t asn;    /* 0 when absent */
+    uint16_t org_len;
+};
+
 struct s4f_flow {
     struct s4f_addr src, dst;
     uint16_t sport, dport;
@@ -149,9 +159,11 @@ struct s4f_flow {
     int64_t mark_from;               /* marks: the input offset the writer's claims start at */
     uint64_t rev_packets, rev_bytes; /* biflow: destination to source */
     uint16_t rev_tcp_flags;          /* biflow: reverseTcpControlBits */
+    struct s4f_geo src_geo, dst_geo; /* the collector's GeoIP fields */
     /* Last: the text buffers are not cleared per record (s4f_flow_clear()). */
     struct s4f_dns dns;
     struct s4f_app app;
+    char src_as_org[S4F_AS_ORG_MAX + 1], dst_as_org[S4F_AS_ORG_MAX + 1]; /* NUL-terminated */
 };
 
 /* Resets a flow without touching the text buffers (only their lengths and terminators). */
@@ -161,6 +173,7 @@ static inline void s4f_flow_clear(struct s4f_flow *f)
     f->dns.name[0] = f->dns.crr_name[0] = f->dns.rdata[0] = '\0';
     memset(&f->app, 0, offsetof(struct s4f_app, suites));
     f->app.ja4[0] = f->app.sni[0] = f->app.http_host[0] = '\0';
+    f->src_as_org[0] = f->dst_as_org[0] = '\0';
 }
 
 /* Parses one record. buf need not be terminated. S4F_OK or S4F_ERR (*why, if non-NULL, gets a
@@ -180,6 +193,13 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
  *   96  reverse packets, reverse bytes (u64 each: a biflow's destination-to-source counters,
  *       0 for uniflows)
  *
+ * Version 4 is version 3 followed by the GeoIP fields of the routed side's address (the
+ * collector's s4f.src_country... of that side), S4F_ROUTED_GEO_LEN bytes:
+ *  112  country (4 bytes, NUL-padded), AS number (u32), organisation length (u8), 3 zero bytes
+ *  124  organisation (S4F_AS_ORG_MAX bytes, zero after its length)
+ * A writer writes version 4 only for a flow whose routed side has GeoIP fields; records of both
+ * versions may share a message (each record's version byte gives its length).
+ *
  * A mark (side S4F_SIDE_MARK) uses the same frame: 32 and 40 hold the last offsets routed per
  * side, 48 and 56 the watermark, 64 the offset the claims start at (s4f_flow_encode_mark).
  *
@@ -189,13 +209,19 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
  * A sixth of the input's JSON: less to write, to store, to fetch, and nothing to parse. The
  * decoder validates it all (length, magic, side, family, reserved bytes, ranges): the topic
  * is writable by anyone with access to the broker. */
-#define S4F_ROUTED_LEN    112
-#define S4F_ROUTED_LEN_V2 96
-/* The length of each record of a message of packed routed records, from the version byte of
- * the first (the decoder checks every record's version against it). */
+#define S4F_ROUTED_LEN     112
+#define S4F_ROUTED_LEN_V2  96
+#define S4F_ROUTED_GEO_LEN (12 + S4F_AS_ORG_MAX)
+#define S4F_ROUTED_LEN_V4  (S4F_ROUTED_LEN + S4F_ROUTED_GEO_LEN)
+#define S4F_ROUTED_MAX     S4F_ROUTED_LEN_V4
+/* The length of the routed record at buf, from its version byte (versions 1 and 2: 96 bytes,
+ * 3: 112, 4: 220); a message of packed records is walked record by record with it. */
 static inline size_t s4f_routed_len(const char *buf, size_t len)
 {
-    return len >= 4 && buf[3] == 3 ? S4F_ROUTED_LEN : S4F_ROUTED_LEN_V2;
+    return len < 4       ? S4F_ROUTED_LEN_V2
+           : buf[3] == 4 ? S4F_ROUTED_LEN_V4
+           : buf[3] == 3 ? S4F_ROUTED_LEN
+                         : S4F_ROUTED_LEN_V2;
 }
 /* Byte 7 of a flow record: the record is a DNS response with an A answer over IPv4, whose
  * address is in bytes 68-71 (the unused part of the IPv4 source address; 0 otherwise). */
@@ -219,8 +245,10 @@ static inline uint64_t s4f_get_le(const uint8_t *p, int n)
 /* Most routed records in one Kafka message (packed back to back). */
 #define S4F_ROUTED_PACK 64
 
-void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t partition,
-                            int64_t offset, uint8_t out[S4F_ROUTED_LEN]);
+/* Writes the routed record of f's side at out (room for S4F_ROUTED_MAX bytes): version 4 when
+ * that side has GeoIP fields, else version 3. Returns its length. */
+size_t s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t partition,
+                              int64_t offset, uint8_t *out);
 /* The claim of a routed record (see src_gap), set after encoding. */
 static inline void s4f_routed_set_gap(uint8_t rec[S4F_ROUTED_LEN], uint32_t gap)
 {

@@ -59,6 +59,13 @@ enum key_id {
     K_XP_JA4,
     K_XP_SNI,
     K_HTTP_HOST,
+    /* The collector's GeoIP fields */
+    K_SRC_COUNTRY,
+    K_DST_COUNTRY,
+    K_SRC_AS,
+    K_DST_AS,
+    K_SRC_AS_ORG,
+    K_DST_AS_ORG,
     K_COUNT /* at most 64: `seen` is a 64-bit mask */
 };
 _Static_assert(K_COUNT <= 64, "seen is a 64-bit mask");
@@ -116,6 +123,17 @@ static const struct {
     KEY("s4f.r.side", K_SIDE),
     KEY("s4f.r.partition", K_SRC_PART),
     KEY("s4f.r.offset", K_SRC_OFF),
+};
+
+/* The collector's enrichment keys ("s4f." but not "s4f.r."). */
+static const struct {
+    const char *name;
+    size_t len;
+    enum key_id id;
+} geo_keys[] = {
+    KEY("s4f.src_country", K_SRC_COUNTRY), KEY("s4f.dst_country", K_DST_COUNTRY),
+    KEY("s4f.src_as", K_SRC_AS),           KEY("s4f.dst_as", K_DST_AS),
+    KEY("s4f.src_as_org", K_SRC_AS_ORG),   KEY("s4f.dst_as_org", K_DST_AS_ORG),
 };
 
 static int fail(struct rd *r, const char *why)
@@ -564,6 +582,42 @@ static int read_text(struct rd *r, char *out, uint16_t *len, bool *cut)
     return 0;
 }
 
+/* A country code: 2 or 3 ASCII letters or digits, else "" (ignored, the record still counts). */
+static int read_country(struct rd *r, char out[4])
+{
+    char t[8];
+    uint16_t n;
+    bool cut = false;
+    const char *s;
+    size_t sn;
+    ws(r);
+    if (r->p >= r->end || *r->p != '"')
+        return fail(r, "a country is not a string");
+    if (scan_string(r, &s, &sn, NULL, 0) != 0)
+        return -1;
+    n = (uint16_t)decode_text(s, sn, t, sizeof(t) - 1, &cut);
+    bool ok = !cut && (n == 2 || n == 3);
+    for (uint16_t i = 0; ok && i < n; i++)
+        ok = (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= 'a' && t[i] <= 'z') ||
+             (t[i] >= '0' && t[i] <= '9');
+    memcpy(out, ok ? t : "", ok ? (size_t)n + 1 : 1);
+    return 0;
+}
+
+static int read_org(struct rd *r, char *out, uint16_t *len)
+{
+    const char *s;
+    size_t n;
+    bool cut = false;
+    ws(r);
+    if (r->p >= r->end || *r->p != '"')
+        return fail(r, "an AS organisation is not a string");
+    if (scan_string(r, &s, &n, NULL, 0) != 0)
+        return -1;
+    *len = (uint16_t)decode_text(s, n, out, S4F_AS_ORG_MAX, &cut);
+    return 0;
+}
+
 /* A string value kept raw (its JSON contents, escapes undecoded): the answer data, decoded
  * when the whole record (and so the record type) is known. */
 static int read_raw(struct rd *r, const char **s, size_t *n)
@@ -696,6 +750,10 @@ static enum key_id lookup(const char *s, size_t n)
         for (size_t i = 0; i < S4F_ARRAY_SIZE(s4f_keys); i++)
             if (s4f_keys[i].len == n && bytes_eq(s4f_keys[i].name, s, n))
                 return s4f_keys[i].id;
+    } else if (memcmp(s, "s4f.", 4) == 0) {
+        for (size_t i = 0; i < S4F_ARRAY_SIZE(geo_keys); i++)
+            if (geo_keys[i].len == n && bytes_eq(geo_keys[i].name, s, n))
+                return geo_keys[i].id;
     }
     return K_UNKNOWN;
 }
@@ -974,6 +1032,26 @@ enum s4f_status s4f_flow_parse(const char *buf, size_t len, struct s4f_flow *out
                 out->app.flags = (uint8_t)((out->app.flags & ~S4F_APP_HTTP_HOST) |
                                            (out->app.http_host_len ? S4F_APP_HTTP_HOST : 0));
             break;
+        case K_SRC_COUNTRY:
+            rc = read_country(&r, out->src_geo.country);
+            break;
+        case K_DST_COUNTRY:
+            rc = read_country(&r, out->dst_geo.country);
+            break;
+        case K_SRC_AS:
+            if ((rc = read_uint(&r, UINT32_MAX, &v)) == 0)
+                out->src_geo.asn = (uint32_t)v;
+            break;
+        case K_DST_AS:
+            if ((rc = read_uint(&r, UINT32_MAX, &v)) == 0)
+                out->dst_geo.asn = (uint32_t)v;
+            break;
+        case K_SRC_AS_ORG:
+            rc = read_org(&r, out->src_as_org, &out->src_geo.org_len);
+            break;
+        case K_DST_AS_ORG:
+            rc = read_org(&r, out->dst_as_org, &out->dst_geo.org_len);
+            break;
         case K_COUNT:
             break;
         }
@@ -1056,11 +1134,15 @@ bad:
     return S4F_ERR;
 }
 
-void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t partition,
-                            int64_t offset, uint8_t out[S4F_ROUTED_LEN])
+size_t s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t partition,
+                              int64_t offset, uint8_t *out)
 {
-    memset(out, 0, S4F_ROUTED_LEN);
-    memcpy(out, "S4R\x03", 4);
+    const struct s4f_geo *g = side == S4F_SIDE_DST ? &f->dst_geo : &f->src_geo;
+    const char *org = side == S4F_SIDE_DST ? f->dst_as_org : f->src_as_org;
+    bool geo = g->country[0] || g->asn || g->org_len;
+    size_t len = geo ? S4F_ROUTED_LEN_V4 : S4F_ROUTED_LEN;
+    memset(out, 0, len);
+    memcpy(out, geo ? "S4R\x04" : "S4R\x03", 4);
     out[4] = side;
     out[5] = f->src.family;
     out[6] = f->proto;
@@ -1087,6 +1169,53 @@ void s4f_flow_encode_routed(const struct s4f_flow *f, uint8_t side, int32_t part
         out[7] = S4F_ROUTED_DNS_A;
         memcpy(out + 68, f->dns.rdata_addr.b, 4);
     }
+    if (geo) {
+        uint8_t *q = out + S4F_ROUTED_LEN;
+        memcpy(q, g->country, strnlen(g->country, 3));
+        s4f_put_le(q + 4, g->asn, 4);
+        size_t n = g->org_len <= S4F_AS_ORG_MAX ? g->org_len : S4F_AS_ORG_MAX;
+        q[8] = (uint8_t)n;
+        memcpy(q + 12, org, n);
+    }
+    return len;
+}
+
+/* The GeoIP block of a version 4 record (see flow.h) into g and org; -1 when it is not what a
+ * writer makes (a country of 2-3 letters or digits or none, zero padding, organisation text
+ * without control characters or invalid UTF-8). */
+static int decode_geo(const uint8_t *q, struct s4f_geo *g, char *org)
+{
+    size_t cn = strnlen((const char *)q, 4), n = q[8];
+    if (cn == 4 || (cn && cn < 2) || n > S4F_AS_ORG_MAX || q[9] || q[10] || q[11] ||
+        !s4f_all_zero(q + cn, 4 - cn) || !s4f_all_zero(q + 12 + n, S4F_AS_ORG_MAX - n))
+        return -1;
+    for (size_t i = 0; i < cn; i++)
+        if (!((q[i] >= 'A' && q[i] <= 'Z') || (q[i] >= 'a' && q[i] <= 'z') ||
+              (q[i] >= '0' && q[i] <= '9')))
+            return -1;
+    for (size_t i = 0; i < n;) {
+        const unsigned char *t = q + 12 + i;
+        if (*t < 0x20)
+            return -1;
+        if (*t < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t k = s4f_utf8_decode(t, n - i, &cp);
+        if (!k)
+            return -1;
+        i += k;
+    }
+    memcpy(g->country, q, cn);
+    g->country[cn] = '\0';
+    g->asn = (uint32_t)s4f_get_le(q + 4, 4);
+    g->org_len = (uint16_t)n;
+    memcpy(org, q + 12, n);
+    org[n] = '\0';
+    if (!cn && !g->asn && !n)
+        return -1; /* a writer writes version 3 then */
+    return 0;
 }
 
 void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool idle,
@@ -1125,14 +1254,14 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
     s4f_flow_clear(out);
     /* Version 1 (earlier workers): no claim, no marks; version 2 adds both; version 3 the
      * reverse counters (16 more bytes). */
-    if (len < 4 || memcmp(b, "S4R", 3) != 0 || b[3] < 1 || b[3] > 3 ||
-        len != (b[3] == 3 ? S4F_ROUTED_LEN : S4F_ROUTED_LEN_V2)) {
+    if (len < 4 || memcmp(b, "S4R", 3) != 0 || b[3] < 1 || b[3] > 4 ||
+        len != s4f_routed_len(buf, len)) {
         bad = "not a routed record (length or magic)";
         goto fail;
     }
     bool v2 = b[3] >= 2, mark = v2 && b[4] == S4F_SIDE_MARK;
-    uint64_t rpk = b[3] == 3 ? s4f_get_le(b + 96, 8) : 0,
-             rby = b[3] == 3 ? s4f_get_le(b + 104, 8) : 0;
+    uint64_t rpk = b[3] >= 3 ? s4f_get_le(b + 96, 8) : 0,
+             rby = b[3] >= 3 ? s4f_get_le(b + 104, 8) : 0;
     if (b[4] != S4F_SIDE_SRC && b[4] != S4F_SIDE_DST && !mark) {
         bad = "routed record: bad side";
         goto fail;
@@ -1145,6 +1274,13 @@ enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_f
         (b[5] == 4 && !mark &&
          (!s4f_all_zero(b + (dns_a ? 72 : 68), dns_a ? 8 : 12) || !s4f_all_zero(b + 84, 12)))) {
         bad = "routed record: bad family or reserved bytes";
+        goto fail;
+    }
+    if (b[3] == 4 &&
+        (mark ||
+         decode_geo(b + S4F_ROUTED_LEN, b[4] == S4F_SIDE_DST ? &out->dst_geo : &out->src_geo,
+                    b[4] == S4F_SIDE_DST ? out->dst_as_org : out->src_as_org) != 0)) {
+        bad = "routed record: bad GeoIP block";
         goto fail;
     }
     if (mark && (b[5] != 4 || b[6] || !s4f_all_zero(b + 8, 8) || s4f_get_le(b + 20, 4) ||

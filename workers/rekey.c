@@ -104,8 +104,8 @@ struct s4f_rekey {
     /* Routed records waiting to be written, per repartition partition: several go in one
      * message (librdkafka's per-message costs were most of this stage's). */
     struct pack {
-        size_t n;
-        uint8_t buf[S4F_ROUTED_PACK * S4F_ROUTED_LEN];
+        size_t n, used; /* records, bytes (records are 112 or, with GeoIP fields, 220) */
+        uint8_t buf[S4F_ROUTED_PACK * S4F_ROUTED_MAX];
     } * packs;
     int32_t nparts; /* of the repartition topic; 0: not known yet */
     int64_t nparts_at;
@@ -376,12 +376,12 @@ static void pack_flush(struct s4f_rekey *r, int32_t p, struct batch *b)
         return;
     if (b->failed || r->stalled) {
         /* Stop writing at the first failure: all of it is read and written again. */
-        k->n = 0;
+        k->n = k->used = 0;
         return;
     }
     enum s4f_status st;
-    while ((st = s4f_kafka_produce_to(r->prod, r->o.repartition_topic, p, NULL, 0, k->buf,
-                                      k->n * S4F_ROUTED_LEN, b)) == S4F_RETRY &&
+    while ((st = s4f_kafka_produce_to(r->prod, r->o.repartition_topic, p, NULL, 0, k->buf, k->used,
+                                      b)) == S4F_RETRY &&
            !s4f_daemon_stopping())
         s4f_kafka_producer_poll(r->prod, 10);
     if (st == S4F_OK) {
@@ -391,16 +391,23 @@ static void pack_flush(struct s4f_rekey *r, int32_t p, struct batch *b)
         b->failed = true;
         r->stalled = true;
     }
-    k->n = 0;
+    k->n = k->used = 0;
 }
 
-/* The next slot of partition p's pack (written out first when full). */
+/* The next slot of partition p's pack (written out first when full), with room for
+ * S4F_ROUTED_MAX bytes; pack_put() then says how many the record took. */
 static uint8_t *pack_slot(struct s4f_rekey *r, int32_t p, struct batch *b)
 {
     struct pack *k = &r->packs[p];
     if (k->n == S4F_ROUTED_PACK)
         pack_flush(r, p, b);
-    return k->buf + k->n++ * S4F_ROUTED_LEN;
+    return k->buf + k->used;
+}
+
+static void pack_put(struct s4f_rekey *r, int32_t p, size_t len)
+{
+    r->packs[p].n++;
+    r->packs[p].used += len;
 }
 
 /* Starts sp's claims at offset (see struct src). -1 when out of memory. */
@@ -456,7 +463,7 @@ static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batc
         s4f_addr_str(side == S4F_SIDE_SRC ? &f.src : &f.dst, key, sizeof(key));
         int32_t p = s4f_kafka_key_partition(key, strlen(key), r->nparts);
         uint8_t *rec = pack_slot(r, p, b);
-        s4f_flow_encode_routed(&f, (uint8_t)side, m->partition, m->offset, rec);
+        pack_put(r, p, s4f_flow_encode_routed(&f, (uint8_t)side, m->partition, m->offset, rec));
         /* The claim: nothing else of this partition went to p for this side since. */
         int64_t *lp = &s->last[p * 2 + side - 1];
         uint64_t gap = (uint64_t)(m->offset - *lp);
@@ -501,6 +508,7 @@ static size_t marks(struct s4f_rekey *r, struct batch *b, int64_t now)
             int64_t ld = started && s->routed[p * 2 + 1] ? s->last[p * 2 + 1] + 1 : 0;
             s4f_flow_encode_mark(sp, s->next > 0 ? s->next - 1 : 0, wm, idle, ls, ld,
                                  started ? s->from : 0, pack_slot(r, p, b));
+            pack_put(r, p, S4F_ROUTED_LEN);
             n++;
         }
         s->marked_wm = wm;
@@ -534,7 +542,7 @@ static int learn_partitions(struct s4f_rekey *r)
         if (!np)
             return r->nparts > 0 ? 0 : -1;
         for (int32_t i = r->nparts; i < n; i++)
-            np[i].n = 0;
+            np[i].n = np[i].used = 0;
         if (r->nparts > 0)
             s4f_warn("%s now has %d partitions (was %d)", r->o.repartition_topic, (int)n,
                      (int)r->nparts);

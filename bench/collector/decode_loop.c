@@ -2,7 +2,10 @@
  * datagrams the sender sends.
  *
  *   bench-collector-decode [-v 10|9|sflow] [-s SECONDS] [-e EXPORTERS] [-R RECORDS] [-n POOL]
- *                          [-x ELEMENT_FILE] [-p]
+ *                          [-x ELEMENT_FILE] [-c COUNTRY_DB -a ASN_DB] [-p]
+ *
+ * With -c/-a every record also goes through the collector's GeoIP enrichment (collector/enrich.c,
+ * all four fields) before the callback, as in s4f-collector with geoip_*_database set.
  *
  * -v sflow decodes sFlow v5 datagrams of the same flows (BG_SFLOW_RECS samples each unless -R
  * says otherwise), so its figure stands beside IPFIX's and v9's of the same run.
@@ -17,6 +20,7 @@
  *                   json_bytes_per_flow=... errors=... */
 #include "gen.h"
 
+#include "collector.h"
 #include "decode.h"
 #include "log.h"
 
@@ -62,7 +66,8 @@ int main(int argc, char **argv)
     double secs = 3;
     unsigned exporters = 1, recs = 0, pool_n = 1024;
     const char *element_files[2] = {NULL, NULL};
-    while ((c = getopt(argc, argv, "v:s:e:R:n:x:ph")) != -1) {
+    const char *country_db = NULL, *asn_db = NULL;
+    while ((c = getopt(argc, argv, "v:s:e:R:n:x:c:a:ph")) != -1) {
         switch (c) {
         case 'v':
             version = strcmp(optarg, "sflow") == 0 ? BG_SFLOW : atoi(optarg);
@@ -82,13 +87,19 @@ int main(int argc, char **argv)
         case 'x':
             element_files[0] = optarg;
             break;
+        case 'c':
+            country_db = optarg;
+            break;
+        case 'a':
+            asn_db = optarg;
+            break;
         case 'p':
             print = 1;
             break;
         default:
             fprintf(stderr,
                     "usage: bench-collector-decode [-v 10|9|sflow] [-s SECONDS] [-e EXPORTERS] "
-                    "[-R RECORDS] [-n POOL] [-x ELEMENT_FILE] [-p]\n");
+                    "[-R RECORDS] [-n POOL] [-x ELEMENT_FILE] [-c COUNTRY_DB -a ASN_DB] [-p]\n");
             return 1;
         }
     }
@@ -106,6 +117,10 @@ int main(int argc, char **argv)
     unsigned owner[CHUNK];
     struct s4f_decoder *dec = NULL;
     struct counts cnt = {.print_one = print};
+    struct s4f_metrics *metrics = s4f_metrics_new("bench", 100);
+    struct collector_enrich *enrich = NULL;
+    s4f_record_cb cb = record_cb;
+    void *cb_ctx = &cnt;
     if (bg_pool_init(&pool, version, recs, pool_n, 42) != 0 || !exp || !addrs || !bufs) {
         fprintf(stderr, "bad arguments or out of memory\n");
         goto out;
@@ -113,8 +128,24 @@ int main(int argc, char **argv)
     /* The collector's decoder options are the defaults plus its element files. */
     struct s4f_decoder_opts dopts = {.element_files = element_files[0] ? element_files : NULL};
     dec = s4f_decoder_new(&dopts);
-    if (!dec)
+    if (!dec || !metrics)
         goto out;
+    if (country_db || asn_db) {
+        struct collector_enrich_opts eo = {
+            .country_db = country_db,
+            .asn_db = asn_db,
+            .fields = S4F_GEO_SRC_COUNTRY | S4F_GEO_DST_COUNTRY | S4F_GEO_SRC_AS | S4F_GEO_DST_AS,
+            .check_interval_ms = 60000,
+            .next = record_cb,
+            .next_ctx = &cnt,
+            .metrics = metrics,
+        };
+        enrich = collector_enrich_new(&eo);
+        if (!enrich)
+            goto out;
+        cb = collector_enrich_record;
+        cb_ctx = enrich;
+    }
     int64_t now_ms = bg_wall_ms();
     for (unsigned e = 0; e < exporters; e++) {
         bg_exporter_init(&exp[e], e, now_ms);
@@ -123,11 +154,11 @@ int main(int argc, char **argv)
         sin->sin_addr.s_addr = htonl(bg_exporter_addr(e));
         size_t n = bg_template(&pool, &exp[e], bufs[0], now_ms);
         if (n)
-            s4f_decode_datagram(dec, &addrs[e], bufs[0], n, now_ms, record_cb, &cnt);
+            s4f_decode_datagram(dec, &addrs[e], bufs[0], n, now_ms, cb, cb_ctx);
     }
     if (print) {
         size_t n = bg_data(&pool, 0, &exp[0], bufs[0], now_ms);
-        s4f_decode_datagram(dec, &addrs[0], bufs[0], n, now_ms, record_cb, &cnt);
+        s4f_decode_datagram(dec, &addrs[0], bufs[0], n, now_ms, cb, cb_ctx);
         rc = 0;
         goto out;
     }
@@ -142,7 +173,7 @@ int main(int argc, char **argv)
         }
         double c0 = cpu_s();
         for (unsigned k = 0; k < CHUNK; k++)
-            s4f_decode_datagram(dec, &addrs[owner[k]], bufs[k], lens[k], now_ms, record_cb, &cnt);
+            s4f_decode_datagram(dec, &addrs[owner[k]], bufs[k], lens[k], now_ms, cb, cb_ctx);
         cpu += cpu_s() - c0;
     }
     double wall = bg_mono_s() - w0;
@@ -160,6 +191,8 @@ int main(int argc, char **argv)
            (unsigned long long)errors, (unsigned long long)st.seq_lost);
     rc = errors ? 1 : 0;
 out:
+    collector_enrich_free(enrich);
+    s4f_metrics_free(metrics);
     s4f_decoder_free(dec);
     bg_pool_free(&pool);
     free(exp);

@@ -51,6 +51,11 @@ struct s4f_decoder_opts {
     uint32_t seq_reset_threshold;
     /* Applied to records whose sampling interval is unknown. 0: none. */
     uint32_t default_sampling_interval;
+    /* Interfaces whose name/description options records (interfaceName 82,
+     * interfaceDescription 83, scoped by ingressInterface) are kept per domain; names of
+     * further interfaces are not kept (counted). 0: 1024. */
+    uint32_t max_interfaces_per_domain;
+    bool no_interface_names;   /* true: do not add s4f.in_if_name and the like to records */
     bool no_renormalize;       /* true: keep packet/byte counters as exported */
     bool no_exporter_fields;   /* true: omit exporter address and observation domain keys */
     bool emit_options_records; /* true: options records are passed to the callback too */
@@ -126,6 +131,8 @@ struct s4f_decode_stats {
     uint64_t exporters_evicted;            /* max_exporters reached */
     uint64_t domains_evicted;              /* max_domains_per_exporter reached */
     uint64_t samplers_evicted;             /* max_samplers_per_domain reached */
+    uint64_t interface_updates;            /* interface names learnt from options records */
+    uint64_t interfaces_refused;           /* max_interfaces_per_domain reached: not kept */
     uint64_t sampling_updates;             /* sampling intervals learnt from options records */
     uint64_t seq_lost;                     /* v5 and IPFIX: flows, v9: packets, by sequence gaps */
     uint64_t seq_resets;                   /* exporter restarts detected (count starts over) */
@@ -172,6 +179,9 @@ struct s4f_flow_out {
     uint8_t src_addr[16]; /* network order; 4 bytes used for AF_INET */
     const char *src_text; /* points into json (not NUL-terminated), NULL if none */
     size_t src_text_len;
+    /* The destination address (for enrichment): as src_family/src_addr. */
+    int dst_family;
+    uint8_t dst_addr[16];
     const struct sockaddr_storage *exporter; /* as passed to decode (TCP: the stream's peer) */
     const char *exporter_text;               /* NUL-terminated */
     uint32_t sampling_interval;              /* 0 unknown, 1 unsampled, N: 1 in N packets */
@@ -244,5 +254,10 @@ enum s4f_status s4f_ipfix_stream_feed(struct s4f_ipfix_stream *st, const uint8_t
 size_t s4f_ipfix_stream_pending(const struct s4f_ipfix_stream *st);
 /* NULL-safe. Frees the stream's templates and removes it from the exporter list. */
 void s4f_ipfix_stream_free(struct s4f_ipfix_stream *st);
+
+/* Writes n bytes of text as a JSON string (quotes included) at p: trailing NULs removed,
+ * control characters escaped, invalid UTF-8 replaced by U+FFFD. Needs 6 * n + 2 bytes of room.
+ * Returns the end. (The decoder's own string writer, shared with the collector's enrichment.) */
+char *s4f_json_string(char *p, const uint8_t *s, size_t n);
 
 #endif

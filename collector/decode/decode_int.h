@@ -65,11 +65,15 @@ enum s4f_role {
     S4F_R_PROBABILITY,     /* samplingProbability 311 (float64 bits; float32 widened) */
     S4F_R_SYSINIT,         /* systemInitTimeMilliseconds 160 */
     S4F_R_IFACE,           /* ingressInterface 10, v9 options scope "interface" (2) */
+    S4F_R_EGRESS,          /* egressInterface 14 (data records: its name is added) */
+    S4F_R_IFNAME,          /* interfaceName 82 (options: text, captured as offset/length) */
+    S4F_R_IFDESC,          /* interfaceDescription 83 (likewise) */
     S4F_R__COUNT
 };
 
 #define S4F_OPF_RENORM 0x01 /* packet/byte counter: multiplied by the sampling interval */
 #define S4F_OPF_SRC    0x02 /* source address: Kafka key candidate */
+#define S4F_OPF_DST    0x04 /* destination address: for the collector's enrichment */
 
 struct s4f_op {
     const char *key; /* `,"ipfix.name":` or NULL for SKIP/TIME */
@@ -123,6 +127,15 @@ struct s4f_sampler {
     int64_t updated_ms;
 };
 
+/* An interface's name and description as the exporter's options records gave them (cut at
+ * S4F_IF_TEXT_MAX bytes), kept per domain sorted by index. */
+#define S4F_IF_TEXT_MAX 64
+struct s4f_ifname {
+    uint32_t index;
+    uint8_t name_len, desc_len;
+    uint8_t name[S4F_IF_TEXT_MAX], desc[S4F_IF_TEXT_MAX];
+};
+
 struct s4f_exporter;
 
 struct s4f_domain {
@@ -141,7 +154,9 @@ struct s4f_domain {
     uint32_t ntpl;
     struct s4f_sampler *samplers;
     uint32_t nsamplers;
-    bool iface_samplers; /* some sampler is per interface: look at ingressInterface */
+    bool iface_samplers;        /* some sampler is per interface: look at ingressInterface */
+    struct s4f_ifname *ifnames; /* sorted by index; at most max_interfaces_per_domain */
+    uint32_t nifnames, capifnames;
 };
 
 struct s4f_exporter {
@@ -277,7 +292,6 @@ char *s4f_json_ipv4(char *p, const uint8_t *a);
 char *s4f_json_ipv6(char *p, const uint8_t *a);
 char *s4f_json_mac(char *p, const uint8_t *a);
 char *s4f_json_hex(char *p, const uint8_t *a, size_t n);
-char *s4f_json_string(char *p, const uint8_t *s, size_t n);
 char *s4f_json_double(char *p, double v);
 
 static inline uint16_t s4f_rd16(const uint8_t *p)

@@ -147,9 +147,11 @@ static void domain_free(struct s4f_decoder *dec, struct s4f_domain *d)
             while (d->tbl[b])
                 s4f_tpl_unlink(dec, d->tbl[b]);
     }
-    dec->mem_used -= s4f_msize(d) + s4f_msize(d->tbl) + s4f_msize(d->samplers);
+    dec->mem_used -=
+        s4f_msize(d) + s4f_msize(d->tbl) + s4f_msize(d->samplers) + s4f_msize(d->ifnames);
     free(d->tbl);
     free(d->samplers);
+    free(d->ifnames);
     free(d);
 }
 
@@ -409,6 +411,8 @@ struct s4f_decoder *s4f_decoder_new(const struct s4f_decoder_opts *opts)
         o->max_domains_per_exporter = 256;
     if (!o->max_samplers_per_domain)
         o->max_samplers_per_domain = 64;
+    if (!o->max_interfaces_per_domain)
+        o->max_interfaces_per_domain = 1024;
     if (!o->max_fields_per_template)
         o->max_fields_per_template = 256;
     if (!o->max_template_memory)

@@ -15,6 +15,9 @@
 struct roles {
     uint32_t have;
     uint64_t v[S4F_R__COUNT];
+    /* Text roles (interface name, description): where the value is in the record. */
+    const uint8_t *text[2];
+    uint32_t text_len[2];
 };
 
 /* Reads the length of the variable-length field at q (RFC 7011, 7): sets *data and *flen.
@@ -39,8 +42,22 @@ static inline bool varlen_field(const uint8_t *q, const uint8_t *end, const uint
     return true;
 }
 
+/* A text role's value (fixed length or variable, any length). */
+static inline void role_text(struct roles *rv, const struct s4f_op *op, const uint8_t *p,
+                             uint32_t len)
+{
+    int i = op->role == S4F_R_IFDESC;
+    rv->have |= 1u << op->role;
+    rv->text[i] = p;
+    rv->text_len[i] = len;
+}
+
 static void role_set(struct roles *rv, const struct s4f_op *op, const uint8_t *p)
 {
+    if (op->role == S4F_R_IFNAME || op->role == S4F_R_IFDESC) {
+        role_text(rv, op, p, op->len);
+        return;
+    }
     uint64_t v = s4f_rdn(p, op->len);
     if (op->role == S4F_R_PROBABILITY) {
         double d = 0;
@@ -83,6 +100,8 @@ static uint32_t walk_record(const struct s4f_tpl *t, const uint8_t *rec, uint32_
             if (!varlen_field(q, end, &fp, &flen))
                 return 0;
             q = fp + flen;
+            if (op->role)
+                role_text(rv, op, fp, flen);
         } else {
             if ((size_t)(end - q) < op->len)
                 return 0;
@@ -201,6 +220,87 @@ static uint32_t record_rate(struct s4f_msg *m, const struct roles *rv)
     return m->dec->o.default_sampling_interval;
 }
 
+/* Text of at most S4F_IF_TEXT_MAX bytes, trailing NULs dropped, cut at a UTF-8 boundary (the
+ * JSON writer replaces what is invalid). */
+static uint8_t if_text(uint8_t *out, const uint8_t *s, uint32_t n)
+{
+    while (n && s[n - 1] == 0)
+        n--;
+    if (n > S4F_IF_TEXT_MAX) {
+        n = S4F_IF_TEXT_MAX;
+        while (n > 0 && (s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memcpy(out, s, n);
+    return (uint8_t)n;
+}
+
+static const struct s4f_ifname *ifname_find(const struct s4f_domain *d, uint64_t index)
+{
+    uint32_t lo = 0, hi = d->nifnames;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (d->ifnames[mid].index < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < d->nifnames && d->ifnames[lo].index == index ? &d->ifnames[lo] : NULL;
+}
+
+/* An options record naming an interface (interfaceName / interfaceDescription scoped by
+ * ingressInterface): kept in the domain's sorted table of at most max_interfaces_per_domain;
+ * past that, names of further interfaces are not kept (counted: interfaces_refused). */
+static void ifname_set(struct s4f_msg *m, const struct roles *rv)
+{
+    struct s4f_decoder *dec = m->dec;
+    struct s4f_domain *d = m->dom;
+    uint64_t index = rv->v[S4F_R_IFACE];
+    if (index > UINT32_MAX)
+        return;
+    uint32_t lo = 0, hi = d->nifnames;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (d->ifnames[mid].index < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    struct s4f_ifname *e;
+    if (lo < d->nifnames && d->ifnames[lo].index == index) {
+        e = &d->ifnames[lo];
+    } else if (d->nifnames >= dec->o.max_interfaces_per_domain) {
+        dec->st.interfaces_refused++;
+        return;
+    } else {
+        if (d->nifnames == d->capifnames) {
+            uint32_t cap = d->capifnames ? d->capifnames * 2 : 8;
+            if (cap > dec->o.max_interfaces_per_domain)
+                cap = dec->o.max_interfaces_per_domain;
+            size_t before = s4f_msize(d->ifnames);
+            struct s4f_ifname *n = realloc(d->ifnames, cap * sizeof(*n));
+            if (!n) {
+                s4f_count_err(m, S4F_DR_NO_MEMORY, "interface table");
+                return;
+            }
+            d->ifnames = n;
+            d->capifnames = cap;
+            /* Counted, enforced by the next template or exporter (see sampler_set). */
+            dec->mem_used += s4f_msize(n) - before;
+        }
+        memmove(&d->ifnames[lo + 1], &d->ifnames[lo], (d->nifnames - lo) * sizeof(*d->ifnames));
+        d->nifnames++;
+        e = &d->ifnames[lo];
+        e->name_len = e->desc_len = 0;
+    }
+    e->index = (uint32_t)index;
+    if (has(rv, S4F_R_IFNAME))
+        e->name_len = if_text(e->name, rv->text[0], rv->text_len[0]);
+    if (has(rv, S4F_R_IFDESC))
+        e->desc_len = if_text(e->desc, rv->text[1], rv->text_len[1]);
+    dec->st.interface_updates++;
+}
+
 static void options_record(struct s4f_msg *m, const struct roles *rv)
 {
     uint32_t r = rate_from_roles(rv);
@@ -215,6 +315,9 @@ static void options_record(struct s4f_msg *m, const struct roles *rv)
     }
     if ((rv->have & (1u << S4F_R_SYSINIT)) && rv->v[S4F_R_SYSINIT] <= INT64_MAX / 2)
         m->dom->sysinit_ms = (int64_t)rv->v[S4F_R_SYSINIT];
+    if (has(rv, S4F_R_IFACE) && (has(rv, S4F_R_IFNAME) || has(rv, S4F_R_IFDESC)) &&
+        !m->dec->o.no_interface_names)
+        ifname_set(m, rv);
 }
 
 static inline uint64_t mul_sat(uint64_t a, uint64_t b)
@@ -244,13 +347,15 @@ static char *put_ntp(char *p, uint64_t v, uint64_t scale)
 /* Dual-stack templates (Cisco v9 template 313) carry sourceIPv4Address and sourceIPv6Address,
  * the one of the other family all zero: the key is the address that is actually set, the first
  * one when both (or neither) are. */
-static bool src_better(const struct s4f_flow_out *out, const uint8_t *a, size_t n)
+static bool addr_better(int family, const uint8_t *have_addr, const uint8_t *a, size_t n)
 {
-    if (!out->src_family)
+    if (!family)
         return true;
-    size_t have = out->src_family == AF_INET ? 4 : 16;
-    return s4f_all_zero(out->src_addr, have) && !s4f_all_zero(a, n);
+    size_t have = family == AF_INET ? 4 : 16;
+    return s4f_all_zero(have_addr, have) && !s4f_all_zero(a, n);
 }
+#define src_better(out, a, n) addr_better((out)->src_family, (out)->src_addr, (a), (n))
+#define dst_better(out, a, n) addr_better((out)->dst_family, (out)->dst_addr, (a), (n))
 
 static inline int64_t add_sat(int64_t a, int64_t b)
 {
@@ -266,6 +371,10 @@ static const char key_rate[] = ",\"s4f.sampling_interval\":";
 static const char key_domain[] = ",\"ipfix.observationDomainId\":";
 static const char key_engine_type[] = ",\"ipfix.engineType\":";
 static const char key_engine_id[] = ",\"ipfix.engineId\":";
+static const char key_in_name[] = ",\"s4f.in_if_name\":";
+static const char key_in_desc[] = ",\"s4f.in_if_description\":";
+static const char key_out_name[] = ",\"s4f.out_if_name\":";
+static const char key_out_desc[] = ",\"s4f.out_if_description\":";
 #define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
 
 /* Encodes one record (already validated by walk_record) and calls the callback. */
@@ -275,7 +384,12 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
     struct s4f_decoder *dec = m->dec;
     struct s4f_jbuf *jb = &dec->jb;
     jb->len = 0;
-    if (!s4f_jbuf_reserve(jb, t->out_bound + TRAILER_MAX)) {
+    /* Interface names of the record's ingress and egress interfaces, when the exporter named
+     * them (four texts of at most S4F_IF_TEXT_MAX bytes, escaped, and their keys). */
+    bool ifn = !is_options && m->dom && m->dom->nifnames &&
+               (t->role_mask & (1u << S4F_R_IFACE | 1u << S4F_R_EGRESS));
+    const size_t trailer = TRAILER_MAX + (ifn ? 4 * (6 * S4F_IF_TEXT_MAX + 32) : 0);
+    if (!s4f_jbuf_reserve(jb, t->out_bound + trailer)) {
         s4f_count_err(m, S4F_DR_NO_MEMORY, "record buffer");
         return;
     }
@@ -317,8 +431,8 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
             }
             q = fp + flen;
             jb->len = (size_t)(p - jb->buf);
-            if (!s4f_jbuf_reserve(jb, op->key_len + 6 * (size_t)flen + 8 + t->out_bound +
-                                          TRAILER_MAX)) {
+            if (!s4f_jbuf_reserve(jb,
+                                  op->key_len + 6 * (size_t)flen + 8 + t->out_bound + trailer)) {
                 s4f_count_err(m, S4F_DR_NO_MEMORY, "record buffer");
                 return;
             }
@@ -371,6 +485,9 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
                 out.src_family = AF_INET;
                 memcpy(out.src_addr, fp, 4);
                 src_off = (size_t)(p - jb->buf);
+            } else if ((op->flags & S4F_OPF_DST) && dst_better(&out, fp, 4)) {
+                out.dst_family = AF_INET;
+                memcpy(out.dst_addr, fp, 4);
             }
             p = s4f_json_ipv4(p, fp);
             break;
@@ -379,6 +496,9 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
                 out.src_family = AF_INET6;
                 memcpy(out.src_addr, fp, 16);
                 src_off = (size_t)(p - jb->buf);
+            } else if ((op->flags & S4F_OPF_DST) && dst_better(&out, fp, 16)) {
+                out.dst_family = AF_INET6;
+                memcpy(out.dst_addr, fp, 16);
             }
             p = s4f_json_ipv6(p, fp);
             break;
@@ -520,6 +640,28 @@ static void emit_record(struct s4f_msg *m, const struct s4f_tpl *t, const uint8_
         } else if (!t->has_domain_field) {
             PUT_LIT(p, key_domain);
             p = s4f_json_u64(p, m->domain_id);
+        }
+    }
+    if (ifn) {
+        for (int k = 0; k < 2; k++) {
+            enum s4f_role r = k ? S4F_R_EGRESS : S4F_R_IFACE;
+            const struct s4f_ifname *e = has(rv, r) ? ifname_find(m->dom, rv->v[r]) : NULL;
+            if (!e)
+                continue;
+            if (e->name_len) {
+                if (k)
+                    PUT_LIT(p, key_out_name);
+                else
+                    PUT_LIT(p, key_in_name);
+                p = s4f_json_string(p, e->name, e->name_len);
+            }
+            if (e->desc_len) {
+                if (k)
+                    PUT_LIT(p, key_out_desc);
+                else
+                    PUT_LIT(p, key_in_desc);
+                p = s4f_json_string(p, e->desc, e->desc_len);
+            }
         }
     }
     *p++ = '}';

@@ -46,6 +46,8 @@ static const struct special specials[] = {
     {2, 0, 0, 0, S4F_OPF_RENORM},
     {8, 0, 0, 0, S4F_OPF_SRC},
     {10, 0, 0, S4F_R_IFACE, 0},
+    {12, 0, 0, 0, S4F_OPF_DST},
+    {14, 0, 0, S4F_R_EGRESS, 0},
     {19, 0, 0, 0, S4F_OPF_RENORM},
     {20, 0, 0, 0, S4F_OPF_RENORM},
     {21, S4F_K_TIME, S4F_T_SYSUP | S4F_T_END, 0, 0},
@@ -53,9 +55,12 @@ static const struct special specials[] = {
     {23, 0, 0, 0, S4F_OPF_RENORM},
     {24, 0, 0, 0, S4F_OPF_RENORM},
     {27, 0, 0, 0, S4F_OPF_SRC},
+    {28, 0, 0, 0, S4F_OPF_DST},
     {34, 0, 0, S4F_R_INTERVAL, 0},
     {48, 0, 0, S4F_R_SAMPLER_ID, 0},
     {50, 0, 0, S4F_R_RANDOM_INTERVAL, 0},
+    {82, 0, 0, S4F_R_IFNAME, 0},
+    {83, 0, 0, S4F_R_IFDESC, 0},
     {85, 0, 0, 0, S4F_OPF_RENORM},
     {86, 0, 0, 0, S4F_OPF_RENORM},
     {150, S4F_K_TIME, S4F_T_SEC, 0, 0},
@@ -352,10 +357,14 @@ struct s4f_tpl *s4f_tpl_compile(struct s4f_decoder *dec, uint8_t version, bool o
             }
             if (op->kind != S4F_K_UINT)
                 op->flags &= (uint8_t)~S4F_OPF_RENORM;
-            if (op->role && (fs->len == S4F_VARLEN || fs->len > 8))
+            /* Numeric roles need 1-8 bytes; the text roles take any length, options only. */
+            bool text_role = op->role == S4F_R_IFNAME || op->role == S4F_R_IFDESC;
+            if (op->role && !text_role && (fs->len == S4F_VARLEN || fs->len > 8))
                 op->role = S4F_R_NONE;
-            if ((op->flags & S4F_OPF_SRC) && op->kind != S4F_K_IPV4 && op->kind != S4F_K_IPV6)
-                op->flags &= (uint8_t)~S4F_OPF_SRC;
+            if (text_role && (!options || op->kind != S4F_K_STRING))
+                op->role = S4F_R_NONE;
+            if (op->kind != S4F_K_IPV4 && op->kind != S4F_K_IPV6)
+                op->flags &= (uint8_t) ~(S4F_OPF_SRC | S4F_OPF_DST);
         }
         if (sp && sp->kind == S4F_K_TIME && op->kind != S4F_K_TIME)
             op->kind = S4F_K_SKIP; /* unusable length: would clash with the derived keys */

@@ -68,11 +68,13 @@ def col_metric(op, field, label):
             "sourceField": field, "isBucketed": False, "scale": "ratio", "params": {}}
 
 
-def col_terms(field, label, order_by, size=10, dtype="string"):
+def col_terms(field, label, order_by, size=10, dtype="string", missing=False):
+    """missing: rows without the field are kept (a "(missing value)" bucket), e.g. GeoIP
+    fields, which only enriched deployments have."""
     return {"label": label, "customLabel": True, "dataType": dtype, "operationType": "terms",
             "sourceField": field, "isBucketed": True, "scale": "ordinal",
             "params": {"size": size, "orderBy": {"type": "column", "columnId": order_by},
-                       "orderDirection": "desc", "otherBucket": False, "missingBucket": False}}
+                       "orderDirection": "desc", "otherBucket": False, "missingBucket": missing}}
 
 
 def lens(i, title, dv, vis_type, columns, order, visualization):
@@ -127,11 +129,22 @@ objects.append(lens("s4f-lens-scans-time", "Port scans over time", "s4f-dv-ports
                                                                   "Scan flows"),
                      "s": col_terms("@type", "Scan kind", "y", 2)},
                     ["s", "x", "y"], xy("bar_stacked")))
+# Country and AS columns (the collector's GeoIP enrichment, docs/operations.md): one value per
+# address, so they split no row; rows without them stay.
 objects.append(lens("s4f-lens-scanners", "Top scanners", "s4f-dv-portscans", "lnsDatatable",
                     {"a": col_terms("src_ip", "Source", "b", 20, "ip"),
+                     "g": col_terms("src_country", "Country", "b", 1, missing=True),
+                     "h": col_terms("src_as_org", "AS", "b", 1, missing=True),
                      "b": col_metric("max", "targets_total", "Targets"),
                      "c": col_metric("sum", "flows_increment", "Flows"),
                      "d": col_metric("max", "duration_in_milliseconds", "Duration (ms)")},
+                    ["a", "g", "h", "b", "c", "d"], table(["a", "g", "h", "b", "c", "d"])))
+objects.append(lens("s4f-lens-scans-by-origin", "Port scans by source country and AS",
+                    "s4f-dv-portscans", "lnsDatatable",
+                    {"a": col_terms("src_country", "Country", "c", 20),
+                     "b": col_terms("src_as_org", "AS", "c", 10),
+                     "c": col_metric("unique_count", "src_ip", "Scanners"),
+                     "d": col_metric("sum", "flows_increment", "Flows")},
                     ["a", "b", "c", "d"], table(["a", "b", "c", "d"])))
 objects.append(lens("s4f-lens-ssh-guessers", "Top SSH password guessers", "s4f-dv-ssh",
                     "lnsDatatable",
@@ -161,12 +174,15 @@ objects.append(lens("s4f-lens-pattern-finder", "pattern_finder: keys by configur
 objects.append(lens("s4f-lens-top-hosts", "Top hosts by bytes sent", "s4f-dv-hosts",
                     "lnsDatatable",
                     {"a": col_terms("host", "Host", "b", 20, "ip"),
+                     "g": col_terms("host_country", "Country", "b", 1, missing=True),
+                     "h": col_terms("host_as_org", "AS", "b", 1, missing=True),
                      "b": col_metric("sum", "bytes_out", "Bytes out"),
                      "c": col_metric("sum", "bytes_in", "Bytes in"),
                      "d": col_metric("sum", "flows_out", "Flows out"),
                      "e": col_metric("max", "peers_distinct", "Peers"),
                      "f": col_metric("max", "dst_ports_distinct", "Ports")},
-                    ["a", "b", "c", "d", "e", "f"], table(["a", "b", "c", "d", "e", "f"])))
+                    ["a", "g", "h", "b", "c", "d", "e", "f"],
+                    table(["a", "g", "h", "b", "c", "d", "e", "f"])))
 
 # DNS: the resolvers and the reflection attacks as tables; the statistics as a saved search.
 objects.append(lens("s4f-lens-open-resolvers", "Open DNS resolvers", "s4f-dv-open-resolvers",
@@ -233,7 +249,8 @@ objects.append(dashboard(
     [("lens", "s4f-lens-protocol-bytes", 0, 0, 24, 15),
      ("lens", "s4f-lens-protocol-flows", 24, 0, 24, 15),
      ("lens", "s4f-lens-scans-time", 0, 15, 24, 15), ("lens", "s4f-lens-scanners", 24, 15, 24, 15),
-     ("lens", "s4f-lens-top-hosts", 0, 30, 48, 18)]))
+     ("lens", "s4f-lens-top-hosts", 0, 30, 48, 18),
+     ("lens", "s4f-lens-scans-by-origin", 0, 48, 48, 15)]))
 objects.append(dashboard(
     "s4f-dashboard-dns", "Stream4Flow DNS",
     "Open and external resolvers, DNS reflection attacks, DNS statistics",

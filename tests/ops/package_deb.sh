@@ -37,7 +37,7 @@ echo "package: $(basename "$DEB")"
 
 echo "== control"
 dpkg-deb -I "$DEB" >"$TMP/info"
-for dep in librdkafka1 libfixbuf9 libjansson4 libcurl4 libmicrohttpd12 libyaml-0-2; do
+for dep in librdkafka1 libfixbuf9 libmaxminddb0 libjansson4 libcurl4 libmicrohttpd12 libyaml-0-2; do
 	grep -q "^ Depends:.*\b$dep\b" "$TMP/info" || fail "Depends lacks $dep"
 done
 dpkg-deb -e "$DEB" "$TMP/control"

@@ -12,6 +12,7 @@ static const char *const protocols[] = {"tcp", "udp", "icmp", "icmpv6", "other"}
 static const char *const proto_fields[] = {"flows", "packets", "bytes"};
 static const char *const host_fields[] = {"flows_out",  "flows_in",  "packets_out",
                                           "packets_in", "bytes_out", "bytes_in"};
+static const char *const host_geo_fields[] = {"host_country", "host_as", "host_as_org"};
 static const char *const tcp_flags[] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
 const char *const s4f_web_host_orders[] = {"flows_out", "flows_in", "packets_out", "packets_in",
                                            "bytes_out", "bytes_in", NULL};
@@ -366,6 +367,11 @@ json_t *s4f_web_q_hosts(const struct s4f_web_range *r, const struct s4f_web_host
     json_t *sub = sums(host_fields, N(host_fields));
     json_object_set_new(sub, "last", json_pack("{s:{s:s}}", "max", "field", "@timestamp"));
     json_object_set_new(sub, "peers", json_pack("{s:{s:s}}", "max", "field", "peers_distinct"));
+    /* The collector's GeoIP fields (one value per host; absent without enrichment). */
+    for (size_t k = 0; k < N(host_geo_fields); k++)
+        json_object_set_new(
+            sub, host_geo_fields[k],
+            json_pack("{s:{s:s, s:i}}", "terms", "field", host_geo_fields[k], "size", 1));
     json_t *t = json_pack("{s:{s:s, s:I, s:{s:s}}, s:o}", "terms", "field", "host", "size",
                           (json_int_t)f->size, "order", f->order, "desc", "aggs", sub);
     return json_pack("{s:i, s:b, s:{s:{s:o}}, s:{s:o, s:{s:{s:s}}}}", "size", 0, "track_total_hits",
@@ -386,6 +392,14 @@ json_t *s4f_web_shape_hosts(const json_t *es)
             json_object_set_new(o, host_fields[k], json_integer(agg_int(b, host_fields[k])));
         json_object_set_new(o, "peers_distinct_max", json_integer(agg_int(b, "peers")));
         json_object_set_new(o, "last_seen", json_string(iso(agg_int(b, "last"), ts, sizeof(ts))));
+        /* country, as, as_org: the first bucket's key, or null. */
+        static const char *const out_names[] = {"country", "as", "as_org"};
+        for (size_t k = 0; k < N(host_geo_fields); k++) {
+            json_t *first = json_array_get(buckets(json_object_get(b, host_geo_fields[k])), 0);
+            json_t *key = json_object_get(first, "key");
+            json_object_set(o, out_names[k],
+                            (json_is_string(key) || json_is_integer(key)) ? key : json_null());
+        }
         json_array_append_new(arr, o);
     }
     return json_pack("{s:o, s:I}", "hosts", arr, "distinct_hosts",

@@ -367,7 +367,7 @@ async function loadDetections() {
   fillTable("det-ports", j.top_ports.map((s) => ({ cells: [s.port, s.detections] })));
   $("det-total").textContent = "(" + j.total + " in range, newest " + j.items.length + " shown)";
   fillTable("det-table", j.items.map((d) => ({
-    cells: [localTime(d["@timestamp"]), d["@type"], addressCell(d.src_ip), d.dst_ip ? addressCell(d.dst_ip) : (d.dst_port !== undefined ? "port " + d.dst_port : ""), d.flows, d.targets_total],
+    cells: [localTime(d["@timestamp"]), d["@type"], addressCell(d.src_ip), d.src_country || "", asText(d.src_as, d.src_as_org), d.dst_ip ? addressCell(d.dst_ip) : (d.dst_port !== undefined ? "port " + d.dst_port : ""), d.flows, d.targets_total],
     data: d })), (d) => { if (d.id) location.hash = S4F.detectionLink(d.id); else showDetection(d); });
 }
 
@@ -433,13 +433,19 @@ async function loadDns() {
     (ip) => { location.hash = hostLink(ip); });
 }
 
+/* An autonomous system as the collector's GeoIP enrichment names it: "AS2852 CESNET", or "". */
+function asText(num, org) {
+  if (num === undefined || num === null || num === "") return "";
+  return "AS" + num + (org ? " " + org : "");
+}
+
 /* ---- Hosts ---- */
 async function loadHosts() {
   let j;
   try { j = await api("GET", "/api/hosts" + qs({ ...rangeParams(), order: S.q.get("order") || "", size: 25 })); $("hosts-error").textContent = ""; }
   catch (e) { if (e.status !== 401) $("hosts-error").textContent = e.message; return; }
   fillTable("hosts-table", j.hosts.map((h) => ({
-    cells: [addressCell(h.host), h.flows_out, h.flows_in, fmt(h.bytes_out), fmt(h.bytes_in), h.peers_distinct_max, localTime(h.last_seen)], data: h.host })),
+    cells: [addressCell(h.host), h.country || "", asText(h.as, h.as_org), h.flows_out, h.flows_in, fmt(h.bytes_out), fmt(h.bytes_in), h.peers_distinct_max, localTime(h.last_seen)], data: h.host })),
     (ip) => { location.hash = hostLink(ip); });
 }
 

@@ -15,6 +15,7 @@
  * partitions of its local hosts (route()), so every host is profiled whole in one partition;
  * without it, each input partition yields its own row per host (see docs/worker.md). */
 #include "analysis.h"
+#include "geo.h"
 #include "htab.h"
 #include "log.h"
 
@@ -61,6 +62,7 @@ struct hval {
     uint64_t flags[8];
     uint64_t idx;     /* order of arrival of the host in the window: names it in the pair keys */
     uint64_t changed; /* updated since its last emission */
+    uint32_t geo;     /* the collector's GeoIP fields of the host (geo.h), 0: none yet */
 };
 
 /* Pair keys name their host by its index (not its 17-byte address): the pair tables are the
@@ -96,6 +98,7 @@ struct hs {
         struct s4f_htab64 t[POOL];
         size_t n;
     } pool_peers4, pool_ports;
+    struct s4f_geo_tab *geo;
 };
 
 static void table64_take(struct tpool64 *p, struct s4f_htab64 *out, size_t max, size_t hint)
@@ -236,6 +239,12 @@ static void *hs_init(const void *conf, const struct s4f_analysis_ctx *ctx, char 
     h->m_tops_nomem =
         s4f_metrics_counter(ctx->metrics, "top_lists_nomem_total",
                             "Windows emitted without top lists (out of memory)", ctx->labels);
+    h->geo = s4f_geo_tab_new(0);
+    if (!h->geo) {
+        snprintf(err, errlen, "out of memory");
+        free(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -334,6 +343,8 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     }
     struct hval *v = &w->vals[*ix];
     v->changed = 1;
+    if (!v->geo)
+        v->geo = out ? s4f_geo_src(h->geo, f) : s4f_geo_dst(h->geo, f);
     /* A biflow's reverse direction (RFC 5103) is traffic from the destination to the source:
      * one more flow the other way when it has packets, with the same peer and service port. */
     uint64_t rev = f->rev_packets > 0;
@@ -544,6 +555,7 @@ static void emit_host(struct hs *h, struct hwin *w, const struct tops *t, const 
         return;
     uint64_t flows = v->flows_out + v->flows_in;
     s4f_jb_str(b, "host", host);
+    s4f_jb_geo(b, h->geo, "host", v->geo);
     s4f_jb_u64(b, "flows_out", v->flows_out);
     s4f_jb_u64(b, "flows_in", v->flows_in);
     s4f_jb_u64(b, "packets_out", v->packets_out);
@@ -879,6 +891,7 @@ static void hs_destroy(void *inst)
     s4f_htab_pool_release(&h->pool_peers);
     pool64_release(&h->pool_peers4);
     pool64_release(&h->pool_ports);
+    s4f_geo_tab_free(h->geo);
     free(h);
 }
 

@@ -14,6 +14,7 @@
  * (re-emissions carry the same id). Flows of one source all arrive in one input partition (the
  * collector keys by source address), so per-partition windows see whole scans. */
 #include "analysis.h"
+#include "geo.h"
 #include "htab.h"
 #include "log.h"
 
@@ -50,6 +51,7 @@ struct skey {
 struct sval {
     uint64_t flows, distinct, flows_last_slide;
     int64_t first_start, last_end;
+    uint32_t src_geo, dst_geo; /* the collector's GeoIP fields of the scanner and target */
 };
 
 /* Member key: the scan key plus the other coordinate. */
@@ -63,6 +65,7 @@ struct pscan {
     const struct pscan_conf *conf;
     struct s4f_metric *m_keys_dropped, *m_members_dropped, *m_scans;
     size_t hint_keys, hint_members; /* sizes of the last window freed (see host_stats.c) */
+    struct s4f_geo_tab *geo;
 };
 
 struct pwin {
@@ -79,6 +82,12 @@ static void *pscan_init(const void *conf, const struct s4f_analysis_ctx *ctx, ch
         return NULL;
     }
     p->conf = conf;
+    p->geo = s4f_geo_tab_new(0);
+    if (!p->geo) {
+        free(p);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     p->m_keys_dropped =
         s4f_metrics_counter(ctx->metrics, "keys_dropped_total",
                             "Keys refused because a window reached max_keys", ctx->labels);
@@ -106,8 +115,9 @@ static void *pscan_window_new(void *inst, int64_t start_ms, int64_t end_ms, int6
     return w;
 }
 
+/* rev: the probe is the biflow's reverse direction (its scanner is the flow's destination). */
 static void count(struct pscan *p, struct pwin *w, const struct skey *k, const struct mkey *m,
-                  const struct s4f_flow *f)
+                  const struct s4f_flow *f, bool rev)
 {
     bool created;
     struct sval *v = s4f_htab_insert(&w->keys, k, s4f_hash_bytes(k, sizeof(*k)), &created);
@@ -119,6 +129,11 @@ static void count(struct pscan *p, struct pwin *w, const struct skey *k, const s
         v->first_start = f->start_ms;
         v->last_end = f->end_ms;
     }
+    /* The first flow of the key that carries GeoIP fields names its addresses. */
+    if (!v->src_geo)
+        v->src_geo = rev ? s4f_geo_dst(p->geo, f) : s4f_geo_src(p->geo, f);
+    if (k->kind == KIND_V && !v->dst_geo)
+        v->dst_geo = rev ? s4f_geo_src(p->geo, f) : s4f_geo_dst(p->geo, f);
     v->flows++;
     if (f->end_ms >= w->end - w->slide)
         v->flows_last_slide++;
@@ -136,7 +151,7 @@ static void count(struct pscan *p, struct pwin *w, const struct skey *k, const s
 
 /* One probe from src to dst's port dport. */
 static void probe(void *inst, void *wstate, const struct s4f_addr *src, const struct s4f_addr *dst,
-                  uint16_t dport, const struct s4f_flow *f)
+                  uint16_t dport, const struct s4f_flow *f, bool rev)
 {
     struct skey k;
     struct mkey m;
@@ -149,7 +164,7 @@ static void probe(void *inst, void *wstate, const struct s4f_addr *src, const st
     k.port = dport;
     m.k = k;
     memcpy(m.mdst, dst->b, 16);
-    count(inst, wstate, &k, &m, f);
+    count(inst, wstate, &k, &m, f, rev);
     /* vertical: (src, dst) -> distinct ports */
     k.kind = KIND_V;
     k.port = 0;
@@ -157,7 +172,7 @@ static void probe(void *inst, void *wstate, const struct s4f_addr *src, const st
     memset(&m, 0, sizeof(m));
     m.k = k;
     m.mport = dport;
-    count(inst, wstate, &k, &m, f);
+    count(inst, wstate, &k, &m, f, rev);
 }
 
 static void pscan_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
@@ -165,9 +180,9 @@ static void pscan_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
     if (f->proto != 6)
         return;
     if ((f->tcp_flags & 0x1F) == S4F_TCP_SYN)
-        probe(inst, wstate, &f->src, &f->dst, f->dport, f);
+        probe(inst, wstate, &f->src, &f->dst, f->dport, f, false);
     if (f->rev_packets && (f->rev_tcp_flags & 0x1F) == S4F_TCP_SYN)
-        probe(inst, wstate, &f->dst, &f->src, f->sport, f);
+        probe(inst, wstate, &f->dst, &f->src, f->sport, f, true);
 }
 
 static void pscan_on_window_close(void *inst, void *pstate, void *wstate,
@@ -200,10 +215,13 @@ static void pscan_on_window_close(void *inst, void *pstate, void *wstate,
         if (!b)
             continue;
         s4f_jb_str(b, "src_ip", srcs);
-        if (k->kind == KIND_H)
+        s4f_jb_geo(b, p->geo, "src", v->src_geo);
+        if (k->kind == KIND_H) {
             s4f_jb_u64(b, "dst_port", k->port);
-        else
+        } else {
             s4f_jb_str(b, "dst_ip", dsts);
+            s4f_jb_geo(b, p->geo, "dst", v->dst_geo);
+        }
         s4f_jb_u64(b, "flows", v->flows);
         s4f_jb_u64(b, "targets_total", v->distinct);
         s4f_jb_u64(b, "flows_increment", v->flows_last_slide);
@@ -228,6 +246,9 @@ static void pscan_window_free(void *inst, void *wstate)
 
 static void pscan_destroy(void *inst)
 {
+    struct pscan *p = inst;
+    if (p)
+        s4f_geo_tab_free(p->geo);
     free(inst);
 }
 

@@ -16,6 +16,7 @@
  * Flows of one source all arrive in one input partition (the collector keys by source
  * address), so each (src, dst) pair is seen whole. */
 #include "analysis.h"
+#include "geo.h"
 #include "htab.h"
 
 #include <inttypes.h>
@@ -61,11 +62,13 @@ struct skey {
 struct sval {
     uint64_t flows, packets, flows_last_slide;
     int64_t dur_sum, first_start;
+    uint32_t src_geo, dst_geo; /* the collector's GeoIP fields of guesser and server */
 };
 
 struct ssh {
     const struct ssh_conf *conf;
     struct s4f_metric *m_keys_dropped, *m_attacks;
+    struct s4f_geo_tab *geo;
 };
 
 struct swin {
@@ -89,6 +92,12 @@ static void *ssh_init(const void *conf, const struct s4f_analysis_ctx *ctx, char
         return NULL;
     }
     s->conf = c;
+    s->geo = s4f_geo_tab_new(0);
+    if (!s->geo) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     s->m_keys_dropped =
         s4f_metrics_counter(ctx->metrics, "keys_dropped_total",
                             "Keys refused because a window reached max_keys", ctx->labels);
@@ -99,6 +108,9 @@ static void *ssh_init(const void *conf, const struct s4f_analysis_ctx *ctx, char
 
 static void ssh_destroy(void *inst)
 {
+    struct ssh *s = inst;
+    if (s)
+        s4f_geo_tab_free(s->geo);
     free(inst);
 }
 
@@ -150,6 +162,10 @@ static void ssh_on_flow(void *inst, void *wstate, const struct s4f_flow *f)
     }
     if (created || f->start_ms < v->first_start)
         v->first_start = f->start_ms;
+    if (!v->src_geo)
+        v->src_geo = s4f_geo_src(s->geo, f);
+    if (!v->dst_geo)
+        v->dst_geo = s4f_geo_dst(s->geo, f);
     v->flows++;
     v->packets += f->packets;
     v->dur_sum += f->end_ms - f->start_ms;
@@ -183,7 +199,9 @@ static void ssh_on_window_close(void *inst, void *pstate, void *wstate,
         if (!b)
             continue;
         s4f_jb_str(b, "src_ip", srcs);
+        s4f_jb_geo(b, s->geo, "src", v->src_geo);
         s4f_jb_str(b, "dst_ip", dsts);
+        s4f_jb_geo(b, s->geo, "dst", v->dst_geo);
         s4f_jb_u64(b, "flows", v->flows);
         s4f_jb_key(b, "average_packet_count");
         s4f_jb_raw(b, avg);

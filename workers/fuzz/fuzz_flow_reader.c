@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             f.src.family != f.dst.family || f.side == S4F_SIDE_ANY || f.side > S4F_SIDE_MARK ||
             f.end_ms <= 0)
             abort();
-        uint8_t again[S4F_ROUTED_LEN];
+        uint8_t again[S4F_ROUTED_MAX];
         if (f.side == S4F_SIDE_MARK) {
             s4f_flow_encode_mark(f.src_partition, f.src_offset, f.end_ms, f.mark_idle,
                                  (int64_t)f.packets, (int64_t)f.bytes, f.mark_from, again);
@@ -37,7 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             again[3] = data[3];
         if (binary && memcmp(again, data, 48) != 0)
             abort();
-        if (binary && size == S4F_ROUTED_LEN && memcmp(again + 96, data + 96, 16) != 0)
+        if (binary && size >= S4F_ROUTED_LEN && memcmp(again + 96, data + 96, 16) != 0)
+            abort();
+        /* Version 4 keeps its GeoIP block as written (a block that says nothing is refused). */
+        if (binary && size == S4F_ROUTED_LEN_V4 &&
+            memcmp(again + S4F_ROUTED_LEN, data + S4F_ROUTED_LEN, S4F_ROUTED_GEO_LEN) != 0)
             abort();
     }
     if (size < 64 && !memchr(data, '\0', size) && !memchr(data, ':', size)) {

@@ -131,6 +131,43 @@ static void test_ports_scan_known_scanners(void **state)
     th_free(t);
 }
 
+/* A scan's result names the scanner's (and, vertical, the target's) country and AS as the
+ * collector attached them to the flows. */
+static void test_ports_scan_geo(void **state)
+{
+    (void)state;
+    struct th *t = th_new(analysis("ports_scan"), "allowed_lateness: 0\nthreshold: 3\n");
+    int64_t off = 0;
+    for (int j = 0; j < 3; j++) {
+        char dst[32];
+        snprintf(dst, sizeof(dst), "203.0.113.%d", j + 1);
+        struct s4f_flow f = th_mkflow("192.0.2.7", dst, 6, 22, 0x02, 1, 40, TH_T0 + 1000 + j);
+        strcpy(f.src_geo.country, "CZ");
+        f.src_geo.asn = 2852;
+        strcpy(f.src_as_org, "CESNET");
+        f.src_geo.org_len = 6;
+        assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+        f = th_mkflow("192.0.2.8", "198.51.100.1", 6, (uint16_t)(80 + j), 0x02, 1, 40,
+                      TH_T0 + 2000 + j);
+        strcpy(f.dst_geo.country, "US");
+        assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+    }
+    flow(t, &off, "10.0.0.1", "10.0.0.2", 6, 80, 0x10, 1, 40, 200000);
+    th_tick(t);
+    json_t *h = th_doc(t, rid("portscan_horizontal", 0, 60000, "192.0.2.7|22"));
+    assert_non_null(h);
+    assert_string_equal(th_str(h, "src_country"), "CZ");
+    assert_int_equal(th_int(h, "src_as"), 2852);
+    assert_string_equal(th_str(h, "src_as_org"), "CESNET");
+    json_t *v = th_doc(t, rid("portscan_vertical", 0, 60000, "192.0.2.8|198.51.100.1"));
+    assert_non_null(v);
+    assert_null(json_object_get(v, "src_country"));
+    assert_null(json_object_get(v, "src_as"));
+    assert_string_equal(th_str(v, "dst_country"), "US");
+    assert_null(json_object_get(v, "dst_as"));
+    th_free(t);
+}
+
 static void test_ports_scan_sliding_increment(void **state)
 {
     /* 60 s windows sliding by 20 s: flows_increment counts the last slide only. */
@@ -480,6 +517,39 @@ static void test_host_stats_repartitioned_sides(void **state)
     th_free(t);
 }
 
+/* A host's profile names its country and AS, from routed records (version 4) as stage two
+ * reads them. */
+static void test_host_stats_geo(void **state)
+{
+    (void)state;
+    struct th *t = th_new(analysis("host_stats"), "local_networks: [192.0.2.0/24]\n");
+    struct s4f_flow f = th_mkflow("198.51.100.7", "192.0.2.10", 6, 443, 0x10, 1, 50, TH_T0 + 1000);
+    strcpy(f.dst_geo.country, "CZ");
+    f.dst_geo.asn = 2852;
+    strcpy(f.dst_as_org, "CESNET");
+    f.dst_geo.org_len = 6;
+    strcpy(f.src_geo.country, "US");
+    uint8_t rec[S4F_ROUTED_MAX];
+    size_t n = s4f_flow_encode_routed(&f, S4F_SIDE_DST, 0, 0, rec);
+    struct s4f_flow g;
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, n, &g, NULL), S4F_OK);
+    assert_int_equal(th_flow(t, 0, 0, &g), S4F_OK);
+    /* A host whose flows carry nothing: no fields. */
+    struct s4f_flow h = th_mkflow("192.0.2.11", "10.1.1.1", 6, 443, 0x10, 1, 50, TH_T0 + 1000);
+    assert_int_equal(th_flow(t, 0, 1, &h), S4F_OK);
+    s4f_wengine_flush(t->we);
+    json_t *a = th_doc(t, rid("host_stats", 0, 60000, "192.0.2.10"));
+    assert_non_null(a);
+    assert_string_equal(th_str(a, "host_country"), "CZ");
+    assert_int_equal(th_int(a, "host_as"), 2852);
+    assert_string_equal(th_str(a, "host_as_org"), "CESNET");
+    json_t *b = th_doc(t, rid("host_stats", 0, 60000, "192.0.2.11"));
+    assert_non_null(b);
+    assert_null(json_object_get(b, "host_country"));
+    assert_null(json_object_get(b, "host_as"));
+    th_free(t);
+}
+
 static void test_host_stats_late_reemits_changed_hosts_only(void **state)
 {
     struct th *t = th_new(analysis("host_stats"), "local_networks: [10.0.0.0/8]\n");
@@ -613,6 +683,8 @@ int main(void)
         cmocka_unit_test(test_protocols_statistics_mix),
         cmocka_unit_test(test_ports_scan_known_scanners),
         cmocka_unit_test(test_ports_scan_sliding_increment),
+        cmocka_unit_test(test_ports_scan_geo),
+        cmocka_unit_test(test_host_stats_geo),
         cmocka_unit_test(test_ports_scan_max_keys),
         cmocka_unit_test(test_host_stats_known_host),
         cmocka_unit_test(test_host_stats_temporal_profile),

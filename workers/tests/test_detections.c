@@ -180,6 +180,36 @@ static void test_ssh_once_per_window(void **state)
     th_free(t);
 }
 
+/* The guesser's and the server's country and AS, as the collector attached them, are in the
+ * result; a guess that carries none (the first) does not hide a later one that does. */
+static void test_ssh_geo(void **state)
+{
+    (void)state;
+    struct th *t = th_new(analysis("ssh_auth_simple"), "allowed_lateness: 0\n");
+    int64_t off = 0;
+    for (int i = 0; i < 10; i++) {
+        struct s4f_flow f = th_mkflow("192.0.2.7", "10.0.0.22", 6, 22, 0x1b, (uint64_t)(11 + i % 8),
+                                      (uint64_t)(2000 + 100 * i), TH_T0 + 250000 + 2000 * i);
+        f.sport = (uint16_t)(50000 + i);
+        f.start_ms = f.end_ms - 3000;
+        if (i > 0) {
+            strcpy(f.src_geo.country, "CZ");
+            f.src_geo.asn = 2852;
+            strcpy(f.src_as_org, "CESNET");
+            f.src_geo.org_len = 6;
+        }
+        assert_int_equal(th_flow(t, 0, off++, &f), S4F_OK);
+    }
+    close_all(t, &off, 700000);
+    json_t *a = th_doc(t, rid("ssh_auth_simple", 0, 300000, "192.0.2.7|10.0.0.22"));
+    assert_non_null(a);
+    assert_string_equal(th_str(a, "src_country"), "CZ");
+    assert_int_equal(th_int(a, "src_as"), 2852);
+    assert_string_equal(th_str(a, "src_as_org"), "CESNET");
+    assert_null(json_object_get(a, "dst_country"));
+    th_free(t);
+}
+
 /* Every bound is an option. */
 static void test_ssh_options(void **state)
 {
@@ -426,6 +456,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ssh_known_guessers),
         cmocka_unit_test(test_ssh_once_per_window),
+        cmocka_unit_test(test_ssh_geo),
         cmocka_unit_test(test_ssh_options),
         cmocka_unit_test(test_ssh_bad_config_and_max_keys),
         cmocka_unit_test(test_ddos_known_victim),

@@ -69,6 +69,102 @@ static void test_ipv6_and_escaped_key(void **state)
 }
 
 /* Exporters write 0 when they have no time: refused, not windows of 1970 (issue 23). */
+/* The collector's GeoIP fields (s4f.src_country, ...): read, checked, cut; bad ones ignored. */
+static void test_geo_fields(void **state)
+{
+    (void)state;
+    struct s4f_flow f;
+    const char *rec = "{\"ipfix.sourceIPv4Address\":\"192.0.2.7\",\"ipfix.destinationIPv4Address\":"
+                      "\"198.51.100.9\",\"ipfix.protocolIdentifier\":6,"
+                      "\"ipfix.flowEndMilliseconds\":1000,\"s4f.src_country\":\"CZ\","
+                      "\"s4f.dst_country\":\"US\",\"s4f.src_as\":2852,\"s4f.src_as_org\":"
+                      "\"CESNET \\\"z.s.p.o.\\\"\",\"s4f.dst_as\":4200000001}";
+    assert_int_equal(s4f_flow_parse(rec, strlen(rec), &f, NULL), S4F_OK);
+    assert_string_equal(f.src_geo.country, "CZ");
+    assert_string_equal(f.dst_geo.country, "US");
+    assert_int_equal(f.src_geo.asn, 2852);
+    assert_int_equal(f.dst_geo.asn, 4200000001u);
+    assert_string_equal(f.src_as_org, "CESNET \"z.s.p.o.\"");
+    assert_int_equal(f.src_geo.org_len, strlen(f.src_as_org));
+    assert_int_equal(f.dst_geo.org_len, 0);
+    assert_string_equal(f.dst_as_org, "");
+
+    /* A country that is no code is ignored; an AS beyond 32 bits refuses the record. */
+    char big[1200];
+    snprintf(big, sizeof(big),
+             "{\"ipfix.sourceIPv4Address\":\"192.0.2.7\",\"ipfix.destinationIPv4Address\":"
+             "\"198.51.100.9\",\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":1,"
+             "\"s4f.src_country\":\"C\\u0000\",\"s4f.dst_country\":\"TOOLONG\","
+             "\"s4f.src_as_org\":\"%0300d\"}",
+             0);
+    assert_int_equal(s4f_flow_parse(big, strlen(big), &f, NULL), S4F_OK);
+    assert_string_equal(f.src_geo.country, "");
+    assert_string_equal(f.dst_geo.country, "");
+    assert_int_equal(f.src_geo.org_len, S4F_AS_ORG_MAX);
+    assert_int_equal(strlen(f.src_as_org), S4F_AS_ORG_MAX);
+    const char *bad = "{\"ipfix.sourceIPv4Address\":\"192.0.2.7\",\"ipfix.destinationIPv4Address\":"
+                      "\"198.51.100.9\",\"ipfix.protocolIdentifier\":6,"
+                      "\"ipfix.flowEndMilliseconds\":1,\"s4f.src_as\":4294967296}";
+    assert_int_equal(s4f_flow_parse(bad, strlen(bad), &f, NULL), S4F_ERR);
+    /* Cleared between records. */
+    assert_int_equal(s4f_flow_parse(rec, strlen(rec), &f, NULL), S4F_OK);
+    const char *plain = "{\"ipfix.sourceIPv4Address\":\"192.0.2.7\","
+                        "\"ipfix.destinationIPv4Address\":\"198.51.100.9\","
+                        "\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":1}";
+    assert_int_equal(s4f_flow_parse(plain, strlen(plain), &f, NULL), S4F_OK);
+    assert_string_equal(f.src_geo.country, "");
+    assert_int_equal(f.src_geo.asn, 0);
+    assert_string_equal(f.src_as_org, "");
+}
+
+/* Routed version 4: the routed side's GeoIP fields travel with it; a hostile block is refused;
+ * a side without them is written as version 3. */
+static void test_routed_geo(void **state)
+{
+    (void)state;
+    struct s4f_flow f, g;
+    s4f_flow_clear(&f);
+    s4f_addr_parse("192.0.2.7", 9, &f.src);
+    s4f_addr_parse("10.0.0.1", 8, &f.dst);
+    f.proto = 6;
+    f.start_ms = f.end_ms = 1764223858123;
+    strcpy(f.src_geo.country, "CZ");
+    f.src_geo.asn = 2852;
+    strcpy(f.src_as_org, "CESNET \xc5\xbe");
+    f.src_geo.org_len = (uint16_t)strlen(f.src_as_org);
+    uint8_t rec[S4F_ROUTED_MAX];
+    assert_int_equal(s4f_flow_encode_routed(&f, S4F_SIDE_SRC, 1, 2, rec), S4F_ROUTED_LEN_V4);
+    assert_int_equal(rec[3], 4);
+    assert_int_equal(s4f_routed_len((char *)rec, sizeof(rec)), S4F_ROUTED_LEN_V4);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, S4F_ROUTED_LEN_V4, &g, NULL), S4F_OK);
+    assert_string_equal(g.src_geo.country, "CZ");
+    assert_int_equal(g.src_geo.asn, 2852);
+    assert_string_equal(g.src_as_org, f.src_as_org);
+    assert_int_equal(g.dst_geo.asn, 0);
+    /* Wrong length, a bad country, padding, control characters, invalid UTF-8, an empty block. */
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, S4F_ROUTED_LEN, &g, NULL), S4F_ERR);
+    static const struct {
+        size_t at;
+        uint8_t v;
+    } bad[] = {{112, 'C' | 0x80}, {112 + 3, 'X'},   {112 + 9, 1},    {112 + 8, 97},
+               {112 + 12, 0x01},  {112 + 13, 0xff}, {112 + 100, 'x'}};
+    for (size_t i = 0; i < S4F_ARRAY_SIZE(bad); i++) {
+        uint8_t c[S4F_ROUTED_MAX];
+        memcpy(c, rec, sizeof(c));
+        c[bad[i].at] = bad[i].v;
+        assert_int_equal(s4f_flow_decode_routed((char *)c, S4F_ROUTED_LEN_V4, &g, NULL), S4F_ERR);
+    }
+    uint8_t z[S4F_ROUTED_MAX];
+    memcpy(z, rec, sizeof(z));
+    memset(z + S4F_ROUTED_LEN, 0, S4F_ROUTED_GEO_LEN);
+    assert_int_equal(s4f_flow_decode_routed((char *)z, S4F_ROUTED_LEN_V4, &g, NULL), S4F_ERR);
+    /* The destination has none: version 3. */
+    assert_int_equal(s4f_flow_encode_routed(&f, S4F_SIDE_DST, 1, 2, rec), S4F_ROUTED_LEN);
+    assert_int_equal(rec[3], 3);
+    assert_int_equal(s4f_flow_decode_routed((char *)rec, S4F_ROUTED_LEN, &g, NULL), S4F_OK);
+    assert_string_equal(g.src_geo.country, "");
+}
+
 static void test_zero_times_refused(void **state)
 {
     struct s4f_flow f;
@@ -396,6 +492,8 @@ int main(void)
         cmocka_unit_test(test_ipv4_text_like_inet_pton),
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_key_positions_change),
+        cmocka_unit_test(test_geo_fields),
+        cmocka_unit_test(test_routed_geo),
         cmocka_unit_test(test_routed_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

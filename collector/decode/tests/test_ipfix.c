@@ -555,6 +555,79 @@ static void add_sampled_rec(uint16_t tid, uint8_t sampler)
     s4f_mg_u8(&g, sampler);
 }
 
+/* Interface names from options records (interfaceName 82 variable length, interfaceDescription
+ * 83 fixed and NUL-padded, scoped by ingressInterface) are added to data records for their
+ * ingress and egress interfaces; an unnamed interface adds nothing; the table is bounded. */
+static void add_ifname(uint16_t tid, uint32_t index, const char *name, const char *desc)
+{
+    s4f_mg_set(&g, 3);
+    s4f_mg_opt_tpl(&g, tid, 3, 1);
+    s4f_mg_field(&g, 10, 4, 0);
+    s4f_mg_field(&g, 82, 65535, 0);
+    s4f_mg_field(&g, 83, 16, 0);
+    s4f_mg_set(&g, tid);
+    s4f_mg_u32(&g, index);
+    s4f_mg_varlen(&g, name, strlen(name));
+    char d16[16] = {0};
+    memcpy(d16, desc, strlen(desc) < 16 ? strlen(desc) : 16);
+    s4f_mg_bytes(&g, d16, 16);
+}
+
+static void add_if_flow(uint16_t tid, uint32_t in, uint32_t out)
+{
+    s4f_mg_set(&g, 2);
+    s4f_mg_tpl(&g, tid, 3);
+    s4f_mg_field(&g, 8, 4, 0);
+    s4f_mg_field(&g, 10, 4, 0);
+    s4f_mg_field(&g, 14, 4, 0);
+    s4f_mg_set(&g, tid);
+    s4f_mg_ip4(&g, "10.0.0.5");
+    s4f_mg_u32(&g, in);
+    s4f_mg_u32(&g, out);
+}
+
+static void test_interface_names(void **state)
+{
+    struct s4f_decoder_opts o = {.max_interfaces_per_domain = 3};
+    struct s4f_decoder *d = new_dec(&o);
+    s4f_mg_ipfix(&g, T0, 0, 0);
+    add_if_flow(256, 2, 7); /* before the names, in the same message: named too */
+    add_ifname(257, 2, "xe-0/0/1", "uplink \"A\"");
+    add_ifname(257, 7, "ge-1/2/3", "");
+    assert_int_equal(feed(d, "192.0.2.1", NOW), S4F_OK);
+    assert_int_equal(R.n, 1);
+    assert_string_equal(tu_str(&R, 0, "s4f.in_if_name"), "xe-0/0/1");
+    assert_string_equal(tu_str(&R, 0, "s4f.in_if_description"), "uplink \"A\"");
+    assert_string_equal(tu_str(&R, 0, "s4f.out_if_name"), "ge-1/2/3");
+    assert_false(tu_has(&R, 0, "s4f.out_if_description"));
+    tu_clear(&R);
+    /* A renamed interface, an unknown one; two more fill the table, the fourth is refused. */
+    s4f_mg_ipfix(&g, T0, 2, 0);
+    add_ifname(257, 7, "ge-1/2/3-new", "x");
+    add_ifname(257, 1, "a", "");
+    add_ifname(257, 9, "b", "");
+    add_if_flow(256, 7, 5);
+    add_if_flow(256, 9, 1);
+    assert_int_equal(feed(d, "192.0.2.1", NOW), S4F_OK);
+    assert_int_equal(R.n, 2);
+    assert_string_equal(tu_str(&R, 0, "s4f.in_if_name"), "ge-1/2/3-new");
+    assert_false(tu_has(&R, 0, "s4f.out_if_name"));
+    assert_false(tu_has(&R, 1, "s4f.in_if_name")); /* 9 was refused: 1, 2 and 7 are kept */
+    assert_string_equal(tu_str(&R, 1, "s4f.out_if_name"), "a");
+    struct s4f_decode_stats st;
+    s4f_decoder_stats(d, &st);
+    assert_int_equal(st.interface_updates, 4);
+    assert_int_equal(st.interfaces_refused, 1);
+    tu_clear(&R);
+    /* Another exporter knows none of them. */
+    s4f_mg_ipfix(&g, T0, 0, 0);
+    add_if_flow(256, 2, 7);
+    assert_int_equal(feed(d, "192.0.2.9", NOW), S4F_OK);
+    assert_false(tu_has(&R, 0, "s4f.in_if_name"));
+    tu_clear(&R);
+    s4f_decoder_free(d);
+}
+
 static void test_sampling_same_datagram(void **state)
 {
     struct s4f_decoder *d = new_dec(NULL);
@@ -897,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_sampling_same_datagram),
         cmocka_unit_test(test_sampling_later_and_per_sampler),
         cmocka_unit_test(test_sampling_psamp_and_v9),
+        cmocka_unit_test(test_interface_names),
         cmocka_unit_test(test_sequence),
         cmocka_unit_test(test_options_records_emitted),
         cmocka_unit_test(test_stream),
