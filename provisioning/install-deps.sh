@@ -16,6 +16,8 @@ PACKAGES=(
 	libmicrohttpd-dev libyaml-dev libcmocka-dev libpcap-dev
 	# test tooling
 	valgrind kcat softflowd pmacct nfdump tshark tcpreplay
+	# charts of the soak and the pipeline benchmark (tests/system/soak.py, bench/pipeline)
+	gnuplot-nox
 	# local stack (provisioning/stack/stack.sh) and scripts
 	maven curl jq python3 python3-yaml unzip
 	# web: password hashing, gzip answers, browser tests and the API benchmark
