@@ -10,7 +10,9 @@ analysis (all of them), the sink and the web server. The test exporter (bench-co
 sends IPFIX at --rate flows/s from --exporters (10) exporters over --hosts (100,000) local hosts.
 Every --interval (5) s it samples: flows/s in and out of each stage (collector counters, topic
 end offsets, the workers' folded flows, the sink's indexed documents), each consumer group's lag
-(messages, and seconds of its input), and each daemon's resident set and CPU. After the sender
+(messages, and seconds of its input: the consumer's kafka_consumer_lag_messages, or the end
+offsets minus its kafka_consumed_total when that is larger and the daemon has one group), and
+each daemon's resident set and CPU. After the sender
 stops it waits for the pipeline to drain, then prints the verdict (rules in docs/benchmarks.md,
 "Soak"):
 
@@ -112,14 +114,26 @@ class Recorder:
         sm, sm0 = s["metrics"].get("sink", {}), self.prev["metrics"].get("sink", {})
         row["sink_indexed_dps"] = (sm.get("s4f_sink_docs_indexed_total", 0) - sm0.get("s4f_sink_docs_indexed_total", 0)) / dt
         row["es_flows"] = es_flows
+        # A consumer's own lag figure uses the high watermark its last fetch saw, stale while it
+        # is not fetching (queue full): it then reads low. Where a daemon has one consumer group,
+        # end offsets minus its kafka_consumed_total are exact, and the larger of the two counts.
         lags = p.lags(s)
+        backlogs = p.backlogs(s)
+        per_daemon = {}
+        for g in p.groups():
+            per_daemon[p.group_daemon(g)] = per_daemon.get(p.group_daemon(g), 0) + 1
+        for g in p.groups():
+            row["lag_reported:" + short(p, g)] = lags.get(g, 0)
+            d = p.group_daemon(g)
+            if per_daemon[d] == 1 and d in backlogs:
+                lags[g] = max(lags.get(g, 0), backlogs[d])
         for g, topic in p.groups().items():
             mean_rate = (ends.get(topic, 0) - ends_first.get(topic, 0)) / el if el > 0 and ends else 0
             if topic == p.entry and mean_rate <= 0:
                 mean_rate = self.rate
             row["lag:" + short(p, g)] = lags.get(g, 0)
             row["lag_s:" + short(p, g)] = lags.get(g, 0) / mean_rate if mean_rate > 0 else (0.0 if not lags.get(g) else float("nan"))
-        for d, b in p.backlogs(s).items():
+        for d, b in backlogs.items():
             row["backlog:" + d] = b
         for d in p.procs:
             st, st0 = s["proc"].get(d), self.prev["proc"].get(d)
