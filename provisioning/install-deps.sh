@@ -18,6 +18,8 @@ PACKAGES=(
 	valgrind kcat softflowd pmacct nfdump tshark tcpreplay libmaxmind-db-writer-perl
 	# the alert test's syslog receiver (TCP, TLS, UDP)
 	rsyslog rsyslog-gnutls
+	# charts of the soak and the pipeline benchmark (tests/system/soak.py, bench/pipeline)
+	gnuplot-nox
 	# local stack (provisioning/stack/stack.sh) and scripts
 	maven curl jq python3 python3-yaml unzip
 	# web: password hashing, gzip answers, browser tests and the API benchmark

@@ -367,6 +367,17 @@ size_t bg_template(const struct bg_pool *p, struct bg_exporter *e, uint8_t *out,
     return len;
 }
 
+/* A 10/8 address (network byte order at a) onto 10.0.0.0 + (its low 24 bits mod hosts). */
+static void fold_local(uint8_t *a, uint32_t hosts)
+{
+    if (a[0] != 10)
+        return;
+    uint32_t v = ((uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]) % hosts;
+    a[1] = (uint8_t)(v >> 16);
+    a[2] = (uint8_t)(v >> 8);
+    a[3] = (uint8_t)v;
+}
+
 size_t bg_data(const struct bg_pool *p, unsigned i, struct bg_exporter *e, uint8_t *out,
                int64_t now_ms)
 {
@@ -400,6 +411,10 @@ size_t bg_data(const struct bg_pool *p, unsigned i, struct bg_exporter *e, uint8
         int64_t end = now_ms - age[k], start = end - dur[k];
         rec[1] ^= (uint8_t)(cycle >> 8);
         rec[2] ^= (uint8_t)cycle;
+        if (p->local_hosts) {
+            fold_local(rec, p->local_hosts);     /* source */
+            fold_local(rec + 4, p->local_hosts); /* destination */
+        }
         if (p->version == 10) {
             put64(rec + p->off_start, (uint64_t)start);
             put64(rec + p->off_end, (uint64_t)end);

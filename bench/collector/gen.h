@@ -39,6 +39,10 @@ struct bg_pool {
     uint8_t *buf;       /* n * BG_DGRAM_MAX */
     uint32_t *age_ms;   /* n * recs: how long before export each flow ended */
     uint32_t *dur_ms;   /* n * recs: each flow's duration */
+    /* 0: sources wander over all of 10/8 (every record distinct). Otherwise every 10/8 source
+     * and destination is folded onto 10.0.0.0 + (address mod local_hosts), so the run has a
+     * bounded population of local hosts, as a real network has (set after bg_pool_init()). */
+    uint32_t local_hosts;
 };
 
 /* One exporter's protocol state (per observation domain / source id). */

@@ -4,8 +4,12 @@
  *   bench-collector-sender -t HOST:PORT [-v 10|9|sflow] [-r FLOWS_PER_S] [-d SECONDS] [-e
  * EXPORTERS]
  *                          [-R RECORDS] [-b BATCH] [-T TEMPLATE_INTERVAL_S] [-n POOL]
+ *                          [-H LOCAL_HOSTS]
  *
  *   -r 0 (default) sends flat out. Exporter i sends from 127.0.(1 + i/250).(1 + i%250).
+ *   -H N folds every 10/8 source and destination onto N local hosts (10.0.0.0 + address mod
+ *   N): a bounded host population, as a real network has, for runs long enough that state
+ *   keyed by host must stay flat (the soak). Default 0: sources wander over all of 10/8.
  *
  * sFlow (-v sflow) has no templates and BG_SFLOW_RECS flow samples per datagram unless -R says
  * otherwise; the agent address in the datagram is the exporter's own.
@@ -46,6 +50,7 @@ struct opts {
     unsigned batch;
     double template_interval;
     unsigned pool;
+    unsigned local_hosts;
 };
 
 static int parse_target(const char *s, struct sockaddr_in *sin)
@@ -69,7 +74,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench-collector-sender -t HOST:PORT [-v 10|9|sflow] [-r FLOWS_PER_S] "
                     "[-d SECONDS] [-e EXPORTERS] [-R RECORDS] [-b BATCH] [-T TEMPLATE_S] "
-                    "[-n POOL]\n");
+                    "[-n POOL] [-H LOCAL_HOSTS]\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -82,7 +87,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                        .template_interval = 1,
                        .pool = 1024};
     int have_target = 0, c;
-    while ((c = getopt(argc, argv, "t:v:r:d:e:R:b:T:n:h")) != -1) {
+    while ((c = getopt(argc, argv, "t:v:r:d:e:R:b:T:n:H:h")) != -1) {
         switch (c) {
         case 't':
             if (parse_target(optarg, &o->target) != 0) {
@@ -115,6 +120,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'n':
             o->pool = (unsigned)strtoul(optarg, NULL, 10);
             break;
+        case 'H':
+            o->local_hosts = (unsigned)strtoul(optarg, NULL, 10);
+            break;
         default:
             usage();
             return -1;
@@ -125,7 +133,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     if (!have_target || (o->version != 9 && o->version != 10 && o->version != BG_SFLOW) ||
         o->rate < 0 || o->duration <= 0 || o->exporters == 0 || o->exporters > 63500 ||
         o->recs == 0 || o->recs > BG_RECS_MAX || o->batch == 0 || o->batch > BATCH_MAX ||
-        o->pool == 0 || o->template_interval <= 0) {
+        o->pool == 0 || o->template_interval <= 0 || o->local_hosts > (1u << 24)) {
         usage();
         return -1;
     }
@@ -219,6 +227,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot build the datagram pool\n");
         goto out;
     }
+    s->pool.local_hosts = s->o.local_hosts;
     s->exp = calloc(s->o.exporters, sizeof(*s->exp));
     s->fds = calloc(s->o.exporters, sizeof(*s->fds));
     s->bufs = calloc(BATCH_MAX, sizeof(*s->bufs));
