@@ -1138,7 +1138,17 @@ cluster_render_config() {
 	local i
 	for i in 1 2 3; do mkdir -p "$STACK_DIR/conf/kafka$i" "$STACK_DIR/conf/es$i" "$STACK_DIR/data/kafka$i" \
 		"$STACK_DIR/data/es$i" "$LOG_DIR/es$i" "$STACK_DIR/conf/hosts/kafka$i" "$STACK_DIR/conf/hosts/es$i"; done
-	cluster_inventory >"$STACK_DIR/conf/cluster-inventory.yml"
+	# Rendered again only when the inventory changed or a file is missing: Ansible takes a few
+	# seconds of CPU, and restarting one node must not wait for it.
+	local inv=$STACK_DIR/conf/cluster-inventory.yml f missing=0
+	for f in "$STACK_DIR"/conf/kafka{1,2,3}/server.properties "$STACK_DIR"/conf/es{1,2,3}/elasticsearch.yml \
+		"$STACK_DIR/conf/stream4flow.yml"; do
+		[[ -f $f ]] || missing=1
+	done
+	if ((missing == 0)) && [[ -f $inv ]] && cmp -s "$inv" <(cluster_inventory); then
+		return 0
+	fi
+	cluster_inventory >"$inv"
 	if ! cluster_playbook >"$LOG_DIR/cluster-render.log" 2>&1; then
 		tail_logs "$LOG_DIR/cluster-render.log"
 		die "the Ansible roles could not render the cluster's configuration"
