@@ -665,6 +665,15 @@ kafka_wait_ready() {
 	local deadline=$1 pid
 	while :; do
 		if ! pid=$(svc_pid "$KSVC"); then
+			# As for Elasticsearch (up_engine): a port in the ephemeral range may be held for a
+			# moment by some connection's source port; a broker that could not bind starts again.
+			if ((KAFKA_NODE > 0 && KAFKA_RELAUNCHES < 2)) && grep -qs 'failed to bind' "$LOG_DIR/$KSVC.log"; then
+				KAFKA_RELAUNCHES=$((KAFKA_RELAUNCHES + 1))
+				log "$KSVC could not bind its ports (attempt $KAFKA_RELAUNCHES): starting it again"
+				sleep 1
+				kafka_launch "$deadline"
+				continue
+			fi
 			tail_logs "$LOG_DIR/$KSVC.log" "$LOG_DIR/$KSVC-stdout.log"
 			die "Kafka exited during start-up"
 		fi
@@ -679,8 +688,33 @@ kafka_wait_ready() {
 	done
 }
 
+KAFKA_RELAUNCHES=0
+kafka_launch() {
+	local deadline=$1 java dist pf
+	java=$(java_for "$KAFKA_JAVA_HOME")
+	dist=$(kafka_dist)
+	pf=$(pid_file "$KSVC")
+	rm -f "$pf"
+	log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
+	# New session (setsid) so the broker survives the caller's terminal;
+	# the inner shell writes its own pid and then becomes the JVM (exec).
+	# Daemons must not inherit the stack lock's file descriptor.
+	# shellcheck disable=SC2016
+	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pf" \
+		"$java" "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-Djava.awt.headless=true \
+		"-Dlog4j.configuration=file:$(kafka_conf_dir)/log4j.properties" \
+		"-Dkafka.logs.dir=$LOG_DIR" \
+		-cp "$dist/libs/*" kafka.Kafka "$(kafka_conf_dir)/server.properties" \
+		>"$LOG_DIR/$KSVC-stdout.log" 2>&1 </dev/null {STACK_LOCK_FD}>&- &
+	while [[ ! -s $pf ]]; do
+		(($(now) < deadline)) || die "Kafka launcher did not start"
+		sleep 0.1
+	done
+}
+
 up_kafka() {
-	local t0 deadline java dist pf pid
+	local t0 deadline pid
 	t0=$(now)
 	deadline=$((t0 + KAFKA_TIMEOUT))
 	if pid=$(svc_pid "$KSVC"); then
@@ -708,26 +742,7 @@ up_kafka() {
 		fi
 		fetch_service kafka
 		kafka_write_config
-		java=$(java_for "$KAFKA_JAVA_HOME")
-		dist=$(kafka_dist)
-		pf=$(pid_file "$KSVC")
-		rm -f "$pf"
-		log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
-		# New session (setsid) so the broker survives the caller's terminal;
-		# the inner shell writes its own pid and then becomes the JVM (exec).
-		# Daemons must not inherit the stack lock's file descriptor.
-		# shellcheck disable=SC2016
-		setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pf" \
-			"$java" "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-			-Djava.awt.headless=true \
-			"-Dlog4j.configuration=file:$(kafka_conf_dir)/log4j.properties" \
-			"-Dkafka.logs.dir=$LOG_DIR" \
-			-cp "$dist/libs/*" kafka.Kafka "$(kafka_conf_dir)/server.properties" \
-			>"$LOG_DIR/$KSVC-stdout.log" 2>&1 </dev/null {STACK_LOCK_FD}>&- &
-		while [[ ! -s $pf ]]; do
-			(($(now) < deadline)) || die "Kafka launcher did not start"
-			sleep 0.1
-		done
+		kafka_launch "$deadline"
 	fi
 	kafka_wait_ready "$deadline"
 	if ((KAFKA_NODE > 0)); then
