@@ -5,6 +5,8 @@
 #
 #   stack.sh fetch  [kafka] [es] [opensearch]   download into the cache only
 #   stack.sh up     [kafka] [es] [opensearch]   start (default: kafka es)
+#   stack.sh up     cluster                     three Kafka brokers + three ES nodes (kafka1..3,
+#                                               es1..3 one by one: `up kafka2` after a kill)
 #   stack.sh down   [kafka] [es] [opensearch]   stop  (default: all)
 #   stack.sh start|stop ...                     aliases of up|down
 #   stack.sh restart [svc...]                   down + up
@@ -51,8 +53,79 @@ OS_TIMEOUT=${S4F_OS_TIMEOUT:-120}
 STOP_TIMEOUT=${S4F_STOP_TIMEOUT:-60}
 RUN_USER=${S4F_RUN_USER:-s4f}
 
-ALL_SERVICES=(kafka es opensearch)
+# The local cluster (`stack.sh up cluster`): three Kafka brokers (kafka1..3, combined KRaft
+# broker + controller each, replication factor 3, min.insync.replicas 2) and three
+# Elasticsearch nodes (es1..3, one cluster, one replica per index). Node N listens on
+# S4F_KAFKA_PORT + 100 (N - 1) (controller S4F_KAFKA_CONTROLLER_PORT + 100 (N - 1)) and
+# S4F_ES_PORT + N - 1 (transport S4F_ES_TRANSPORT_PORT + N - 1). Small heaps: six JVMs.
+CLUSTER_KAFKA=(kafka1 kafka2 kafka3)
+CLUSTER_ES=(es1 es2 es3)
+CLUSTER_KAFKA_HEAP=${S4F_CLUSTER_KAFKA_HEAP:-256m}
+CLUSTER_ES_HEAP=${S4F_CLUSTER_ES_HEAP:-384m}
+KAFKA_BASE_PORT=$KAFKA_PORT
+KAFKA_BASE_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT
+KAFKA_SINGLE_HEAP=$KAFKA_HEAP
+KAFKA_SINGLE_SASL_PORT=$KAFKA_SASL_PORT
+ES_BASE_PORT=$ES_PORT
+ES_BASE_TRANSPORT_PORT=$ES_TRANSPORT_PORT
+
+ALL_SERVICES=(kafka es opensearch "${CLUSTER_KAFKA[@]}" "${CLUSTER_ES[@]}")
 DEFAULT_UP=(kafka es)
+
+cluster_kafka_port() { echo $((KAFKA_BASE_PORT + 100 * ($1 - 1))); }
+cluster_kafka_controller_port() { echo $((KAFKA_BASE_CONTROLLER_PORT + 100 * ($1 - 1))); }
+cluster_es_port() { echo $((ES_BASE_PORT + $1 - 1)); }
+cluster_es_transport_port() { echo $((ES_BASE_TRANSPORT_PORT + $1 - 1)); }
+# "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3" and "http://127.0.0.1:p1 ..." of the cluster.
+cluster_bootstrap() {
+	local i out=
+	for i in 1 2 3; do out+="${out:+,}127.0.0.1:$(cluster_kafka_port "$i")"; done
+	echo "$out"
+}
+cluster_es_urls() {
+	local i out=
+	for i in 1 2 3; do out+="${out:+ }http://127.0.0.1:$(cluster_es_port "$i")"; done
+	echo "$out"
+}
+
+# The Kafka functions below work on one broker: the single one ("kafka") or a node of the
+# cluster ("kafka1".."kafka3"). kafka_select sets the globals they read.
+KSVC=kafka
+KAFKA_NODE=0
+kafka_select() {
+	local i
+	KSVC=$1
+	case $1 in
+	kafka)
+		KAFKA_NODE=0
+		KAFKA_NODE_ID=1
+		KAFKA_PORT=$KAFKA_BASE_PORT
+		KAFKA_CONTROLLER_PORT=$KAFKA_BASE_CONTROLLER_PORT
+		KAFKA_VOTERS="1@127.0.0.1:$KAFKA_CONTROLLER_PORT"
+		KAFKA_RF=1
+		KAFKA_MIN_ISR=1
+		KAFKA_HEAP=$KAFKA_SINGLE_HEAP
+		KAFKA_SASL_PORT=$KAFKA_SINGLE_SASL_PORT
+		KAFKA_ROLE_NOTE="single node"
+		;;
+	kafka[1-3])
+		KAFKA_NODE=${1#kafka}
+		KAFKA_NODE_ID=$KAFKA_NODE
+		KAFKA_PORT=$(cluster_kafka_port "$KAFKA_NODE")
+		KAFKA_CONTROLLER_PORT=$(cluster_kafka_controller_port "$KAFKA_NODE")
+		KAFKA_VOTERS=
+		for i in 1 2 3; do
+			KAFKA_VOTERS+="${KAFKA_VOTERS:+,}$i@127.0.0.1:$(cluster_kafka_controller_port "$i")"
+		done
+		KAFKA_RF=3
+		KAFKA_MIN_ISR=2
+		KAFKA_HEAP=$CLUSTER_KAFKA_HEAP
+		KAFKA_SASL_PORT=
+		KAFKA_ROLE_NOTE="node $KAFKA_NODE of a three-node cluster"
+		;;
+	esac
+}
+kafka_select kafka
 
 # ---------------------------------------------------------------- helpers --
 
@@ -104,18 +177,32 @@ svc_pid() {
 
 svc_port() {
 	case $1 in
-	kafka) echo "$KAFKA_PORT" ;;
-	es) echo "$ES_PORT" ;;
+	kafka) echo "$KAFKA_BASE_PORT" ;;
+	es) echo "$ES_BASE_PORT" ;;
 	opensearch) echo "$OS_PORT" ;;
+	kafka[1-3]) cluster_kafka_port "${1#kafka}" ;;
+	es[1-3]) cluster_es_port "${1#es}" ;;
 	esac
+}
+
+# Prints the service names with "cluster" expanded to its six nodes.
+expand_services() {
+	local s
+	for s in "$@"; do
+		if [[ $s == cluster ]]; then
+			printf '%s\n' "${CLUSTER_KAFKA[@]}" "${CLUSTER_ES[@]}"
+		else
+			printf '%s\n' "$s"
+		fi
+	done
 }
 
 check_service_names() {
 	local s
 	for s in "$@"; do
 		case $s in
-		kafka | es | opensearch) ;;
-		*) die "unknown service '$s' (expected: kafka es opensearch)" ;;
+		kafka | es | opensearch | kafka[1-3] | es[1-3]) ;;
+		*) die "unknown service '$s' (expected: kafka es opensearch cluster kafka1..3 es1..3)" ;;
 		esac
 	done
 }
@@ -278,6 +365,7 @@ fetch_zip_locked() {
 
 fetch_service() {
 	local dist
+	set -- "${1%[1-3]}" # a cluster node uses its service's distribution
 	case $1 in
 	kafka) dist=$(kafka_dist) ;;
 	es) dist=$(es_dist) ;;
@@ -294,7 +382,7 @@ fetch_service() {
 
 # ------------------------------------------------------------------ kafka --
 
-kafka_conf_dir() { printf '%s\n' "$STACK_DIR/conf/kafka"; }
+kafka_conf_dir() { printf '%s\n' "$STACK_DIR/conf/$KSVC"; }
 
 # Java command prefix for the Kafka command-line tools.
 kafka_tool() {
@@ -306,17 +394,36 @@ kafka_tool() {
 		-cp "$dist/libs/*" "$@"
 }
 
+# The cluster id, generated once per stack dir and kept: conf/kafka/cluster.id for the single
+# broker, conf/kafka-cluster.id shared by the three brokers of the cluster. Prints the file.
+kafka_cluster_id_file() {
+	local f cid
+	if ((KAFKA_NODE == 0)); then f=$(kafka_conf_dir)/cluster.id; else f=$STACK_DIR/conf/kafka-cluster.id; fi
+	mkdir -p "$(dirname "$f")"
+	if [[ ! -s $f ]]; then
+		# 16 random bytes, base64url without padding (Kafka's Uuid format);
+		# a leading '-' would look like a command-line option: avoid it.
+		cid=-
+		while [[ $cid == -* ]]; do
+			cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+		done
+		printf '%s\n' "$cid" >"$f"
+	fi
+	printf '%s\n' "$f"
+}
+
 kafka_write_config() {
-	local conf data cid
+	local conf data cidf
 	conf=$(kafka_conf_dir)
-	data=$STACK_DIR/data/kafka
+	data=$STACK_DIR/data/$KSVC
 	mkdir -p "$conf" "$data"
-	cat >"$conf/server.properties" <<EOF
+	# A node of the cluster: server.properties comes from the Ansible role (cluster_render_config).
+	((KAFKA_NODE > 0)) || cat >"$conf/server.properties" <<EOF
 # Generated by provisioning/stack/stack.sh on every 'up': edit the script, not this.
-# Single-node KRaft: this process is both broker and controller.
+# KRaft, combined mode: this process is both broker and controller ($KAFKA_ROLE_NOTE).
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+controller.quorum.voters=$KAFKA_VOTERS
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 inter.broker.listener.name=PLAINTEXT
@@ -324,23 +431,23 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$data
 num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+default.replication.factor=$KAFKA_RF
+min.insync.replicas=$KAFKA_MIN_ISR
+offsets.topic.replication.factor=$KAFKA_RF
 # Few internal partitions: quicker first consumer-group / transaction use.
 offsets.topic.num.partitions=8
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$KAFKA_RF
+transaction.state.log.min.isr=$KAFKA_MIN_ISR
 transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 delete.topic.enable=true
 EOF
 	cat >"$conf/log4j.properties" <<EOF
-# Generated by provisioning/stack/stack.sh. Broker log: $LOG_DIR/kafka.log
+# Generated by provisioning/stack/stack.sh. Broker log: $LOG_DIR/$KSVC.log
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=$LOG_DIR/kafka.log
+log4j.appender.file.File=$LOG_DIR/$KSVC.log
 log4j.appender.file.MaxFileSize=50MB
 log4j.appender.file.MaxBackupIndex=3
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
@@ -361,18 +468,9 @@ EOF
 		# It holds the keystore password.
 		chmod 600 "$conf/server.properties"
 	fi
-	# The cluster id is generated once per stack dir and kept.
-	if [[ ! -s $conf/cluster.id ]]; then
-		# 16 random bytes, base64url without padding (Kafka's Uuid format);
-		# a leading '-' would look like a command-line option: avoid it.
-		cid=-
-		while [[ $cid == -* ]]; do
-			cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-		done
-		printf '%s\n' "$cid" >"$conf/cluster.id"
-	fi
+	cidf=$(kafka_cluster_id_file)
 	if [[ ! -f $data/meta.properties ]]; then
-		log "formatting Kafka storage in $data (cluster id $(cat "$conf/cluster.id"))"
+		log "formatting Kafka storage in $data (cluster id $(cat "$cidf"))"
 		# With the secured listener, the SCRAM users are written into the fresh metadata log
 		# here, which saves starting one JVM per user later.
 		local scram=() u
@@ -381,9 +479,9 @@ EOF
 				scram+=(--add-scram "SCRAM-SHA-512=[name=$u,iterations=4096,password=$(kafka_secure_password "$u")]")
 			done
 		fi
-		if ! kafka_tool kafka.tools.StorageTool format -t "$(cat "$conf/cluster.id")" \
-			-c "$conf/server.properties" "${scram[@]}" >"$LOG_DIR/kafka-format.log" 2>&1; then
-			tail_logs "$LOG_DIR/kafka-format.log"
+		if ! kafka_tool kafka.tools.StorageTool format -t "$(cat "$cidf")" \
+			-c "$conf/server.properties" "${scram[@]}" >"$LOG_DIR/$KSVC-format.log" 2>&1; then
+			tail_logs "$LOG_DIR/$KSVC-format.log"
 			die "kafka storage format failed"
 		fi
 		if [[ -n $KAFKA_SASL_PORT ]]; then touch "$data/.s4f-scram-users"; fi
@@ -552,8 +650,8 @@ kafka_create_topics() {
 		log "creating topic $name ($parts partitions${policy:+, $policy})"
 		# One JVM per topic, started in parallel.
 		kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
-			--create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 \
-			"${extra[@]}" >>"$LOG_DIR/kafka-topics.log" 2>&1 &
+			--create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor "$KAFKA_RF" \
+			--config "min.insync.replicas=$KAFKA_MIN_ISR" "${extra[@]}" >>"$LOG_DIR/kafka-topics.log" 2>&1 &
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p" || failed=1; done
@@ -566,26 +664,60 @@ kafka_create_topics() {
 kafka_wait_ready() {
 	local deadline=$1 pid
 	while :; do
-		if ! pid=$(svc_pid kafka); then
-			tail_logs "$LOG_DIR/kafka.log" "$LOG_DIR/kafka-stdout.log"
+		if ! pid=$(svc_pid "$KSVC"); then
+			# As for Elasticsearch (up_engine): a port in the ephemeral range may be held for a
+			# moment by some connection's source port; a broker that could not bind starts again.
+			if ((KAFKA_NODE > 0 && KAFKA_RELAUNCHES < 2)) && grep -qs 'failed to bind' "$LOG_DIR/$KSVC.log"; then
+				KAFKA_RELAUNCHES=$((KAFKA_RELAUNCHES + 1))
+				log "$KSVC could not bind its ports (attempt $KAFKA_RELAUNCHES): starting it again"
+				sleep 1
+				kafka_launch "$deadline"
+				continue
+			fi
+			tail_logs "$LOG_DIR/$KSVC.log" "$LOG_DIR/$KSVC-stdout.log"
 			die "Kafka exited during start-up"
 		fi
 		if port_open "$KAFKA_PORT" && kafka_answers; then
 			return 0
 		fi
 		if (($(now) >= deadline)); then
-			tail_logs "$LOG_DIR/kafka.log" "$LOG_DIR/kafka-stdout.log"
+			tail_logs "$LOG_DIR/$KSVC.log" "$LOG_DIR/$KSVC-stdout.log"
 			die "Kafka not ready on 127.0.0.1:$KAFKA_PORT after ${KAFKA_TIMEOUT}s (pid $pid)"
 		fi
 		sleep 0.5
 	done
 }
 
+KAFKA_RELAUNCHES=0
+kafka_launch() {
+	local deadline=$1 java dist pf
+	java=$(java_for "$KAFKA_JAVA_HOME")
+	dist=$(kafka_dist)
+	pf=$(pid_file "$KSVC")
+	rm -f "$pf"
+	log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
+	# New session (setsid) so the broker survives the caller's terminal;
+	# the inner shell writes its own pid and then becomes the JVM (exec).
+	# Daemons must not inherit the stack lock's file descriptor.
+	# shellcheck disable=SC2016
+	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pf" \
+		"$java" "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-Djava.awt.headless=true \
+		"-Dlog4j.configuration=file:$(kafka_conf_dir)/log4j.properties" \
+		"-Dkafka.logs.dir=$LOG_DIR" \
+		-cp "$dist/libs/*" kafka.Kafka "$(kafka_conf_dir)/server.properties" \
+		>"$LOG_DIR/$KSVC-stdout.log" 2>&1 </dev/null {STACK_LOCK_FD}>&- &
+	while [[ ! -s $pf ]]; do
+		(($(now) < deadline)) || die "Kafka launcher did not start"
+		sleep 0.1
+	done
+}
+
 up_kafka() {
-	local t0 deadline java dist pf pid
+	local t0 deadline pid
 	t0=$(now)
 	deadline=$((t0 + KAFKA_TIMEOUT))
-	if pid=$(svc_pid kafka); then
+	if pid=$(svc_pid "$KSVC"); then
 		if [[ -n $KAFKA_SASL_PORT ]] && port_open "$KAFKA_PORT" && ! port_open "$KAFKA_SASL_PORT"; then
 			log "kafka is running without the SASL_SSL listener on $KAFKA_SASL_PORT: restarting it"
 			stop_service kafka
@@ -594,9 +726,9 @@ up_kafka() {
 	fi
 	if [[ -n ${pid:-} ]]; then
 		if port_open "$KAFKA_PORT"; then
-			log "kafka already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
+			log "$KSVC already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
 		else
-			log "kafka process $pid exists but port $KAFKA_PORT is closed: waiting for it"
+			log "$KSVC process $pid exists but port $KAFKA_PORT is closed: waiting for it"
 		fi
 	else
 		if port_open "$KAFKA_PORT"; then
@@ -610,28 +742,14 @@ up_kafka() {
 		fi
 		fetch_service kafka
 		kafka_write_config
-		java=$(java_for "$KAFKA_JAVA_HOME")
-		dist=$(kafka_dist)
-		pf=$(pid_file kafka)
-		rm -f "$pf"
-		log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
-		# New session (setsid) so the broker survives the caller's terminal;
-		# the inner shell writes its own pid and then becomes the JVM (exec).
-		# Daemons must not inherit the stack lock's file descriptor.
-		# shellcheck disable=SC2016
-		setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pf" \
-			"$java" "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-			-Djava.awt.headless=true \
-			"-Dlog4j.configuration=file:$(kafka_conf_dir)/log4j.properties" \
-			"-Dkafka.logs.dir=$LOG_DIR" \
-			-cp "$dist/libs/*" kafka.Kafka "$(kafka_conf_dir)/server.properties" \
-			>"$LOG_DIR/kafka-stdout.log" 2>&1 </dev/null {STACK_LOCK_FD}>&- &
-		while [[ ! -s $pf ]]; do
-			(($(now) < deadline)) || die "Kafka launcher did not start"
-			sleep 0.1
-		done
+		kafka_launch "$deadline"
 	fi
 	kafka_wait_ready "$deadline"
+	if ((KAFKA_NODE > 0)); then
+		# A cluster node: the topics are made once every broker runs (cluster_kafka_ready).
+		log "$KSVC ready on 127.0.0.1:$KAFKA_PORT in $(($(now) - t0))s"
+		return 0
+	fi
 	kafka_create_topics
 	if [[ -n $KAFKA_SASL_PORT ]]; then
 		kafka_secure_setup
@@ -656,7 +774,7 @@ up_kafka() {
 
 engine_vars() { # sets E_* globals for service $1
 	case $1 in
-	es)
+	es | es[1-3])
 		E_NAME=Elasticsearch
 		E_BIN=elasticsearch
 		E_DIST=$(es_dist)
@@ -683,6 +801,16 @@ engine_vars() { # sets E_* globals for service $1
 		E_ENV=OPENSEARCH
 		;;
 	esac
+	E_NODE=0
+	case $1 in
+	es[1-3])
+		# A node of the local cluster: the same distribution, its own ports, config and data.
+		E_NODE=${1#es}
+		E_PORT=$(cluster_es_port "$E_NODE")
+		E_TPORT=$(cluster_es_transport_port "$E_NODE")
+		E_HEAP=$CLUSTER_ES_HEAP
+		;;
+	esac
 	E_HOME=$STACK_DIR/home/$(basename "$E_DIST")
 	E_CONF=$STACK_DIR/conf/$1
 	E_DATA=$STACK_DIR/data/$1
@@ -693,11 +821,9 @@ engine_vars() { # sets E_* globals for service $1
 	E_MAIN_LOG=$E_LOGS/stream4flow.log
 }
 
-engine_prepare() {
-	local svc=$1 f
-	engine_vars "$svc"
-	# Per-stack home: hard links into the cache (fallback: real copy when
-	# the stack dir is on another file system).
+# Per-stack home: hard links into the cache (fallback: real copy when the stack dir is on
+# another file system). The nodes of the cluster share it: made before they start.
+engine_home() {
 	if [[ ! -f $E_HOME/.complete ]]; then
 		rm -rf "$E_HOME"
 		mkdir -p "$(dirname "$E_HOME")"
@@ -706,6 +832,12 @@ engine_prepare() {
 			cp -a "$E_DIST" "$E_HOME"
 		}
 	fi
+}
+
+engine_prepare() {
+	local svc=$1 f
+	engine_vars "$svc"
+	engine_home
 	mkdir -p "$E_CONF/jvm.options.d" "$E_DATA" "$E_LOGS" "$E_TMP"
 	# Stock config files (log4j2, jvm.options, ...), refreshed on every start.
 	for f in "$E_DIST"/config/*; do
@@ -722,7 +854,9 @@ engine_prepare() {
 	printf -- '-Xms%s\n-Xmx%s\n-XX:HeapDumpPath=%s\n-XX:-AlwaysPreTouch\n' "$E_HEAP" "$E_HEAP" "$E_LOGS" \
 		>"$E_CONF/jvm.options.d/s4f.options"
 	rm -f "$E_CONF/jvm.options.d/s4f-heap.options"
-	{
+	# A node of the cluster: its elasticsearch.yml comes from the Ansible role
+	# (cluster_render_config), mode 0660 as the role writes it.
+	((E_NODE > 0)) || {
 		echo "# Generated by provisioning/stack/stack.sh on every 'up'."
 		echo "cluster.name: stream4flow"
 		echo "node.name: s4f-$svc-$E_PORT"
@@ -735,12 +869,13 @@ engine_prepare() {
 		echo "# Never go read-only because the disk is nearly full."
 		echo "cluster.routing.allocation.disk.threshold_enabled: false"
 		echo "action.destructive_requires_name: false"
-		if [[ $svc == es ]]; then
+		if [[ $svc == es || $svc == es[1-3] ]]; then
 			echo "# The integ-test zip ships x-pack-security: switch it off (plain HTTP, no auth)."
 			echo "xpack.security.enabled: false"
 		fi
 	} >"$E_CONF/$E_YML"
 	chmod -R a+rX "$E_CONF"
+	((E_NODE == 0)) || chmod 0660 "$E_CONF/$E_YML"
 	if [[ $EUID -eq 0 ]]; then
 		chown -R "$RUN_USER:" "$E_CONF" "$E_LOGS" "$E_TMP"
 		give_dirs "$E_DATA"
@@ -814,13 +949,27 @@ up_engine() {
 		# session and is bounded by the same deadline. The working directory
 		# is the home: OpenSearch's jvm.options names its agent jar relative
 		# to it.
-		left=$((deadline - $(now)))
-		((left > 0)) || left=1
-		rc=0
-		(cd "$E_HOME" && timeout "$left" setsid -w "${RUN_AS[@]}" env -u JAVA_HOME \
-			"${E_ENV}_JAVA_HOME=$E_JAVA_HOME" \
-			"${E_ENV}_PATH_CONF=$E_CONF" "${E_ENV}_TMPDIR=$E_TMP" \
-			"$E_HOME/bin/$E_BIN" -d -p "$pf" >"$E_LAUNCH_LOG" 2>&1 </dev/null {STACK_LOCK_FD}>&-) || rc=$?
+		# A port of the stack may lie in the kernel's ephemeral range (32768-60999 by default):
+		# a node of the cluster probing a seed port nobody listens on yet can, now and then, get
+		# that very port as its source port (a TCP self-connect) and hold it for a moment. A
+		# node that could not bind is started again (at most three times).
+		local attempt
+		for attempt in 1 2 3; do
+			left=$((deadline - $(now)))
+			((left > 0)) || left=1
+			rc=0
+			(cd "$E_HOME" && timeout "$left" setsid -w "${RUN_AS[@]}" env -u JAVA_HOME \
+				"${E_ENV}_JAVA_HOME=$E_JAVA_HOME" \
+				"${E_ENV}_PATH_CONF=$E_CONF" "${E_ENV}_TMPDIR=$E_TMP" \
+				"$E_HOME/bin/$E_BIN" -d -p "$pf" >"$E_LAUNCH_LOG" 2>&1 </dev/null {STACK_LOCK_FD}>&-) || rc=$?
+			if [[ $rc -ne 0 ]] && ((attempt < 3)) && grep -q 'Failed to bind' "$E_LAUNCH_LOG" &&
+				! svc_pid "$svc" >/dev/null; then
+				log "$svc could not bind its ports (attempt $attempt): starting it again"
+				sleep 1
+				continue
+			fi
+			break
+		done
 		if [[ $rc -ne 0 ]]; then
 			tail_logs "$E_MAIN_LOG" "$E_LAUNCH_LOG"
 			if pid=$(svc_pid "$svc"); then kill -KILL "$pid" 2>/dev/null || true; fi
@@ -885,6 +1034,8 @@ summary() {
 			;;
 		es) echo "  Elasticsearch   : http://127.0.0.1:$ES_PORT" ;;
 		opensearch) echo "  OpenSearch      : http://127.0.0.1:$OS_PORT" ;;
+		kafka[1-3]) echo "  Kafka $s       : 127.0.0.1:$(cluster_kafka_port "${s#kafka}") (cluster bootstrap $(cluster_bootstrap))" ;;
+		es[1-3]) echo "  Elasticsearch $s: http://127.0.0.1:$(cluster_es_port "${s#es}")" ;;
 		esac
 	done
 	echo "  Logs            : $LOG_DIR"
@@ -893,19 +1044,193 @@ summary() {
 
 up_one() {
 	case $1 in
-	kafka) up_kafka ;;
-	es | opensearch) up_engine "$1" ;;
+	kafka | kafka[1-3])
+		kafka_select "$1"
+		up_kafka
+		;;
+	es | opensearch | es[1-3]) up_engine "$1" ;;
 	esac
 }
 
+# The cluster's brokers', nodes' and daemons' configuration comes from the Ansible roles: the
+# tasks tagged "config" of provisioning/ansible/site.yml (the very tasks a deployment runs), for
+# an inventory describing this cluster on loopback (conf/cluster-inventory.yml): security off,
+# every node on 127.0.0.1 with its own ports and folders. They write conf/kafkaN/server.properties,
+# conf/esN/elasticsearch.yml and conf/stream4flow.yml (the daemons' kafka: and elasticsearch:
+# sections; the brokers' and nodes' hosts get theirs in conf/hosts/<host>/). `ansible-playbook -i conf/cluster-inventory.yml site.yml --check --diff --tags
+# config` then reports no change (tests/cluster/ansible_check.sh).
+cluster_inventory() {
+	local user group es_user es_group i validate=
+	user=$(id -un)
+	group=$(id -gn)
+	es_user=$user
+	es_group=$group
+	if [[ $EUID -eq 0 ]]; then
+		es_user=$RUN_USER
+		es_group=$(id -gn "$RUN_USER")
+	fi
+	[[ -x $REPO/build/collector/s4f-collector ]] && validate="$REPO/build/collector/s4f-collector --check-config %s"
+	cat <<EOF
+# Generated by provisioning/stack/stack.sh up cluster: the local cluster as an Ansible inventory.
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: /usr/bin/python3
+    ansible_become: false
+    s4f_restart_on_change: false
+    stream4flow_es_api_key: ""
+    kafka_security: false
+    kafka_listen_address: 127.0.0.1
+    kafka_advertised_host: 127.0.0.1
+    kafka_config_owner: $user
+    kafka_user: $group
+    kafka_extra_properties:
+      # Few internal partitions: a quicker first consumer-group / transaction use.
+      offsets.topic.num.partitions: 8
+      transaction.state.log.num.partitions: 4
+      group.initial.rebalance.delay.ms: 0
+      delete.topic.enable: "true"
+    elasticsearch_security: false
+    elasticsearch_publish_host: 127.0.0.1
+    elasticsearch_config_owner: $es_user
+    elasticsearch_group: $es_group
+    elasticsearch_extra_settings:
+      # Never go read-only because the disk is nearly full.
+      cluster.routing.allocation.disk.threshold_enabled: false
+      action.destructive_requires_name: false
+    stream4flow_kafka_secured: false
+    stream4flow_web_tls: false
+    stream4flow_config_owner: $user
+    stream4flow_group: $group
+    stream4flow_validate_cmd: "$validate"
+  children:
+    producer:
+      hosts:
+EOF
+	for i in 1 2 3; do
+		cat <<EOF
+        kafka$i:
+          kafka_port: $(cluster_kafka_port "$i")
+          kafka_controller_port: $(cluster_kafka_controller_port "$i")
+          kafka_conf_dir: $STACK_DIR/conf/kafka$i
+          kafka_data_dir: $STACK_DIR/data/kafka$i
+          stream4flow_conf_dir: $STACK_DIR/conf/hosts/kafka$i
+EOF
+	done
+	echo "    consumer:"
+	echo "      hosts:"
+	for i in 1 2 3; do
+		cat <<EOF
+        es$i:
+          elasticsearch_port: $(cluster_es_port "$i")
+          elasticsearch_transport_port: $(cluster_es_transport_port "$i")
+          elasticsearch_conf_dir: $STACK_DIR/conf/es$i
+          elasticsearch_data_dir: $STACK_DIR/data/es$i
+          elasticsearch_log_dir: $LOG_DIR/es$i
+          stream4flow_conf_dir: $STACK_DIR/conf/hosts/es$i
+EOF
+	done
+	cat <<EOF
+    workers:
+      hosts:
+        daemons:
+          stream4flow_conf_dir: $STACK_DIR/conf
+EOF
+}
+
+# ansible-playbook on site.yml with the cluster's inventory; extra arguments are passed on.
+cluster_playbook() {
+	need ansible-playbook
+	mkdir -p "$STACK_DIR/tmp/ansible"
+	ANSIBLE_ROLES_PATH=$REPO/provisioning/ansible/roles ANSIBLE_GATHERING=explicit \
+		ANSIBLE_RETRY_FILES_ENABLED=false ANSIBLE_LOCAL_TEMP=$STACK_DIR/tmp/ansible \
+		ANSIBLE_NOCOLOR=1 ANSIBLE_STDOUT_CALLBACK=default \
+		ansible-playbook -i "$STACK_DIR/conf/cluster-inventory.yml" \
+		"$REPO/provisioning/ansible/site.yml" --tags config "$@"
+}
+
+cluster_render_config() {
+	local i
+	for i in 1 2 3; do mkdir -p "$STACK_DIR/conf/kafka$i" "$STACK_DIR/conf/es$i" "$STACK_DIR/data/kafka$i" \
+		"$STACK_DIR/data/es$i" "$LOG_DIR/es$i" "$STACK_DIR/conf/hosts/kafka$i" "$STACK_DIR/conf/hosts/es$i"; done
+	# Rendered again only when the inventory changed or a file is missing: Ansible takes a few
+	# seconds of CPU, and restarting one node must not wait for it.
+	local inv=$STACK_DIR/conf/cluster-inventory.yml f missing=0
+	for f in "$STACK_DIR"/conf/kafka{1,2,3}/server.properties "$STACK_DIR"/conf/es{1,2,3}/elasticsearch.yml \
+		"$STACK_DIR/conf/stream4flow.yml"; do
+		[[ -f $f ]] || missing=1
+	done
+	if ((missing == 0)) && [[ -f $inv ]] && cmp -s "$inv" <(cluster_inventory); then
+		return 0
+	fi
+	cluster_inventory >"$inv"
+	if ! cluster_playbook >"$LOG_DIR/cluster-render.log" 2>&1; then
+		tail_logs "$LOG_DIR/cluster-render.log"
+		die "the Ansible roles could not render the cluster's configuration"
+	fi
+	log "configuration rendered by the Ansible roles (site.yml --tags config; $LOG_DIR/cluster-render.log)"
+}
+
+# Once the brokers of the cluster run: all three registered, then the topics (replication
+# factor 3, min.insync.replicas 2) made if missing, every partition with a leader.
+cluster_kafka_ready() {
+	local deadline=$(($(now) + KAFKA_TIMEOUT)) i
+	for i in 1 2 3; do
+		if svc_pid "kafka$i" >/dev/null; then
+			kafka_select "kafka$i"
+			break
+		fi
+	done
+	until kcat -b "$(cluster_bootstrap)" -L -J -m 5 2>/dev/null | jq -e '(.brokers | length) == 3' >/dev/null 2>&1; do
+		(($(now) < deadline)) || die "the three Kafka brokers did not all register within ${KAFKA_TIMEOUT}s"
+		sleep 0.5
+	done
+	kafka_create_topics
+	until kafka_topics_ready; do
+		if (($(now) >= deadline)); then
+			tail_logs "$LOG_DIR/kafka-topics.log"
+			die "Kafka cluster topics not ready after ${KAFKA_TIMEOUT}s"
+		fi
+		sleep 0.2
+	done
+	log "kafka cluster ready: $(cluster_bootstrap)"
+}
+
+# Once the nodes of the cluster run: one cluster of three nodes, green.
+cluster_es_ready() {
+	local deadline=$(($(now) + ES_TIMEOUT)) st
+	while :; do
+		st=$(curl -s -m 12 "http://127.0.0.1:$ES_BASE_PORT/_cluster/health?wait_for_nodes=3&wait_for_status=green&timeout=10s" 2>/dev/null |
+			jq -r 'select(.number_of_nodes == 3) | .status // empty' 2>/dev/null || true)
+		[[ $st == green ]] && break
+		(($(now) < deadline)) || die "the three Elasticsearch nodes did not form a green cluster within ${ES_TIMEOUT}s"
+		sleep 0.5
+	done
+	log "elasticsearch cluster ready: $(cluster_es_urls)"
+}
+
 cmd_up() {
-	local svcs=("$@") s t0
+	local svcs s t0
+	mapfile -t svcs < <(expand_services "$@")
 	((${#svcs[@]})) || svcs=("${DEFAULT_UP[@]}")
 	check_service_names "${svcs[@]}"
 	need curl
 	need jq
 	t0=$(now)
 	mark_stack_dir
+	# The cluster's id is shared by its brokers: made before they start side by side; so are
+	# the configuration files, rendered by the Ansible roles.
+	if [[ " ${svcs[*]} " == *" kafka"[1-3]" "* || " ${svcs[*]} " == *" es"[1-3]" "* ]]; then
+		kafka_select kafka1
+		kafka_cluster_id_file >/dev/null
+		setup_run_user
+		cluster_render_config
+	fi
+	if [[ " ${svcs[*]} " == *" es"[1-3]" "* ]]; then
+		fetch_service es
+		engine_vars es1
+		engine_home
+	fi
 	if [[ ${S4F_PARALLEL:-1} == 1 && ${#svcs[@]} -gt 1 ]]; then
 		# Start the services side by side (each still bounded by its own
 		# deadline); fail if any of them failed.
@@ -921,15 +1246,31 @@ cmd_up() {
 	else
 		for s in "${svcs[@]}"; do up_one "$s"; done
 	fi
+	if [[ " ${svcs[*]} " == *" kafka"[1-3]" "* ]]; then cluster_kafka_ready; fi
+	if [[ " ${svcs[*]} " == *" es"[1-3]" "* ]]; then cluster_es_ready; fi
 	log "all requested services ready in $(($(now) - t0))s"
 	summary "${svcs[@]}"
 }
 
 cmd_down() {
-	local svcs=("$@") s
+	local svcs s
+	mapfile -t svcs < <(expand_services "$@")
 	((${#svcs[@]})) || svcs=("${ALL_SERVICES[@]}")
 	check_service_names "${svcs[@]}"
-	for s in "${svcs[@]}"; do stop_service "$s"; done
+	local pids=() nodes=()
+	for s in "${svcs[@]}"; do
+		case $s in
+		kafka[1-3] | es[1-3]) nodes+=("$s") ;;
+		*) stop_service "$s" ;;
+		esac
+	done
+	# The nodes of the cluster stop side by side: a broker stopping after the others would
+	# wait for a controller quorum that has gone (its controlled shutdown never completes).
+	for s in "${nodes[@]}"; do
+		STOP_TIMEOUT=${S4F_STOP_TIMEOUT:-20} stop_service "$s" &
+		pids+=($!)
+	done
+	for s in "${pids[@]}"; do wait "$s" || true; done
 }
 
 cmd_reset() {
@@ -944,13 +1285,15 @@ cmd_reset() {
 			"${STACK_DIR:?}/run" "${STACK_DIR:?}/tmp" "${STACK_DIR:?}/home"
 		return 0
 	fi
+	mapfile -t svcs < <(expand_services "${svcs[@]}")
 	check_service_names "${svcs[@]}"
 	for s in "${svcs[@]}"; do
 		stop_service "$s"
 		log "wiping $s data, logs and config in $STACK_DIR"
 		rm -rf "${STACK_DIR:?}/data/$s" "${STACK_DIR:?}/conf/$s" "${STACK_DIR:?}/logs/$s" \
 			"${STACK_DIR:?}/tmp/$s" "$LOG_DIR/$s-launcher.log"
-		if [[ $s == kafka ]]; then rm -f "$LOG_DIR"/kafka*.log*; fi
+		if [[ $s == kafka ]]; then rm -f "$LOG_DIR"/kafka.log* "$LOG_DIR"/kafka-*.log*; fi
+		if [[ $s == kafka[1-3] ]]; then rm -f "$LOG_DIR/$s".log* "$LOG_DIR/$s"-*.log*; fi
 	done
 }
 
@@ -961,7 +1304,8 @@ cmd_status() {
 		port=$(svc_port "$s")
 		if pid=$(svc_pid "$s"); then
 			case $s in
-			kafka)
+			kafka | kafka[1-3])
+				kafka_select "$s"
 				if kafka_answers; then
 					n=$(kafka_topics | grep -c . || true)
 					health="up ($n topics)"
@@ -1013,6 +1357,8 @@ export S4F_ES_URL=http://127.0.0.1:$ES_PORT
 export S4F_OS_PORT=$OS_PORT
 export S4F_OS_URL=http://127.0.0.1:$OS_PORT
 export S4F_STACK_LOGS='$LOG_DIR'
+export S4F_CLUSTER_KAFKA_BOOTSTRAP=$(cluster_bootstrap)
+export S4F_CLUSTER_ES_URLS='$(cluster_es_urls)'
 EOF
 }
 
@@ -1020,7 +1366,7 @@ cmd_logs() {
 	local svc=${1:-} n=${2:-50}
 	check_service_names "$svc"
 	case $svc in
-	kafka) tail -n "$n" "$LOG_DIR/kafka.log" ;;
+	kafka | kafka[1-3]) tail -n "$n" "$LOG_DIR/$svc.log" ;;
 	*)
 		engine_vars "$svc"
 		tail -n "$n" "$E_MAIN_LOG"
