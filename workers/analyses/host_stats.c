@@ -283,12 +283,12 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
     w->start = start_ms;
     size_t maxk = (size_t)h->conf->common.max_keys, maxm = (size_t)h->conf->max_members;
     s4f_htab_pool_take(&h->pool_hosts, &w->hosts, sizeof(struct hkey), sizeof(uint64_t), maxk,
-               h->hint_hosts);
+                       h->hint_hosts);
     /* A failed reserve is only a missed optimisation: vals grows on demand. */
     if (h->hint_hosts && (w->vals = malloc(h->hint_hosts * sizeof(*w->vals))) != NULL)
         w->vcap = h->hint_hosts;
     s4f_htab_pool_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
-               h->hint_peers);
+                       h->hint_peers);
     table64_take(&h->pool_peers4, &w->peers4, maxm, h->hint_peers4);
     table64_take(&h->pool_ports, &w->ports, maxm, h->hint_ports);
     return w;
