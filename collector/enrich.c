@@ -16,14 +16,17 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <maxminddb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { DB_COUNTRY, DB_ASN, DB__COUNT };
 static const char *const db_names[DB__COUNT] = {"country", "asn"};
@@ -41,6 +44,9 @@ static const char *const db_names[DB__COUNT] = {"country", "asn"};
  * without a tree walk. */
 #define PREFIX_SLOTS   8192
 #define PREFIX16_SLOTS 2048
+/* A database larger than this is refused: real ones are tens of MB (GeoLite2-City about 70,
+ * DB-IP's city lite about 130), and the collector holds a private copy of each (db_open). */
+#define DB_MAX_BYTES ((off_t)1 << 30)
 
 /* Which version of a file: a new file renamed over the path, or one rewritten, differs. */
 struct file_id {
@@ -111,15 +117,103 @@ static bool same_file(const struct file_id *a, const struct file_id *b)
            a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
+/* A private, sealed copy of the file at path (version st) in memory: its descriptor, or -1
+ * (errno set; ESTALE when the file changed while it was read, so the next round tries again).
+ * libmaxminddb maps the file it opens (MMDB_MODE_MMAP is its only mode), and a file truncated
+ * or rewritten in place under that map (cp over it, an editor, an unfinished download) would
+ * raise SIGBUS at the next lookup: the collector maps the copy, which nobody else can change.
+ * The price is the file's size in memory (shared memory, in the collector's RSS). */
+static int private_copy(const char *path, const struct stat *st)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int fd = -1, e = 0;
+    struct stat a, b;
+    struct file_id want = file_id_of(st), got;
+    if (fstat(in, &a) != 0) {
+        e = errno;
+        goto out;
+    }
+    got = file_id_of(&a);
+    if (!same_file(&got, &want)) {
+        e = ESTALE;
+        goto out;
+    }
+    if (a.st_size > DB_MAX_BYTES) {
+        e = EFBIG;
+        goto out;
+    }
+    fd = memfd_create("s4f-geoip", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        e = errno;
+        goto out;
+    }
+    char buf[1 << 16];
+    off_t done = 0;
+    while (done < a.st_size) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) { /* shrunk while read */
+            e = n < 0 ? errno : ESTALE;
+            goto out;
+        }
+        for (ssize_t w = 0; w < n;) {
+            ssize_t k = write(fd, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                e = k < 0 ? errno : EIO;
+                goto out;
+            }
+            w += k;
+        }
+        done += n;
+    }
+    /* Rewritten while it was read: the copy may mix two versions. */
+    if (fstat(in, &b) != 0 || (got = file_id_of(&b), !same_file(&got, &want))) {
+        e = ESTALE;
+        goto out;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+        e = errno;
+out:
+    close(in);
+    if (e && fd >= 0) {
+        close(fd);
+        fd = -1;
+    }
+    errno = e;
+    return fd;
+}
+
 /* Opens the slot's file (whose version is st) aside; NULL if it is not a usable database
- * (logged, counted). */
+ * (logged, counted) or changed while it was read (tried again at the next round). */
 static struct geo_db *db_open(struct dbslot *s, int kind, const struct stat *st)
 {
     s->tried = file_id_of(st);
-    struct geo_db *g = calloc(1, sizeof(*g));
-    if (!g)
+    int fd = private_copy(s->path, st);
+    if (fd < 0) {
+        if (errno == ESTALE) {
+            memset(&s->tried, 0, sizeof(s->tried));
+            return NULL;
+        }
+        s4f_error("geoip %s database %s: %s; the one in use (if any) stays", db_names[kind],
+                  s->path, errno == EFBIG ? "larger than 1 GiB" : strerror(errno));
+        s4f_metric_inc(s->m_errors);
         return NULL;
-    int rc = MMDB_open(s->path, MMDB_MODE_MMAP, &g->mmdb);
+    }
+    struct geo_db *g = calloc(1, sizeof(*g));
+    if (!g) {
+        close(fd);
+        return NULL;
+    }
+    /* libmaxminddb opens by name: the copy's name in /proc. Its map outlives the descriptor. */
+    char fdpath[64];
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+    int rc = MMDB_open(fdpath, MMDB_MODE_MMAP, &g->mmdb);
+    close(fd);
     if (rc != MMDB_SUCCESS) {
         s4f_error("geoip %s database %s: %s%s%s; the one in use (if any) stays", db_names[kind],
                   s->path, MMDB_strerror(rc), rc == MMDB_IO_ERROR ? ": " : "",

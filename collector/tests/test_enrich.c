@@ -283,6 +283,36 @@ static void test_reload(void **state)
         usleep(10000);
     } while (s4f_mono_ms() < deadline);
     assert_string_equal(str(s.last, "s4f.src_country"), "SK");
+
+    /* Truncated in place (not renamed over): a map of the file itself would raise SIGBUS at
+     * the next walk of its tree; the collector's private copy answers on, and the empty file
+     * is refused. */
+    f = fopen(path, "w"); /* now 0 bytes: every page of a map of it is past its end */
+    assert_non_null(f);
+    for (int i = 0; i < 50; i++) {
+        char a[32]; /* a /24 never looked up: a walk of the tree, not the prefix cache */
+        snprintf(a, sizeof(a), "203.0.%d.1", i);
+        flow(dec, e, a, "192.0.2.8");
+        assert_null(json_object_get(s.last, "s4f.src_country"));
+        assert_string_equal(str(s.last, "s4f.dst_country"), "SK");
+        usleep(2000);
+    }
+    fclose(f);
+    text = NULL;
+    deadline = s4f_mono_ms() + 20000;
+    do {
+        size_t n;
+        free(text);
+        text = s4f_metrics_render(m, &n);
+        if (strstr(text, "t_geoip_load_errors_total{database=\"country\"} 2"))
+            break;
+        flow(dec, e, "192.0.2.7", "192.0.2.8");
+        usleep(10000);
+    } while (s4f_mono_ms() < deadline);
+    assert_non_null(strstr(text, "t_geoip_load_errors_total{database=\"country\"} 2"));
+    free(text);
+    flow(dec, e, "192.0.2.7", "192.0.2.8");
+    assert_string_equal(str(s.last, "s4f.src_country"), "SK");
     collector_enrich_free(e);
     json_decref(s.last);
     s4f_decoder_free(dec);
