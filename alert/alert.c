@@ -44,9 +44,7 @@ struct s4f_alert_dest {
     char **texts;
     size_t nmsgs, nitems, cap;
     /* Messages polled while the partitions were paused for a retry: the next batch's. */
-    rd_kafka_message_t **held;
-    size_t nheld, heldcap;
-    bool paused;
+    struct s4f_kafka_held held;
     bool up;      /* the last delivery attempt succeeded */
     bool revoked; /* a revocation came during the batch: its partitions' messages are not ours */
     rd_kafka_topic_partition_list_t *lost;
@@ -130,65 +128,13 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
         rd_kafka_topic_partition_list_add(a->lost, parts->elems[i].topic,
                                           parts->elems[i].partition);
     a->revoked = true;
-    a->paused = false; /* what is assigned next comes unpaused: wait_alive() pauses it again */
-    size_t w = 0;
-    for (size_t i = 0; i < a->nheld; i++) {
-        if (in_list(parts, a->held[i]))
-            rd_kafka_message_destroy(a->held[i]);
-        else
-            a->held[w++] = a->held[i];
-    }
-    a->nheld = w;
-}
-
-static void pause_all(struct s4f_alert_dest *a, bool pause)
-{
-    if (pause == a->paused)
-        return;
-    a->paused = pause;
-    rd_kafka_t *rk = s4f_kafka_consumer_handle(a->cons);
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
-        return;
-    if (parts->cnt > 0) {
-        if (pause)
-            rd_kafka_pause_partitions(rk, parts);
-        else
-            rd_kafka_resume_partitions(rk, parts);
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-}
-
-static void hold(struct s4f_alert_dest *a, rd_kafka_message_t *m)
-{
-    if (a->nheld == a->heldcap) {
-        size_t cap = a->heldcap ? a->heldcap * 2 : 256;
-        rd_kafka_message_t **h = realloc(a->held, cap * sizeof(*h));
-        if (!h) {
-            /* Not committed, so read again after a restart or rebalance. */
-            s4f_error_rl("out of memory holding a message: it will be read again later");
-            rd_kafka_message_destroy(m);
-            return;
-        }
-        a->held = h;
-        a->heldcap = cap;
-    }
-    a->held[a->nheld++] = m;
+    s4f_kafka_held_drop(&a->held, parts);
 }
 
 /* Waits ms with the partitions paused, polling so the group keeps us. */
 static void wait_alive(struct s4f_alert_dest *a, int64_t ms)
 {
-    int64_t end = s4f_mono_ms() + ms;
-    for (;;) {
-        int64_t left = end - s4f_mono_ms();
-        if (left <= 0 || s4f_daemon_stopping() == 2)
-            return;
-        pause_all(a, true);
-        rd_kafka_message_t *m = s4f_kafka_consumer_poll(a->cons, left < 100 ? (int)left : 100);
-        if (m)
-            hold(a, m);
-    }
+    s4f_kafka_consumer_wait_paused(a->cons, ms, &a->held, NULL, NULL);
 }
 
 static int64_t backoff_ms(struct s4f_alert_dest *a, int attempt)
@@ -429,7 +375,7 @@ static int flush(struct s4f_alert_dest *a)
     }
     commit_upto(a, a->nmsgs);
     batch_clear(a);
-    pause_all(a, false);
+    s4f_kafka_consumer_pause_all(a->cons, false);
     return 0;
 }
 
@@ -501,13 +447,9 @@ int s4f_alert_dest_run(struct s4f_alert_dest *a)
     s4f_info("consuming %s as group %s", a->conf->topic, a->group);
     while (!s4f_daemon_stopping()) {
         /* Held messages first, then what the consumer has, up to max_batch. */
-        size_t take = 0;
-        while (take < a->nheld && a->nmsgs < a->cap)
-            batch_add(a, a->held[take++], &line);
-        if (take > 0) {
-            memmove(a->held, a->held + take, (a->nheld - take) * sizeof(*a->held));
-            a->nheld -= take;
-        }
+        rd_kafka_message_t *hm;
+        while (a->nmsgs < a->cap && (hm = s4f_kafka_held_pop(&a->held)) != NULL)
+            batch_add(a, hm, &line);
         /* The first message may be waited for; the rest of the batch is what is there. */
         while (a->nmsgs < a->cap) {
             rd_kafka_message_t *m = s4f_kafka_consumer_poll(a->cons, a->nmsgs ? 0 : 100);
@@ -530,9 +472,7 @@ void s4f_alert_dest_free(struct s4f_alert_dest *a)
         return;
     if (a->msgs && a->items && a->texts)
         batch_clear(a);
-    for (size_t i = 0; i < a->nheld; i++)
-        rd_kafka_message_destroy(a->held[i]);
-    free(a->held);
+    s4f_kafka_held_free(&a->held);
     if (a->cons) {
         s4f_kafka_consumer_close(a->cons);
         s4f_kafka_consumer_free(a->cons);

@@ -1,5 +1,6 @@
 #include "kafka.h"
 
+#include "daemon.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -406,6 +407,7 @@ struct s4f_kafka_consumer {
     struct s4f_metrics *metrics;
     struct s4f_metric *m_consumed, *m_errors, *m_rebalances, *m_commits_failed, *m_wakeups;
     struct waker wk;
+    bool paused; /* pause_all(true) since the last pause_all(false) */
 };
 
 static void *waker_main(void *arg)
@@ -783,6 +785,87 @@ void s4f_kafka_consumer_free(struct s4f_kafka_consumer *c)
     pthread_cond_destroy(&c->wk.cv);
     pthread_mutex_destroy(&c->wk.mu);
     free(c);
+}
+
+void s4f_kafka_consumer_pause_all(struct s4f_kafka_consumer *c, bool pause)
+{
+    if (!pause && !c->paused)
+        return;
+    c->paused = pause;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (parts->cnt > 0) {
+        if (pause)
+            rd_kafka_pause_partitions(c->rk, parts);
+        else
+            rd_kafka_resume_partitions(c->rk, parts);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void s4f_kafka_held_push(struct s4f_kafka_held *h, rd_kafka_message_t *m)
+{
+    if (h->head > 0 && h->head == h->n)
+        h->head = h->n = 0;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 256;
+        rd_kafka_message_t **nm = realloc(h->m, cap * sizeof(*nm));
+        if (!nm) {
+            /* Not committing it is enough: a restart or rebalance reads it again. */
+            s4f_error_rl("out of memory holding a message: it will be read again later");
+            rd_kafka_message_destroy(m);
+            return;
+        }
+        h->m = nm;
+        h->cap = cap;
+    }
+    h->m[h->n++] = m;
+}
+
+rd_kafka_message_t *s4f_kafka_held_pop(struct s4f_kafka_held *h)
+{
+    return h->head < h->n ? h->m[h->head++] : NULL;
+}
+
+void s4f_kafka_held_drop(struct s4f_kafka_held *h, const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t w = 0;
+    for (size_t i = h->head; i < h->n; i++) {
+        rd_kafka_message_t *m = h->m[i];
+        if (parts &&
+            rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt), m->partition))
+            rd_kafka_message_destroy(m);
+        else
+            h->m[w++] = m;
+    }
+    h->n = w;
+    h->head = 0;
+}
+
+void s4f_kafka_held_free(struct s4f_kafka_held *h)
+{
+    for (size_t i = h->head; i < h->n; i++)
+        rd_kafka_message_destroy(h->m[i]);
+    free(h->m);
+    memset(h, 0, sizeof(*h));
+}
+
+void s4f_kafka_consumer_wait_paused(struct s4f_kafka_consumer *c, int64_t ms,
+                                    struct s4f_kafka_held *h, void (*each)(void *), void *ctx)
+{
+    int64_t end = s4f_mono_ms() + ms;
+    for (;;) {
+        if (each)
+            each(ctx);
+        int64_t left = end - s4f_mono_ms();
+        if (left <= 0 || s4f_daemon_stopping() == 2)
+            return;
+        s4f_kafka_consumer_pause_all(c, true);
+        rd_kafka_message_t *m = s4f_kafka_consumer_poll(c, left < 100 ? (int)left : 100);
+        if (m)
+            s4f_kafka_held_push(h, m);
+    }
 }
 
 uint64_t s4f_kafka_consumer_wakeups(const struct s4f_kafka_consumer *c)

@@ -135,6 +135,31 @@ int64_t s4f_kafka_consumer_lag(struct s4f_kafka_consumer *c);
  * without us) rather than handed over: another member may own them already, so nothing may
  * be emitted or committed for them. */
 bool s4f_kafka_consumer_assignment_lost(struct s4f_kafka_consumer *c);
+/* Pauses or resumes every partition assigned to c. A resume when nothing was paused since
+ * the last one costs nothing. Partitions assigned later come unpaused. */
+void s4f_kafka_consumer_pause_all(struct s4f_kafka_consumer *c, bool pause);
+
+/* Messages a consumer returned while its partitions were paused (a daemon waiting before a
+ * retry keeps polling to stay in its group): a FIFO, read before the consumer again. */
+struct s4f_kafka_held {
+    rd_kafka_message_t **m;
+    size_t head, n, cap; /* m[head..n) wait */
+};
+/* Appends m. Out of memory, m is destroyed (uncommitted, so read again after a restart or a
+ * rebalance) and the error logged. */
+void s4f_kafka_held_push(struct s4f_kafka_held *h, rd_kafka_message_t *m);
+/* The oldest held message (the caller's now), or NULL. */
+rd_kafka_message_t *s4f_kafka_held_pop(struct s4f_kafka_held *h);
+/* Destroys the held messages of the partitions in parts (revoked: the new owner reads them). */
+void s4f_kafka_held_drop(struct s4f_kafka_held *h, const rd_kafka_topic_partition_list_t *parts);
+void s4f_kafka_held_free(struct s4f_kafka_held *h);
+/* Waits ms with c's partitions paused (paused again each round: a rebalance meanwhile assigns
+ * unpaused ones), polling so the group keeps c; what the polls return goes to h. each(ctx), if
+ * set, runs every round of at most 100 ms (a producer's delivery reports). Returns early when
+ * the daemon must stop at once (s4f_daemon_stopping() == 2). Resuming is the caller's, with
+ * s4f_kafka_consumer_pause_all(c, false) once it may read again. */
+void s4f_kafka_consumer_wait_paused(struct s4f_kafka_consumer *c, int64_t ms,
+                                    struct s4f_kafka_held *h, void (*each)(void *), void *ctx);
 /* Leaves the group cleanly (revoke callback runs). Then free. Both NULL-safe. */
 void s4f_kafka_consumer_close(struct s4f_kafka_consumer *c);
 void s4f_kafka_consumer_free(struct s4f_kafka_consumer *c);

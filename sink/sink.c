@@ -113,10 +113,8 @@ struct s4f_sink {
 
     /* Messages the consumer returned while partitions were being paused: they open the next
      * batch. Bounded by the consumer's prefetch (queued.max.messages.kbytes). */
-    rd_kafka_message_t **held;
-    size_t heldhead, nheld, heldcap; /* held[heldhead..nheld) are waiting */
+    struct s4f_kafka_held held;
 
-    bool paused;
     bool es_up;
     int64_t last_bulk_ok_ms; /* when a bulk request last went through whole (mono) */
     int64_t es_down_since;
@@ -229,41 +227,13 @@ static void set_es_up(struct s4f_sink *s, bool up, const char *why)
     }
 }
 
-/* ---- consumer pause / keep-alive ---------------------------------------------------------- */
+/* ---- keep-alive ---------------------------------------------------------------------------- */
 
-static void pause_all(struct s4f_sink *s, bool pause)
+static void serve_deadletters(void *ctx)
 {
-    rd_kafka_t *rk = s4f_kafka_consumer_handle(s->cons);
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
-        return;
-    if (parts->cnt > 0) {
-        if (pause)
-            rd_kafka_pause_partitions(rk, parts);
-        else
-            rd_kafka_resume_partitions(rk, parts);
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-    s->paused = pause;
-}
-
-static void hold(struct s4f_sink *s, rd_kafka_message_t *msg)
-{
-    if (s->heldhead > 0 && s->heldhead == s->nheld)
-        s->heldhead = s->nheld = 0;
-    if (s->nheld == s->heldcap) {
-        size_t cap = s->heldcap ? s->heldcap * 2 : 1024;
-        rd_kafka_message_t **h = realloc(s->held, cap * sizeof(*h));
-        if (!h) {
-            /* Not committing it is enough: a restart or rebalance reads it again. */
-            s4f_error_rl("out of memory holding a message: it will be read again later");
-            rd_kafka_message_destroy(msg);
-            return;
-        }
-        s->held = h;
-        s->heldcap = cap;
-    }
-    s->held[s->nheld++] = msg;
+    struct s4f_sink *s = ctx;
+    if (s->dl)
+        s4f_kafka_producer_poll(s->dl, 0);
 }
 
 /* Waits ms while keeping the consumer group membership: partitions stay paused, polls serve
@@ -271,23 +241,18 @@ static void hold(struct s4f_sink *s, rd_kafka_message_t *msg)
  * when the daemon must stop at once. */
 static void wait_alive(struct s4f_sink *s, int64_t ms)
 {
+    if (s->cons) {
+        s4f_kafka_consumer_wait_paused(s->cons, ms, &s->held, serve_deadletters, s);
+        return;
+    }
     int64_t end = s4f_mono_ms() + ms;
-    for (;;) {
-        if (s->dl)
-            s4f_kafka_producer_poll(s->dl, 0);
+    for (;;) { /* before joining the group */
+        serve_deadletters(s);
         int64_t left = end - s4f_mono_ms();
         if (left <= 0 || s4f_daemon_stopping() == 2)
             return;
-        if (s->cons) {
-            /* A rebalance during the wait assigns unpaused partitions: pause again. */
-            pause_all(s, true);
-            rd_kafka_message_t *m = s4f_kafka_consumer_poll(s->cons, left < 100 ? (int)left : 100);
-            if (m)
-                hold(s, m);
-        } else {
-            struct timespec ts = {0, (left < 100 ? left : 100) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        struct timespec ts = {0, (left < 100 ? left : 100) * 1000000L};
+        nanosleep(&ts, NULL);
     }
 }
 
@@ -757,16 +722,7 @@ static void on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
             assigned(parts, rd_kafka_topic_name(it->msg->rkt), it->msg->partition))
             it->state = IT_DROPPED;
     }
-    size_t w = 0;
-    for (size_t i = s->heldhead; i < s->nheld; i++) {
-        rd_kafka_message_t *m = s->held[i];
-        if (assigned(parts, rd_kafka_topic_name(m->rkt), m->partition))
-            rd_kafka_message_destroy(m);
-        else
-            s->held[w++] = m;
-    }
-    s->nheld = w;
-    s->heldhead = 0;
+    s4f_kafka_held_drop(&s->held, parts);
 }
 
 /* ---- flush -------------------------------------------------------------------------------- */
@@ -820,8 +776,8 @@ static int flush(struct s4f_sink *s)
     commit_batch(s);
     s4f_metric_inc(s->m_batches);
     batch_clear(s);
-    if (s->paused)
-        pause_all(s, false);
+    if (s->cons)
+        s4f_kafka_consumer_pause_all(s->cons, false);
     return 0;
 }
 
@@ -956,10 +912,8 @@ int s4f_sink_run(struct s4f_sink *s)
         return -1;
 
     while (!s4f_daemon_stopping()) {
-        rd_kafka_message_t *msg = NULL;
-        if (s->heldhead < s->nheld) {
-            msg = s->held[s->heldhead++];
-        } else {
+        rd_kafka_message_t *msg = s4f_kafka_held_pop(&s->held);
+        if (!msg) {
             int64_t wait = 100;
             if (s->nitems > 0) {
                 int64_t left = s->batch_first_ms + s->conf->bulk_max_delay_ms - s4f_mono_ms();
@@ -990,9 +944,7 @@ void s4f_sink_free(struct s4f_sink *s)
 {
     if (!s)
         return;
-    for (size_t i = s->heldhead; i < s->nheld; i++)
-        rd_kafka_message_destroy(s->held[i]);
-    free(s->held);
+    s4f_kafka_held_free(&s->held);
     for (size_t i = 0; i < s->nitems; i++)
         item_release(&s->items[i]);
     if (s->cons) {
