@@ -38,11 +38,11 @@ static const char *const db_names[DB__COUNT] = {"country", "asn"};
 /* A cached value in JSON form: a country `"CZ"`, or an AS `2852,"CESNET"` split in two; with
  * its two lengths an entry is two CPU cache lines. */
 #define VAL_MAX     124
-#define CACHE_SLOTS 1024
+#define CACHE_SLOTS 8192
 /* IPv4 /16s and /24s whose answer is known (the matching network, or the empty part of the
  * tree, covers all of it): most lookups of busy hosts, services and unrouted space end here,
  * without a tree walk. */
-#define PREFIX_SLOTS   8192
+#define PREFIX_SLOTS   65536
 #define PREFIX16_SLOTS 2048
 /* A database larger than this is refused: real ones are tens of MB (GeoLite2-City about 70,
  * DB-IP's city lite about 130), and the collector holds a private copy of each (db_open). */

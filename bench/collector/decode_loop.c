@@ -2,7 +2,7 @@
  * datagrams the sender sends.
  *
  *   bench-collector-decode [-v 10|9|sflow] [-s SECONDS] [-e EXPORTERS] [-R RECORDS] [-n POOL]
- *                          [-x ELEMENT_FILE] [-c COUNTRY_DB -a ASN_DB] [-p]
+ *                          [-x ELEMENT_FILE] [-c COUNTRY_DB -a ASN_DB] [-z] [-p]
  *
  * With -c/-a every record also goes through the collector's GeoIP enrichment (collector/enrich.c,
  * all four fields) before the callback, as in s4f-collector with geoip_*_database set.
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     unsigned exporters = 1, recs = 0, pool_n = 1024;
     const char *element_files[2] = {NULL, NULL};
     const char *country_db = NULL, *asn_db = NULL;
-    while ((c = getopt(argc, argv, "v:s:e:R:n:x:c:a:ph")) != -1) {
+    while ((c = getopt(argc, argv, "v:s:e:R:n:x:c:a:pzh")) != -1) {
         switch (c) {
         case 'v':
             version = strcmp(optarg, "sflow") == 0 ? BG_SFLOW : atoi(optarg);
@@ -96,10 +96,14 @@ int main(int argc, char **argv)
         case 'p':
             print = 1;
             break;
+        case 'z':
+            bg_remote_mix = 1; /* concentrated remote destinations (gen.h) */
+            break;
         default:
-            fprintf(stderr,
-                    "usage: bench-collector-decode [-v 10|9|sflow] [-s SECONDS] [-e EXPORTERS] "
-                    "[-R RECORDS] [-n POOL] [-x ELEMENT_FILE] [-c COUNTRY_DB -a ASN_DB] [-p]\n");
+            fprintf(
+                stderr,
+                "usage: bench-collector-decode [-v 10|9|sflow] [-s SECONDS] [-e EXPORTERS] "
+                "[-R RECORDS] [-n POOL] [-x ELEMENT_FILE] [-c COUNTRY_DB -a ASN_DB] [-z] [-p]\n");
             return 1;
         }
     }

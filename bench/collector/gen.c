@@ -1,6 +1,7 @@
 /* Datagram generator of the collector benchmark: see gen.h. */
 #include "gen.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -102,16 +103,27 @@ static const uint16_t tcp_ports[] = {443, 443, 443, 80, 80, 22, 25, 993, 8080, 3
 
 /* One flow drawn from a mix seen on campus and ISP edges: mostly TCP to a handful of services,
  * DNS and QUIC over UDP, some ICMP and GRE; most flows short, a few elephants. */
+int bg_remote_mix;
+
 static void draw_flow(struct rng *r, struct flow *f)
 {
     uint32_t pick = rnd_below(r, 100);
     memset(f, 0, sizeof(*f));
     /* Internal hosts: 4,096 busy ones most of the time, any of 10/8 otherwise. */
     f->src = 0x0a000000u | (pick < 80 ? rnd_below(r, 4096) : rnd_below(r, 1u << 24));
-    if (rnd_below(r, 2))
+    if (rnd_below(r, 2)) {
         f->dst = 0x0a000000u | rnd_below(r, 1u << 24);
-    else /* public space: 11.0.0.0 to 126.255.255.255 avoids 10/8 and 127/8 */
+    } else if (!bg_remote_mix) { /* public space: 11.0.0.0 to 126.255.255.255 avoids 10/8, 127/8 */
         f->dst = 0x0b000000u + rnd_below(r, 0x74000000u);
+    } else {
+        /* Rank k = 2^(20 u) - 1, u uniform in [0, 1): density about 1/k. The rank's /24 is
+         * spread by an odd multiplier (a bijection mod 2^20), then scaled into the space. */
+        double u = (double)rnd_below(r, 1u << 30) / (double)(1u << 30);
+        uint32_t k = (uint32_t)exp2(20.0 * u) - 1;
+        uint32_t slot = (k * 0x9E3B5u) & ((1u << 20) - 1);
+        uint32_t net = (uint32_t)(((uint64_t)slot * 0x740000u) >> 20);
+        f->dst = 0x0b000000u + (net << 8) + rnd_below(r, 256);
+    }
     pick = rnd_below(r, 100);
     if (pick < 70) {
         f->proto = 6;

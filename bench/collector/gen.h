@@ -53,6 +53,13 @@ struct bg_exporter {
     uint32_t addr;   /* its address (bg_exporter_addr), host order: the sFlow agent address */
 };
 
+/* Remote (public) destinations of the flows bg_pool_init() draws: 0 (default), uniformly
+ * random over 11.0.0.0 to 126.255.255.255, every flow a new network (the worst case for a
+ * lookup cache); 1, concentrated as real traffic is: the /24 of rank k (of 2^20 /24s spread
+ * over the same space) drawn with probability about proportional to 1/k (log-uniform rank), a
+ * random host in it. Set before bg_pool_init(). */
+extern int bg_remote_mix;
+
 /* Builds n datagrams of recs records. Returns 0, or -1 (bad arguments, out of memory). */
 int bg_pool_init(struct bg_pool *p, int version, unsigned recs, unsigned n, uint64_t seed);
 /* NULL-safe; leaves the pool zeroed. */

@@ -74,7 +74,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench-collector-sender -t HOST:PORT [-v 10|9|sflow] [-r FLOWS_PER_S] "
                     "[-d SECONDS] [-e EXPORTERS] [-R RECORDS] [-b BATCH] [-T TEMPLATE_S] "
-                    "[-n POOL] [-H LOCAL_HOSTS]\n");
+                    "[-n POOL] [-H LOCAL_HOSTS] [-z]\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -87,7 +87,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                        .template_interval = 1,
                        .pool = 1024};
     int have_target = 0, c;
-    while ((c = getopt(argc, argv, "t:v:r:d:e:R:b:T:n:H:h")) != -1) {
+    while ((c = getopt(argc, argv, "t:v:r:d:e:R:b:T:n:H:zh")) != -1) {
         switch (c) {
         case 't':
             if (parse_target(optarg, &o->target) != 0) {
@@ -122,6 +122,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'H':
             o->local_hosts = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'z':
+            bg_remote_mix = 1; /* concentrated remote destinations (gen.h) */
             break;
         default:
             usage();
