@@ -68,7 +68,8 @@ struct hval {
 /* Pair keys name their host by its index (not its 17-byte address): the pair tables are the
  * bulk of the memory. Padding is zeroed before use (keys are hashed and compared as bytes).
  * In the tables, an IPv4 peer's pair is one word, (index + 1) << 32 | address, and a port's
- * (index + 1) << 16 | port (struct s4f_htab64: 16 bytes a slot); only IPv6 peers take a
+ * (index + 1) << 16 | port, sharing an 8-byte word with its count (struct s4f_cset64: the
+ * word's bits above the key's hold the count, larger counts move aside); only IPv6 peers take a
  * struct peerkey slot. The top lists compare struct peerkey and portkey bytes as before. */
 struct peerkey {
     uint32_t host;
@@ -91,45 +92,49 @@ struct hs {
      * window was freed, which resets them to its own sizes (so they follow a falling load).
      * At startup, windows that overlap (lateness, sliding) size the next ones. */
     size_t hint_hosts, hint_peers, hint_peers4, hint_ports;
+    unsigned idx_bits; /* bits of the largest host index + 1 (max_keys): pair keys' widths */
     /* Tables of freed windows, emptied and reused by the next ones: fresh tables of tens of
      * megabytes for every window and partition cost page faults and kernel zeroing. */
     struct s4f_htab_pool pool_hosts, pool_peers;
     struct tpool64 {
-        struct s4f_htab64 t[POOL];
+        struct s4f_cset64 t[POOL];
         size_t n;
     } pool_peers4, pool_ports;
     struct s4f_geo_tab *geo;
 };
 
-static void table64_take(struct tpool64 *p, struct s4f_htab64 *out, size_t max, size_t hint)
+static void table64_take(struct tpool64 *p, struct s4f_cset64 *out, size_t max, unsigned kbits,
+                         size_t hint)
 {
-    s4f_htab64_init(out, max);
+    s4f_cset64_init(out, max, kbits);
     while (p->n) {
-        struct s4f_htab64 t = p->t[--p->n];
+        struct s4f_cset64 t = p->t[--p->n];
         if (t.cap > 8 * hint + 1024) {
-            s4f_htab64_release(&t);
+            s4f_cset64_release(&t);
             continue;
         }
-        s4f_htab64_clear(&t);
+        s4f_cset64_clear(&t);
         *out = t;
         break;
     }
-    s4f_htab64_reserve(out, hint);
+    s4f_cset64_reserve(out, hint);
 }
 
-static void table64_give(struct tpool64 *p, struct s4f_htab64 *t)
+static void table64_give(struct tpool64 *p, struct s4f_cset64 *t)
 {
-    if (p->n < POOL && t->mem)
+    if (p->n < POOL && t->mem) {
+        s4f_htab64_release(&t->big);
         p->t[p->n++] = *t;
-    else
-        s4f_htab64_release(t);
+    } else {
+        s4f_cset64_release(t);
+    }
     memset(t, 0, sizeof(*t));
 }
 
 static void pool64_release(struct tpool64 *p)
 {
     while (p->n)
-        s4f_htab64_release(&p->t[--p->n]);
+        s4f_cset64_release(&p->t[--p->n]);
 }
 
 /* A window's hosts: the table maps each address to its index (an 8-byte value), the counters
@@ -140,7 +145,7 @@ struct hwin {
     struct hval *vals;
     size_t vcap;
     struct s4f_htab hosts, peers; /* peers: IPv6 ones */
-    struct s4f_htab64 peers4, ports;
+    struct s4f_cset64 peers4, ports;
     /* max_keys or max_members refused something: every document of the window says so
      * ("partial": true); partial_new: not all of them have said it yet. */
     bool partial, partial_new;
@@ -326,6 +331,9 @@ static void *hs_init(const void *conf, const struct s4f_analysis_ctx *ctx, char 
         return NULL;
     }
     h->conf = c;
+    /* Pair keys hold a host's index + 1, at most max_keys. */
+    while (h->idx_bits < 64 && (uint64_t)c->common.max_keys >> h->idx_bits)
+        h->idx_bits++;
     for (size_t i = 0; i < c->local_networks.n; i++) {
         if (s4f_cidr_parse(c->local_networks.v[i], &h->nets[h->nnets]) != 0) {
             snprintf(err, errlen, "host_stats: local_networks: '%s' is not a CIDR prefix",
@@ -400,8 +408,8 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
         w->vcap = h->hint_hosts;
     s4f_htab_pool_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
                        h->hint_peers);
-    table64_take(&h->pool_peers4, &w->peers4, maxm, h->hint_peers4);
-    table64_take(&h->pool_ports, &w->ports, maxm, h->hint_ports);
+    table64_take(&h->pool_peers4, &w->peers4, maxm, h->idx_bits + 32, h->hint_peers4);
+    table64_take(&h->pool_ports, &w->ports, maxm, h->idx_bits + 16, h->hint_ports);
     return w;
 }
 
@@ -481,39 +489,38 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     /* An IPv4 address (the other 12 bytes zero) goes to the word-keyed table. max_members
      * caps both peer tables together: each may take what the other left. */
     static const uint8_t zero[12];
-    uint64_t *pc;
+    bool ok;
     size_t maxm = (size_t)h->conf->max_members;
     if (peer->family == 4 && memcmp(peer->b + 4, zero, sizeof(zero)) == 0) {
         w->peers4.max = maxm - w->peers.n;
         uint64_t a = (uint64_t)peer->b[0] << 24 | (uint64_t)peer->b[1] << 16 |
                      (uint64_t)peer->b[2] << 8 | peer->b[3];
-        pc = s4f_htab64_insert(&w->peers4, (v->idx + 1) << 32 | a, &created);
+        ok = s4f_cset64_add(&w->peers4, (v->idx + 1) << 32 | a, 1 + rev, &created) == 0;
     } else {
         struct peerkey pk;
         memset(&pk, 0, sizeof(pk));
         pk.host = (uint32_t)v->idx;
         hkey_of(&pk.peer, peer);
         w->peers.max = maxm - w->peers4.n;
-        pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
+        uint64_t *pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
+        if ((ok = pc != NULL))
+            *pc += 1 + rev;
     }
-    if (pc) {
+    if (ok) {
         v->peers += created;
         if (created && w->peers.n > h->hint_peers)
             h->hint_peers = w->peers.n;
         if (created && w->peers4.n > h->hint_peers4)
             h->hint_peers4 = w->peers4.n;
-        *pc += 1 + rev;
     } else {
         s4f_metric_inc(h->m_members_dropped);
         mark_partial(w);
     }
     /* The insert may have grown hosts' neighbours only; v stays valid (other table). */
-    uint64_t *oc = s4f_htab64_insert(&w->ports, (v->idx + 1) << 16 | f->dport, &created);
-    if (oc) {
+    if (s4f_cset64_add(&w->ports, (v->idx + 1) << 16 | f->dport, 1 + rev, &created) == 0) {
         v->ports += created;
         if (created && w->ports.n > h->hint_ports)
             h->hint_ports = w->ports.n;
-        *oc += 1 + rev;
     } else {
         s4f_metric_inc(h->m_members_dropped);
         mark_partial(w);
@@ -621,7 +628,7 @@ static int tops_build(struct tops *t, struct hwin *w, size_t n)
                     *(uint64_t *)s4f_htab_val_at(&w->peers, i), pk, sizeof(*pk));
     }
     for (size_t i = 0; i < w->peers4.cap; i++) {
-        uint64_t k = w->peers4.mem[2 * i];
+        uint64_t k = s4f_cset64_key_at(&w->peers4, i);
         size_t host = (size_t)(k >> 32) - 1;
         if (!k || host >= nh)
             continue;
@@ -633,11 +640,11 @@ static int tops_build(struct tops *t, struct hwin *w, size_t n)
         pk.peer.b[2] = (uint8_t)(k >> 8);
         pk.peer.b[3] = (uint8_t)k;
         pk.peer.family = 4;
-        top_add(&t->peers[host * n], &t->npeers[host], n, w->peers4.mem[2 * i + 1], &pk,
+        top_add(&t->peers[host * n], &t->npeers[host], n, s4f_cset64_count_at(&w->peers4, i), &pk,
                 sizeof(pk));
     }
     for (size_t i = 0; i < w->ports.cap; i++) {
-        uint64_t k = w->ports.mem[2 * i];
+        uint64_t k = s4f_cset64_key_at(&w->ports, i);
         size_t host = (size_t)(k >> 16) - 1;
         if (!k || host >= nh)
             continue;
@@ -646,7 +653,8 @@ static int tops_build(struct tops *t, struct hwin *w, size_t n)
         ok.host = (uint32_t)host;
         ok.port[0] = (uint8_t)(k >> 8);
         ok.port[1] = (uint8_t)k;
-        top_add(&t->ports[host * n], &t->nports[host], n, w->ports.mem[2 * i + 1], &ok, sizeof(ok));
+        top_add(&t->ports[host * n], &t->nports[host], n, s4f_cset64_count_at(&w->ports, i), &ok,
+                sizeof(ok));
     }
     return 0;
 }
