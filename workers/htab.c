@@ -382,3 +382,130 @@ void s4f_htab64_release(struct s4f_htab64 *h)
     h->mapped = 0;
     h->cap = h->n = 0;
 }
+
+/* ---- pair counts in one word ------------------------------------------------------------ */
+
+void s4f_cset64_init(struct s4f_cset64 *h, size_t max, unsigned kbits)
+{
+    memset(h, 0, sizeof(*h));
+    h->max = max;
+    h->cbits = 64 - (kbits > 62 ? 62 : kbits);
+    s4f_htab64_init(&h->big, max);
+}
+
+static int grow_cset(struct s4f_cset64 *h, size_t ncap)
+{
+    size_t nmapped;
+    if (ncap > SIZE_MAX / 8)
+        return -1;
+    uint64_t *nm = (uint64_t *)table_alloc(ncap * 8, &nmapped);
+    if (!nm)
+        return -1;
+    for (size_t i = 0; i < h->cap; i++) {
+        uint64_t w = h->mem[i];
+        if (!w)
+            continue;
+        size_t j = mix64(w >> h->cbits) & (ncap - 1);
+        while (nm[j])
+            j = (j + 1) & (ncap - 1);
+        nm[j] = w;
+    }
+    table_free((unsigned char *)h->mem, h->mapped);
+    h->mem = nm;
+    h->mapped = nmapped;
+    h->cap = ncap;
+    return 0;
+}
+
+int s4f_cset64_add(struct s4f_cset64 *h, uint64_t key, uint64_t inc, bool *created)
+{
+    *created = false;
+    uint64_t cmax = ((uint64_t)1 << h->cbits) - 1;
+    if (!key || key >> (64 - h->cbits) || !inc)
+        return -1; /* 0 marks an empty slot; wider keys would lose bits */
+    for (;;) {
+        size_t i = 0;
+        if (h->cap) {
+            for (i = mix64(key) & (h->cap - 1); h->mem[i]; i = (i + 1) & (h->cap - 1)) {
+                if (h->mem[i] >> h->cbits != key)
+                    continue;
+                uint64_t c = h->mem[i] & cmax;
+                if (c != cmax && inc < cmax - c) {
+                    h->mem[i] += inc;
+                    return 0;
+                }
+                /* The count leaves (or has left) the word for the side table. */
+                bool bc;
+                uint64_t *big = s4f_htab64_insert(&h->big, key, &bc);
+                if (!big)
+                    return -1;
+                if (bc)
+                    *big = c;
+                *big += inc;
+                h->mem[i] |= cmax;
+                return 0;
+            }
+        }
+        if (h->n >= h->max)
+            return -1;
+        if ((h->n + 1) * 10 > h->cap * 7) {
+            if (grow_cset(h, h->cap ? h->cap * 2 : 128) != 0)
+                return -1;
+            continue;
+        }
+        if (inc >= cmax) {
+            bool bc;
+            uint64_t *big = s4f_htab64_insert(&h->big, key, &bc);
+            if (!big)
+                return -1;
+            *big = inc;
+            h->mem[i] = key << h->cbits | cmax;
+        } else {
+            h->mem[i] = key << h->cbits | inc;
+        }
+        h->n++;
+        *created = true;
+        return 0;
+    }
+}
+
+uint64_t s4f_cset64_count_at(const struct s4f_cset64 *h, size_t i)
+{
+    uint64_t cmax = ((uint64_t)1 << h->cbits) - 1, c = h->mem[i] & cmax;
+    if (c != cmax)
+        return c;
+    /* The side table is small (the few large counts): a lookup by insert, never creating. */
+    uint64_t key = h->mem[i] >> h->cbits;
+    const struct s4f_htab64 *b = &h->big;
+    for (size_t j = mix64(key) & (b->cap - 1); b->cap && b->mem[2 * j]; j = (j + 1) & (b->cap - 1))
+        if (b->mem[2 * j] == key)
+            return b->mem[2 * j + 1];
+    return c; /* not reached: a saturated word always has its side entry */
+}
+
+int s4f_cset64_reserve(struct s4f_cset64 *h, size_t n)
+{
+    if (n > h->max)
+        n = h->max;
+    size_t cap = h->cap ? h->cap : 128;
+    while (n * 10 > cap * 7)
+        cap *= 2;
+    return cap > h->cap ? grow_cset(h, cap) : 0;
+}
+
+void s4f_cset64_clear(struct s4f_cset64 *h)
+{
+    if (h->mem)
+        memset(h->mem, 0, h->cap * 8);
+    h->n = 0;
+    s4f_htab64_release(&h->big);
+}
+
+void s4f_cset64_release(struct s4f_cset64 *h)
+{
+    table_free((unsigned char *)h->mem, h->mapped);
+    h->mem = NULL;
+    h->mapped = 0;
+    h->cap = h->n = 0;
+    s4f_htab64_release(&h->big);
+}

@@ -87,4 +87,33 @@ void s4f_htab64_release(struct s4f_htab64 *h);
 /* Iteration: for i < h->cap, h->mem[2 * i] is slot i's key (0: empty), h->mem[2 * i + 1] its
  * value. */
 
+/* Pair counts in half of that: a key of at most kbits bits (never 0) and its count share one
+ * 8-byte word, the count in the low 64 - kbits bits. A count that outgrows them moves to a
+ * side table of its own (big), so counts stay exact whatever they reach; the pairs of the
+ * analyses are keyed by a host index and an IPv4 address or a port, and most counts are
+ * small. Capped at max keys, filled to 0.7 before it doubles, as s4f_htab64. For issue 17:
+ * these tables were most of host_stats' memory. */
+struct s4f_cset64 {
+    uint64_t *mem; /* cap words: key << cbits | count; 0: empty */
+    size_t cap, n, max;
+    size_t mapped;         /* as in s4f_htab */
+    unsigned cbits;        /* count bits, 64 - kbits (at least 2) */
+    struct s4f_htab64 big; /* key -> count, for the words whose count field is all ones */
+};
+
+/* kbits: bits of the largest key, at most 62. */
+void s4f_cset64_init(struct s4f_cset64 *h, size_t max, unsigned kbits);
+/* Adds inc (1 or more) to key's count, creating it at 0 if absent (*created set). -1: cap
+ * reached, or out of memory (nothing changed). */
+int s4f_cset64_add(struct s4f_cset64 *h, uint64_t key, uint64_t inc, bool *created);
+int s4f_cset64_reserve(struct s4f_cset64 *h, size_t n);
+void s4f_cset64_clear(struct s4f_cset64 *h);
+void s4f_cset64_release(struct s4f_cset64 *h);
+/* Iteration: for i < h->cap, slot i's key (0: empty) and its count. */
+static inline uint64_t s4f_cset64_key_at(const struct s4f_cset64 *h, size_t i)
+{
+    return h->mem[i] >> h->cbits;
+}
+uint64_t s4f_cset64_count_at(const struct s4f_cset64 *h, size_t i);
+
 #endif

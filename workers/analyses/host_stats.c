@@ -68,7 +68,8 @@ struct hval {
 /* Pair keys name their host by its index (not its 17-byte address): the pair tables are the
  * bulk of the memory. Padding is zeroed before use (keys are hashed and compared as bytes).
  * In the tables, an IPv4 peer's pair is one word, (index + 1) << 32 | address, and a port's
- * (index + 1) << 16 | port (struct s4f_htab64: 16 bytes a slot); only IPv6 peers take a
+ * (index + 1) << 16 | port, sharing an 8-byte word with its count (struct s4f_cset64: the
+ * word's bits above the key's hold the count, larger counts move aside); only IPv6 peers take a
  * struct peerkey slot. The top lists compare struct peerkey and portkey bytes as before. */
 struct peerkey {
     uint32_t host;
@@ -91,45 +92,49 @@ struct hs {
      * window was freed, which resets them to its own sizes (so they follow a falling load).
      * At startup, windows that overlap (lateness, sliding) size the next ones. */
     size_t hint_hosts, hint_peers, hint_peers4, hint_ports;
+    unsigned idx_bits; /* bits of the largest host index + 1 (max_keys): pair keys' widths */
     /* Tables of freed windows, emptied and reused by the next ones: fresh tables of tens of
      * megabytes for every window and partition cost page faults and kernel zeroing. */
     struct s4f_htab_pool pool_hosts, pool_peers;
     struct tpool64 {
-        struct s4f_htab64 t[POOL];
+        struct s4f_cset64 t[POOL];
         size_t n;
     } pool_peers4, pool_ports;
     struct s4f_geo_tab *geo;
 };
 
-static void table64_take(struct tpool64 *p, struct s4f_htab64 *out, size_t max, size_t hint)
+static void table64_take(struct tpool64 *p, struct s4f_cset64 *out, size_t max, unsigned kbits,
+                         size_t hint)
 {
-    s4f_htab64_init(out, max);
+    s4f_cset64_init(out, max, kbits);
     while (p->n) {
-        struct s4f_htab64 t = p->t[--p->n];
+        struct s4f_cset64 t = p->t[--p->n];
         if (t.cap > 8 * hint + 1024) {
-            s4f_htab64_release(&t);
+            s4f_cset64_release(&t);
             continue;
         }
-        s4f_htab64_clear(&t);
+        s4f_cset64_clear(&t);
         *out = t;
         break;
     }
-    s4f_htab64_reserve(out, hint);
+    s4f_cset64_reserve(out, hint);
 }
 
-static void table64_give(struct tpool64 *p, struct s4f_htab64 *t)
+static void table64_give(struct tpool64 *p, struct s4f_cset64 *t)
 {
-    if (p->n < POOL && t->mem)
+    if (p->n < POOL && t->mem) {
+        s4f_htab64_release(&t->big);
         p->t[p->n++] = *t;
-    else
-        s4f_htab64_release(t);
+    } else {
+        s4f_cset64_release(t);
+    }
     memset(t, 0, sizeof(*t));
 }
 
 static void pool64_release(struct tpool64 *p)
 {
     while (p->n)
-        s4f_htab64_release(&p->t[--p->n]);
+        s4f_cset64_release(&p->t[--p->n]);
 }
 
 /* A window's hosts: the table maps each address to its index (an 8-byte value), the counters
@@ -140,37 +145,147 @@ struct hwin {
     struct hval *vals;
     size_t vcap;
     struct s4f_htab hosts, peers; /* peers: IPv6 ones */
-    struct s4f_htab64 peers4, ports;
+    struct s4f_cset64 peers4, ports;
     /* max_keys or max_members refused something: every document of the window says so
      * ("partial": true); partial_new: not all of them have said it yet. */
     bool partial, partial_new;
 };
 
 struct slot {
-    int64_t hour; /* hour start, 0: unused */
+    int64_t hour; /* hour start */
     uint64_t flows, packets, bytes;
-};
-
-/* A host's temporal profile. last_end: end of the last window folded into it, so that a
- * window replayed after a crash (already in the restored profile) is not counted twice. */
-struct prof {
-    int64_t last_end;
-    struct slot s[SLOTS];
 };
 
 /* Rings not folded into for this long are forgotten (a tombstone in the changelog): else the
  * table, capped at max_keys, would fill up for good with hosts seen once. */
 #define PROF_IDLE_MS (SLOTS * (int64_t)HOUR_MS)
 
-/* A ring and its host, in a partition's dense array of rings. */
+/* A host's temporal profile: its hours with traffic among the last 24, oldest first, as
+ * varints (per hour: the hour number, for all but the first as the step from the previous
+ * one, then flows, packets, bytes): about 10 bytes an hour instead of a 32-byte slot for
+ * each of 24 hours (issue 17: the rings were 800 bytes a host, most of them empty or small
+ * numbers). Up to PROF_INLINE bytes (two or three hours) sit in the entry itself, longer ones
+ * in a buffer of their own. last_end: end of the last window folded into it, so that a
+ * window replayed after a crash (already in the restored profile) is not counted twice. */
+#define PROF_INLINE 24
+#define PROF_MAX    (SLOTS * 4 * 10) /* 24 hours of four varints of at most 10 bytes */
 struct pent {
     struct hkey k;
-    struct prof p;
+    uint16_t len, cap; /* encoded bytes; cap 0: inline */
+    int64_t last_end;
+    union {
+        uint8_t *heap;
+        uint8_t in[PROF_INLINE];
+    } b;
 };
 
+static const uint8_t *pent_bytes(const struct pent *e)
+{
+    return e->cap ? e->b.heap : e->b.in;
+}
+
+static void pent_free(struct pent *e)
+{
+    if (e->cap)
+        free(e->b.heap);
+    e->cap = e->len = 0;
+}
+
+static size_t varint_put(uint8_t *o, uint64_t v)
+{
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7)
+        o[n++] = (uint8_t)(v | 0x80);
+    o[n++] = (uint8_t)v;
+    return n;
+}
+
+/* One varint at *b (before end), advancing *b; false when truncated or longer than 64 bits. */
+static bool varint_get(const uint8_t **b, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; *b < end && shift < 64; shift += 7) {
+        uint8_t c = *(*b)++;
+        if (shift == 63 && c > 1)
+            return false;
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The slots encoded in b (len bytes): their number, or -1 when they do not parse (more than
+ * 24, hours not ascending or out of range, trailing bytes). */
+static int slots_decode(const uint8_t *b, size_t len, struct slot s[SLOTS])
+{
+    const uint8_t *end = b + len;
+    uint64_t hr = 0;
+    int n = 0;
+    while (b < end) {
+        uint64_t step;
+        if (n == SLOTS || !varint_get(&b, end, &step) || step == 0 ||
+            step > (uint64_t)(INT64_MAX / HOUR_MS) - hr)
+            return -1;
+        hr += step;
+        s[n].hour = (int64_t)hr * HOUR_MS;
+        if (!varint_get(&b, end, &s[n].flows) || !varint_get(&b, end, &s[n].packets) ||
+            !varint_get(&b, end, &s[n].bytes))
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+static size_t slots_encode(const struct slot *s, int n, uint8_t out[PROF_MAX])
+{
+    size_t len = 0;
+    int64_t prev = 0;
+    for (int i = 0; i < n; i++) {
+        len += varint_put(out + len, (uint64_t)(s[i].hour / HOUR_MS - prev));
+        prev = s[i].hour / HOUR_MS;
+        len += varint_put(out + len, s[i].flows);
+        len += varint_put(out + len, s[i].packets);
+        len += varint_put(out + len, s[i].bytes);
+    }
+    return len;
+}
+
+static int pent_slots(const struct pent *e, struct slot s[SLOTS])
+{
+    int n = slots_decode(pent_bytes(e), e->len, s);
+    return n < 0 ? 0 : n; /* cannot happen: only pent_set writes them */
+}
+
+/* Stores n slots (hours ascending, distinct, at most 24) in e; -1: out of memory (e as it
+ * was). */
+static int pent_set(struct pent *e, const struct slot *s, int n)
+{
+    uint8_t buf[PROF_MAX];
+    size_t len = slots_encode(s, n, buf);
+    if (len <= PROF_INLINE) {
+        pent_free(e);
+        memcpy(e->b.in, buf, len);
+    } else if (len > e->cap) {
+        size_t cap = (len + 15) & ~(size_t)15;
+        uint8_t *nb = malloc(cap);
+        if (!nb)
+            return -1;
+        memcpy(nb, buf, len);
+        pent_free(e);
+        e->b.heap = nb;
+        e->cap = (uint16_t)cap;
+    } else {
+        memcpy(e->b.heap, buf, len);
+    }
+    e->len = (uint16_t)len;
+    return 0;
+}
+
 /* The rings: the table maps each host to its index in profs (an 8-byte value), the rings
- * live in the dense array (800 bytes a host, instead of an 808-byte slot at a load of a
- * quarter to a half). */
+ * live in the dense array. */
 struct hpart {
     struct s4f_htab profile; /* hkey -> index into profs */
     struct pent *profs;
@@ -179,22 +294,21 @@ struct hpart {
     int64_t refused_end; /* end of the last window a ring was refused in (max_keys) */
 };
 
-/* Changelog record of a profile (value; the key is the 17 bytes of struct hkey): "S4P" 1,
- * 4 zero bytes, last_end, then per slot hour, flows, packets, bytes; integers little-endian. */
-#define PROF_REC_LEN (16 + SLOTS * 32)
+/* Changelog record of a profile (value; the key is the 17 bytes of struct hkey): "S4P" 2,
+ * 4 zero bytes, last_end (8 bytes, little-endian), then the ring's hours as struct pent
+ * encodes them. Version 1 (still read) had 24 fixed slots of hour, flows, packets, bytes
+ * (8 bytes each, little-endian), each slot at the index of its hour modulo 24: 784 bytes. */
+#define PROF_REC_HDR    16
+#define PROF_REC_MAX    (PROF_REC_HDR + PROF_MAX)
+#define PROF_REC_V1_LEN (16 + SLOTS * 32)
 
-static void prof_encode(const struct prof *pr, uint8_t out[PROF_REC_LEN])
+static size_t prof_encode(const struct pent *e, uint8_t out[PROF_REC_MAX])
 {
-    memset(out, 0, PROF_REC_LEN);
-    memcpy(out, "S4P\x01", 4);
-    s4f_put_le(out + 8, (uint64_t)pr->last_end, 8);
-    for (int i = 0; i < SLOTS; i++) {
-        uint8_t *o = out + 16 + i * 32;
-        s4f_put_le(o, (uint64_t)pr->s[i].hour, 8);
-        s4f_put_le(o + 8, pr->s[i].flows, 8);
-        s4f_put_le(o + 16, pr->s[i].packets, 8);
-        s4f_put_le(o + 24, pr->s[i].bytes, 8);
-    }
+    memset(out, 0, PROF_REC_HDR);
+    memcpy(out, "S4P\x02", 4);
+    s4f_put_le(out + 8, (uint64_t)e->last_end, 8);
+    memcpy(out + PROF_REC_HDR, pent_bytes(e), e->len);
+    return PROF_REC_HDR + e->len;
 }
 
 static void *hs_init(const void *conf, const struct s4f_analysis_ctx *ctx, char *err, size_t errlen)
@@ -217,6 +331,9 @@ static void *hs_init(const void *conf, const struct s4f_analysis_ctx *ctx, char 
         return NULL;
     }
     h->conf = c;
+    /* Pair keys hold a host's index + 1, at most max_keys. */
+    while (h->idx_bits < 64 && (uint64_t)c->common.max_keys >> h->idx_bits)
+        h->idx_bits++;
     for (size_t i = 0; i < c->local_networks.n; i++) {
         if (s4f_cidr_parse(c->local_networks.v[i], &h->nets[h->nnets]) != 0) {
             snprintf(err, errlen, "host_stats: local_networks: '%s' is not a CIDR prefix",
@@ -270,6 +387,8 @@ static void hs_partition_free(void *inst, void *pstate)
 {
     struct hpart *p = pstate;
     s4f_htab_release(&p->profile);
+    for (size_t i = 0; i < p->nprofs; i++)
+        pent_free(&p->profs[i]);
     free(p->profs);
     free(p);
 }
@@ -289,8 +408,8 @@ static void *hs_window_new(void *inst, int64_t start_ms, int64_t end_ms, int64_t
         w->vcap = h->hint_hosts;
     s4f_htab_pool_take(&h->pool_peers, &w->peers, sizeof(struct peerkey), sizeof(uint64_t), maxm,
                        h->hint_peers);
-    table64_take(&h->pool_peers4, &w->peers4, maxm, h->hint_peers4);
-    table64_take(&h->pool_ports, &w->ports, maxm, h->hint_ports);
+    table64_take(&h->pool_peers4, &w->peers4, maxm, h->idx_bits + 32, h->hint_peers4);
+    table64_take(&h->pool_ports, &w->ports, maxm, h->idx_bits + 16, h->hint_ports);
     return w;
 }
 
@@ -370,39 +489,38 @@ static void side(struct hs *h, struct hwin *w, const struct s4f_addr *host,
     /* An IPv4 address (the other 12 bytes zero) goes to the word-keyed table. max_members
      * caps both peer tables together: each may take what the other left. */
     static const uint8_t zero[12];
-    uint64_t *pc;
+    bool ok;
     size_t maxm = (size_t)h->conf->max_members;
     if (peer->family == 4 && memcmp(peer->b + 4, zero, sizeof(zero)) == 0) {
         w->peers4.max = maxm - w->peers.n;
         uint64_t a = (uint64_t)peer->b[0] << 24 | (uint64_t)peer->b[1] << 16 |
                      (uint64_t)peer->b[2] << 8 | peer->b[3];
-        pc = s4f_htab64_insert(&w->peers4, (v->idx + 1) << 32 | a, &created);
+        ok = s4f_cset64_add(&w->peers4, (v->idx + 1) << 32 | a, 1 + rev, &created) == 0;
     } else {
         struct peerkey pk;
         memset(&pk, 0, sizeof(pk));
         pk.host = (uint32_t)v->idx;
         hkey_of(&pk.peer, peer);
         w->peers.max = maxm - w->peers4.n;
-        pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
+        uint64_t *pc = s4f_htab_insert(&w->peers, &pk, s4f_hash_bytes(&pk, sizeof(pk)), &created);
+        if ((ok = pc != NULL))
+            *pc += 1 + rev;
     }
-    if (pc) {
+    if (ok) {
         v->peers += created;
         if (created && w->peers.n > h->hint_peers)
             h->hint_peers = w->peers.n;
         if (created && w->peers4.n > h->hint_peers4)
             h->hint_peers4 = w->peers4.n;
-        *pc += 1 + rev;
     } else {
         s4f_metric_inc(h->m_members_dropped);
         mark_partial(w);
     }
     /* The insert may have grown hosts' neighbours only; v stays valid (other table). */
-    uint64_t *oc = s4f_htab64_insert(&w->ports, (v->idx + 1) << 16 | f->dport, &created);
-    if (oc) {
+    if (s4f_cset64_add(&w->ports, (v->idx + 1) << 16 | f->dport, 1 + rev, &created) == 0) {
         v->ports += created;
         if (created && w->ports.n > h->hint_ports)
             h->hint_ports = w->ports.n;
-        *oc += 1 + rev;
     } else {
         s4f_metric_inc(h->m_members_dropped);
         mark_partial(w);
@@ -510,7 +628,7 @@ static int tops_build(struct tops *t, struct hwin *w, size_t n)
                     *(uint64_t *)s4f_htab_val_at(&w->peers, i), pk, sizeof(*pk));
     }
     for (size_t i = 0; i < w->peers4.cap; i++) {
-        uint64_t k = w->peers4.mem[2 * i];
+        uint64_t k = s4f_cset64_key_at(&w->peers4, i);
         size_t host = (size_t)(k >> 32) - 1;
         if (!k || host >= nh)
             continue;
@@ -522,11 +640,11 @@ static int tops_build(struct tops *t, struct hwin *w, size_t n)
         pk.peer.b[2] = (uint8_t)(k >> 8);
         pk.peer.b[3] = (uint8_t)k;
         pk.peer.family = 4;
-        top_add(&t->peers[host * n], &t->npeers[host], n, w->peers4.mem[2 * i + 1], &pk,
+        top_add(&t->peers[host * n], &t->npeers[host], n, s4f_cset64_count_at(&w->peers4, i), &pk,
                 sizeof(pk));
     }
     for (size_t i = 0; i < w->ports.cap; i++) {
-        uint64_t k = w->ports.mem[2 * i];
+        uint64_t k = s4f_cset64_key_at(&w->ports, i);
         size_t host = (size_t)(k >> 16) - 1;
         if (!k || host >= nh)
             continue;
@@ -535,7 +653,8 @@ static int tops_build(struct tops *t, struct hwin *w, size_t n)
         ok.host = (uint32_t)host;
         ok.port[0] = (uint8_t)(k >> 8);
         ok.port[1] = (uint8_t)k;
-        top_add(&t->ports[host * n], &t->nports[host], n, w->ports.mem[2 * i + 1], &ok, sizeof(ok));
+        top_add(&t->ports[host * n], &t->nports[host], n, s4f_cset64_count_at(&w->ports, i), &ok,
+                sizeof(ok));
     }
     return 0;
 }
@@ -625,14 +744,14 @@ static void hs_on_window_close(void *inst, void *pstate, void *wstate, const str
     tops_release(&t);
 }
 
-/* Host k's ring, created zeroed if absent (*created); NULL: max_keys reached or out of
+/* Host k's ring, created empty if absent (*created); NULL: max_keys reached or out of
  * memory. */
-static struct prof *prof_get(struct hpart *p, const struct hkey *k, bool *created)
+static struct pent *prof_get(struct hpart *p, const struct hkey *k, bool *created)
 {
     uint64_t hash = s4f_hash_bytes(k, sizeof(*k));
     uint64_t *ix = s4f_htab_insert(&p->profile, k, hash, created);
     if (!ix || !*created)
-        return ix ? &p->profs[*ix].p : NULL;
+        return ix ? &p->profs[*ix] : NULL;
     if (p->nprofs == p->pcap) {
         size_t ncap = p->pcap ? 2 * p->pcap : 64;
         struct pent *np =
@@ -648,7 +767,7 @@ static struct prof *prof_get(struct hpart *p, const struct hkey *k, bool *create
     *ix = p->nprofs++;
     memset(&p->profs[*ix], 0, sizeof(p->profs[*ix]));
     p->profs[*ix].k = *k;
-    return &p->profs[*ix].p;
+    return &p->profs[*ix];
 }
 
 /* Forgets host k's ring: the last ring of the array takes its place. */
@@ -660,6 +779,7 @@ static void prof_remove(struct hpart *p, const struct hkey *k)
         return;
     size_t i = (size_t)*ix, last = p->nprofs - 1;
     s4f_htab_remove(&p->profile, k, hash);
+    pent_free(&p->profs[i]);
     if (i != last) {
         p->profs[i] = p->profs[last];
         const struct hkey *mk = &p->profs[i].k;
@@ -670,9 +790,9 @@ static void prof_remove(struct hpart *p, const struct hkey *k)
     p->nprofs--;
 }
 
-static struct prof *prof_at(const struct hpart *p, size_t slot)
+static struct pent *prof_at(const struct hpart *p, size_t slot)
 {
-    return &p->profs[*(uint64_t *)s4f_htab_val_at(&p->profile, slot)].p;
+    return &p->profs[*(uint64_t *)s4f_htab_val_at(&p->profile, slot)];
 }
 
 /* Forgets the rings last folded into at or before `before` (event time, so replays agree),
@@ -701,18 +821,18 @@ static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4
         const struct hkey *k = s4f_htab_key_at(&p->profile, i);
         if (!k)
             continue;
-        const struct prof *pr = prof_at(p, i);
+        struct pent *pr = prof_at(p, i);
         if (pr->last_end <= before) {
             if (changelog)
                 s4f_emit_changelog(out, k, sizeof(*k), NULL, 0);
             s4f_metric_inc(h->m_prof_expired);
+            pent_free(pr);
             continue;
         }
         bool created;
         uint64_t *ix = s4f_htab_insert(&nt, k, s4f_hash_bytes(k, sizeof(*k)), &created);
         if (ix && n < live) { /* reserved: cannot fail */
-            np[n].k = *k;
-            np[n].p = *pr;
+            np[n] = *pr;
             *ix = n++;
         }
     }
@@ -724,6 +844,37 @@ static void prof_expire(struct hs *h, struct hpart *p, int64_t before, struct s4
     p->pcap = live;
 }
 
+/* Adds a window's counters to hour `hour` of the ring s (n slots), dropping the hours that
+ * left the 24 hours ending with it (the fixed ring overwrote them: they were never emitted
+ * again). Returns the new number of slots. */
+static int slots_fold(struct slot s[SLOTS], int n, int64_t hour, uint64_t flows, uint64_t packets,
+                      uint64_t bytes)
+{
+    int keep = 0;
+    for (int i = 0; i < n; i++)
+        if (s[i].hour > hour - SLOTS * (int64_t)HOUR_MS)
+            s[keep++] = s[i];
+    n = keep;
+    int i = 0;
+    while (i < n && s[i].hour < hour)
+        i++;
+    if (i == n || s[i].hour != hour) {
+        if (n == SLOTS) { /* only with hours after this one (restored): the oldest goes */
+            memmove(&s[0], &s[1], (size_t)(n - 1) * sizeof(s[0]));
+            n--;
+            i -= i > 0;
+        }
+        memmove(&s[i + 1], &s[i], (size_t)(n - i) * sizeof(s[0]));
+        memset(&s[i], 0, sizeof(s[i]));
+        s[i].hour = hour;
+        n++;
+    }
+    s[i].flows += flows;
+    s[i].packets += packets;
+    s[i].bytes += bytes;
+    return n;
+}
+
 static void hs_on_window_final(void *inst, void *pstate, void *wstate, const struct s4f_window *win,
                                struct s4f_emit *out)
 {
@@ -733,7 +884,6 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
     if (!h->conf->temporal_profile)
         return;
     int64_t hour = win->start_ms - ((win->start_ms % HOUR_MS) + HOUR_MS) % HOUR_MS;
-    int idx = (int)((hour / HOUR_MS) % SLOTS);
     bool changelog = s4f_emit_has_changelog(out);
     if (hour > p->swept_hour) {
         p->swept_hour = hour;
@@ -745,35 +895,32 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
             continue;
         const struct hval *v = &w->vals[*(uint64_t *)s4f_htab_val_at(&w->hosts, i)];
         bool created;
-        struct prof *pr = prof_get(p, k, &created);
+        struct pent *pr = prof_get(p, k, &created);
         if (!pr) {
             s4f_metric_inc(h->m_keys_dropped);
             p->refused_end = win->end_ms;
             continue;
         }
+        uint8_t rec[PROF_REC_MAX];
         if (win->end_ms <= pr->last_end) {
             /* Replayed after a restart (already in the restored profile), or a resend after
              * a lost changelog record: the ring as it is now, folded once. */
-            if (win->resend && changelog) {
-                uint8_t rec[PROF_REC_LEN];
-                prof_encode(pr, rec);
-                s4f_emit_changelog(out, k, sizeof(*k), rec, sizeof(rec));
-            }
+            if (win->resend && changelog)
+                s4f_emit_changelog(out, k, sizeof(*k), rec, prof_encode(pr, rec));
             continue;
         }
-        struct slot *s = pr->s;
-        if (s[idx].hour != hour)
-            memset(&s[idx], 0, sizeof(s[idx]));
-        s[idx].hour = hour;
-        s[idx].flows += v->flows_in + v->flows_out;
-        s[idx].packets += v->packets_in + v->packets_out;
-        s[idx].bytes += v->bytes_in + v->bytes_out;
-        pr->last_end = win->end_ms;
-        if (changelog) {
-            uint8_t rec[PROF_REC_LEN];
-            prof_encode(pr, rec);
-            s4f_emit_changelog(out, k, sizeof(*k), rec, sizeof(rec));
+        struct slot s[SLOTS];
+        int n = slots_fold(s, pent_slots(pr, s), hour, v->flows_in + v->flows_out,
+                           v->packets_in + v->packets_out, v->bytes_in + v->bytes_out);
+        if (pent_set(pr, s, n) != 0) {
+            /* Out of memory for a longer ring: not folded, as a refused key. */
+            s4f_metric_inc(h->m_keys_dropped);
+            p->refused_end = win->end_ms;
+            continue;
         }
+        pr->last_end = win->end_ms;
+        if (changelog)
+            s4f_emit_changelog(out, k, sizeof(*k), rec, prof_encode(pr, rec));
     }
     if (win->end_ms % HOUR_MS != 0)
         return;
@@ -783,14 +930,11 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
         const struct hkey *k = s4f_htab_key_at(&p->profile, i);
         if (!k)
             continue;
-        struct slot *s = prof_at(p, i)->s;
-        struct slot ord[SLOTS];
-        int n = 0;
-        for (int64_t hr = from; hr < win->end_ms; hr += HOUR_MS) {
-            struct slot *x = &s[(hr / HOUR_MS) % SLOTS];
-            if (x->hour == hr && x->flows)
-                ord[n++] = *x;
-        }
+        struct slot s[SLOTS], ord[SLOTS];
+        int ns = pent_slots(prof_at(p, i), s), n = 0;
+        for (int j = 0; j < ns; j++)
+            if (s[j].hour >= from && s[j].hour < win->end_ms && s[j].flows)
+                ord[n++] = s[j];
         if (!n)
             continue;
         char host[64];
@@ -822,6 +966,28 @@ static void hs_on_window_final(void *inst, void *pstate, void *wstate, const str
     }
 }
 
+/* The slots of a version 1 record (24 fixed slots, see prof_encode), hours ascending; -1 when
+ * a slot is not at the index of its hour. */
+static int slots_decode_v1(const uint8_t *b, struct slot s[SLOTS])
+{
+    int n = 0;
+    for (int i = 0; i < SLOTS; i++) {
+        const uint8_t *o = b + 16 + i * 32;
+        struct slot x = {(int64_t)s4f_get_le(o, 8), s4f_get_le(o + 8, 8), s4f_get_le(o + 16, 8),
+                         s4f_get_le(o + 24, 8)};
+        /* A slot sits at the index of its hour, as the fold put it. */
+        if (x.hour < 0 || x.hour % HOUR_MS || (x.hour && (x.hour / HOUR_MS) % SLOTS != i))
+            return -1;
+        if (!x.hour)
+            continue;
+        int j = n++;
+        for (; j > 0 && s[j - 1].hour > x.hour; j--)
+            s[j] = s[j - 1];
+        s[j] = x;
+    }
+    return n;
+}
+
 /* A changelog record read back on assignment (see prof_encode); anything else is refused. */
 static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, const void *val,
                        size_t vlen)
@@ -830,14 +996,15 @@ static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, c
     struct hpart *p = pstate;
     const uint8_t *b = val;
     struct hkey k;
-    static const uint8_t magic[8] = {'S', '4', 'P', 1, 0, 0, 0, 0};
+    static const uint8_t magic[2][8] = {{'S', '4', 'P', 1, 0, 0, 0, 0},
+                                        {'S', '4', 'P', 2, 0, 0, 0, 0}};
     if (klen == sizeof(k) && vlen == 0) {
         /* A tombstone (an expired ring) not yet compacted away: the ring is gone. */
         memcpy(&k, key, sizeof(k));
         prof_remove(p, &k);
         return true;
     }
-    if (klen != sizeof(k) || vlen != PROF_REC_LEN || memcmp(b, magic, sizeof(magic)) != 0)
+    if (klen != sizeof(k) || vlen < PROF_REC_HDR)
         return false;
     memcpy(&k, key, sizeof(k));
     if (k.family != 4 && k.family != 6)
@@ -845,26 +1012,26 @@ static bool hs_restore(void *inst, void *pstate, const void *key, size_t klen, c
     for (int i = 4; k.family == 4 && i < 16; i++)
         if (k.b[i])
             return false;
-    struct prof pr;
-    pr.last_end = (int64_t)s4f_get_le(b + 8, 8);
-    for (int i = 0; i < SLOTS; i++) {
-        const uint8_t *o = b + 16 + i * 32;
-        pr.s[i].hour = (int64_t)s4f_get_le(o, 8);
-        pr.s[i].flows = s4f_get_le(o + 8, 8);
-        pr.s[i].packets = s4f_get_le(o + 16, 8);
-        pr.s[i].bytes = s4f_get_le(o + 24, 8);
-        /* A slot sits at the index of its hour, as the fold puts it. */
-        if (pr.s[i].hour < 0 || pr.s[i].hour % HOUR_MS ||
-            (pr.s[i].hour && (pr.s[i].hour / HOUR_MS) % SLOTS != i))
-            return false;
-    }
+    struct slot s[SLOTS];
+    int n = -1;
+    if (vlen == PROF_REC_V1_LEN && memcmp(b, magic[0], 8) == 0)
+        n = slots_decode_v1(b, s);
+    else if (vlen <= PROF_REC_MAX && memcmp(b, magic[1], 8) == 0)
+        n = slots_decode(b + PROF_REC_HDR, vlen - PROF_REC_HDR, s);
+    if (n < 0)
+        return false;
     bool created;
-    struct prof *dst = prof_get(p, &k, &created);
+    struct pent *dst = prof_get(p, &k, &created);
     if (!dst) {
         s4f_metric_inc(h->m_keys_dropped);
         return false;
     }
-    *dst = pr;
+    if (pent_set(dst, s, n) != 0) {
+        if (created)
+            prof_remove(p, &k);
+        return false;
+    }
+    dst->last_end = (int64_t)s4f_get_le(b + 8, 8);
     return true;
 }
 

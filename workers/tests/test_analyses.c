@@ -351,8 +351,11 @@ static void test_host_stats_profile_restored(void **state)
     val[0] = 'X';
     assert_false(v->a->restore(v->inst, ps, r->key, r->klen, val, r->vlen));
     memcpy(val, r->val, r->vlen);
-    val[16 + 32 * 5] = 1; /* slot 5's hour: not on the hour, not at its index */
-    assert_false(v->a->restore(v->inst, ps, r->key, r->klen, val, r->vlen));
+    val[r->vlen] = 0; /* a second hour, a step of 0 after the first: not ascending */
+    val[r->vlen + 1] = val[r->vlen + 2] = val[r->vlen + 3] = 1;
+    assert_false(v->a->restore(v->inst, ps, r->key, r->klen, val, r->vlen + 4));
+    val[r->vlen] = 1; /* the hour after: fine */
+    assert_true(v->a->restore(v->inst, ps, r->key, r->klen, val, r->vlen + 4));
     memcpy(key, r->key, r->klen);
     key[16] = 5; /* family */
     assert_false(v->a->restore(v->inst, ps, key, r->klen, r->val, r->vlen));
@@ -362,6 +365,47 @@ static void test_host_stats_profile_restored(void **state)
     th_free(v);
     th_free(u);
     th_free(t);
+}
+
+/* Records of the first changelog format (version 1: 24 fixed hourly slots of 32 bytes, 784
+ * bytes) are still read: a worker upgraded over an old changelog continues its profiles.
+ * A slot not at the index of its hour is refused, as before. */
+static void test_host_stats_profile_v1_restored(void **state)
+{
+    const char *yaml = "local_networks: [10.0.0.0/8]\ntop_n: 0\nallowed_lateness: 10s\n";
+    struct th *u = th_new(analysis("host_stats"), yaml);
+    void *ps = s4f_wengine_pstate(u->we, 0);
+    uint8_t key[17] = {10, 0, 0, 1}, rec[784] = {'S', '4', 'P', 1};
+    key[16] = 4;
+    s4f_put_le(rec + 8, (uint64_t)(TH_T0 + 3600000), 8); /* folded up to 07:00 */
+    uint8_t *slot = rec + 16 + 32 * (int)((TH_T0 / 3600000) % 24);
+    s4f_put_le(slot, (uint64_t)TH_T0, 8); /* 06:00: 2 flows, 5 packets, 300 bytes */
+    s4f_put_le(slot + 8, 2, 8);
+    s4f_put_le(slot + 16, 5, 8);
+    s4f_put_le(slot + 24, 300, 8);
+    uint8_t bad[784];
+    memcpy(bad, rec, sizeof(rec));
+    bad[16 + 32 * 5] = 1; /* slot 5's hour: not on the hour, not at its index */
+    assert_false(u->a->restore(u->inst, ps, key, sizeof(key), bad, sizeof(bad)));
+    assert_true(u->a->restore(u->inst, ps, key, sizeof(key), rec, sizeof(rec)));
+    /* As test_host_stats_profile_restored from here. */
+    int64_t off = 0;
+    flow(u, &off, "10.0.0.1", "198.51.100.1", 6, 443, 0x10, 3, 200, 3599000);
+    flow(u, &off, "10.0.0.1", "198.51.100.1", 6, 443, 0x10, 4, 400, 3601000);
+    flow(u, &off, "192.0.2.1", "192.0.2.2", 6, 80, 0x10, 1, 1, 7199000);
+    flow(u, &off, "192.0.2.1", "192.0.2.2", 6, 80, 0x10, 1, 1, 7200000 + 60000 + 10000);
+    th_tick(u);
+    json_t *d =
+        th_doc(u, rid("host_stats_temporal_profile", 7200000 - 86400000, 86400000, "10.0.0.1"));
+    assert_non_null(d);
+    json_t *hours = json_object_get(d, "hours");
+    assert_int_equal(json_array_size(hours), 2);
+    assert_string_equal(th_str(member(hours, 0), "hour_start"), "2025-11-27T06:00:00.000Z");
+    assert_int_equal(th_int(member(hours, 0), "flows"), 2);
+    assert_int_equal(th_int(member(hours, 0), "packets"), 5);
+    assert_int_equal(th_int(member(hours, 1), "flows"), 1);
+    assert_int_equal(th_int(member(hours, 1), "bytes"), 400);
+    th_free(u);
 }
 
 /* A changelog record lost for good is written again (issue 23), from the ring as it is,
@@ -689,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_host_stats_known_host),
         cmocka_unit_test(test_host_stats_temporal_profile),
         cmocka_unit_test(test_host_stats_profile_restored),
+        cmocka_unit_test(test_host_stats_profile_v1_restored),
         cmocka_unit_test(test_host_stats_changelog_resent),
         cmocka_unit_test(test_host_stats_max_keys),
         cmocka_unit_test(test_host_stats_partial_reemits_every_host),

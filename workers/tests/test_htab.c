@@ -92,11 +92,55 @@ static void test_htab64_counts_cap_and_reuse(void **state)
     s4f_htab64_release(&h);
 }
 
+/* Pair counts sharing a word with their key stay exact past the word's count bits (they move
+ * to the side table), across growth and reuse; keys wider than declared are refused. */
+static void test_cset64_counts_exact_past_word(void **state)
+{
+    (void)state;
+    struct s4f_cset64 h;
+    s4f_cset64_init(&h, 5000, 60); /* 4 count bits: 15 marks a count kept aside */
+    bool created;
+    assert_int_equal(s4f_cset64_add(&h, 0, 1, &created), -1);
+    assert_int_equal(s4f_cset64_add(&h, (uint64_t)1 << 60, 1, &created), -1);
+    /* Key k gets k % 40 + 1 increments of 2: up to 80, past 15 for most. */
+    for (uint64_t k = 1; k <= 3000; k++)
+        for (uint64_t j = 0; j <= k % 40; j++) {
+            assert_int_equal(s4f_cset64_add(&h, k << 32 | (k * 7919), 2, &created), 0);
+            assert_int_equal(created, j == 0);
+        }
+    assert_int_equal(s4f_cset64_add(&h, 1ull << 59, 1000, &created), 0); /* aside at once */
+    assert_int_equal(h.n, 3001);
+    size_t seen = 0;
+    for (size_t i = 0; i < h.cap; i++) {
+        uint64_t k = s4f_cset64_key_at(&h, i);
+        if (!k)
+            continue;
+        seen++;
+        uint64_t want = k == 1ull << 59 ? 1000 : 2 * ((k >> 32) % 40 + 1);
+        assert_int_equal(s4f_cset64_count_at(&h, i), want);
+    }
+    assert_int_equal(seen, 3001);
+    for (uint64_t k = 5001; h.n < 5000; k++)
+        assert_int_equal(s4f_cset64_add(&h, k, 1, &created), 0);
+    assert_int_equal(s4f_cset64_add(&h, 99999, 1, &created), -1); /* capped */
+    assert_int_equal(s4f_cset64_add(&h, 5001, 1, &created), 0);   /* present: counted */
+    s4f_cset64_clear(&h);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(s4f_cset64_reserve(&h, 4000), 0);
+    assert_int_equal(s4f_cset64_add(&h, 42, 20, &created), 0);
+    assert_true(created);
+    for (size_t i = 0; i < h.cap; i++)
+        if (s4f_cset64_key_at(&h, i))
+            assert_int_equal(s4f_cset64_count_at(&h, i), 20);
+    s4f_cset64_release(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remove_keeps_others_findable),
         cmocka_unit_test(test_htab64_counts_cap_and_reuse),
+        cmocka_unit_test(test_cset64_counts_exact_past_word),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
