@@ -13,7 +13,11 @@
 #include "kafka.h"
 #include "metrics.h"
 
+struct s4f_flow;
+
 enum s4f_key_mode { S4F_KEY_SOURCE, S4F_KEY_EXPORTER, S4F_KEY_NONE };
+/* output_format: one JSON object per message, or packed flows (docs/packed-format.md). */
+enum s4f_output_format { S4F_FORMAT_JSON, S4F_FORMAT_PACKED };
 
 struct collector_conf {
     struct s4f_daemon_common common;
@@ -28,6 +32,9 @@ struct collector_conf {
     int64_t batch;
     char *topic;
     int key_mode;
+    int output_format;
+    int64_t packed_max_flows;
+    int64_t packed_linger_ms;
     struct s4f_kvlist kafka;
     int64_t queue_full_wait_ms;
     int64_t template_lifetime_ms;
@@ -49,12 +56,27 @@ struct collector_conf {
 
 extern const struct s4f_opt collector_opts[];
 
-/* Output (output.c): turns decoded records into Kafka messages and counts what is lost. */
+/* Output (output.c): turns decoded records into Kafka messages and counts what is lost.
+ *
+ * Packed output: each record is read back with the worker's JSON reader (so a packed flow is
+ * exactly what a worker would have made of the JSON) and appended to the batch of the
+ * partition its key would have gone to; a batch becomes one message when it holds
+ * packed_max_flows flows, when the next record might not fit, or packed_linger after its first
+ * flow. A record the reader refuses goes out as JSON, alone, keyed as before: the workers
+ * count it as they always did. Until the topic's partition count is known every record goes
+ * out as JSON. */
+struct collector_pack;
 struct collector_out {
     struct s4f_kafka_producer *producer;
     const char *topic;
     int key_mode;
-    struct s4f_metric *m_dropped_queue_full, *m_dropped_rejected, *m_records;
+    int format;
+    struct s4f_metric *m_dropped_queue_full, *m_dropped_rejected, *m_records, *m_messages;
+    /* Packed output: one batch per partition (key_mode none: one). */
+    struct collector_pack *packs;
+    struct s4f_flow *flow; /* scratch */
+    int32_t nparts, npacks, pending;
+    int64_t nparts_at, max_flows, linger_ms;
 };
 
 /* Creates the producer (conf's kafka: over the shared section) and registers the output's
@@ -64,8 +86,10 @@ int collector_out_init(struct collector_out *out, const struct collector_conf *c
                        size_t errlen);
 /* An s4f_record_cb: ctx is a struct collector_out. */
 void collector_out_record(void *ctx, const struct s4f_flow_out *rec);
-/* Serves delivery reports without waiting. */
+/* Serves delivery reports without waiting; writes out packed batches older than their linger. */
 void collector_out_poll(struct collector_out *out);
+/* How long the receive loop may wait for traffic before collector_out_poll() is due. */
+int collector_out_wait_ms(const struct collector_out *out, int max_ms);
 /* Waits up to timeout_ms for the queued records; returns how many are still queued. */
 int collector_out_flush(struct collector_out *out, int timeout_ms);
 void collector_out_free(struct collector_out *out);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 static const char *const key_modes[] = {"source", "exporter", "none", NULL};
+static const char *const output_formats[] = {"json", "packed", NULL};
 
 #ifndef S4F_ELEMENTS_DIR
 #define S4F_ELEMENTS_DIR "/usr/share/stream4flow/elements"
@@ -56,6 +57,18 @@ const struct s4f_opt collector_opts[] = {
     {"kafka_key", S4F_OPT_ENUM, "source", 0, 0, offsetof(struct collector_conf, key_mode),
      "Kafka message key: the flow's source address (host analyses partition naturally), the "
      "exporter address, or none (round robin)", key_modes},
+    {"output_format", S4F_OPT_ENUM, "json", 0, 0, offsetof(struct collector_conf, output_format),
+     "Kafka message format: json, one IPFIXcol-compatible JSON object per flow (what other "
+     "consumers read), or packed, many flows per message in a compact binary form that only "
+     "Stream4Flow workers read (docs/packed-format.md): choose it when the collector or the "
+     "workers are bound by Kafka messages per second", output_formats},
+    {"packed_max_flows", S4F_OPT_INT, "256", 1, 1024,
+     offsetof(struct collector_conf, packed_max_flows),
+     "output_format packed: flows per message at most (a message also ends at 256 KiB)", NULL},
+    {"packed_linger", S4F_OPT_DURATION, "2ms", 0, 1000,
+     offsetof(struct collector_conf, packed_linger_ms),
+     "output_format packed: how long a partly filled message may wait for more flows (Kafka's "
+     "linger.ms comes on top)", NULL},
     {"kafka", S4F_OPT_MAP, NULL, 0, 0, offsetof(struct collector_conf, kafka),
      "librdkafka properties for this daemon, over the shared kafka: section", NULL},
     {"queue_full_wait", S4F_OPT_DURATION, "20ms", 0, 1000,
@@ -229,7 +242,7 @@ int main(int argc, char **argv)
 
     int64_t next_publish = 0;
     while (!s4f_daemon_stopping()) {
-        collector_inputs_run_once(in, 100);
+        collector_inputs_run_once(in, collector_out_wait_ms(&out, 100));
         collector_out_poll(&out);
         int64_t now = s4f_mono_ms();
         if (now >= next_publish) {

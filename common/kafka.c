@@ -450,11 +450,12 @@ static void waker_check(struct s4f_kafka_consumer *c, size_t n, size_t bytes)
     double limit = (double)w->qmin;
     if (w->avg_len > 0 && (double)w->qbytes / (w->avg_len + 1) < limit)
         limit = (double)w->qbytes / (w->avg_len + 1);
+    /* Near full before this batch took its n: a batch may take the whole queue (a few large
+     * messages, such as packed flows, fill the byte bound), and the fetcher must be woken
+     * then too. */
     double len = (double)rd_kafka_queue_length(c->queue);
-    if (len >= 0.75 * limit) {
+    if (len + (double)n >= 0.75 * limit)
         w->armed = true;
-        return;
-    }
     if (!w->armed || len >= 0.5 * limit)
         return;
     pthread_mutex_lock(&w->mu);

@@ -593,12 +593,35 @@ struct s4f_engine *s4f_engine_new(const struct s4f_engine_opts *opts, char *err,
     return e;
 }
 
+/* The duplicate filter's last verdict for one side within one message of routed records. */
+struct dedup_memo {
+    bool set, dup;
+    int32_t sp;
+    int64_t so;
+};
+
 /* Folds one flow read at offset of partition p, through the duplicate filter of a
- * repartitioned input. proc_ms: the message's Kafka timestamp (processing time). */
+ * repartitioned input (memo: the message's verdicts per side, or NULL). proc_ms: the message's
+ * Kafka timestamp (processing time). */
 static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s4f_flow *f,
-                 int64_t now_wall, int64_t proc_ms)
+                 int64_t now_wall, int64_t proc_ms, struct dedup_memo *memo)
 {
     if (e->dedup[p]) {
+        /* Stage one writes the records of one packed input message (one source offset) that
+         * go to one partition and side in one message, the first with the claim: they share
+         * its verdict (checked again, the second would be taken for its own replay). */
+        struct dedup_memo *mm =
+            memo && f->side >= S4F_SIDE_SRC && f->side <= S4F_SIDE_DST ? &memo[f->side - 1] : NULL;
+        if (mm && mm->set && mm->sp == f->src_partition && mm->so == f->src_offset) {
+            if (mm->dup) {
+                s4f_metric_inc(e->m_dups);
+                s4f_wengine_skip(e->we, p, offset);
+                return;
+            }
+            if (s4f_wengine_flow(e->we, p, offset, f, now_wall, proc_ms) != S4F_OK)
+                s4f_wengine_skip(e->we, p, offset);
+            return;
+        }
         if (!src_offset_ok(e, f->src_partition, f->src_offset)) {
             s4f_metric_inc(e->m_src_beyond);
             s4f_warn_rl("record at %d/%" PRId64 " claims source offset %" PRId64
@@ -609,6 +632,8 @@ static void fold(struct s4f_engine *e, int32_t p, int64_t offset, const struct s
         }
         enum s4f_dedup_verdict v =
             s4f_dedup_check(e->dedup[p], f->src_partition, f->side, f->src_offset, f->src_gap);
+        if (mm)
+            *mm = (struct dedup_memo){true, v == S4F_DEDUP_DUP, f->src_partition, f->src_offset};
         if (v == S4F_DEDUP_DUP) {
             s4f_metric_inc(e->m_dups);
             s4f_wengine_skip(e->we, p, offset);
@@ -711,15 +736,16 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
          * says): each is checked (and counted) on its own; a message that does not end at a
          * record boundary is refused whole. */
         size_t cnt = 0, o = 0;
-        while (o < m->len && cnt <= S4F_ROUTED_PACK) {
+        struct dedup_memo memo[2] = {{0}};
+        while (o < m->len && cnt <= S4F_ROUTED_PACK_MAX) {
             o += s4f_routed_len(buf + o, m->len - o);
             cnt++;
         }
-        if (o != m->len && cnt <= S4F_ROUTED_PACK) {
+        if (o != m->len && cnt <= S4F_ROUTED_PACK_MAX) {
             malformed(e, p, m->offset, "not a routed record (length or magic)");
             return;
         }
-        if (cnt > S4F_ROUTED_PACK) {
+        if (cnt > S4F_ROUTED_PACK_MAX) {
             malformed(e, p, m->offset, "more routed records in one message than a pack holds");
             return;
         }
@@ -734,12 +760,28 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
             } else if (f.side == S4F_SIDE_MARK) {
                 mark(e, p, &f, now_wall);
             } else {
-                fold(e, p, m->offset, &f, now_wall, proc_ms);
+                fold(e, p, m->offset, &f, now_wall, proc_ms, memo);
                 any = true;
             }
         }
         if (!any)
             s4f_wengine_skip(e->we, p, m->offset);
+        return;
+    }
+    if (!e->rekey && s4f_is_packed(buf, m->len)) {
+        /* The collector's packed flows (docs/packed-format.md): all or nothing. A refused
+         * message counts each flow its header announced as malformed. */
+        size_t cnt;
+        struct s4f_packed_iter it;
+        if (s4f_packed_check(buf, m->len, &f, &cnt, &why) != S4F_OK) {
+            if (cnt > 1)
+                s4f_metric_add(e->m_malformed, cnt - 1);
+            malformed(e, p, m->offset, why);
+            return;
+        }
+        s4f_packed_open(buf, m->len, &it, &cnt, NULL);
+        while (s4f_packed_next(&it, &f, NULL) == 1)
+            fold(e, p, m->offset, &f, now_wall, proc_ms, NULL);
         return;
     }
     enum s4f_status st = e->rekey ? s4f_flow_decode_routed(buf, m->len, &f, &why)
@@ -749,7 +791,19 @@ static void handle(struct s4f_engine *e, const rd_kafka_message_t *m, int64_t no
     else if (f.side == S4F_SIDE_MARK)
         malformed(e, p, m->offset, "a watermark mark outside a pack");
     else
-        fold(e, p, m->offset, &f, now_wall, proc_ms);
+        fold(e, p, m->offset, &f, now_wall, proc_ms, NULL);
+}
+
+/* About how many records message m carries (packed or routed messages carry many), for the
+ * batch nap in s4f_engine_run(). */
+static size_t records_in(const struct s4f_engine *e, const rd_kafka_message_t *m)
+{
+    const char *b = m->payload;
+    if (s4f_is_packed(b, m->len) && m->len >= S4F_PACKED_HDR_LEN)
+        return (size_t)s4f_get_le((const uint8_t *)b + 4, 2);
+    if (e->rekey && m->len > S4F_ROUTED_LEN && b[0] != '{')
+        return m->len / S4F_ROUTED_LEN;
+    return 1;
 }
 
 /* How many partitions stage one's input has (every minute: the set of source partitions
@@ -811,7 +865,9 @@ int s4f_engine_run(struct s4f_engine *e)
             if (e->o.analysis->reload)
                 e->o.analysis->reload(e->inst);
         }
+        size_t recs = 0;
         for (size_t i = 0; i < n; i++) {
+            recs += records_in(e, msgs[i]);
             handle(e, msgs[i], now_wall);
             rd_kafka_message_destroy(msgs[i]);
         }
@@ -824,8 +880,9 @@ int s4f_engine_run(struct s4f_engine *e)
         s4f_kafka_producer_poll(e->prod, 0);
         /* A short batch means the fetcher is behind: let its queue fill for a moment rather
          * than sleep and be woken again for every few records (futex churn on both sides
-         * was a tenth of the CPU at a million flows per second). */
-        if (n > 0 && n < BATCH)
+         * was a tenth of the CPU at a million flows per second). Counted in records: a
+         * batch of a few packed messages is not short. */
+        if (n > 0 && recs < BATCH)
             usleep(BATCH_NAP_MS * 1000);
         int64_t now = s4f_mono_ms();
         if (e->nheld)

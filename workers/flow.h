@@ -242,8 +242,11 @@ static inline uint64_t s4f_get_le(const uint8_t *p, int n)
         v = v << 8 | p[i];
     return v;
 }
-/* Most routed records in one Kafka message (packed back to back). */
-#define S4F_ROUTED_PACK 64
+/* Routed records in one Kafka message (packed back to back): a writer flushes at
+ * S4F_ROUTED_PACK, except that the records one packed input message routes to one partition
+ * (up to two per flow) are never split, so a reader takes up to S4F_ROUTED_PACK_MAX. */
+#define S4F_ROUTED_PACK     64
+#define S4F_ROUTED_PACK_MAX (S4F_ROUTED_PACK + 2 * S4F_PACKED_MAX_FLOWS)
 
 /* Writes the routed record of f's side at out (room for S4F_ROUTED_MAX bytes): version 4 when
  * that side has GeoIP fields, else version 3. Returns its length. */
@@ -266,6 +269,68 @@ void s4f_flow_encode_mark(int32_t partition, int64_t offset, int64_t wm_ms, bool
  * nothing. */
 enum s4f_status s4f_flow_decode_routed(const char *buf, size_t len, struct s4f_flow *out,
                                        const char **why);
+
+/* Packed flow messages: what the collector writes with `output_format: packed`, many flows in
+ * one Kafka message (docs/packed-format.md has the field table). All integers little-endian.
+ *
+ * Message: "S4P", version 1, record count (u16, 1 to S4F_PACKED_MAX_FLOWS), 2 zero bytes, then
+ * the records back to back; the message ends where its last record ends.
+ *
+ * Record: length (u16, the whole record), flags (u8, S4F_PK_*), protocol (u8), TCP flags,
+ * source port, destination port (u16 each), packets, bytes, start ms, end ms (u64 each), the
+ * source and destination addresses (4 bytes each, 16 with S4F_PK_IPV6), then per flag in this
+ * order: reverse packets, reverse bytes (u64), reverse TCP flags (u16); the source's, then the
+ * destination's GeoIP block: country (4 bytes, NUL-padded), AS number (u32), organisation
+ * (u8 length, text); the DNS block; the application block (docs/packed-format.md).
+ *
+ * Not the routed records above: those carry one side's GeoIP fields and no DNS, TLS or HTTP
+ * fields, and 24 bytes of routing a collector has none of. A record holds everything struct
+ * s4f_flow holds, so an analysis sees the same flow from either format. The reader validates
+ * as strictly as the JSON reader (ranges, families, UTF-8 text without NUL, every length,
+ * reserved bits), and a message is taken whole or refused whole. */
+#define S4F_PACKED_MAGIC     "S4P\x01"
+#define S4F_PACKED_HDR_LEN   8
+#define S4F_PACKED_MAX_FLOWS 1024
+/* Largest message accepted (well under Kafka's default message.max.bytes). */
+#define S4F_PACKED_MAX_LEN (512 * 1024)
+/* Longest record: every optional block present with every text at its longest. */
+#define S4F_PACKED_REC_MAX 2048
+
+enum {
+    S4F_PK_IPV6 = 0x01,
+    S4F_PK_BIFLOW = 0x02,  /* reverse counters and flags follow the addresses */
+    S4F_PK_SRC_GEO = 0x04, /* the source's GeoIP block */
+    S4F_PK_DST_GEO = 0x08, /* the destination's */
+    S4F_PK_DNS = 0x10,     /* the DNS block */
+    S4F_PK_APP = 0x20,     /* the TLS/HTTP block */
+};
+
+/* Writes the message header for count records at out (S4F_PACKED_HDR_LEN bytes). */
+void s4f_packed_header(uint8_t *out, uint16_t count);
+/* Writes f's packed record at out (room for S4F_PACKED_REC_MAX bytes). Returns its length. */
+size_t s4f_packed_encode(const struct s4f_flow *f, uint8_t *out);
+
+/* Reading a message: open() checks the header, next() decodes one record after the other. */
+struct s4f_packed_iter {
+    const uint8_t *p, *end;
+    size_t left; /* records still to read */
+};
+/* S4F_OK, or S4F_ERR with *why (as for s4f_flow_parse); *count gets the header's count (0
+ * when the header itself is bad). */
+enum s4f_status s4f_packed_open(const char *buf, size_t len, struct s4f_packed_iter *it,
+                                size_t *count, const char **why);
+/* 1: the next flow is in out; 0: the message is read to its end; -1: malformed (*why). */
+int s4f_packed_next(struct s4f_packed_iter *it, struct s4f_flow *out, const char **why);
+/* Validates a whole message (scratch: any flow, overwritten). S4F_OK or S4F_ERR (*why);
+ * *count as for open(). */
+enum s4f_status s4f_packed_check(const char *buf, size_t len, struct s4f_flow *scratch,
+                                 size_t *count, const char **why);
+/* Whether a message is packed rather than JSON (JSON starts with '{', possibly after white
+ * space; packed with its magic). */
+static inline bool s4f_is_packed(const char *buf, size_t len)
+{
+    return len >= 3 && memcmp(buf, "S4P", 3) == 0;
+}
 
 /* Address text ("10.0.0.1", "2001:db8::1") into buf (at least 46 bytes). Returns buf. */
 char *s4f_addr_str(const struct s4f_addr *a, char *buf, size_t len);

@@ -1416,3 +1416,342 @@ bool s4f_cidr_contains(const struct s4f_cidr *c, const struct s4f_addr *a)
     }
     return true;
 }
+
+/* Packed messages (flow.h, docs/packed-format.md). */
+
+void s4f_packed_header(uint8_t *out, uint16_t count)
+{
+    memcpy(out, S4F_PACKED_MAGIC, 4);
+    s4f_put_le(out + 4, count, 2);
+    out[6] = out[7] = 0;
+}
+
+/* Text of n <= 255 bytes as u8 length then bytes; returns the new end. */
+static uint8_t *put_text(uint8_t *q, const void *s, size_t n)
+{
+    *q++ = (uint8_t)n;
+    memcpy(q, s, n);
+    return q + n;
+}
+
+static uint8_t *put_geo(uint8_t *q, const struct s4f_geo *g, const char *org)
+{
+    memset(q, 0, 4);
+    memcpy(q, g->country, strnlen(g->country, 3));
+    s4f_put_le(q + 4, g->asn, 4);
+    return put_text(q + 8, org, g->org_len <= S4F_AS_ORG_MAX ? g->org_len : S4F_AS_ORG_MAX);
+}
+
+/* The JSON reader may keep DNS fields without a name (so without flags): kept too. */
+static bool dns_any(const struct s4f_dns *d)
+{
+    return d->flags || d->rcode || d->qtype || d->crr_type || d->answers || d->name_len ||
+           d->crr_name_len || d->rdata_len || d->rdata_addr.family;
+}
+
+static bool has_geo(const struct s4f_geo *g)
+{
+    return g->country[0] || g->asn || g->org_len;
+}
+
+size_t s4f_packed_encode(const struct s4f_flow *f, uint8_t *out)
+{
+    bool v6 = f->src.family == 6, bi = f->rev_packets || f->rev_bytes || f->rev_tcp_flags,
+         app = f->app.flags != 0;
+    const struct s4f_dns *d = &f->dns;
+    bool dns = dns_any(d);
+    uint8_t flags = (uint8_t)((v6 ? S4F_PK_IPV6 : 0) | (bi ? S4F_PK_BIFLOW : 0) |
+                              (has_geo(&f->src_geo) ? S4F_PK_SRC_GEO : 0) |
+                              (has_geo(&f->dst_geo) ? S4F_PK_DST_GEO : 0) | (dns ? S4F_PK_DNS : 0) |
+                              (app ? S4F_PK_APP : 0));
+    size_t alen = v6 ? 16 : 4;
+    out[2] = flags;
+    out[3] = f->proto;
+    s4f_put_le(out + 4, f->tcp_flags, 2);
+    s4f_put_le(out + 6, f->sport, 2);
+    s4f_put_le(out + 8, f->dport, 2);
+    s4f_put_le(out + 10, f->packets, 8);
+    s4f_put_le(out + 18, f->bytes, 8);
+    s4f_put_le(out + 26, (uint64_t)f->start_ms, 8);
+    s4f_put_le(out + 34, (uint64_t)f->end_ms, 8);
+    memcpy(out + 42, f->src.b, alen);
+    memcpy(out + 42 + alen, f->dst.b, alen);
+    uint8_t *q = out + 42 + 2 * alen;
+    if (bi) {
+        s4f_put_le(q, f->rev_packets, 8);
+        s4f_put_le(q + 8, f->rev_bytes, 8);
+        s4f_put_le(q + 16, f->rev_tcp_flags, 2);
+        q += 18;
+    }
+    if (flags & S4F_PK_SRC_GEO)
+        q = put_geo(q, &f->src_geo, f->src_as_org);
+    if (flags & S4F_PK_DST_GEO)
+        q = put_geo(q, &f->dst_geo, f->dst_as_org);
+    if (dns) {
+        q[0] = d->flags;
+        q[1] = d->rcode;
+        s4f_put_le(q + 2, d->qtype, 2);
+        s4f_put_le(q + 4, d->crr_type, 2);
+        s4f_put_le(q + 6, d->answers, 2);
+        q[8] = d->rdata_addr.family;
+        q += 9;
+        if (d->rdata_addr.family) {
+            memcpy(q, d->rdata_addr.b, d->rdata_addr.family == 6 ? 16 : 4);
+            q += d->rdata_addr.family == 6 ? 16 : 4;
+        }
+        q = put_text(q, d->name, d->name_len);
+        q = put_text(q, d->crr_name, d->crr_name_len);
+        q = put_text(q, d->rdata, d->rdata_len);
+    }
+    if (app) {
+        const struct s4f_app *a = &f->app;
+        *q++ = a->flags;
+        if (a->flags & S4F_APP_JA3) {
+            memcpy(q, a->ja3, 16);
+            q += 16;
+        }
+        if (a->flags & S4F_APP_SUITES)
+            q = put_text(q, a->suites, a->suites_len);
+        if (a->flags & S4F_APP_JA4)
+            q = put_text(q, a->ja4, a->ja4_len);
+        if (a->flags & S4F_APP_SNI)
+            q = put_text(q, a->sni, a->sni_len);
+        if (a->flags & S4F_APP_HTTP_HOST)
+            q = put_text(q, a->http_host, a->http_host_len);
+    }
+    size_t len = (size_t)(q - out);
+    s4f_put_le(out, len, 2);
+    return len;
+}
+
+/* A cursor over one packed record: every read checks what is left. */
+struct pk {
+    const uint8_t *q, *end;
+};
+
+static const uint8_t *pk_take(struct pk *k, size_t n)
+{
+    if ((size_t)(k->end - k->q) < n)
+        return NULL;
+    const uint8_t *r = k->q;
+    k->q += n;
+    return r;
+}
+
+/* What the JSON reader makes of any string: valid UTF-8 (no encoded surrogate) without NUL. */
+static bool pk_text_ok(const uint8_t *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x80) {
+            if (!s[i])
+                return false;
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t k = s4f_utf8_decode(s + i, n - i, &cp);
+        if (!k || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+/* A u8-length text of at most max bytes into out (NUL-terminated), its length in *len. */
+static int pk_text(struct pk *k, size_t max, bool need, char *out, uint16_t *len)
+{
+    const uint8_t *n = pk_take(k, 1), *s;
+    if (!n || *n > max || (need && !*n) || !(s = pk_take(k, *n)) || !pk_text_ok(s, *n))
+        return -1;
+    memcpy(out, s, *n);
+    out[*n] = '\0';
+    *len = *n;
+    return 0;
+}
+
+static int pk_geo(struct pk *k, struct s4f_geo *g, char *org)
+{
+    const uint8_t *c = pk_take(k, 8);
+    if (!c)
+        return -1;
+    size_t cn = strnlen((const char *)c, 4);
+    if (cn == 4 || (cn && cn < 2) || !s4f_all_zero(c + cn, 4 - cn))
+        return -1;
+    for (size_t i = 0; i < cn; i++)
+        if (!((c[i] >= 'A' && c[i] <= 'Z') || (c[i] >= 'a' && c[i] <= 'z') ||
+              (c[i] >= '0' && c[i] <= '9')))
+            return -1;
+    memcpy(g->country, c, cn);
+    g->country[cn] = '\0';
+    g->asn = (uint32_t)s4f_get_le(c + 4, 4);
+    if (pk_text(k, S4F_AS_ORG_MAX, false, org, &g->org_len) != 0)
+        return -1;
+    return has_geo(g) ? 0 : -1; /* a writer leaves an empty block out */
+}
+
+static int pk_dns(struct pk *k, struct s4f_dns *d)
+{
+    const uint8_t *h = pk_take(k, 9);
+    if (!h || (h[0] & ~0x1F) || (h[8] != 0 && h[8] != 4 && h[8] != 6))
+        return -1;
+    d->flags = h[0];
+    d->rcode = h[1];
+    d->qtype = (uint16_t)s4f_get_le(h + 2, 2);
+    d->crr_type = (uint16_t)s4f_get_le(h + 4, 2);
+    d->answers = (uint16_t)s4f_get_le(h + 6, 2);
+    if (h[8]) {
+        const uint8_t *a = pk_take(k, h[8] == 6 ? 16 : 4);
+        if (!a)
+            return -1;
+        d->rdata_addr.family = h[8];
+        memcpy(d->rdata_addr.b, a, h[8] == 6 ? 16 : 4);
+    }
+    if (pk_text(k, S4F_DNS_TEXT_MAX, false, d->name, &d->name_len) ||
+        pk_text(k, S4F_DNS_TEXT_MAX, false, d->crr_name, &d->crr_name_len) ||
+        pk_text(k, S4F_DNS_TEXT_MAX, false, d->rdata, &d->rdata_len))
+        return -1;
+    return dns_any(d) ? 0 : -1; /* a writer leaves an empty block out */
+}
+
+static int pk_app(struct pk *k, struct s4f_app *a)
+{
+    const uint8_t *fl = pk_take(k, 1), *s;
+    if (!fl || !*fl || (*fl & 0x80))
+        return -1;
+    a->flags = *fl;
+    if (a->flags & S4F_APP_JA3) {
+        if (!(s = pk_take(k, 16)))
+            return -1;
+        memcpy(a->ja3, s, 16);
+    }
+    if (a->flags & S4F_APP_SUITES) {
+        const uint8_t *n = pk_take(k, 1);
+        if (!n || *n > S4F_TLS_SUITES_MAX || !(s = pk_take(k, *n)))
+            return -1;
+        memcpy(a->suites, s, *n);
+        a->suites_len = *n;
+    }
+    if (((a->flags & S4F_APP_JA4) && pk_text(k, S4F_APP_TEXT_MAX, true, a->ja4, &a->ja4_len)) ||
+        ((a->flags & S4F_APP_SNI) && pk_text(k, S4F_APP_TEXT_MAX, true, a->sni, &a->sni_len)) ||
+        ((a->flags & S4F_APP_HTTP_HOST) &&
+         pk_text(k, S4F_APP_TEXT_MAX, true, a->http_host, &a->http_host_len)))
+        return -1;
+    return 0;
+}
+
+enum s4f_status s4f_packed_open(const char *buf, size_t len, struct s4f_packed_iter *it,
+                                size_t *count, const char **why)
+{
+    const uint8_t *b = (const uint8_t *)buf;
+    *count = 0;
+    if (len < S4F_PACKED_HDR_LEN || memcmp(b, S4F_PACKED_MAGIC, 4) != 0 || b[6] || b[7]) {
+        if (why)
+            *why = "packed message: bad header (magic, version or reserved bytes)";
+        return S4F_ERR;
+    }
+    size_t n = (size_t)s4f_get_le(b + 4, 2);
+    *count = n;
+    if (!n || n > S4F_PACKED_MAX_FLOWS || len > S4F_PACKED_MAX_LEN) {
+        if (why)
+            *why = "packed message: record count or length out of range";
+        return S4F_ERR;
+    }
+    it->p = b + S4F_PACKED_HDR_LEN;
+    it->end = b + len;
+    it->left = n;
+    return S4F_OK;
+}
+
+int s4f_packed_next(struct s4f_packed_iter *it, struct s4f_flow *out, const char **why)
+{
+    const char *bad;
+    if (!it->left) {
+        if (it->p == it->end)
+            return 0;
+        bad = "packed message: data after the last record";
+        goto fail;
+    }
+    s4f_flow_clear(out);
+    size_t avail = (size_t)(it->end - it->p), rl = avail >= 2 ? s4f_get_le(it->p, 2) : 0;
+    if (rl < 50 || rl > avail) {
+        bad = "packed record: bad length";
+        goto fail;
+    }
+    const uint8_t *r = it->p;
+    struct pk k = {r + 42, r + rl};
+    uint8_t flags = r[2];
+    if (flags & 0xC0) {
+        bad = "packed record: unknown flags";
+        goto fail;
+    }
+    size_t alen = flags & S4F_PK_IPV6 ? 16 : 4;
+    const uint8_t *a = pk_take(&k, 2 * alen);
+    uint64_t pk = s4f_get_le(r + 10, 8), by = s4f_get_le(r + 18, 8), st = s4f_get_le(r + 26, 8),
+             en = s4f_get_le(r + 34, 8);
+    /* The JSON reader's bounds: counters and times non-negative int64, times not 0. */
+    if (!a || pk > INT64_MAX || by > INT64_MAX || st > INT64_MAX || en > INT64_MAX || !st || !en ||
+        st > en) {
+        bad = "packed record: value out of range";
+        goto fail;
+    }
+    out->src.family = out->dst.family = (uint8_t)(alen == 16 ? 6 : 4);
+    memcpy(out->src.b, a, alen);
+    memcpy(out->dst.b, a + alen, alen);
+    out->proto = r[3];
+    out->tcp_flags = (uint16_t)s4f_get_le(r + 4, 2);
+    out->sport = (uint16_t)s4f_get_le(r + 6, 2);
+    out->dport = (uint16_t)s4f_get_le(r + 8, 2);
+    out->packets = pk;
+    out->bytes = by;
+    out->end_ms = (int64_t)en;
+    out->start_ms = (int64_t)st;
+    if (flags & S4F_PK_BIFLOW) {
+        const uint8_t *v = pk_take(&k, 18);
+        /* An all-zero block is left out by a writer: refused, as every non-canonical form. */
+        if (!v || s4f_get_le(v, 8) > INT64_MAX || s4f_get_le(v + 8, 8) > INT64_MAX ||
+            s4f_all_zero(v, 18)) {
+            bad = "packed record: bad reverse counters";
+            goto fail;
+        }
+        out->rev_packets = s4f_get_le(v, 8);
+        out->rev_bytes = s4f_get_le(v + 8, 8);
+        out->rev_tcp_flags = (uint16_t)s4f_get_le(v + 16, 2);
+    }
+    if (((flags & S4F_PK_SRC_GEO) && pk_geo(&k, &out->src_geo, out->src_as_org) != 0) ||
+        ((flags & S4F_PK_DST_GEO) && pk_geo(&k, &out->dst_geo, out->dst_as_org) != 0)) {
+        bad = "packed record: bad GeoIP block";
+        goto fail;
+    }
+    if ((flags & S4F_PK_DNS) && pk_dns(&k, &out->dns) != 0) {
+        bad = "packed record: bad DNS block";
+        goto fail;
+    }
+    if ((flags & S4F_PK_APP) && pk_app(&k, &out->app) != 0) {
+        bad = "packed record: bad application block";
+        goto fail;
+    }
+    if (k.q != k.end) {
+        bad = "packed record: length does not match its fields";
+        goto fail;
+    }
+    it->p += rl;
+    it->left--;
+    return 1;
+fail:
+    s4f_flow_clear(out);
+    if (why)
+        *why = bad;
+    return -1;
+}
+
+enum s4f_status s4f_packed_check(const char *buf, size_t len, struct s4f_flow *scratch,
+                                 size_t *count, const char **why)
+{
+    struct s4f_packed_iter it;
+    if (s4f_packed_open(buf, len, &it, count, why) != S4F_OK)
+        return S4F_ERR;
+    int rc;
+    while ((rc = s4f_packed_next(&it, scratch, why)) == 1)
+        ;
+    return rc == 0 ? S4F_OK : S4F_ERR;
+}

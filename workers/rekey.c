@@ -105,8 +105,12 @@ struct s4f_rekey {
      * message (librdkafka's per-message costs were most of this stage's). */
     struct pack {
         size_t n, used; /* records, bytes (records are 112 or, with GeoIP fields, 220) */
-        uint8_t buf[S4F_ROUTED_PACK * S4F_ROUTED_MAX];
+        size_t cap;     /* bytes allocated: grows past a full pack for a packed message */
+        uint8_t *buf;
     } * packs;
+    /* Routing the flows of one packed input message: packs are not written out meanwhile
+     * (its records for one partition must share a message, see fold() in engine.c). */
+    bool grouping;
     int32_t nparts; /* of the repartition topic; 0: not known yet */
     int64_t nparts_at;
 };
@@ -399,8 +403,16 @@ static void pack_flush(struct s4f_rekey *r, int32_t p, struct batch *b)
 static uint8_t *pack_slot(struct s4f_rekey *r, int32_t p, struct batch *b)
 {
     struct pack *k = &r->packs[p];
-    if (k->n == S4F_ROUTED_PACK)
+    if (k->n >= S4F_ROUTED_PACK && !r->grouping)
         pack_flush(r, p, b);
+    if (k->used + S4F_ROUTED_MAX > k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : S4F_ROUTED_PACK * S4F_ROUTED_MAX;
+        uint8_t *nb = realloc(k->buf, cap);
+        if (!nb)
+            return NULL;
+        k->buf = nb;
+        k->cap = cap;
+    }
     return k->buf + k->used;
 }
 
@@ -431,6 +443,41 @@ static int src_start(struct s4f_rekey *r, struct src *s, int64_t offset)
     return 0;
 }
 
+/* Routes one flow read at m's offset to the repartition partitions of its sides. */
+static void route(struct s4f_rekey *r, struct src *s, const rd_kafka_message_t *m,
+                  const struct s4f_flow *f, struct batch *b)
+{
+    /* The partition's event time, as stage two would take it: flows too far ahead of the
+     * clock are refused there, so they do not move it here either. */
+    if (f->end_ms <= s4f_wall_ms() + r->o.common->max_future_ms)
+        s4f_wmstat_observe(&s->wms, (int)r->o.common->wm_quorum, m->offset, f->end_ms, &s->wm);
+    unsigned mask = r->o.analysis->route(r->o.inst, f);
+    for (int side = S4F_SIDE_SRC; side <= S4F_SIDE_DST; side++) {
+        if (!(mask & (1u << (side - 1))))
+            continue;
+        /* The partition the host's address text would be given as a message key: what
+         * keyed records of earlier versions got, and what the collector's keying of the
+         * input by source address gives. */
+        char key[64];
+        s4f_addr_str(side == S4F_SIDE_SRC ? &f->src : &f->dst, key, sizeof(key));
+        int32_t p = s4f_kafka_key_partition(key, strlen(key), r->nparts);
+        uint8_t *rec = pack_slot(r, p, b);
+        if (!rec) {
+            b->failed = true; /* out of memory: read again from the last commit */
+            r->stalled = true;
+            return;
+        }
+        pack_put(r, p, s4f_flow_encode_routed(f, (uint8_t)side, m->partition, m->offset, rec));
+        /* The claim: nothing else of this partition went to p for this side since (the
+         * further flows of a packed message claim nothing: gap 0). */
+        int64_t *lp = &s->last[p * 2 + side - 1];
+        uint64_t gap = (uint64_t)(m->offset - *lp);
+        s4f_routed_set_gap(rec, gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap);
+        *lp = m->offset;
+        s->routed[p * 2 + side - 1] = 1;
+    }
+}
+
 static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batch *b)
 {
     struct s4f_flow f;
@@ -443,34 +490,33 @@ static void handle(struct s4f_rekey *r, const rd_kafka_message_t *m, struct batc
     }
     s->next = m->offset + 1;
     s->last_rec_mono = s4f_mono_ms();
+    if (s4f_is_packed(m->payload, m->len)) {
+        /* The collector's packed flows: all or nothing, as stage two's reader takes them. */
+        size_t cnt;
+        struct s4f_packed_iter it;
+        if (s4f_packed_check(m->payload, m->len, &f, &cnt, &why) != S4F_OK) {
+            s4f_metric_add(r->m_malformed, cnt ? cnt : 1);
+            s4f_warn_rl("malformed record at %d/%" PRId64 ": %s", (int)m->partition, m->offset,
+                        why);
+            return;
+        }
+        /* Room for its records in the packs without writing any out in between. */
+        for (int32_t p = 0; p < r->nparts; p++)
+            if (r->packs[p].n >= S4F_ROUTED_PACK)
+                pack_flush(r, p, b);
+        r->grouping = true;
+        s4f_packed_open(m->payload, m->len, &it, &cnt, NULL);
+        while (!r->stalled && s4f_packed_next(&it, &f, NULL) == 1)
+            route(r, s, m, &f, b);
+        r->grouping = false;
+        return;
+    }
     if (s4f_flow_parse(m->payload, m->len, &f, &why) != S4F_OK) {
         s4f_metric_inc(r->m_malformed);
         s4f_warn_rl("malformed record at %d/%" PRId64 ": %s", (int)m->partition, m->offset, why);
         return;
     }
-    /* The partition's event time, as stage two would take it: flows too far ahead of the
-     * clock are refused there, so they do not move it here either. */
-    if (f.end_ms <= s4f_wall_ms() + r->o.common->max_future_ms)
-        s4f_wmstat_observe(&s->wms, (int)r->o.common->wm_quorum, m->offset, f.end_ms, &s->wm);
-    unsigned mask = r->o.analysis->route(r->o.inst, &f);
-    for (int side = S4F_SIDE_SRC; side <= S4F_SIDE_DST; side++) {
-        if (!(mask & (1u << (side - 1))))
-            continue;
-        /* The partition the host's address text would be given as a message key: what
-         * keyed records of earlier versions got, and what the collector's keying of the
-         * input by source address gives. */
-        char key[64];
-        s4f_addr_str(side == S4F_SIDE_SRC ? &f.src : &f.dst, key, sizeof(key));
-        int32_t p = s4f_kafka_key_partition(key, strlen(key), r->nparts);
-        uint8_t *rec = pack_slot(r, p, b);
-        pack_put(r, p, s4f_flow_encode_routed(&f, (uint8_t)side, m->partition, m->offset, rec));
-        /* The claim: nothing else of this partition went to p for this side since. */
-        int64_t *lp = &s->last[p * 2 + side - 1];
-        uint64_t gap = (uint64_t)(m->offset - *lp);
-        s4f_routed_set_gap(rec, gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap);
-        *lp = m->offset;
-        s->routed[p * 2 + side - 1] = 1;
-    }
+    route(r, s, m, &f, b);
 }
 
 /* Watermark marks (see rekey.h): to every repartition partition, for each source partition
@@ -506,8 +552,11 @@ static size_t marks(struct s4f_rekey *r, struct batch *b, int64_t now)
             bool started = s->nlast == r->nparts;
             int64_t ls = started && s->routed[p * 2] ? s->last[p * 2] + 1 : 0;
             int64_t ld = started && s->routed[p * 2 + 1] ? s->last[p * 2 + 1] + 1 : 0;
+            uint8_t *rec = pack_slot(r, p, b);
+            if (!rec)
+                continue; /* out of memory: the heartbeat tells it again */
             s4f_flow_encode_mark(sp, s->next > 0 ? s->next - 1 : 0, wm, idle, ls, ld,
-                                 started ? s->from : 0, pack_slot(r, p, b));
+                                 started ? s->from : 0, rec);
             pack_put(r, p, S4F_ROUTED_LEN);
             n++;
         }
@@ -538,11 +587,15 @@ static int learn_partitions(struct s4f_rekey *r)
         return -1;
     }
     if (n != r->nparts) {
+        for (int32_t i = n; i < r->nparts; i++) { /* Kafka topics do not shrink; still */
+            free(r->packs[i].buf);
+            r->packs[i] = (struct pack){0};
+        }
         struct pack *np = realloc(r->packs, (size_t)n * sizeof(*np));
         if (!np)
             return r->nparts > 0 ? 0 : -1;
         for (int32_t i = r->nparts; i < n; i++)
-            np[i].n = np[i].used = 0;
+            np[i] = (struct pack){0};
         if (r->nparts > 0)
             s4f_warn("%s now has %d partitions (was %d)", r->o.repartition_topic, (int)n,
                      (int)r->nparts);
@@ -627,6 +680,8 @@ void s4f_rekey_free(struct s4f_rekey *r)
     retired_reap(r, true); /* the producer is gone: no report will come */
     for (int32_t p = 0; p < S4F_MAX_PARTITIONS; p++)
         src_free(r->src[p]);
+    for (int32_t p = 0; p < r->nparts; p++)
+        free(r->packs[p].buf);
     free(r->packs);
     free(r);
 }

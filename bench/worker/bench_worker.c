@@ -24,6 +24,10 @@
  * With S4F_BENCH_RULES_FILE=PATH, the rules analysis runs that rule file (window 5m, slide
  * 1m); without it `cpu` leaves the rules analysis out.
  *
+ * With S4F_BENCH_FORMAT=packed, `preload` writes the collector's packed messages
+ * (docs/packed-format.md) instead of one JSON record per message: up to 256 flows per message,
+ * batched per partition of the key as the collector does; it prints messages= too.
+ *
  * Every command prints one line of key=value pairs. The broker is $S4F_KAFKA_BOOTSTRAP
  * (default 127.0.0.1:9092). */
 #include "flow.h"
@@ -283,7 +287,7 @@ static int cmd_preload(const char *topic, uint64_t n, uint32_t hosts, int64_t se
     struct gen g;
     gen_init(&g, n, hosts, seconds * 1000);
     double t0 = now_s();
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, messages = 0;
     int rc = 0;
     /* Active local hosts per one-minute window (host_stats' default; windows start on the
      * minute, as does the stream): the fewest and the most over the windows the stream
@@ -292,6 +296,32 @@ static int cmd_preload(const char *topic, uint64_t n, uint32_t hosts, int64_t se
     uint8_t *seen = calloc((nbits + 7) / 8, 1);
     uint64_t active = 0, amin = UINT64_MAX, amax = 0;
     int64_t win = g.t0 / 60000;
+    /* Packed: one batch per partition, as the collector's output_format: packed. */
+    const char *fmt = getenv("S4F_BENCH_FORMAT");
+    bool packed = fmt && strcmp(fmt, "packed") == 0;
+    enum { PACK_FLOWS = 256 };
+    int32_t nparts = packed ? s4f_kafka_partition_count(p, topic, 10000) : 0;
+    struct pk {
+        uint8_t *buf;
+        size_t used;
+        uint16_t n;
+    } *packs = NULL;
+    struct s4f_flow *flow = packed ? malloc(sizeof(*flow)) : NULL;
+    if (packed) {
+        packs = nparts > 0 ? calloc((size_t)nparts, sizeof(*packs)) : NULL;
+        for (int32_t i = 0; packs && i < nparts; i++) {
+            packs[i].buf = malloc(S4F_PACKED_HDR_LEN + PACK_FLOWS * S4F_PACKED_REC_MAX);
+            packs[i].used = S4F_PACKED_HDR_LEN;
+            if (!packs[i].buf)
+                nparts = 0;
+        }
+        if (!packs || !flow || nparts <= 0) {
+            fprintf(stderr, "packed: no partition count for %s, or out of memory\n", topic);
+            rc = 1;
+            nparts = 0;
+            goto out;
+        }
+    }
     for (uint64_t i = 0; i < n; i++) {
         int len = gen_record(&g, buf, sizeof(buf), key, sizeof(key));
         bytes += (uint64_t)len;
@@ -309,14 +339,49 @@ static int cmd_preload(const char *topic, uint64_t n, uint32_t hosts, int64_t se
             seen[bit / 8] |= (uint8_t)(1u << (bit % 8));
             active++;
         }
-        enum s4f_status st;
-        while ((st = s4f_kafka_produce(p, topic, key, strlen(key), buf, (size_t)len, NULL)) ==
-               S4F_RETRY)
-            s4f_kafka_producer_poll(p, 100);
+        enum s4f_status st = S4F_OK;
+        if (packed) {
+            if (s4f_flow_parse(buf, (size_t)len, flow, NULL) != S4F_OK) {
+                fprintf(stderr, "packed: a generated record does not parse\n");
+                rc = 1;
+                goto out;
+            }
+            int32_t pi = s4f_kafka_key_partition(key, strlen(key), nparts);
+            struct pk *pb = &packs[pi];
+            pb->used += s4f_packed_encode(flow, pb->buf + pb->used);
+            if (++pb->n < PACK_FLOWS)
+                continue;
+            s4f_packed_header(pb->buf, pb->n);
+            while ((st = s4f_kafka_produce_to(p, topic, pi, NULL, 0, pb->buf, pb->used, NULL)) ==
+                   S4F_RETRY)
+                s4f_kafka_producer_poll(p, 100);
+            pb->n = 0;
+            pb->used = S4F_PACKED_HDR_LEN;
+            messages++;
+        } else {
+            while ((st = s4f_kafka_produce(p, topic, key, strlen(key), buf, (size_t)len, NULL)) ==
+                   S4F_RETRY)
+                s4f_kafka_producer_poll(p, 100);
+            messages++;
+        }
         if (st != S4F_OK) {
             rc = 1;
             goto out;
         }
+    }
+    /* The other partitions' last, partly filled batches. */
+    for (int32_t pi = 0; packed && pi < nparts; pi++) {
+        struct pk *pb = &packs[pi];
+        if (!pb->n)
+            continue;
+        s4f_packed_header(pb->buf, pb->n);
+        enum s4f_status st;
+        while ((st = s4f_kafka_produce_to(p, topic, pi, NULL, 0, pb->buf, pb->used, NULL)) ==
+               S4F_RETRY)
+            s4f_kafka_producer_poll(p, 100);
+        if (st != S4F_OK)
+            rc = 1;
+        messages++;
     }
     if (active && g.span_ms % 60000 == 0) { /* the last window, whole */
         amin = active < amin ? active : amin;
@@ -328,11 +393,16 @@ static int cmd_preload(const char *topic, uint64_t n, uint32_t hosts, int64_t se
     s4f_kafka_producer_stats(p, &st);
     if (st.failed)
         rc = 1;
-    printf("produced=%" PRIu64 " delivered=%" PRIu64 " avg_bytes=%.0f secs=%.2f t0=%" PRId64
-           " hosts_per_window_min=%" PRIu64 " hosts_per_window_max=%" PRIu64 "\n",
-           n, st.delivered, (double)bytes / (double)(n ? n : 1), now_s() - t0, g.t0,
-           amin == UINT64_MAX ? 0 : amin, amax);
+    printf("produced=%" PRIu64 " delivered=%" PRIu64 " messages=%" PRIu64
+           " avg_bytes=%.0f secs=%.2f t0=%" PRId64 " hosts_per_window_min=%" PRIu64
+           " hosts_per_window_max=%" PRIu64 "\n",
+           n, packed ? n : st.delivered, st.delivered, (double)bytes / (double)(n ? n : 1),
+           now_s() - t0, g.t0, amin == UINT64_MAX ? 0 : amin, amax);
 out:
+    for (int32_t i = 0; packs && i < nparts; i++)
+        free(packs[i].buf);
+    free(packs);
+    free(flow);
     free(seen);
     s4f_kafka_producer_free(p);
     return rc;

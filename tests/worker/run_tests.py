@@ -10,9 +10,15 @@ partition's last windows are emitted; hostile messages on host_stats' repartitio
 counted one by one, the good records beside them folded. Every result is validated against
 docs/schemas. With --sink and $S4F_ES_URL, the stall case's output is also indexed by the real
 s4f-sink and checked against the fencing model."""
-import argparse, json, os, re, signal, struct, subprocess, sys, tempfile, time, urllib.request
+import argparse, ipaddress, json, os, re, signal, struct, subprocess, sys, tempfile, time, \
+    urllib.request, zlib
 
 BOOT = os.environ.get("S4F_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+# --format packed: the input is written as the collector's packed messages
+# (docs/packed-format.md) instead of one JSON object per message; every case must give the
+# same results.
+FORMAT = "json"
+PARTS = {}  # topic -> partitions, for packed messages' explicit partitions
 RUN = f"{os.getpid()}-{int(time.time())}"
 FAILS = []
 
@@ -70,12 +76,65 @@ def validate(doc, schema, path="$"):
 # ---- Kafka helpers ------------------------------------------------------------------------
 def topic(tool, op, *args):
     """s4f-testkafka: create, delete, delete-groups."""
+    if op == "create":
+        PARTS[args[0]] = int(args[1])
     subprocess.run([tool, op, *args], check=True, timeout=90,
                    env=dict(os.environ, S4F_KAFKA_BOOTSTRAP=BOOT))
 
 
+def packed_record(r):
+    """One flow of the test's JSON records (no GeoIP/DNS/application fields) as a packed
+    record: the field table of docs/packed-format.md, written independently of the C code."""
+    v6 = "ipfix.sourceIPv6Address" in r
+    src = ipaddress.ip_address(r["ipfix.sourceIPv6Address" if v6 else "ipfix.sourceIPv4Address"])
+    dst = ipaddress.ip_address(r["ipfix.destinationIPv6Address" if v6
+                                 else "ipfix.destinationIPv4Address"])
+    end = r["ipfix.flowEndMilliseconds"]
+    start = r.get("ipfix.flowStartMilliseconds", end)
+    body = struct.pack("<BBHHHQQQQ", 1 if v6 else 0, r["ipfix.protocolIdentifier"],
+                       r.get("ipfix.tcpControlBits", 0), r.get("ipfix.sourceTransportPort", 0),
+                       r.get("ipfix.destinationTransportPort", 0),
+                       r.get("ipfix.packetDeltaCount", 0), r.get("ipfix.octetDeltaCount", 0),
+                       min(start, end), end) + src.packed + dst.packed
+    return struct.pack("<H", len(body) + 2) + body
+
+
+def packed_messages(records, n, per=40):
+    """records as packed messages of up to per flows, to the partition the collector would
+    pick (librdkafka's consistent partitioner: CRC-32 of the key): [(partition, bytes)], each
+    partition's flows in their order."""
+    msgs, cur = [], None
+    for k, r in records:
+        p = zlib.crc32(k.encode()) % n
+        if cur is None or cur[0] != p or len(cur[1]) == per:
+            cur = (p, [])
+            msgs.append(cur)
+        cur[1].append(packed_record(r))
+    return [(p, b"S4P\x01" + struct.pack("<HH", len(recs), 0) + b"".join(recs))
+            for p, recs in msgs]
+
+
+def produce_packed(t, records):
+    n = PARTS.get(t, 4)
+    by_part = {}
+    for p, m in packed_messages(records, n):
+        by_part.setdefault(p, []).append(m)
+    d = tempfile.mkdtemp(prefix="s4f-packed-")
+    for p, ms in by_part.items():
+        files = []
+        for i, m in enumerate(ms):
+            fn = os.path.join(d, f"{p}-{i}.bin")
+            open(fn, "wb").write(m)
+            files.append(fn)
+        for i in range(0, len(files), 500):
+            subprocess.run(["kcat", "-b", BOOT, "-P", "-t", t, "-p", str(p), *files[i:i + 500]],
+                           check=True, timeout=60)
+
+
 def produce(t, records):
     """records: list of (key, dict); keyed like the collector (source address)."""
+    if FORMAT == "packed":
+        return produce_packed(t, records)
     data = "".join(f"{k}\t{json.dumps(r, separators=(',', ':'))}\n" for k, r in records)
     subprocess.run(["kcat", "-b", BOOT, "-P", "-t", t, "-K", "\t", "-X", "partitioner=murmur2_random"],
                    input=data.encode(), check=True, timeout=60)
@@ -477,6 +536,16 @@ class OnlyCases(Exception):
 
 
 def produce_to(t, partition, records):
+    if FORMAT == "packed":
+        ms = [m for _, m in packed_messages(records, 1)]
+        d = tempfile.mkdtemp(prefix="s4f-packed-")
+        files = []
+        for i, m in enumerate(ms):
+            files.append(os.path.join(d, f"{i}.bin"))
+            open(files[-1], "wb").write(m)
+        subprocess.run(["kcat", "-b", BOOT, "-P", "-t", t, "-p", str(partition), *files],
+                       check=True, timeout=60)
+        return
     data = "".join(f"{k}\t{json.dumps(r, separators=(',', ':'))}\n" for k, r in records)
     subprocess.run(["kcat", "-b", BOOT, "-P", "-t", t, "-K", "\t", "-p", str(partition)],
                    input=data.encode(), check=True, timeout=60)
@@ -584,9 +653,13 @@ def main():
     ap.add_argument("--schemas", required=True)
     ap.add_argument("--sink", default="", help="s4f-sink: the stall case's output is also "
                     "indexed by the real sink into $S4F_ES_URL and checked")
+    ap.add_argument("--format", choices=("json", "packed"), default="json",
+                    help="how the input is written: one JSON object per message, or packed")
     ap.add_argument("--only", default="", help="comma-separated cases of " + ",".join(CASES)
                     + " (default: everything)")
     a = ap.parse_args()
+    global FORMAT
+    FORMAT = a.format
     schemas = {}
     for fn in os.listdir(a.schemas):
         if fn.endswith(".schema.json"):
@@ -684,7 +757,7 @@ def main():
         open(cfg5, "w").write(txt)
         good = routed(1, "10.1.1.1", "198.51.100.1", 0, 7, base + 1000)
         msgs = [good[:95],                                       # not a whole record
-                routed(1, "10.1.1.2", "198.51.100.1", 0, 8, base + 1000) * 65,  # pack too long
+                routed(1, "10.1.1.2", "198.51.100.1", 0, 8, base + 1000) * 2113,  # pack too long
                 good + b"XXXX" + good[4:],                       # good, then bad magic
                 json.dumps({"ipfix.sourceIPv4Address": "10.1.1.3",  # JSON without a side
                             "ipfix.destinationIPv4Address": "198.51.100.1",

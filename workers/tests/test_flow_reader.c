@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -479,6 +480,168 @@ static void test_routed_records(void **state)
     assert_int_equal(s4f_flow_decode_routed(plain, strlen(plain), &g, NULL), S4F_ERR);
 }
 
+/* Packed messages (docs/packed-format.md): every field struct s4f_flow holds. */
+static const char *const packed_records[] = {
+    "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+    "\"ipfix.sourceTransportPort\":5555,\"ipfix.destinationTransportPort\":443,"
+    "\"ipfix.protocolIdentifier\":6,\"ipfix.tcpControlBits\":2,\"ipfix.packetDeltaCount\":10,"
+    "\"ipfix.octetDeltaCount\":1500,\"ipfix.flowStartMilliseconds\":1764223857123,"
+    "\"ipfix.flowEndMilliseconds\":1764223858123}",
+    "{\"ipfix.sourceIPv6Address\":\"2001:db8::1\",\"ipfix.destinationIPv6Address\":\"fd00::2\","
+    "\"ipfix.protocolIdentifier\":17,\"ipfix.flowEndMilliseconds\":5,"
+    "\"ipfix.reversePacketDeltaCount\":3,\"ipfix.reverseOctetDeltaCount\":9000000000,"
+    "\"ipfix.reverseTcpControlBits\":18}",
+    "{\"ipfix.sourceIPv4Address\":\"192.0.2.7\",\"ipfix.destinationIPv4Address\":"
+    "\"198.51.100.9\",\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":1000,"
+    "\"s4f.src_country\":\"CZ\",\"s4f.dst_country\":\"US\",\"s4f.src_as\":2852,"
+    "\"s4f.src_as_org\":\"CESNET \\u017e \\\"z.s.p.o.\\\"\",\"s4f.dst_as\":4200000001}",
+    "{\"ipfix.sourceIPv4Address\":\"192.0.2.53\",\"ipfix.destinationIPv4Address\":\"10.1.1.1\","
+    "\"ipfix.sourceTransportPort\":53,\"ipfix.protocolIdentifier\":17,"
+    "\"ipfix.flowEndMilliseconds\":77,\"ipfix.DNSName\":\"www.example.com\","
+    "\"ipfix.DNSFlagsCodes\":33152,\"ipfix.DNSQType\":1,\"ipfix.DNSCrrType\":1,"
+    "\"ipfix.DNSCrrName\":\"www.example.com\",\"ipfix.DNSAnswers\":1,"
+    "\"ipfix.DNSRData\":\"0x5db8d822\"}",
+    "{\"ipfix.sourceIPv6Address\":\"2001:db8::53\",\"ipfix.destinationIPv6Address\":\"2001:db8::"
+    "9\","
+    "\"ipfix.sourceTransportPort\":53,\"ipfix.protocolIdentifier\":17,"
+    "\"ipfix.flowEndMilliseconds\":78,\"ipfix.DNS_NAME\":\"v6.example\",\"ipfix.DNS_RCODE\":3,"
+    "\"ipfix.DNS_QTYPE\":28,\"ipfix.DNS_ATYPE\":28,\"ipfix.DNS_ANSWERS\":1,"
+    "\"ipfix.DNS_RDATA\":\"0x20010db8000000000000000000000001\"}",
+    "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+    "\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":9,"
+    "\"ipfix.TLSClientCipherSuites\":\"0x130113021303c02b\","
+    "\"ipfix.TLSJA3\":\"0x30313233343536373839616263646566\",\"ipfix.TLS_JA4\":"
+    "\"t13d1516h2_8daaf6152771_02713d6af862\",\"ipfix.TLS_SNI\":\"example.org\","
+    "\"ipfix.HTTPRequestHost\":\"h\\u00e9.example\"}",
+    "{\"ipfix.sourceIPv4Address\":\"10.0.0.1\",\"ipfix.destinationIPv4Address\":\"10.0.0.2\","
+    "\"ipfix.protocolIdentifier\":6,\"ipfix.flowEndMilliseconds\":9,\"ipfix.TLSJA3\":\"0x01\","
+    "\"ipfix.DNSCrrName\":\"no name\"}",
+};
+
+/* Everything an analysis can read of a flow. */
+static void assert_flows_equal(const struct s4f_flow *a, const struct s4f_flow *b)
+{
+    assert_memory_equal(a, b, offsetof(struct s4f_flow, dns));
+    assert_memory_equal(&a->dns, &b->dns, offsetof(struct s4f_dns, name));
+    assert_string_equal(a->dns.name, b->dns.name);
+    assert_string_equal(a->dns.crr_name, b->dns.crr_name);
+    assert_string_equal(a->dns.rdata, b->dns.rdata);
+    assert_memory_equal(&a->app, &b->app, offsetof(struct s4f_app, suites));
+    assert_memory_equal(a->app.suites, b->app.suites, a->app.suites_len);
+    assert_string_equal(a->app.ja4, b->app.ja4);
+    assert_string_equal(a->app.sni, b->app.sni);
+    assert_string_equal(a->app.http_host, b->app.http_host);
+    assert_string_equal(a->src_as_org, b->src_as_org);
+    assert_string_equal(a->dst_as_org, b->dst_as_org);
+}
+
+/* Writes packed_records as one message into buf; its length. */
+static size_t packed_message(uint8_t *buf, struct s4f_flow *parsed)
+{
+    size_t o = S4F_PACKED_HDR_LEN, n = S4F_ARRAY_SIZE(packed_records);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(parse(packed_records[i], &parsed[i]), S4F_OK);
+        o += s4f_packed_encode(&parsed[i], buf + o);
+    }
+    s4f_packed_header(buf, (uint16_t)n);
+    return o;
+}
+
+static void test_packed_round_trip(void **state)
+{
+    (void)state;
+    static uint8_t buf[16 * S4F_PACKED_REC_MAX];
+    static struct s4f_flow parsed[S4F_ARRAY_SIZE(packed_records)], f;
+    size_t len = packed_message(buf, parsed), cnt;
+    assert_true(s4f_is_packed((const char *)buf, len));
+    assert_int_equal(s4f_packed_check((const char *)buf, len, &f, &cnt, NULL), S4F_OK);
+    assert_int_equal(cnt, S4F_ARRAY_SIZE(packed_records));
+    struct s4f_packed_iter it;
+    assert_int_equal(s4f_packed_open((const char *)buf, len, &it, &cnt, NULL), S4F_OK);
+    for (size_t i = 0; i < cnt; i++) {
+        assert_int_equal(s4f_packed_next(&it, &f, NULL), 1);
+        assert_flows_equal(&f, &parsed[i]);
+    }
+    assert_int_equal(s4f_packed_next(&it, &f, NULL), 0);
+    /* The fields did reach the flows (not two empty flows compared). */
+    assert_string_equal(parsed[2].src_as_org, "CESNET \xc5\xbe \"z.s.p.o.\"");
+    assert_true(parsed[3].dns.flags & S4F_DNS_RDATA_ADDR);
+    assert_int_equal(parsed[4].dns.rdata_addr.family, 6);
+    assert_true(parsed[5].app.flags & S4F_APP_JA3);
+    assert_true(parsed[6].app.flags & S4F_APP_MALFORMED);
+    assert_string_equal(parsed[6].dns.crr_name, "no name");
+    /* An IPv4 flow without options: 50 bytes (the JSON was 370). */
+    assert_int_equal(s4f_packed_encode(&parsed[0], buf), 50);
+
+    /* The seeds of fuzz_packed_reader (workers/fuzz/corpus_packed): each record alone, and all
+     * in one message. S4F_WRITE_PACKED_CORPUS=DIR writes them. */
+    const char *dir = getenv("S4F_WRITE_PACKED_CORPUS");
+    for (size_t i = 0; dir && i <= S4F_ARRAY_SIZE(packed_records); i++) {
+        char path[512];
+        size_t l =
+            i < S4F_ARRAY_SIZE(packed_records)
+                ? S4F_PACKED_HDR_LEN + s4f_packed_encode(&parsed[i], buf + S4F_PACKED_HDR_LEN)
+                : packed_message(buf, parsed);
+        if (i < S4F_ARRAY_SIZE(packed_records))
+            s4f_packed_header(buf, 1);
+        snprintf(path, sizeof(path), "%s/seed-%zu", dir, i);
+        FILE *fp = fopen(path, "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(buf, 1, l, fp), l);
+        fclose(fp);
+    }
+}
+
+/* Anything but the exact form is refused whole: every truncation, trailing bytes, a wrong
+ * count, unknown flags, start after end, bad text. */
+static void test_packed_hostile(void **state)
+{
+    (void)state;
+    static uint8_t buf[16 * S4F_PACKED_REC_MAX], bad[16 * S4F_PACKED_REC_MAX];
+    static struct s4f_flow parsed[S4F_ARRAY_SIZE(packed_records)], f;
+    size_t len = packed_message(buf, parsed), cnt;
+    const char *why = NULL;
+    for (size_t l = 0; l < len; l++)
+        assert_int_equal(s4f_packed_check((const char *)buf, l, &f, &cnt, NULL), S4F_ERR);
+    memcpy(bad, buf, len);
+    bad[len] = 0;
+    assert_int_equal(s4f_packed_check((const char *)bad, len + 1, &f, &cnt, &why), S4F_ERR);
+    assert_non_null(why);
+    s4f_put_le(bad + 4, S4F_ARRAY_SIZE(packed_records) + 1, 2);
+    assert_int_equal(s4f_packed_check((const char *)bad, len, &f, &cnt, NULL), S4F_ERR);
+    s4f_put_le(bad + 4, 0, 2);
+    assert_int_equal(s4f_packed_check((const char *)bad, len, &f, &cnt, NULL), S4F_ERR);
+    /* One bad byte in the first record: the message's other flows are not taken either. */
+    size_t first = S4F_PACKED_HDR_LEN;
+    uint8_t *r = bad + first;
+    memcpy(bad, buf, len);
+    r[2] |= 0x40; /* unknown flag */
+    assert_int_equal(s4f_packed_check((const char *)bad, len, &f, &cnt, NULL), S4F_ERR);
+    memcpy(bad, buf, len);
+    s4f_put_le(r + 26, s4f_get_le(r + 34, 8) + 1, 8); /* start after end */
+    assert_int_equal(s4f_packed_check((const char *)bad, len, &f, &cnt, NULL), S4F_ERR);
+    memcpy(bad, buf, len);
+    s4f_put_le(r + 10, UINT64_MAX, 8); /* packets beyond int64 */
+    assert_int_equal(s4f_packed_check((const char *)bad, len, &f, &cnt, NULL), S4F_ERR);
+    memcpy(bad, buf, len);
+    s4f_put_le(r + 34, 0, 8); /* end 0 */
+    assert_int_equal(s4f_packed_check((const char *)bad, len, &f, &cnt, NULL), S4F_ERR);
+    /* The GeoIP record's organisation: a NUL, then invalid UTF-8. */
+    size_t o = S4F_PACKED_HDR_LEN;
+    for (int i = 0; i < 2; i++)
+        o += s4f_get_le(buf + o, 2);
+    const char *org = memmem(buf + o, len - o, "CESNET", 6);
+    assert_non_null(org);
+    size_t at = (size_t)(org - (const char *)buf);
+    memcpy(bad, buf, len);
+    bad[at + 1] = 0;
+    assert_int_equal(s4f_packed_check((const char *)bad, len, &f, &cnt, NULL), S4F_ERR);
+    bad[at + 1] = 0xff;
+    assert_int_equal(s4f_packed_check((const char *)bad, len, &f, &cnt, NULL), S4F_ERR);
+    /* JSON is not packed. */
+    assert_false(s4f_is_packed(packed_records[0], strlen(packed_records[0])));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +658,8 @@ int main(void)
         cmocka_unit_test(test_geo_fields),
         cmocka_unit_test(test_routed_geo),
         cmocka_unit_test(test_routed_records),
+        cmocka_unit_test(test_packed_round_trip),
+        cmocka_unit_test(test_packed_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
