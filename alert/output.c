@@ -304,11 +304,19 @@ static int stream_batch(struct s4f_alert_out *o, struct s4f_alert_item *items, s
             goto out;
     }
     /* TLS: our close_notify first (libcurl's OpenSSL session), so the receiver sees an orderly
-     * end rather than a truncation; then the TCP end of stream either way. */
+     * end rather than a truncation; then the TCP end of stream either way. The alert is written
+     * through a socket BIO of our own: libcurl's BIO only works inside a libcurl call, and
+     * outside one a failed write (the receiver reset meanwhile) made libcurl 7.88 report the
+     * error on a NULL handle and crash (seen once in CI, a segfault in Curl_failf). */
     const struct curl_tlssessioninfo *tsi = NULL;
     if (tls && curl_easy_getinfo(h, CURLINFO_TLS_SSL_PTR, &tsi) == CURLE_OK && tsi &&
-        tsi->backend == CURLSSLBACKEND_OPENSSL && tsi->internals)
-        SSL_shutdown((SSL *)tsi->internals);
+        tsi->backend == CURLSSLBACKEND_OPENSSL && tsi->internals) {
+        BIO *wb = BIO_new_socket(fd, BIO_NOCLOSE);
+        if (wb) {
+            SSL_set0_wbio((SSL *)tsi->internals, wb); /* frees libcurl's write reference */
+            SSL_shutdown((SSL *)tsi->internals);
+        }
+    }
     if (shutdown(fd, SHUT_WR) != 0) {
         snprintf(why, whylen, "shutdown: %s", strerror(errno));
         goto out;

@@ -411,6 +411,11 @@ worker:
                   len(udp_ids), len(ssh), len(tcp_ids) - len(set(tcp_ids))))
         passed = True
     finally:
+        if not passed:  # CI keeps only this output: say how each process ended
+            for p in procs:
+                if not p.alive():
+                    print("%s exited (%s); its log ends:\n%s" % (p.name, p.p.returncode,
+                                                               p.text()[-2000:]))
         for p in procs:
             if p.alive():
                 p.stop()
