@@ -22,7 +22,9 @@
  * one a line): two builds' files, made with the same S4F_BENCH_T0 (the first event time, ms),
  * compare their results byte for byte.
  * With S4F_BENCH_RULES_FILE=PATH, the rules analysis runs that rule file (window 5m, slide
- * 1m); without it `cpu` leaves the rules analysis out.
+ * 1m); with S4F_BENCH_PF_CONFIGS=PATH[,PATH...], pattern_finder runs those configurations
+ * (window 5m, theirs). Without its variable `cpu` leaves such an analysis out: it would do
+ * nothing.
  *
  * With S4F_BENCH_FORMAT=packed, `preload` writes the collector's packed messages
  * (docs/packed-format.md) instead of one JSON record per message: up to 256 flows per message,
@@ -587,6 +589,23 @@ struct run {
     struct sink sink;
 };
 
+/* Analyses whose options name a file, and the variable that gives it (see the top). */
+struct file_opt {
+    const char *analysis, *env, *head, *tail; /* options: head, the path, tail */
+};
+static const struct file_opt file_opts[] = {
+    {"rules", "S4F_BENCH_RULES_FILE", "window: 5m\nslide: 1m\nrules_file: '", "'\n"},
+    {"pattern_finder", "S4F_BENCH_PF_CONFIGS", "window: 5m\nconfigurations: [", "]\n"},
+};
+
+static const struct file_opt *file_opt_of(const char *analysis)
+{
+    for (size_t i = 0; i < sizeof(file_opts) / sizeof(file_opts[0]); i++)
+        if (strcmp(file_opts[i].analysis, analysis) == 0)
+            return &file_opts[i];
+    return NULL;
+}
+
 static int run_open(struct run *r, const char *name)
 {
     char err[512];
@@ -595,13 +614,15 @@ static int run_open(struct run *r, const char *name)
     if (!r->a)
         return -1;
     r->conf = calloc(1, r->a->conf_size);
-    /* The rules analysis runs the rule file S4F_BENCH_RULES_FILE names (bench/worker/run
-     * writes files of 1, 10 and 50 rules), on windows that carry every rule of them. */
-    const char *rules = strcmp(name, "rules") == 0 ? getenv("S4F_BENCH_RULES_FILE") : NULL;
+    /* Analyses that do nothing without a file get it from their variable (bench/worker/run
+     * writes rule files of 1, 10 and 50 rules; pattern_finder takes the shipped
+     * configurations), on windows that carry all of it. */
+    const struct file_opt *fo = file_opt_of(name);
+    const char *path = fo ? getenv(fo->env) : NULL;
     struct s4f_conf_doc *doc = NULL;
-    if (rules) {
+    if (path) {
         char text[1200];
-        snprintf(text, sizeof(text), "window: 5m\nslide: 1m\nrules_file: '%s'\n", rules);
+        snprintf(text, sizeof(text), "%s%s%s", fo->head, path, fo->tail);
         doc = s4f_conf_load_string(text, strlen(text), "bench", err, sizeof(err));
         if (!doc) {
             fprintf(stderr, "%s\n", err);
@@ -683,8 +704,9 @@ static int cmd_cpu(uint64_t n, uint32_t hosts, int64_t seconds, const char *only
     for (size_t k = 0; s4f_analyses[k]; k++) {
         if (only && strcmp(only, s4f_analyses[k]->name) != 0)
             continue;
-        if (strcmp(s4f_analyses[k]->name, "rules") == 0 && !getenv("S4F_BENCH_RULES_FILE"))
-            continue; /* without rules it does nothing */
+        const struct file_opt *fo = file_opt_of(s4f_analyses[k]->name);
+        if (fo && !getenv(fo->env))
+            continue; /* without its file it does nothing */
         struct run run;
         if (run_open(&run, s4f_analyses[k]->name) != 0)
             return 1;
